@@ -1,0 +1,1 @@
+//! The conversation engine: user events in, replies out, all state in PostgreSQL.

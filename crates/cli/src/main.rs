@@ -1,0 +1,72 @@
+//! `soprovod`: the command-line entry point (database, analytics, chat, bot).
+
+mod dbsource;
+mod db;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Soprovod: cover letters from a vacancy and a resume, and the tooling that keeps its
+/// PostgreSQL database honest.
+#[derive(Debug, Parser)]
+#[command(name = "soprovod", version, about, long_about = None)]
+pub struct Cli {
+    /// PostgreSQL URL. Overrides DATABASE_URL; without either, the embedded local database is used.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The database: start, stop, plan, apply, diff, verify.
+    #[command(subcommand)]
+    Db(db::DbCommand),
+}
+
+/// How a command ended, as the process exit code of the contract (cli.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: done, or nothing to do, or no drift.
+    Ok,
+    /// 1: refused, or drift found.
+    Refused,
+}
+
+fn main() -> ExitCode {
+    // A .env file in the working directory may carry DATABASE_URL and friends.
+    let _ = dotenvy::dotenv();
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Refused) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let source = dbsource::DbSource::resolve(cli.database_url.as_deref());
+    match cli.command {
+        Command::Db(cmd) => db::run(cmd, &source).await,
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SOPROVOD_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,121 @@
+//! Identity newtypes: the internal user id, Telegram's user id and a letter session id.
+//!
+//! The original bot passed Telegram's id where the internal `users.id` belonged (TZ v9.5). Here the
+//! two are different types with private fields, so that mix-up does not compile; the only way from a
+//! `TelegramUserId` to a `UserId` is a lookup in `users` (see `store`).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Why a raw value is not an id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("{kind} must be a positive integer, got {value}")]
+    NotPositive { kind: &'static str, value: i64 },
+    #[error("session id must be a UUID: {0}")]
+    NotUuid(String),
+}
+
+/// The internal user id: `users.id`, the key every user-owned row points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UserId(i64);
+
+impl UserId {
+    /// Accepts a value read from `users.id` (identity columns start at 1).
+    pub fn parse(raw: i64) -> Result<Self, IdError> {
+        if raw > 0 {
+            Ok(Self(raw))
+        } else {
+            Err(IdError::NotPositive { kind: "user id", value: raw })
+        }
+    }
+
+    /// The value to bind in SQL.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "user#{}", self.0)
+    }
+}
+
+/// Telegram's id of a user (`users.telegram_user_id`); never a foreign key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TelegramUserId(i64);
+
+impl TelegramUserId {
+    /// Accepts an id as Telegram sends it (always positive for users).
+    pub fn parse(raw: i64) -> Result<Self, IdError> {
+        if raw > 0 {
+            Ok(Self(raw))
+        } else {
+            Err(IdError::NotPositive { kind: "telegram user id", value: raw })
+        }
+    }
+
+    /// The value to bind in SQL or send to the Bot API.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TelegramUserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tg#{}", self.0)
+    }
+}
+
+/// One cover letter (`letter_sessions.id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SessionId(Uuid);
+
+impl SessionId {
+    /// A new random id for a session about to be inserted.
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// Accepts the textual form, e.g. from callback data.
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        Uuid::parse_str(raw.trim()).map(Self).map_err(|_| IdError::NotUuid(raw.chars().take(64).collect()))
+    }
+
+    /// Wraps a value read from `letter_sessions.id`.
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+
+    pub fn get(self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_reject_zero_and_negative_values() {
+        assert!(UserId::parse(0).is_err());
+        assert!(TelegramUserId::parse(-5).is_err());
+        assert_eq!(UserId::parse(7).unwrap().get(), 7);
+    }
+
+    #[test]
+    fn session_id_round_trips_through_text() {
+        let id = SessionId::new_random();
+        assert_eq!(SessionId::parse(&id.to_string()).unwrap(), id);
+        assert!(SessionId::parse("not-a-uuid").is_err());
+    }
+}

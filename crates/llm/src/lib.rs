@@ -1,0 +1,1 @@
+//! The cover-letter writer: an OpenAI-compatible chat-completions client and the offline composer.

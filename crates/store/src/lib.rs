@@ -1,0 +1,55 @@
+//! The product's SQL: the declared schema (as `.sql` files embedded in the binary) and the
+//! queries of the bot and the reports. No other crate of the product writes SQL.
+
+pub mod declared;
+
+pub use declared::{declared_schema, declared_sql, SqlFile};
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+/// Errors of the product's database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("the database is not empty ({0}); refusing to create the declared schema over it")]
+    NotEmpty(String),
+}
+
+/// Opens a pool on `url`.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url)
+        .await?)
+}
+
+/// Relations (tables, views, sequences...) in the user schemas of the database; empty means a
+/// database nothing was created in yet.
+pub async fn user_relations(pool: &PgPool) -> Result<Vec<String>, StoreError> {
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT n.nspname || '.' || c.relname
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+           AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
+         ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(names.into_iter().map(|(n,)| n).collect())
+}
+
+/// Creates the declared schema in an empty database, in one transaction.
+pub async fn create_declared_schema(pool: &PgPool) -> Result<(), StoreError> {
+    let existing = user_relations(pool).await?;
+    if !existing.is_empty() {
+        let shown: Vec<_> = existing.iter().take(5).cloned().collect();
+        return Err(StoreError::NotEmpty(format!("{} relations, e.g. {}", existing.len(), shown.join(", "))));
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql(&declared_sql()).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}

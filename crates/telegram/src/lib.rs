@@ -1,0 +1,1 @@
+//! The Telegram adapter over the conversation engine: the only crate that imports teloxide.
