@@ -35,16 +35,33 @@ async fn up(source: &DbSource) -> anyhow::Result<Outcome> {
     let schema_state = if existing.is_empty() {
         store::create_declared_schema(&pool).await.context("creating the declared schema")?;
         "declared schema created"
+    } else if existing == declared_relation_names(&pool).await? {
+        // Interim check until the schema engine verifies the whole catalog: same relations.
+        "declared relations present"
     } else {
         anyhow::bail!(
-            "the database already holds {} relations; bringing an existing database to the declared \
-             schema needs the schema engine (`soprovod db plan`), so nothing was changed",
+            "the database holds {} relations that are not the declared schema; bringing an existing \
+             database to the declared schema needs the schema engine (`soprovod db plan`), so nothing was changed",
             existing.len()
         );
     };
     eprintln!("database ready ({origin}); {schema_state}");
     println!("{url}");
     Ok(Outcome::Ok)
+}
+
+/// The relation names the declared schema creates, read from a rolled-back transaction.
+async fn declared_relation_names(pool: &sqlx::PgPool) -> anyhow::Result<Vec<String>> {
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql("CREATE SCHEMA soprovod_probe; SET LOCAL search_path = soprovod_probe, public").execute(&mut *tx).await?;
+    sqlx::raw_sql(&store::declared_sql()).execute(&mut *tx).await?;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT 'public.' || c.relname FROM pg_class c WHERE c.relnamespace = 'soprovod_probe'::regnamespace ORDER BY 1",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.rollback().await?;
+    Ok(names)
 }
 
 async fn down(source: &DbSource) -> anyhow::Result<Outcome> {

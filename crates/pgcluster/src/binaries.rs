@@ -13,7 +13,7 @@ pub struct Binaries {
 
 impl Binaries {
     /// Finds the server binaries: `$SOPROVOD_PG_BINDIR`, then PATH, then the newest
-    /// `/usr/lib/postgresql/<version>/bin`.
+    /// `/usr/lib/postgresql/<version>/bin` (the root can be moved with `$SOPROVOD_PG_ROOT`).
     pub fn locate() -> Result<Self, ClusterError> {
         let mut candidates: Vec<PathBuf> = Vec::new();
         if let Some(dir) = std::env::var_os("SOPROVOD_PG_BINDIR") {
@@ -31,7 +31,7 @@ impl Binaries {
                 }
             }
         }
-        let mut versioned: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        let mut versioned: Vec<(u32, PathBuf)> = std::fs::read_dir(std::env::var_os("SOPROVOD_PG_ROOT").unwrap_or_else(|| "/usr/lib/postgresql".into()))
             .into_iter()
             .flatten()
             .flatten()

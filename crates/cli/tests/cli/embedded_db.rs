@@ -1,0 +1,161 @@
+//! `soprovod db up` / `db down` on the embedded database: persistence, crash recovery, concurrency.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A data directory whose embedded server is stopped when the test ends, pass or fail.
+struct DataDir {
+    dir: tempfile::TempDir,
+}
+
+impl DataDir {
+    fn new() -> Self {
+        Self { dir: tempfile::Builder::new().prefix("soprovod-cli-").tempdir().unwrap() }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn soprovod(&self, args: &[&str]) -> Output {
+        soprovod_in(self.path(), args)
+    }
+
+    fn up(&self) -> String {
+        let out = self.soprovod(&["db", "up"]);
+        assert!(out.status.success(), "db up failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    fn postmaster_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.path().join("pg/postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = self.soprovod(&["db", "down"]);
+    }
+}
+
+fn soprovod_in(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_soprovod"))
+        .args(args)
+        .env("SOPROVOD_DATA_DIR", data_dir)
+        .env_remove("DATABASE_URL")
+        .current_dir(data_dir)
+        .output()
+        .expect("running soprovod")
+}
+
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only probes for existence.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new(testkit::bin("psql"))
+        .args([url, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("running psql");
+    assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn db_up_creates_the_declared_schema_and_prints_a_url() {
+    let data = DataDir::new();
+    let url = data.up();
+    assert!(url.starts_with("postgres://"), "{url}");
+    assert_eq!(psql(&url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "10");
+    assert_eq!(psql(&url, "SELECT count(*) FROM pg_views WHERE schemaname = 'public'"), "5");
+}
+
+#[test]
+fn data_survives_up_down_up() {
+    let data = DataDir::new();
+    let url = data.up();
+    psql(&url, "INSERT INTO users (telegram_user_id, username) VALUES (1001, 'kept')");
+    let down = data.soprovod(&["db", "down"]);
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(data.postmaster_pid().is_none(), "the server is stopped");
+    let url_again = data.up();
+    assert_eq!(psql(&url_again, "SELECT username FROM users WHERE telegram_user_id = 1001"), "kept");
+}
+
+#[test]
+fn db_up_recovers_after_the_server_is_killed() {
+    let data = DataDir::new();
+    let url = data.up();
+    psql(&url, "INSERT INTO users (telegram_user_id) VALUES (2002)");
+    let pid = data.postmaster_pid().expect("a running server has a pid file");
+    // SAFETY: killing the server we started, as a crash would.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while process_alive(pid) {
+        assert!(Instant::now() < deadline, "the killed server did not go away");
+        std::thread::yield_now();
+    }
+    assert!(data.path().join("pg/postmaster.pid").exists(), "the crash leaves a stale pid file");
+    let url_again = data.up();
+    assert_eq!(psql(&url_again, "SELECT count(*) FROM users WHERE telegram_user_id = 2002"), "1");
+    assert_ne!(data.postmaster_pid(), Some(pid));
+}
+
+#[test]
+fn two_concurrent_db_up_start_one_server() {
+    let data = DataDir::new();
+    let path: PathBuf = data.path().to_path_buf();
+    let a = std::thread::spawn({
+        let path = path.clone();
+        move || soprovod_in(&path, &["db", "up"])
+    });
+    let b = std::thread::spawn(move || soprovod_in(&path, &["db", "up"]));
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    let outcomes = [&a, &b];
+    let ok: Vec<_> = outcomes.iter().filter(|o| o.status.success()).collect();
+    // One creates the schema; the other either finds it done or refuses to touch a non-empty
+    // database (exit 2) — but neither starts a second server.
+    assert!(!ok.is_empty(), "a: {}\nb: {}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+    let log = std::fs::read_to_string(data.path().join("postgres.log")).unwrap();
+    assert_eq!(log.matches("database system is ready to accept connections").count(), 1, "{log}");
+    let urls: Vec<String> = outcomes.iter().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|u| !u.is_empty()).collect();
+    assert!(urls.windows(2).all(|w| w[0] == w[1]), "{urls:?}");
+}
+
+#[test]
+fn the_server_does_not_run_as_root() {
+    let data = DataDir::new();
+    data.up();
+    let pid = data.postmaster_pid().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid: u32 = status.lines().find(|l| l.starts_with("Uid:")).unwrap().split_whitespace().nth(2).unwrap().parse().unwrap();
+    // SAFETY: no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if me == 0 {
+        assert_ne!(uid, 0, "PostgreSQL must run as an unprivileged account");
+    } else {
+        assert_eq!(uid, me);
+    }
+}
+
+#[test]
+fn a_missing_postgresql_install_is_a_one_line_error_naming_the_package() {
+    let data = DataDir::new();
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_soprovod"))
+        .args(["db", "up"])
+        .env("SOPROVOD_DATA_DIR", data.path())
+        .env("PATH", empty.path())
+        .env("SOPROVOD_PG_ROOT", empty.path())
+        .env_remove("SOPROVOD_PG_BINDIR")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("postgresql"), "{stderr}");
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the product's SQL, each on a fresh database of the test cluster.
+
+mod contract;
