@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds Soprovod and runs it on the embedded database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_postgresql
+ensure_cargo
+echo "==> building (cargo build --release)" >&2
+cargo build --release --locked -q
+echo "==> starting the embedded database" >&2
+./target/release/soprovod db up
