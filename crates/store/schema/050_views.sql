@@ -1,29 +1,39 @@
--- Analytics views. Every date bucket is a UTC calendar day or month whatever the session TimeZone
--- is (`now() AT TIME ZONE 'UTC'` and `x AT TIME ZONE 'UTC'` work on UTC wall-clock time), and test
--- users are excluded everywhere.
+-- Analytics views (contract: spec/schema.md, "Views").
+--
+-- Every date bucket is a UTC calendar day or month whatever the session TimeZone is:
+-- `x AT TIME ZONE 'UTC'` turns a timestamptz into UTC wall-clock time before it is truncated, and
+-- a UTC boundary goes back to a timestamptz with `boundary AT TIME ZONE 'UTC'`. Test users are
+-- excluded everywhere. "The last N days" is the rolling interval (now() - N days, now()]; a
+-- per-date view covers whole UTC days, the N dates ending with today (UTC), so its first bucket is
+-- not cut short. Rows dated after now() (clock skew) are in no window.
 
 CREATE VIEW user_stats AS
-SELECT count(*)::bigint                                                   AS total_users,
-       count(*) FILTER (WHERE u.created_at >= now() - interval '1 day')::bigint  AS users_today,
-       count(*) FILTER (WHERE u.created_at >= now() - interval '7 days')::bigint AS users_week,
-       count(*) FILTER (WHERE u.created_at >= now() - interval '30 days')::bigint AS users_month
+SELECT count(*)::bigint                                                            AS total_users,
+       count(*) FILTER (WHERE u.created_at > now() - interval '1 day'
+                          AND u.created_at <= now())::bigint                      AS users_today,
+       count(*) FILTER (WHERE u.created_at > now() - interval '7 days'
+                          AND u.created_at <= now())::bigint                      AS users_week,
+       count(*) FILTER (WHERE u.created_at > now() - interval '30 days'
+                          AND u.created_at <= now())::bigint                      AS users_month
 FROM users u
 WHERE NOT u.is_test;
 
 CREATE VIEW session_stats AS
 SELECT ls.status,
        ls.model_used,
-       count(*)::bigint                                       AS sessions,
-       avg(ls.generation_time_seconds)                        AS avg_generation_time_seconds,
-       avg(length(ls.generated_letter))                       AS avg_letter_length,
-       avg(length(ls.resume_text))                            AS avg_resume_length,
-       avg(length(ls.job_description))                        AS avg_job_description_length
+       count(*)::bigint                       AS sessions,
+       avg(ls.generation_time_seconds)        AS avg_generation_time_seconds,
+       avg(length(ls.generated_letter))       AS avg_letter_length,
+       avg(length(ls.resume_text))            AS avg_resume_length,
+       avg(length(ls.job_description))        AS avg_job_description_length
 FROM letter_sessions ls
 JOIN users u ON u.id = ls.user_id
 WHERE NOT u.is_test
-  AND ls.created_at >= now() - interval '30 days'
+  AND ls.created_at > now() - interval '30 days'
+  AND ls.created_at <= now()
 GROUP BY ls.status, ls.model_used;
 
+-- Events without a user (deleted accounts) still count as events, not as active users.
 CREATE VIEW user_activity AS
 SELECT (e.created_at AT TIME ZONE 'UTC')::date AS date,
        count(DISTINCT e.user_id)::bigint        AS active_users,
@@ -31,7 +41,8 @@ SELECT (e.created_at AT TIME ZONE 'UTC')::date AS date,
 FROM user_events e
 LEFT JOIN users u ON u.id = e.user_id
 WHERE u.is_test IS NOT TRUE
-  AND e.created_at >= now() - interval '30 days'
+  AND e.created_at >= ((now() AT TIME ZONE 'UTC')::date - 29)::timestamp AT TIME ZONE 'UTC'
+  AND e.created_at <= now()
 GROUP BY 1;
 
 CREATE VIEW openai_usage AS
@@ -46,41 +57,96 @@ SELECT (r.created_at AT TIME ZONE 'UTC')::date                              AS d
 FROM openai_requests r
 LEFT JOIN users u ON u.id = r.user_id
 WHERE u.is_test IS NOT TRUE
-  AND r.created_at >= now() - interval '30 days'
+  AND r.created_at >= ((now() AT TIME ZONE 'UTC')::date - 29)::timestamp AT TIME ZONE 'UTC'
+  AND r.created_at <= now()
 GROUP BY 1, 2;
 
--- The TZ v9.5 cohort report, exact: each user once per figure (no join fan-out), the 12 UTC months
--- ending with the current one, no future users, no NOT IN.
+-- The TZ v9.5 cohort report, exact: the 12 UTC calendar months ending with the current one (the
+-- first one whole), users created after now() in no cohort, each user once per figure.
+--
+-- It is the sum of three parts, read from the summaries of 045_analytics.sql that triggers keep
+-- exact in every writing transaction:
+--   1. the counters of every non-test user per (month, channel): size, activated, days sum;
+--   2. minus the users of those months whose created_at is still in the future (a few rows,
+--      through an index);
+--   3. plus one per user whose active premium has not ended yet (premium depends on now(), so it
+--      cannot be counted in advance; the partial index holds only users with premium).
+-- The mean is taken from an exact sum of seconds; the division runs at scale 30, far finer than
+-- any difference between two means of microsecond data, so rounding to 2 decimals is exact.
 CREATE VIEW user_cohorts_basic AS
-WITH cohort_users AS (
-    SELECT u.id,
-           u.created_at,
-           date_trunc('month', u.created_at AT TIME ZONE 'UTC')::date AS cohort_month,
-           coalesce(ac.utm_source,
-                    CASE WHEN ac.referral_user_id IS NOT NULL THEN 'referral' END,
-                    'direct')                                      AS acquisition_channel
-    FROM users u
-    LEFT JOIN acquisition_channels ac ON ac.user_id = u.id
-    WHERE NOT u.is_test
-      AND u.created_at <= now()
-      AND u.created_at >= (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months') AT TIME ZONE 'UTC'
+WITH bounds AS (
+    SELECT now()                                                                AS at_now,
+           (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months')::date AS first_month,
+           date_trunc('month', now() AT TIME ZONE 'UTC')::date                 AS last_month
+),
+parts AS (
+    SELECT c.cohort_month, c.channel, c.users, c.activated, c.days_to_first_seconds AS seconds,
+           0::bigint AS premium
+    FROM analytics_cohort_counts c
+    JOIN bounds b ON c.cohort_month BETWEEN b.first_month AND b.last_month
+    UNION ALL
+    SELECT f.cohort_month, f.channel, -1, CASE WHEN f.first_completed_at IS NULL THEN 0 ELSE -1 END,
+           -coalesce(extract(epoch FROM f.first_completed_at - f.created_at), 0), 0
+    FROM analytics_user_facts f
+    JOIN bounds b ON f.created_at > b.at_now AND f.cohort_month BETWEEN b.first_month AND b.last_month
+    WHERE NOT f.is_test
+    UNION ALL
+    SELECT f.cohort_month, f.channel, 0, 0, 0, 1
+    FROM analytics_user_facts f
+    JOIN bounds b ON f.premium_until > b.at_now AND f.created_at <= b.at_now
+                 AND f.cohort_month >= b.first_month
+    WHERE f.premium_until IS NOT NULL AND NOT f.is_test
 )
-SELECT cu.cohort_month,
-       cu.acquisition_channel,
-       count(*)::bigint                                   AS cohort_size,
-       count(fc.first_completed_at)::bigint               AS activated_users,
-       count(*) FILTER (WHERE EXISTS (
-           SELECT 1 FROM subscriptions s
-           WHERE s.user_id = cu.id
-             AND s.plan_type = 'premium'
-             AND s.status = 'active'
-             AND (s.period_end IS NULL OR s.period_end > now())))::bigint AS premium_users,
-       round(avg(extract(epoch FROM fc.first_completed_at - cu.created_at) / 86400), 2)
-                                                          AS avg_days_to_first_generation
-FROM cohort_users cu
-LEFT JOIN LATERAL (
-    SELECT min(ls.created_at) AS first_completed_at
-    FROM letter_sessions ls
-    WHERE ls.user_id = cu.id AND ls.status = 'completed'
-) fc ON true
-GROUP BY cu.cohort_month, cu.acquisition_channel;
+SELECT p.cohort_month,
+       p.channel                     AS acquisition_channel,
+       sum(p.users)::bigint          AS cohort_size,
+       sum(p.activated)::bigint      AS activated_users,
+       sum(p.premium)::bigint        AS premium_users,
+       round(sum(p.seconds)::numeric(1000, 30) / nullif(sum(p.activated) * 86400, 0), 2)
+                                     AS avg_days_to_first_generation
+FROM parts p
+GROUP BY p.cohort_month, p.channel
+HAVING sum(p.users) > 0;
+
+-- Monthly retention triangle: for each cohort of user_cohorts_basic's window (all channels), the
+-- share of its users with a completed letter session created in the UTC calendar month N after
+-- signup (N = 0 is the signup month), N = 0..11. Cells of months that have not begun yet are null.
+CREATE VIEW user_retention_monthly AS
+WITH bounds AS (
+    SELECT now()                                                                AS at_now,
+           (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months')::date AS first_month,
+           date_trunc('month', now() AT TIME ZONE 'UTC')::date                 AS last_month
+),
+cohort AS (
+    SELECT u.id, date_trunc('month', u.created_at AT TIME ZONE 'UTC')::date AS cohort_month
+    FROM users u
+    JOIN bounds b ON u.created_at >= b.first_month::timestamp AT TIME ZONE 'UTC'
+                 AND u.created_at <= b.at_now
+    WHERE NOT u.is_test
+),
+sizes AS (
+    SELECT c.cohort_month, count(*)::bigint AS cohort_size
+    FROM cohort c
+    GROUP BY c.cohort_month
+),
+active AS (
+    SELECT a.cohort_month, a.months_after_signup, count(DISTINCT a.id)::bigint AS retained_users
+    FROM (SELECT c.cohort_month, c.id,
+                 ((extract(year FROM ls.created_at AT TIME ZONE 'UTC') - extract(year FROM c.cohort_month)) * 12
+                  + extract(month FROM ls.created_at AT TIME ZONE 'UTC') - extract(month FROM c.cohort_month))::integer
+                     AS months_after_signup
+          FROM cohort c
+          JOIN letter_sessions ls ON ls.user_id = c.id AND ls.status = 'completed') a
+    GROUP BY a.cohort_month, a.months_after_signup
+)
+SELECT s.cohort_month,
+       s.cohort_size,
+       n.months_after_signup,
+       CASE WHEN (s.cohort_month + make_interval(months => n.months_after_signup))::date <= b.last_month
+            THEN coalesce(a.retained_users, 0) END                          AS retained_users,
+       CASE WHEN (s.cohort_month + make_interval(months => n.months_after_signup))::date <= b.last_month
+            THEN round(100.0 * coalesce(a.retained_users, 0) / s.cohort_size, 2) END AS retention_pct
+FROM sizes s
+CROSS JOIN bounds b
+CROSS JOIN generate_series(0, 11) AS n (months_after_signup)
+LEFT JOIN active a ON a.cohort_month = s.cohort_month AND a.months_after_signup = n.months_after_signup;

@@ -19,6 +19,7 @@ const FILES: &[SqlFile] = schema_files![
     "020_letters.sql",
     "030_billing.sql",
     "040_tracking.sql",
+    "045_analytics.sql",
     "050_views.sql",
 ];
 
