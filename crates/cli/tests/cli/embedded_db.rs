@@ -159,3 +159,45 @@ fn a_missing_postgresql_install_is_a_one_line_error_naming_the_package() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("postgresql"), "{stderr}");
 }
+
+/// Runs `soprovod` as the `nobody` account (only possible when the tests run as root; as a normal
+/// user every other test here already covers this case).
+#[test]
+fn the_embedded_database_works_for_a_normal_user_too() {
+    // SAFETY: no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = (65534u32, 65534u32);
+    // The test binary's own directory may be private to root; give nobody a readable copy.
+    let place = tempfile::Builder::new().prefix("soprovod-nobody-").tempdir().unwrap();
+    std::fs::set_permissions(place.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = place.path().join("soprovod");
+    std::fs::copy(env!("CARGO_BIN_EXE_soprovod"), &exe).unwrap();
+    let data = place.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::os::unix::fs::chown(&data, Some(uid), Some(gid)).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(&exe);
+        cmd.args(args).env("SOPROVOD_DATA_DIR", &data).env("HOME", "/tmp").env_remove("DATABASE_URL").current_dir(&data);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.output().unwrap()
+    };
+    let up = run(&["db", "up"]);
+    let down = run(&["db", "down"]);
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(String::from_utf8_lossy(&up.stdout).starts_with("postgres://"));
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(data.join("pg")).unwrap());
+    assert_eq!(owner, uid, "the cluster belongs to the user who ran soprovod");
+}
