@@ -201,3 +201,23 @@ fn the_embedded_database_works_for_a_normal_user_too() {
     let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(data.join("pg")).unwrap());
     assert_eq!(owner, uid, "the cluster belongs to the user who ran soprovod");
 }
+
+#[tokio::test]
+async fn with_database_url_set_db_up_uses_that_server_and_starts_none() {
+    let db = testkit::empty_db().await;
+    let data = DataDir::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_soprovod"))
+        .args(["db", "up"])
+        .env("SOPROVOD_DATA_DIR", data.path())
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), db.url);
+    assert!(!data.path().join("pg").exists(), "no embedded cluster is created");
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'users'")
+        .fetch_one(&db.pool().await)
+        .await
+        .unwrap();
+    assert_eq!(tables, 1);
+}
