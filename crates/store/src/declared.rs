@@ -21,6 +21,7 @@ const FILES: &[SqlFile] = schema_files![
     "040_tracking.sql",
     "045_analytics.sql",
     "050_views.sql",
+    "070_conversation.sql",
 ];
 
 /// The files of the declared schema, in the order they run.

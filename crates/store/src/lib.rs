@@ -1,7 +1,15 @@
 //! The product's SQL: the declared schema (as `.sql` files embedded in the binary) and the
 //! queries of the bot and the reports. No other crate of the product writes SQL.
 
+pub mod acquisition;
+pub mod conversation;
 pub mod declared;
+pub mod events;
+pub mod llm_log;
+pub mod payments;
+pub mod quota;
+pub mod sessions;
+pub mod users;
 
 pub use declared::{declared_schema, declared_sql, SqlFile};
 
@@ -13,6 +21,8 @@ use sqlx::PgPool;
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("unexpected data in the database: {0}")]
+    Corrupt(String),
     #[error("the database is not empty ({0}); refusing to create the declared schema over it")]
     NotEmpty(String),
 }

@@ -1,3 +1,4 @@
 //! Integration tests of the product's SQL, each on a fresh database of the test cluster.
 
 mod contract;
+mod quota;

@@ -1,0 +1,74 @@
+//! Payments (`payments`): recording a successful payment idempotently on the provider's id, and
+//! refunds.
+
+use domain::UserId;
+use sqlx::PgConnection;
+
+use crate::StoreError;
+
+/// A recorded payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub id: i64,
+    pub user: UserId,
+    pub status: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub period_days: i32,
+}
+
+/// A payment about to be recorded as succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment<'a> {
+    pub provider: &'a str,
+    pub provider_payment_id: &'a str,
+    pub amount_minor: i64,
+    pub currency: &'a str,
+    pub period_days: i32,
+    pub metadata: serde_json::Value,
+}
+
+/// Inserts the payment as succeeded; `None` when it was recorded before (a repeated delivery).
+pub async fn insert_succeeded(conn: &mut PgConnection, user: UserId, p: &NewPayment<'_>) -> Result<Option<i64>, StoreError> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO payments (user_id, provider, provider_payment_id, amount_minor, currency, status, period_days, metadata)
+         VALUES ($1, $2, $3, $4, $5, 'succeeded', $6, $7)
+         ON CONFLICT (provider, provider_payment_id) DO NOTHING
+         RETURNING id",
+    )
+    .bind(user.get())
+    .bind(p.provider)
+    .bind(p.provider_payment_id)
+    .bind(p.amount_minor)
+    .bind(p.currency)
+    .bind(p.period_days)
+    .bind(&p.metadata)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// The payment with this provider id, locked for the rest of the transaction.
+pub async fn find_for_update(conn: &mut PgConnection, provider: &str, provider_payment_id: &str) -> Result<Option<Payment>, StoreError> {
+    let row: Option<(i64, i64, String, i64, String, i32)> = sqlx::query_as(
+        "SELECT id, user_id, status, amount_minor, currency, period_days FROM payments
+         WHERE provider = $1 AND provider_payment_id = $2 FOR UPDATE",
+    )
+    .bind(provider)
+    .bind(provider_payment_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|(id, user, status, amount_minor, currency, period_days)| {
+        Ok(Payment { id, user: crate::users::user_id(user)?, status, amount_minor, currency, period_days })
+    })
+    .transpose()
+}
+
+/// Marks a succeeded payment refunded; false if it was not in 'succeeded'.
+pub async fn mark_refunded(conn: &mut PgConnection, payment_id: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE payments SET status = 'refunded', updated_at = now() WHERE id = $1 AND status = 'succeeded'")
+        .bind(payment_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
