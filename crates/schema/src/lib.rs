@@ -1,1 +1,52 @@
 //! The schema engine: introspect a live database, diff two schemas, plan and apply the change.
+//!
+//! It knows nothing about the bot: it takes database URLs and SQL text. A target given as SQL is
+//! loaded into a scratch database on the same server and introspected, so no SQL parser is needed.
+//!
+//! ```text
+//! introspect (catalog) -> Model ─┐
+//!                                ├─ diff::compare -> Drift      (db diff, db verify)
+//! target (scratch db)  -> Model ─┴─ plan::plan    -> Plan       (db plan)
+//!                                                  └─ apply::apply (one transaction, verified)
+//! ```
+
+pub mod apply;
+pub mod backup;
+pub mod casts;
+pub mod catalog;
+pub mod diff;
+pub mod format;
+pub mod model;
+pub mod order;
+pub mod plan;
+pub mod target;
+
+pub use apply::{apply, ApplyOptions, ApplyReport, Progress};
+pub use backup::{backup_tables, Backup};
+pub use diff::{compare, CompareOptions, Difference, Drift, Presence};
+pub use model::{Model, QName};
+pub use plan::{plan, Hazard, HazardKind, Plan, Step};
+pub use target::{introspect_url, load_target, Target};
+
+/// Errors of the schema engine.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("loading the target schema into a scratch database failed: {0}")]
+    TargetSql(sqlx::Error),
+    #[error("reading the target directory {path}: {source}")]
+    TargetDir { path: String, source: std::io::Error },
+    #[error("the target directory {0} holds no .sql files")]
+    EmptyTargetDir(String),
+    #[error("bad database URL: {0}")]
+    Url(String),
+    #[error("step {step} ({object}: {action}) failed: {source}; the transaction was rolled back, nothing changed")]
+    Step { step: usize, object: String, action: String, source: sqlx::Error },
+    #[error("the database changed since the plan was made ({0} differences); nothing changed, plan again")]
+    ChangedSincePlan(usize),
+    #[error("after the plan the database still differs from the target in {} objects; the transaction was rolled back, nothing changed", .0.differences.len())]
+    Leftover(Drift),
+    #[error("backup with pg_dump failed: {0}")]
+    Backup(String),
+}

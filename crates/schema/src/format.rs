@@ -1,0 +1,186 @@
+//! Rendering plans and drift as text for people, SQL for psql, and JSON for programs.
+//!
+//! JSON is stable (`format_version` 1) and looks like this:
+//!
+//! Plan (`db plan --format json`):
+//! ```json
+//! { "format_version": 1,
+//!   "steps": [ { "index": 1, "object": "table public.users", "action": "drop column total_generations",
+//!                "sql": "ALTER TABLE public.users DROP COLUMN total_generations;",
+//!                "hazards": [ { "kind": "data-loss", "reason": "..." } ] } ],
+//!   "hazards": [ { "kind": "data-loss", "object": "table public.users", "reason": "..." } ],
+//!   "unmodelled": [ "domain public.posint (in both databases; not modelled, left alone)" ],
+//!   "notes": [ "..." ] }
+//! ```
+//! Drift (`db diff --format json`, `db verify`):
+//! ```json
+//! { "format_version": 1, "drift": true,
+//!   "differences": [ { "kind": "table", "name": "public.users",
+//!                      "presence": "only_in_from" | "only_in_to" | "differs",
+//!                      "details": [ "column id type: \"integer\" → \"bigint\"" ] } ] }
+//! ```
+//! Hazard kinds are `data-loss`, `lossy-cast`, `table-rewrite`, `matview-repopulate`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::diff::{Drift, Presence};
+use crate::plan::{HazardKind, Plan};
+
+/// The output formats of `db plan` and `db diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Sql,
+    Json,
+}
+
+impl Format {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "text" => Some(Self::Text),
+            "sql" => Some(Self::Sql),
+            "json" => Some(Self::Json),
+            _ => None,
+        }
+    }
+}
+
+/// A plan as an operator reads it.
+pub fn plan_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    if plan.is_empty() {
+        out.push_str("Nothing to do: the database is at the target.\n");
+    } else {
+        let mut counts: BTreeMap<HazardKind, usize> = BTreeMap::new();
+        for (_, h) in plan.hazards() {
+            *counts.entry(h.kind).or_default() += 1;
+        }
+        let hz = if counts.is_empty() {
+            "no hazards".to_string()
+        } else {
+            counts.iter().map(|(k, n)| format!("{k} ×{n}")).collect::<Vec<_>>().join(", ")
+        };
+        out.push_str(&format!("Plan: {} steps in one transaction; {hz}\n\n", plan.steps.len()));
+        for (i, s) in plan.steps.iter().enumerate() {
+            let kinds: Vec<&str> = s.hazards.iter().map(|h| h.kind.as_str()).collect();
+            let tag = if kinds.is_empty() { String::new() } else { format!("   [{}]", kinds.join(", ")) };
+            out.push_str(&format!("{:>3}. {}: {}{tag}\n", i + 1, s.object, s.action));
+            for line in s.sql.lines() {
+                out.push_str(&format!("       {line}\n"));
+            }
+        }
+        if !counts.is_empty() {
+            out.push_str("\nHazards:\n");
+            for (s, h) in plan.hazards() {
+                out.push_str(&format!("  {:<18} {}: {}\n", h.kind.as_str(), s.object, h.reason));
+            }
+        }
+    }
+    if !plan.unmodelled.is_empty() {
+        out.push_str("\nNot modelled (the plan does nothing about these):\n");
+        for u in &plan.unmodelled {
+            out.push_str(&format!("  {u}\n"));
+        }
+    }
+    if !plan.notes.is_empty() {
+        out.push_str("\nNotes:\n");
+        for n in &plan.notes {
+            out.push_str(&format!("  {n}\n"));
+        }
+    }
+    out
+}
+
+/// A plan as a script: `psql -1 -f` (or `| psql -1`) runs it.
+pub fn plan_sql(plan: &Plan) -> String {
+    let mut out = String::from("-- soprovod schema plan; run it in one transaction (psql -1)\n");
+    out.push_str("SET check_function_bodies = off;\n");
+    for (i, s) in plan.steps.iter().enumerate() {
+        out.push_str(&format!("\n-- {}. {}: {}\n", i + 1, s.object, s.action));
+        for h in &s.hazards {
+            out.push_str(&format!("-- hazard {}: {}\n", h.kind, h.reason));
+        }
+        out.push_str(&s.sql);
+        out.push('\n');
+    }
+    for u in &plan.unmodelled {
+        out.push_str(&format!("-- not modelled: {u}\n"));
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonStep<'a> {
+    index: usize,
+    object: &'a str,
+    action: &'a str,
+    sql: &'a str,
+    hazards: &'a [crate::plan::Hazard],
+}
+
+#[derive(Serialize)]
+struct JsonHazard<'a> {
+    kind: HazardKind,
+    object: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    format_version: u32,
+    steps: Vec<JsonStep<'a>>,
+    hazards: Vec<JsonHazard<'a>>,
+    unmodelled: &'a [String],
+    notes: &'a [String],
+}
+
+pub fn plan_json(plan: &Plan) -> String {
+    let doc = JsonPlan {
+        format_version: 1,
+        steps: plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| JsonStep { index: i + 1, object: &s.object, action: &s.action, sql: &s.sql, hazards: &s.hazards })
+            .collect(),
+        hazards: plan.hazards().into_iter().map(|(s, h)| JsonHazard { kind: h.kind, object: &s.object, reason: &h.reason }).collect(),
+        unmodelled: &plan.unmodelled,
+        notes: &plan.notes,
+    };
+    serde_json::to_string_pretty(&doc).expect("plan serializes")
+}
+
+/// Drift as an operator's report: per object, only in FROM / only in TO / what differs.
+pub fn drift_text(drift: &Drift, from_label: &str, to_label: &str) -> String {
+    if drift.is_empty() {
+        return format!("No drift: {from_label} and {to_label} have the same schema.\n");
+    }
+    let mut out = format!("Drift: {} objects differ between FROM ({from_label}) and TO ({to_label}).\n\n", drift.differences.len());
+    for d in &drift.differences {
+        match d.presence {
+            Presence::OnlyInFrom => out.push_str(&format!("{} {}: only in FROM\n", d.kind, d.name)),
+            Presence::OnlyInTo => out.push_str(&format!("{} {}: only in TO\n", d.kind, d.name)),
+            Presence::Differs => {
+                out.push_str(&format!("{} {}: differs\n", d.kind, d.name));
+                for line in &d.details {
+                    out.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonDrift<'a> {
+    format_version: u32,
+    drift: bool,
+    differences: &'a [crate::diff::Difference],
+}
+
+pub fn drift_json(drift: &Drift) -> String {
+    serde_json::to_string_pretty(&JsonDrift { format_version: 1, drift: !drift.is_empty(), differences: &drift.differences })
+        .expect("drift serializes")
+}

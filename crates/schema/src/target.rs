@@ -1,0 +1,137 @@
+//! Where a schema comes from: a live database, or SQL loaded into a scratch database.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sqlx::{Connection, PgConnection};
+
+use crate::diff::CompareOptions;
+use crate::model::{ident, Model};
+use crate::{catalog, SchemaError};
+
+/// What a database is brought to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// SQL text (e.g. the product's declared schema).
+    Sql(String),
+    /// A directory of `.sql` files, run in file-name order.
+    Dir(PathBuf),
+    /// A live database whose schema is copied.
+    Url(String),
+}
+
+impl Target {
+    /// How to compare a database with this target: owners only count when the target is a live
+    /// database (a scratch database's objects all belong to whoever loaded them).
+    pub fn compare_options(&self) -> CompareOptions {
+        CompareOptions { owners: matches!(self, Target::Url(_)) }
+    }
+
+    /// Parses a `--target` value: a `postgres://` URL or a directory.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Target::Url(raw.to_string()));
+        }
+        let path = PathBuf::from(raw);
+        if path.is_dir() {
+            Ok(Target::Dir(path))
+        } else {
+            Err(format!("--target {raw:?} is neither a postgres:// URL nor a directory of .sql files"))
+        }
+    }
+}
+
+/// Introspects a live database in one `REPEATABLE READ READ ONLY` transaction.
+pub async fn introspect_url(url: &str) -> Result<Model, SchemaError> {
+    let mut conn = PgConnection::connect(url).await?;
+    let model = introspect_conn(&mut conn).await;
+    let _ = conn.close().await;
+    model
+}
+
+pub(crate) async fn introspect_conn(conn: &mut PgConnection) -> Result<Model, SchemaError> {
+    let mut tx = conn.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let model = catalog::introspect(&mut tx).await?;
+    tx.rollback().await?;
+    Ok(model)
+}
+
+static SCRATCH: AtomicU64 = AtomicU64::new(0);
+
+/// The model of `target`. SQL targets are loaded into a scratch database created next to
+/// `server_url`'s database and dropped afterwards, whatever happens.
+pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, SchemaError> {
+    let sql = match target {
+        Target::Url(url) => return introspect_url(url).await,
+        Target::Sql(sql) => sql.clone(),
+        Target::Dir(dir) => read_dir_sql(dir)?,
+    };
+    let name = format!(
+        "soprovod_scratch_{}_{}_{}",
+        std::process::id(),
+        SCRATCH.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+    );
+    let mut admin = PgConnection::connect(server_url).await?;
+    sqlx::raw_sql(&format!("CREATE DATABASE {} TEMPLATE template0", ident(&name))).execute(&mut admin).await?;
+    let result = async {
+        let mut conn = PgConnection::connect(&with_database(server_url, &name)?).await?;
+        let loaded = sqlx::raw_sql(&sql).execute(&mut conn).await.map_err(SchemaError::TargetSql);
+        let model = match loaded {
+            Ok(_) => introspect_conn(&mut conn).await,
+            Err(e) => Err(e),
+        };
+        let _ = conn.close().await;
+        model
+    }
+    .await;
+    let dropped = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&name))).execute(&mut admin).await;
+    let _ = admin.close().await;
+    let model = result?;
+    dropped?;
+    Ok(model)
+}
+
+fn read_dir_sql(dir: &PathBuf) -> Result<String, SchemaError> {
+    let err = |source| SchemaError::TargetDir { path: dir.display().to_string(), source };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(err)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(SchemaError::EmptyTargetDir(dir.display().to_string()));
+    }
+    let mut sql = String::new();
+    for f in files {
+        sql.push_str(&std::fs::read_to_string(&f).map_err(err)?);
+        sql.push_str("\n;\n");
+    }
+    Ok(sql)
+}
+
+/// `url` with its database name replaced.
+pub fn with_database(url: &str, database: &str) -> Result<String, SchemaError> {
+    let mut u = url::Url::parse(url).map_err(|e| SchemaError::Url(e.to_string()))?;
+    u.set_path(&format!("/{database}"));
+    let pairs: Vec<(String, String)> = u.query_pairs().filter(|(k, _)| k != "dbname").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    if pairs.is_empty() {
+        u.set_query(None);
+    } else {
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    Ok(u.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_database_of_a_url_is_replaced() {
+        assert_eq!(
+            super::with_database("postgres://u:p@127.0.0.1:5432/prod?sslmode=disable", "scratch").unwrap(),
+            "postgres://u:p@127.0.0.1:5432/scratch?sslmode=disable"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The peer suite: every case of migra's own fixtures (A from a.sql, B from b.sql), planned and
+//! applied A → B, then compared by catalog (introspected models), not by SQL text.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::support::{db_from, model};
+
+/// The 26 cases of the corpus.
+const CASES: [&str; 26] = [
+    "collations", "constraints", "dependencies", "dependencies2", "dependencies3", "dependencies4", "enumdefaults",
+    "enumdeps", "everything", "excludeschema", "extversions", "generated", "generated_added", "identitycols", "inherit",
+    "inherit2", "partitioning", "privileges", "rls", "rls2", "seq", "singleschema", "singleschema_ext", "triggers",
+    "triggers2", "triggers3",
+];
+
+/// The cases that converge today (README, "Peer suite"); a regression or an unexplained gain fails.
+const CONVERGING: [&str; 26] = CASES;
+
+fn corpus() -> PathBuf {
+    std::env::var_os("SOPROVOD_MIGRA_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/migra")))
+}
+
+/// Runs one case; Ok when A ends up with B's schema and a second plan is empty.
+async fn run_case(case: &str) -> Result<usize, String> {
+    let dir = corpus().join(case);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("reading {case}/{f}: {e}"));
+    let a = db_from(&read("a.sql")).await;
+    let b = db_from(&read("b.sql")).await;
+    let from = model(&a).await;
+    let to = model(&b).await;
+    let opts = schema::CompareOptions::default();
+    let plan = schema::plan(&from, &to, opts);
+    if std::env::var_os("PEER_SHOW").is_some() {
+        eprintln!("== {case}\n{}", schema::format::plan_text(&plan));
+    }
+    let options = schema::ApplyOptions { compare: opts, ..Default::default() };
+    if let Err(e) = schema::apply(&a.url, &from, &plan, &to, options, &mut |_| {}).await {
+        let detail = match &e {
+            schema::SchemaError::Leftover(d) => schema::format::drift_text(d, "A", "B"),
+            _ => String::new(),
+        };
+        return Err(format!("{e}\n{detail}"));
+    }
+    let after = model(&a).await;
+    let drift = schema::compare(&after, &to, opts);
+    if !drift.is_empty() {
+        return Err(schema::format::drift_text(&drift, "A after apply", "B"));
+    }
+    let again = schema::plan(&after, &to, opts);
+    if !again.is_empty() {
+        return Err(format!("second plan not empty:\n{}", schema::format::plan_text(&again)));
+    }
+    Ok(plan.steps.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_migra_peer_cases_that_converge_are_exactly_the_documented_ones() {
+    assert!(corpus().join("everything/a.sql").is_file(), "the migra corpus is missing at {}", corpus().display());
+    let only: Option<String> = std::env::var("PEER_CASE").ok();
+    let mut converged = BTreeSet::new();
+    let mut report = String::new();
+    for case in CASES.iter().filter(|c| only.as_deref().is_none_or(|o| o == **c)) {
+        match run_case(case).await {
+            Ok(steps) => {
+                converged.insert(*case);
+                report.push_str(&format!("{case:<18} converges ({steps} steps)\n"));
+            }
+            Err(why) => report.push_str(&format!("{case:<18} DOES NOT converge: {why}\n")),
+        }
+    }
+    eprintln!("{report}");
+    let expected: BTreeSet<&str> =
+        CONVERGING.iter().copied().filter(|c| only.as_deref().is_none_or(|o| o == *c)).collect();
+    assert_eq!(converged, expected, "peer suite result changed:\n{report}");
+}

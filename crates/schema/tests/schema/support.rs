@@ -1,0 +1,63 @@
+//! Helpers shared by the engine's tests: databases from SQL, the roles the peer corpus expects.
+
+use schema::{CompareOptions, Model};
+use sqlx::PgConnection;
+use testkit::TestDb;
+
+static ROLES: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// Roles that fixtures grant to; roles are cluster-wide, so they are made once per process.
+pub async fn ensure_roles() {
+    ROLES
+        .get_or_init(|| async {
+            let db = testkit::empty_db().await;
+            let mut conn = db.connect().await;
+            for role in ["schemainspect_test_role", "postgres", "reporting"] {
+                let sql = format!(
+                    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role}; END IF; END $$"
+                );
+                sqlx::raw_sql(&sql).execute(&mut conn).await.expect("creating a test role");
+            }
+        })
+        .await;
+}
+
+/// A fresh database holding what `sql` creates.
+pub async fn db_from(sql: &str) -> TestDb {
+    ensure_roles().await;
+    let db = testkit::empty_db().await;
+    let mut conn = db.connect().await;
+    sqlx::raw_sql(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("loading fixture into {}: {e}", db.name));
+    db
+}
+
+pub async fn run(db: &TestDb, sql: &str) {
+    let mut conn = db.connect().await;
+    sqlx::raw_sql(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("running on {}: {e}\n{sql}", db.name));
+}
+
+pub async fn model(db: &TestDb) -> Model {
+    schema::introspect_url(&db.url).await.expect("introspecting")
+}
+
+pub async fn scalar_text(conn: &mut PgConnection, sql: &str) -> String {
+    sqlx::query_scalar::<_, String>(sql).fetch_one(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Plans FROM -> TO, applies it, and returns the plan; panics with the plan text on failure.
+pub async fn converge(from: &TestDb, to: &Model, opts: CompareOptions) -> schema::Plan {
+    let before = model(from).await;
+    let plan = schema::plan(&before, to, opts);
+    let options = schema::ApplyOptions { compare: opts, ..Default::default() };
+    schema::apply(&from.url, &before, &plan, to, options, &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("apply failed: {e}\n{}\n{}", schema::format::plan_text(&plan), leftover(&e)));
+    plan
+}
+
+pub fn leftover(e: &schema::SchemaError) -> String {
+    match e {
+        schema::SchemaError::Leftover(d) => schema::format::drift_text(d, "database", "target"),
+        _ => String::new(),
+    }
+}
