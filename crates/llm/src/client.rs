@@ -1,0 +1,159 @@
+//! The chat-completions client: one request per attempt, retries with backoff on 429, 5xx and
+//! timeouts, then one attempt with the fallback model. Every attempt becomes a [`CallRecord`].
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{clean_letter, prompt, CallRecord, Failure, Letter, LlmError, Settings, Task};
+
+/// An OpenAI-compatible client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    settings: Settings,
+}
+
+#[derive(Deserialize)]
+struct Completion {
+    choices: Vec<Choice>,
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: Message,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    content: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+struct Usage {
+    prompt_tokens: Option<i32>,
+    completion_tokens: Option<i32>,
+    total_tokens: Option<i32>,
+}
+
+struct Reply {
+    content: String,
+    usage: Option<Usage>,
+}
+
+impl Client {
+    pub fn new(settings: Settings) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .build()
+            .unwrap_or_default();
+        Self { http, settings }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    async fn call(&self, model: &str, system: &str, user: &str, temperature: f64) -> (Result<Reply, LlmError>, Duration) {
+        let started = Instant::now();
+        let body = json!({
+            "model": model,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ],
+            "temperature": temperature,
+            "max_tokens": 1200,
+        });
+        let mut request = self.http.post(format!("{}/chat/completions", self.settings.base_url)).timeout(self.settings.timeout).json(&body);
+        if let Some(key) = &self.settings.api_key {
+            request = request.bearer_auth(key.expose());
+        }
+        let result = async {
+            let response = request.send().await.map_err(|e| self.transport_error(&e))?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(LlmError::Status(status.as_u16()));
+            }
+            let bytes = response.bytes().await.map_err(|e| self.transport_error(&e))?;
+            let parsed: Completion = serde_json::from_slice(&bytes).map_err(|e| LlmError::Malformed(format!("line {} column {}", e.line(), e.column())))?;
+            let content = parsed
+                .choices
+                .into_iter()
+                .next()
+                .ok_or_else(|| LlmError::Malformed("no choices".into()))?
+                .message
+                .content
+                .unwrap_or_default();
+            Ok(Reply { content, usage: parsed.usage })
+        }
+        .await;
+        (result, started.elapsed())
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> LlmError {
+        if e.is_timeout() {
+            LlmError::Timeout(self.settings.timeout)
+        } else {
+            LlmError::Unreachable
+        }
+    }
+
+    fn record(&self, model: &str, task: &Task<'_>, elapsed: Duration, usage: Option<Usage>, error: Option<&LlmError>) -> CallRecord {
+        CallRecord {
+            provider: self.settings.provider.clone(),
+            model: model.to_string(),
+            kind: task.kind(),
+            prompt_tokens: usage.and_then(|u| u.prompt_tokens),
+            completion_tokens: usage.and_then(|u| u.completion_tokens),
+            total_tokens: usage.and_then(|u| u.total_tokens),
+            response_time_ms: elapsed.as_millis().min(i32::MAX as u128) as i32,
+            success: error.is_none(),
+            error: error.map(|e| e.to_string()),
+        }
+    }
+
+    /// Writes the letter of `task`, trying the main model up to `1 + retries` times and then the
+    /// fallback model once.
+    pub async fn write(&self, task: &Task<'_>) -> Result<Letter, Failure> {
+        let started = Instant::now();
+        let (system, user) = prompt::messages(task);
+        let temperature = match task {
+            Task::Letter { variant, .. } if *variant > 0 => 0.9,
+            _ => 0.7,
+        };
+        let mut models = vec![(self.settings.model.clone(), 1 + self.settings.retries)];
+        if let Some(fallback) = self.settings.fallback_model.as_ref().filter(|f| **f != self.settings.model) {
+            models.push((fallback.clone(), 1));
+        }
+        let mut calls = Vec::new();
+        let mut last_error = LlmError::Unreachable;
+        for (model, attempts) in models {
+            for attempt in 0..attempts {
+                let (result, elapsed) = self.call(&model, &system, &user, temperature).await;
+                let (outcome, usage) = match result {
+                    Ok(reply) => (clean_letter(&reply.content), reply.usage),
+                    Err(e) => (Err(e), None),
+                };
+                calls.push(self.record(&model, task, elapsed, usage, outcome.as_ref().err()));
+                match outcome {
+                    Ok(text) => {
+                        return Ok(Letter { text, model, seconds: started.elapsed().as_secs_f64(), calls, offline: false });
+                    }
+                    Err(e) => {
+                        tracing::warn!(model = %model, attempt = attempt + 1, error = %e, "LLM call failed");
+                        let retry = e.retryable() && attempt + 1 < attempts;
+                        last_error = e;
+                        if !retry {
+                            break;
+                        }
+                        tokio::time::sleep(self.settings.backoff * 2u32.saturating_pow(attempt)).await;
+                    }
+                }
+            }
+        }
+        Err(Failure { error: last_error, calls, seconds: started.elapsed().as_secs_f64() })
+    }
+}

@@ -1,0 +1,98 @@
+//! LLM settings from the environment (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL,
+//! OPENAI_FALLBACK_MODEL, OPENAI_TIMEOUT_SECS).
+
+use std::time::Duration;
+
+/// The API key; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{name} must be {what}, got {value:?}")]
+    Invalid { name: &'static str, what: &'static str, value: String },
+}
+
+/// How to reach the model and how patient to be.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub api_key: Option<ApiKey>,
+    /// Base URL up to and including `/v1`.
+    pub base_url: String,
+    pub model: String,
+    /// Tried once after the main model failed every attempt; None or the same model skips it.
+    pub fallback_model: Option<String>,
+    /// Per request.
+    pub timeout: Duration,
+    /// Extra attempts of the main model after a 429, a 5xx or a timeout.
+    pub retries: u32,
+    /// First pause before a retry; doubled each time.
+    pub backoff: Duration,
+    /// Name stored in `openai_requests.provider`.
+    pub provider: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4o".into(),
+            fallback_model: Some("gpt-4o-mini".into()),
+            timeout: Duration::from_secs(60),
+            retries: 2,
+            backoff: Duration::from_millis(800),
+            provider: "openai".into(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |n: &str| get(n).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mut s = Self::default();
+        s.api_key = get("OPENAI_API_KEY").map(ApiKey::new);
+        if let Some(url) = get("OPENAI_BASE_URL") {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(SettingsError::Invalid { name: "OPENAI_BASE_URL", what: "an http(s) URL", value: url });
+            }
+            s.base_url = url.trim_end_matches('/').to_string();
+        }
+        if let Some(m) = get("OPENAI_MODEL") {
+            s.model = m;
+        }
+        if let Some(m) = get("OPENAI_FALLBACK_MODEL") {
+            s.fallback_model = if m == "none" { None } else { Some(m) };
+        }
+        if let Some(t) = get("OPENAI_TIMEOUT_SECS") {
+            let secs: f64 = t
+                .parse()
+                .ok()
+                .filter(|v: &f64| *v > 0.0 && *v <= 600.0)
+                .ok_or(SettingsError::Invalid { name: "OPENAI_TIMEOUT_SECS", what: "seconds between 0 and 600", value: t })?;
+            s.timeout = Duration::from_secs_f64(secs);
+        }
+        Ok(s)
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the LLM client against a local chat-completions double.
+
+mod double;
+mod client;
