@@ -1,1 +1,13 @@
 //! The Telegram adapter over the conversation engine: the only crate that imports teloxide.
+//!
+//! Updates come by long polling or a webhook ([`transport`]), go through per-user lanes
+//! ([`lanes`]) to the engine, and the engine's replies go back through the Bot API with flood
+//! control obeyed ([`retry`]), long texts split ([`split`]), "typing…" shown during generations
+//! ([`typing`]) and resume documents read ([`documents`]).
+
+pub mod documents;
+pub mod lanes;
+pub mod retry;
+pub mod split;
+pub mod transport;
+pub mod typing;

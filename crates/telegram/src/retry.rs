@@ -1,0 +1,100 @@
+//! Sending Bot API requests so that Telegram's flood control is obeyed: a 429 answer carries
+//! `retry_after`, and the request is sent again only after that many seconds. Short network
+//! failures are retried too; anything else is returned.
+
+use std::future::Future;
+use std::time::Duration;
+
+use teloxide::requests::{Output, Request};
+use teloxide::RequestError;
+
+/// How many 429 answers one request waits out before giving up.
+pub const MAX_FLOOD_WAITS: u32 = 5;
+/// Telegram's longest sensible wait; a larger `retry_after` is a bug or an attack on our latency.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+const NETWORK_RETRIES: u32 = 2;
+
+/// Sends `req`, waiting out 429s and retrying brief network failures.
+pub async fn send<R>(req: R) -> Result<Output<R>, RequestError>
+where
+    R: Request<Err = RequestError>,
+{
+    retrying(|| req.send_ref()).await
+}
+
+/// The retry loop over any attempt; separate so it can be tested without a server.
+pub async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, RequestError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RequestError>>,
+{
+    let (mut floods, mut network) = (0u32, 0u32);
+    loop {
+        match attempt().await {
+            Err(RequestError::RetryAfter(after)) if floods < MAX_FLOOD_WAITS => {
+                floods += 1;
+                let wait = after.duration().min(MAX_RETRY_AFTER);
+                tracing::warn!(seconds = wait.as_secs(), "Telegram asked to slow down (429); waiting");
+                tokio::time::sleep(wait).await;
+            }
+            Err(RequestError::Network(e)) if network < NETWORK_RETRIES && !e.is_builder() => {
+                network += 1;
+                tokio::time::sleep(Duration::from_millis(250 * u64::from(network))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use teloxide::types::Seconds;
+    use tokio::time::Instant;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_is_retried_after_exactly_the_time_telegram_asked_for() {
+        let calls = AtomicU32::new(0);
+        let started = Instant::now();
+        let out = retrying(|| {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < 2 {
+                    Err(RequestError::RetryAfter(Seconds::from_seconds(7)))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(out, 2);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(started.elapsed().as_secs(), 14);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn endless_flood_control_gives_up_with_the_429() {
+        let calls = AtomicU32::new(0);
+        let out: Result<(), _> = retrying(|| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(RequestError::RetryAfter(Seconds::from_seconds(1))) }
+        })
+        .await;
+        assert!(matches!(out, Err(RequestError::RetryAfter(_))));
+        assert_eq!(calls.load(Ordering::SeqCst), MAX_FLOOD_WAITS + 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_api_errors_are_not_retried() {
+        let calls = AtomicU32::new(0);
+        let out: Result<(), _> = retrying(|| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(RequestError::Api(teloxide::ApiError::BotBlocked)) }
+        })
+        .await;
+        assert!(matches!(out, Err(RequestError::Api(_))));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}
