@@ -101,7 +101,8 @@ pub async fn lock(conn: &mut PgConnection, user: UserId) -> Result<Conversation,
     .await?;
     let grant = match (r.3, r.4) {
         (Some(subscription_id), Some(window_start)) => {
-            Some(crate::quota::Grant { subscription_id, window_start, letters_used: 0, letters_limit: 0 })
+            // Only the id and the window matter for giving the letter back.
+            Some(crate::quota::Grant { subscription_id, plan: domain::Plan::Free, window_start, letters_used: 0, letters_limit: 0 })
         }
         _ => None,
     };

@@ -31,6 +31,7 @@ impl Subscription {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grant {
     pub subscription_id: i64,
+    pub plan: Plan,
     pub window_start: DateTime<Utc>,
     pub letters_used: i32,
     pub letters_limit: i32,
@@ -123,23 +124,27 @@ pub async fn current(conn: &mut PgConnection, user: UserId, rules: &QuotaRules, 
 /// two concurrent calls can never both take the last letter.
 pub async fn take_letter(conn: &mut PgConnection, user: UserId, rules: &QuotaRules, now: DateTime<Utc>) -> Result<Option<Grant>, StoreError> {
     current(conn, user, rules, now).await?;
-    let row: Option<(i64, DateTime<Utc>, i32, i32)> = sqlx::query_as(
+    let row: Option<(i64, DateTime<Utc>, i32, i32, String)> = sqlx::query_as(
         "UPDATE subscriptions SET letters_used = letters_used + 1, updated_at = $2
          WHERE user_id = $1 AND status = 'active' AND letters_used < letters_limit
            AND quota_window_start <= $2 AND $2 < quota_window_end
            AND (period_end IS NULL OR period_end > $2)
-         RETURNING id, quota_window_start, letters_used, letters_limit",
+         RETURNING id, quota_window_start, letters_used, letters_limit, plan_type",
     )
     .bind(user.get())
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|(subscription_id, window_start, letters_used, letters_limit)| Grant {
-        subscription_id,
-        window_start,
-        letters_used,
-        letters_limit,
-    }))
+    row.map(|(subscription_id, window_start, letters_used, letters_limit, plan)| {
+        Ok(Grant {
+            subscription_id,
+            plan: Plan::parse(&plan).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            window_start,
+            letters_used,
+            letters_limit,
+        })
+    })
+    .transpose()
 }
 
 /// Gives a letter back after a failed generation. Nothing happens if its window is already over

@@ -236,3 +236,8 @@ pub async fn delete_all_of(conn: &mut PgConnection, user: UserId) -> Result<u64,
     sqlx::query("DELETE FROM letter_feedback WHERE user_id = $1").bind(user.get()).execute(&mut *conn).await?;
     Ok(done.rows_affected())
 }
+
+/// How many letters the user has started, to number variants.
+pub async fn count_of(conn: &mut PgConnection, user: UserId) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM letter_sessions WHERE user_id = $1").bind(user.get()).fetch_one(&mut *conn).await?)
+}

@@ -1,0 +1,201 @@
+//! Telegram Stars payments, as engine entry points the Telegram adapter calls: checking a
+//! pre-checkout query, recording a successful payment (idempotent on the charge id, premium
+//! activated in the same transaction), and recording an admin refund (the days revoked).
+
+use domain::{EventType, TelegramUserId, UserId};
+use serde_json::json;
+use store::conversation::State;
+use store::payments::NewPayment;
+use store::{conversation, events, payments, quota, users};
+
+use crate::callback::Action;
+use crate::engine::{btn, Engine, EngineError};
+use crate::event::{EventId, Lang, Profile};
+use crate::reply::{escape_html, Replies};
+use crate::texts::{self, buttons};
+
+pub const PROVIDER: &str = "telegram_stars";
+
+/// The invoice payload: who pays, how much, for how many days.
+pub fn invoice_payload(user: UserId, price_stars: u32, days: i64) -> String {
+    format!("premium:{}:{price_stars}:{days}", user.get())
+}
+
+fn parse_payload(raw: &str) -> Option<(i64, u32, i64)> {
+    let mut parts = raw.split(':');
+    if parts.next()? != "premium" {
+        return None;
+    }
+    let user = parts.next()?.parse().ok()?;
+    let price = parts.next()?.parse().ok()?;
+    let days = parts.next()?.parse().ok().filter(|d| (1..=366).contains(d))?;
+    parts.next().is_none().then_some((user, price, days))
+}
+
+/// A `pre_checkout_query` as the adapter received it.
+#[derive(Debug, Clone)]
+pub struct PreCheckout {
+    pub from: TelegramUserId,
+    pub language_code: Option<String>,
+    pub currency: String,
+    pub total_amount: i64,
+    pub payload: String,
+}
+
+/// Answer the pre-checkout query with ok=false and this message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreCheckoutRefusal {
+    pub message: String,
+}
+
+/// A `successful_payment` message.
+#[derive(Debug, Clone)]
+pub struct SuccessfulPayment {
+    /// The update id: a re-delivered update is a no-op.
+    pub event_id: EventId,
+    pub from: Profile,
+    pub currency: String,
+    pub total_amount: i64,
+    pub payload: String,
+    pub telegram_payment_charge_id: String,
+    pub provider_payment_charge_id: Option<String>,
+}
+
+impl Engine {
+    /// Ok only if the payload names this user and the current price, in Stars.
+    pub async fn pre_checkout(&self, q: &PreCheckout) -> Result<(), PreCheckoutRefusal> {
+        let lang = Lang::from_code(q.language_code.as_deref());
+        let refuse = || PreCheckoutRefusal { message: texts::pre_checkout_refused(lang) };
+        let c = self.config();
+        let Some((user, price, days)) = parse_payload(&q.payload) else { return Err(refuse()) };
+        if q.currency != "XTR" || price != c.premium_price_stars || q.total_amount != i64::from(price) || days != c.premium_days {
+            return Err(refuse());
+        }
+        let found = async {
+            let mut conn = self.pool().acquire().await?;
+            Ok::<_, EngineError>(users::find(&mut conn, q.from).await?)
+        }
+        .await;
+        match found {
+            Ok(Some(id)) if id.get() == user => Ok(()),
+            Ok(_) => Err(refuse()),
+            Err(e) => {
+                tracing::error!(error = %e, "pre-checkout not validated");
+                Err(PreCheckoutRefusal { message: texts::unavailable(lang) })
+            }
+        }
+    }
+
+    /// Records the payment and activates or extends premium in one transaction. A repeated
+    /// delivery (same update or same charge id) changes nothing and returns no messages.
+    pub async fn payment_succeeded(&self, p: SuccessfulPayment) -> Replies {
+        let lang = Lang::from_code(p.from.language_code.as_deref());
+        match self.try_payment(&p, lang).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "payment not recorded");
+                Self::unavailable(lang, false)
+            }
+        }
+    }
+
+    async fn try_payment(&self, p: &SuccessfulPayment, lang: Lang) -> Result<Replies, EngineError> {
+        let now = self.now();
+        let c = self.config();
+        let mut tx = self.pool().begin().await?;
+        if !conversation::mark_processed(&mut tx, p.event_id.as_str()).await? {
+            tx.rollback().await?;
+            return Ok(Replies::default());
+        }
+        let user = users::upsert(&mut tx, &p.from, now).await?;
+        let parsed = parse_payload(&p.payload);
+        if parsed.is_none_or(|(u, _, _)| u != user.id.get()) {
+            // Telegram took the money from this user: honour it, and leave a trace.
+            tracing::warn!(user = %user.id, "payment payload does not name the payer");
+        }
+        let days = parsed.map(|(_, _, d)| d).unwrap_or(c.premium_days);
+        let new = NewPayment {
+            provider: PROVIDER,
+            provider_payment_id: &p.telegram_payment_charge_id,
+            amount_minor: p.total_amount,
+            currency: if p.currency == "RUB" { "RUB" } else { "XTR" },
+            period_days: days as i32,
+            metadata: json!({ "payload": p.payload, "provider_payment_charge_id": p.provider_payment_charge_id }),
+        };
+        if payments::insert_succeeded(&mut tx, user.id, &new).await?.is_none() {
+            tx.commit().await?;
+            return Ok(Replies::default());
+        }
+        let end = quota::activate_premium(&mut tx, user.id, &c.quota, now, days).await?;
+        events::record(
+            &mut tx,
+            user.id,
+            EventType::PaymentSucceeded,
+            None,
+            json!({ "amount": p.total_amount, "currency": new.currency, "days": days, "period_end": end }),
+        )
+        .await?;
+        let conv = conversation::lock(&mut tx, user.id).await?;
+        tx.commit().await?;
+        let mut out = Replies::default();
+        let m = out.say(texts::payment_done(lang, end, c.quota.premium_letters_per_day));
+        if let (State::Ready, Some(sid)) = (conv.state, conv.session) {
+            m.buttons = vec![vec![btn(buttons::write_now(lang), Action::Retry(sid))]];
+        }
+        Ok(out)
+    }
+
+    /// After the Bot API refunded a Stars payment: marks it refunded and revokes its days, once.
+    /// Returns the message for the admin.
+    pub async fn refund_completed(&self, charge_id: &str) -> Replies {
+        let mut out = Replies::default();
+        match self.try_refund(charge_id).await {
+            Ok(text) => {
+                out.say(text);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "refund not recorded");
+                out = Self::unavailable(Lang::En, false);
+            }
+        }
+        out
+    }
+
+    async fn try_refund(&self, charge_id: &str) -> Result<String, EngineError> {
+        let now = self.now();
+        let c = self.config();
+        let mut tx = self.pool().begin().await?;
+        let Some(payment) = payments::find_for_update(&mut tx, PROVIDER, charge_id).await? else {
+            return Ok(format!("No Stars payment {}.", escape_html(charge_id)));
+        };
+        if !payments::mark_refunded(&mut tx, payment.id).await? {
+            return Ok(format!("Payment {} is already {}.", escape_html(charge_id), escape_html(&payment.status)));
+        }
+        let end = quota::revoke_premium_days(&mut tx, payment.user, &c.quota, now, i64::from(payment.period_days)).await?;
+        events::record(
+            &mut tx,
+            payment.user,
+            EventType::PaymentRefunded,
+            None,
+            json!({ "amount": payment.amount_minor, "days": payment.period_days }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(match end {
+            Some(end) => format!("Refunded {}; premium now ends {}.", escape_html(charge_id), texts::date(end)),
+            None => format!("Refunded {}; the user is back on the free plan.", escape_html(charge_id)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn payloads_round_trip_and_junk_is_refused() {
+        let u = domain::UserId::parse(42).unwrap();
+        assert_eq!(super::parse_payload(&super::invoice_payload(u, 150, 30)), Some((42, 150, 30)));
+        for junk in ["", "premium:42:150", "premium:x:150:30", "premium:42:150:30:extra", "other:42:150:30"] {
+            assert_eq!(super::parse_payload(junk), None, "{junk}");
+        }
+    }
+}

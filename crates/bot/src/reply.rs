@@ -1,0 +1,167 @@
+//! What comes out of the engine: messages in Telegram HTML with inline buttons, and signals for
+//! the transport (typing, invoices, refunds, button answers).
+
+use domain::TelegramUserId;
+
+/// An inline button; `data` is at most 64 bytes (Telegram's limit for callback data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    pub data: String,
+}
+
+/// One message to send.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutMessage {
+    /// Telegram HTML; every piece of user or model text in it is escaped.
+    pub html: String,
+    /// Rows of inline buttons.
+    pub buttons: Vec<Vec<Button>>,
+    /// The body is a letter (escaped model text only, no tags): the transport may split it on
+    /// paragraph boundaries if it is too long (see [`split_paragraphs`]).
+    pub letter: bool,
+}
+
+/// A Telegram Stars invoice to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    pub title: String,
+    pub description: String,
+    /// Names the user and the price; checked again at pre-checkout.
+    pub payload: String,
+    /// Always "XTR".
+    pub currency: String,
+    pub amount_stars: u32,
+}
+
+/// Something the transport does besides sending messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// A generation started: show "typing…" until the letter is sent.
+    GenerationStarted,
+    SendInvoice(Invoice),
+    /// An admin asked to refund this Stars payment: call the Bot API, then
+    /// [`crate::Engine::refund_completed`].
+    RefundStars { user: TelegramUserId, charge_id: String },
+    /// The database is unreachable; the reply says to try again later.
+    Unavailable,
+}
+
+/// Everything to do in answer to one event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Replies {
+    pub messages: Vec<OutMessage>,
+    pub signals: Vec<Signal>,
+    /// For a button press: the text of the callback answer (empty = answer without a text). The
+    /// transport must answer every press, even when this is None.
+    pub button_answer: Option<String>,
+}
+
+impl Replies {
+    pub fn say(&mut self, html: impl Into<String>) -> &mut OutMessage {
+        self.messages.push(OutMessage { html: html.into(), ..Default::default() });
+        self.messages.last_mut().expect("just pushed")
+    }
+
+    /// All message texts joined, for tests and the terminal.
+    pub fn text(&self) -> String {
+        self.messages.iter().map(|m| m.html.as_str()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Every button of every message, in order.
+    pub fn buttons(&self) -> Vec<&Button> {
+        self.messages.iter().flat_map(|m| m.buttons.iter().flatten()).collect()
+    }
+}
+
+/// Escapes text for Telegram HTML.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Splits a long text into parts of at most `limit` characters, on paragraph boundaries when
+/// possible, then on lines, then anywhere (never inside an HTML entity).
+pub fn split_paragraphs(text: &str, limit: usize) -> Vec<String> {
+    if text.chars().count() <= limit {
+        return vec![text.to_string()];
+    }
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let push_piece = |piece: &str, sep: &str, parts: &mut Vec<String>, current: &mut String| {
+        let extra = if current.is_empty() { 0 } else { sep.chars().count() };
+        if current.chars().count() + extra + piece.chars().count() <= limit {
+            if !current.is_empty() {
+                current.push_str(sep);
+            }
+            current.push_str(piece);
+        } else {
+            if !current.is_empty() {
+                parts.push(std::mem::take(current));
+            }
+            if piece.chars().count() <= limit {
+                current.push_str(piece);
+            } else {
+                let mut chunk = String::new();
+                let mut in_entity = false;
+                for c in piece.chars() {
+                    if chunk.chars().count() >= limit && !in_entity {
+                        parts.push(std::mem::take(&mut chunk));
+                    }
+                    if c == '&' {
+                        in_entity = true;
+                    } else if c == ';' {
+                        in_entity = false;
+                    }
+                    chunk.push(c);
+                }
+                *current = chunk;
+            }
+        }
+    };
+    for para in text.split("\n\n") {
+        if para.chars().count() <= limit {
+            push_piece(para, "\n\n", &mut parts, &mut current);
+        } else {
+            for line in para.split('\n') {
+                push_piece(line, "\n", &mut parts, &mut current);
+            }
+        }
+    }
+    if !current.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_special_characters_are_escaped() {
+        assert_eq!(escape_html("<b>R&D</b> \"x\""), "&lt;b&gt;R&amp;D&lt;/b&gt; &quot;x&quot;");
+    }
+
+    #[test]
+    fn long_texts_split_on_paragraphs_within_the_limit() {
+        let para = "слово ".repeat(100);
+        let text = vec![para.trim(); 10].join("\n\n");
+        let parts = split_paragraphs(&text, 1000);
+        assert!(parts.len() > 1);
+        assert!(parts.iter().all(|p| p.chars().count() <= 1000));
+        assert_eq!(parts.join("\n\n"), text);
+        let one = "я".repeat(2500);
+        let parts = split_paragraphs(&one, 1000);
+        assert_eq!(parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(), vec![1000, 1000, 500]);
+    }
+}
