@@ -1,1 +1,53 @@
-//! placeholder
+//! Functions and triggers: created, replaced and dropped in dependency order; enums gain and lose
+//! labels; the drift report names each object and what differs.
+
+use schema::{CompareOptions, Presence};
+
+use crate::support::{converge, db_from, model, scalar_text};
+
+const BEFORE: &str = r#"
+CREATE TYPE mood AS ENUM ('good', 'bad');
+CREATE TYPE size AS ENUM ('s', 'm', 'l');
+CREATE TABLE notes (id bigserial PRIMARY KEY, body text, mood mood DEFAULT 'good', sz size, touched timestamptz);
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touched := now(); RETURN NEW; END $$;
+CREATE FUNCTION obsolete(x integer) RETURNS integer LANGUAGE sql AS $$ SELECT x + 1 $$;
+CREATE TRIGGER notes_touch BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION touch();
+INSERT INTO notes (body, mood, sz) VALUES ('a', 'good', 's'), ('b', 'bad', 'm'), ('c', 'good', 'l');
+"#;
+
+const AFTER: &str = r#"
+CREATE TYPE mood AS ENUM ('great', 'good', 'meh', 'bad');
+CREATE TYPE size AS ENUM ('l', 'm', 's');
+CREATE TABLE notes (id bigserial PRIMARY KEY, body text, mood mood DEFAULT 'good', sz size, touched timestamptz, edits integer NOT NULL DEFAULT 0);
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touched := now(); NEW.edits := OLD.edits + 1; RETURN NEW; END $$;
+CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER notes_touch BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE TRIGGER notes_audit AFTER INSERT ON notes FOR EACH ROW EXECUTE FUNCTION audit();
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_triggers_and_enums_change_in_dependency_order_and_the_trigger_works_after() {
+    let db = db_from(BEFORE).await;
+    let target_db = db_from(AFTER).await;
+    let target = model(&target_db).await;
+
+    let drift = schema::compare(&model(&db).await, &target, CompareOptions::default());
+    let find = |kind: &str, name: &str| drift.differences.iter().find(|d| d.kind == kind && d.name == name).cloned();
+    assert_eq!(find("function", "public.obsolete(x integer)").map(|d| d.presence), Some(Presence::OnlyInFrom));
+    assert_eq!(find("function", "public.audit()").map(|d| d.presence), Some(Presence::OnlyInTo));
+    let notes = find("table", "public.notes").expect("notes differs");
+    assert!(notes.details.iter().any(|d| d.starts_with("column edits") && d.ends_with("only in TO")), "{:?}", notes.details);
+    assert!(notes.details.iter().any(|d| d.starts_with("trigger notes_audit only in TO")), "{:?}", notes.details);
+
+    let plan = converge(&db, &target, CompareOptions::default()).await;
+    let pos = |needle: &str| plan.steps.iter().position(|s| s.sql.contains(needle)).unwrap_or_else(|| panic!("no step {needle}"));
+    assert!(pos("FUNCTION public.audit()") < pos("CREATE TRIGGER notes_audit"), "functions before triggers");
+    assert!(pos("ADD VALUE 'great' BEFORE 'good'") < pos("ADD VALUE 'meh' AFTER 'good'"));
+    assert!(plan.hazard_kinds().contains(&schema::HazardKind::LossyCast), "reordering an enum recreates it");
+
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("UPDATE notes SET body = body || '!' WHERE body = 'a'").execute(&mut conn).await.unwrap();
+    assert_eq!(scalar_text(&mut conn, "SELECT edits::text || ' ' || (touched IS NOT NULL)::text FROM notes WHERE body = 'a!'").await, "1 true");
+    assert_eq!(scalar_text(&mut conn, "SELECT string_agg(body || '=' || mood || '/' || sz, ',' ORDER BY id) FROM notes").await, "a!=good/s,b=bad/m,c=good/l");
+    assert_eq!(scalar_text(&mut conn, "SELECT count(*)::text FROM pg_proc WHERE proname = 'obsolete'").await, "0");
+}
