@@ -1,8 +1,16 @@
-//! `soprovod db …`: the embedded database and the declared schema.
+//! `soprovod db …`: the embedded database, and the schema engine's commands (plan, apply, diff,
+//! verify) that bring a database to the declared schema or compare two databases.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use pgcluster::LocalCluster;
+use schema::format::{self, Format};
+use schema::{HazardKind, Plan, Progress, Target};
 
 use crate::dbsource::{self, redact, DbSource};
 use crate::Outcome;
@@ -10,19 +18,273 @@ use crate::Outcome;
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Start the embedded database if needed, bring it to the declared schema, print its URL.
-    Up,
+    ///
+    /// An empty database gets the declared schema; an existing one is brought to it through the
+    /// schema engine: the plan is shown on stderr and hazards are refused unless allowed.
+    Up(UpArgs),
     /// Stop the embedded database.
     Down,
+    /// Show what it takes to bring the database to the target; changes nothing.
+    Plan(PlanArgs),
+    /// Bring the database to the target in one transaction, verify it, commit.
+    Apply(ApplyArgs),
+    /// Drift between two live databases (exit 0 no drift, 1 drift, 2 error).
+    Diff(DiffArgs),
+    /// Is the database exactly at the target? Prints the drift if not (exit 0 same, 1 drift).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// What to bring the database to: the declared schema shipped in the binary (default), a
+    /// directory of .sql files (run in file-name order), or a postgres:// URL to copy the schema from.
+    #[arg(long, value_name = "T")]
+    target: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// text (for people), sql (only SQL: `soprovod db plan --format sql | psql -1`), json (stable).
+    #[arg(long, default_value = "text", value_parser = ["text", "sql", "json"])]
+    format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HazardArgs {
+    /// Hazard kinds to allow: `all`, or a comma list of data-loss, lossy-cast, table-rewrite,
+    /// matview-repopulate. A plan with a hazard that is not allowed changes nothing (exit 1).
+    #[arg(long, value_name = "KINDS")]
+    allow_hazards: Option<String>,
+    /// Directory for the pg_dump backup of the tables the plan touches (default:
+    /// $SOPROVOD_DATA_DIR/backups).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_backup")]
+    backup_dir: Option<PathBuf>,
+    /// Do not back up the touched tables first.
+    #[arg(long)]
+    no_backup: bool,
+    /// lock_timeout of the transaction in milliseconds: a step waiting longer for a lock fails and
+    /// everything rolls back.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    lock_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Apply without asking. Without it, a confirmation is read from the terminal; when stdin is
+    /// not a terminal the command refuses (exit 1).
+    #[arg(long, short = 'y')]
+    yes: bool,
+    #[command(flatten)]
+    hazards: HazardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    hazards: HazardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The database that would change.
+    #[arg(long, value_name = "URL")]
+    from: String,
+    /// The database to compare with.
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// text (an operator's report), sql (the script that makes FROM look like TO; run it with
+    /// `psql -1`), json (stable).
+    #[arg(long, default_value = "text", value_parser = ["text", "sql", "json"])]
+    format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// text or json.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
 }
 
 pub async fn run(cmd: DbCommand, source: &DbSource) -> anyhow::Result<Outcome> {
     match cmd {
-        DbCommand::Up => up(source).await,
+        DbCommand::Up(args) => up(source, args).await,
         DbCommand::Down => down(source).await,
+        DbCommand::Plan(args) => plan(source, args).await,
+        DbCommand::Apply(args) => apply(source, args).await,
+        DbCommand::Diff(args) => diff(args).await,
+        DbCommand::Verify(args) => verify(source, args).await,
     }
 }
 
-async fn up(source: &DbSource) -> anyhow::Result<Outcome> {
+fn target(args: &TargetArgs) -> anyhow::Result<Target> {
+    match &args.target {
+        None => Ok(Target::Sql(store::declared_sql())),
+        Some(raw) => Target::parse(raw).map_err(anyhow::Error::msg),
+    }
+}
+
+fn target_label(args: &TargetArgs) -> String {
+    args.target.as_deref().map(redact).unwrap_or_else(|| "the declared schema".into())
+}
+
+/// The database's model, the target's model and the plan between them.
+async fn make_plan(url: &str, target: &Target) -> anyhow::Result<(schema::Model, schema::Model, Plan)> {
+    let to = schema::load_target(url, target).await.context("loading the target schema")?;
+    let from = schema::introspect_url(url).await.with_context(|| format!("introspecting {}", redact(url)))?;
+    let plan = schema::plan(&from, &to, target.compare_options());
+    Ok((from, to, plan))
+}
+
+async fn plan(source: &DbSource, args: PlanArgs) -> anyhow::Result<Outcome> {
+    let url = source.ensure_url().await?;
+    let (_, _, plan) = make_plan(&url, &target(&args.target)?).await?;
+    match Format::parse(&args.format).unwrap_or(Format::Text) {
+        Format::Text => print!("{}", format::plan_text(&plan)),
+        Format::Sql => print!("{}", format::plan_sql(&plan)),
+        Format::Json => println!("{}", format::plan_json(&plan)),
+    }
+    Ok(Outcome::Ok)
+}
+
+fn parse_allowed(raw: Option<&str>) -> anyhow::Result<BTreeSet<HazardKind>> {
+    let Some(raw) = raw else { return Ok(BTreeSet::new()) };
+    let mut out = BTreeSet::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part == "all" {
+            out.extend(HazardKind::ALL);
+        } else {
+            out.insert(HazardKind::parse(part).with_context(|| {
+                format!("unknown hazard kind {part:?}; the kinds are all, data-loss, lossy-cast, table-rewrite, matview-repopulate")
+            })?);
+        }
+    }
+    Ok(out)
+}
+
+/// Hazards of `plan` that are not allowed, listed on stderr; true when the plan may run.
+fn hazards_allowed(plan: &Plan, allowed: &BTreeSet<HazardKind>) -> bool {
+    let refused: Vec<_> = plan.hazards().into_iter().filter(|(_, h)| !allowed.contains(&h.kind)).collect();
+    if refused.is_empty() {
+        return true;
+    }
+    let kinds: BTreeSet<&str> = refused.iter().map(|(_, h)| h.kind.as_str()).collect();
+    eprintln!("refused: the plan has hazards that are not allowed; nothing was changed:");
+    for (s, h) in &refused {
+        eprintln!("  {:<18} {}: {}", h.kind.as_str(), s.object, h.reason);
+    }
+    eprintln!("allow them with --allow-hazards {} (or --allow-hazards all)", kinds.into_iter().collect::<Vec<_>>().join(","));
+    false
+}
+
+/// Backs up, applies with progress on stderr, reports. The plan is already accepted.
+async fn run_plan(
+    url: &str,
+    from: &schema::Model,
+    to: &schema::Model,
+    plan: &Plan,
+    target: &Target,
+    hazards: &HazardArgs,
+) -> anyhow::Result<()> {
+    let touched = plan.touched_tables();
+    if !hazards.no_backup && !touched.is_empty() {
+        let dir = hazards.backup_dir.clone().unwrap_or_else(|| dbsource::data_dir().join("backups"));
+        let url_owned = url.to_string();
+        let backup = tokio::task::spawn_blocking(move || schema::backup_tables(&url_owned, &touched, &dir))
+            .await?
+            .context("backing up the tables the plan touches (use --no-backup to skip)")?;
+        eprintln!("backup of {} touched tables: {}", plan.touched_tables().len(), backup.file.display());
+        eprintln!("restore with: {}", backup.restore_command);
+    }
+    let options = schema::ApplyOptions {
+        lock_timeout: Duration::from_millis(hazards.lock_timeout),
+        compare: target.compare_options(),
+    };
+    let mut report = |p: Progress<'_>| match p {
+        Progress::Started { .. } => {}
+        Progress::Finished { index, total, step, elapsed } => {
+            eprintln!("[{index}/{total}] {}: {} ({:.3} s)", step.object, step.action, elapsed.as_secs_f64());
+        }
+        Progress::Verifying => eprintln!("verifying the database against the target before COMMIT"),
+    };
+    match schema::apply(url, from, plan, to, options, &mut report).await {
+        Ok(done) => {
+            eprintln!("applied {} steps in one transaction in {:.2} s; the database is at the target", done.steps, done.elapsed.as_secs_f64());
+            Ok(())
+        }
+        Err(schema::SchemaError::Leftover(drift)) => {
+            eprint!("{}", format::drift_text(&drift, "database after the plan", "target"));
+            anyhow::bail!("the plan did not reach the target; rolled back, nothing changed")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
+    let allowed = parse_allowed(args.hazards.allow_hazards.as_deref())?;
+    let url = source.ensure_url().await?;
+    let target = target(&args.target)?;
+    let (from, to, plan) = make_plan(&url, &target).await?;
+    if plan.is_empty() {
+        eprintln!("nothing to do: the database is at {}", target_label(&args.target));
+        return Ok(Outcome::Ok);
+    }
+    print!("{}", format::plan_text(&plan));
+    if !hazards_allowed(&plan, &allowed) {
+        return Ok(Outcome::Refused);
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!("refused: not confirmed; stdin is not a terminal, so pass --yes to apply without asking. Nothing was changed.");
+            return Ok(Outcome::Refused);
+        }
+        eprint!("Apply these {} steps to {}? [y/N] ", plan.steps.len(), redact(&url));
+        std::io::stderr().flush().ok();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("refused: not confirmed. Nothing was changed.");
+            return Ok(Outcome::Refused);
+        }
+    }
+    run_plan(&url, &from, &to, &plan, &target, &args.hazards).await?;
+    Ok(Outcome::Ok)
+}
+
+async fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
+    let from = schema::introspect_url(&args.from).await.with_context(|| format!("introspecting {}", redact(&args.from)))?;
+    let to = schema::introspect_url(&args.to).await.with_context(|| format!("introspecting {}", redact(&args.to)))?;
+    let opts = schema::CompareOptions::default();
+    let drift = schema::compare(&from, &to, opts);
+    match Format::parse(&args.format).unwrap_or(Format::Text) {
+        Format::Text => print!("{}", format::drift_text(&drift, &redact(&args.from), &redact(&args.to))),
+        Format::Json => println!("{}", format::drift_json(&drift)),
+        Format::Sql => print!("{}", format::plan_sql(&schema::plan(&from, &to, opts))),
+    }
+    Ok(if drift.is_empty() { Outcome::Ok } else { Outcome::Refused })
+}
+
+async fn verify(source: &DbSource, args: VerifyArgs) -> anyhow::Result<Outcome> {
+    let url = source.ensure_url().await?;
+    let target = target(&args.target)?;
+    let to = schema::load_target(&url, &target).await.context("loading the target schema")?;
+    let from = schema::introspect_url(&url).await.with_context(|| format!("introspecting {}", redact(&url)))?;
+    let drift = schema::compare(&from, &to, target.compare_options());
+    if args.format == "json" {
+        println!("{}", format::drift_json(&drift));
+    } else {
+        print!("{}", format::drift_text(&drift, "the database", &target_label(&args.target)));
+    }
+    Ok(if drift.is_empty() { Outcome::Ok } else { Outcome::Refused })
+}
+
+async fn up(source: &DbSource, args: UpArgs) -> anyhow::Result<Outcome> {
+    let allowed = parse_allowed(args.hazards.allow_hazards.as_deref())?;
     let (origin, url) = match source {
         DbSource::Url(url) => ("external", url.clone()),
         DbSource::Embedded(dir) => {
@@ -32,36 +294,30 @@ async fn up(source: &DbSource) -> anyhow::Result<Outcome> {
     };
     let pool = store::connect(&url, 2).await.with_context(|| format!("connecting to {}", redact(&url)))?;
     let existing = store::user_relations(&pool).await?;
+    pool.close().await;
     let schema_state = if existing.is_empty() {
+        let pool = store::connect(&url, 2).await.with_context(|| format!("connecting to {}", redact(&url)))?;
         store::create_declared_schema(&pool).await.context("creating the declared schema")?;
-        "declared schema created"
-    } else if existing == declared_relation_names(&pool).await? {
-        // Interim check until the schema engine verifies the whole catalog: same relations.
-        "declared relations present"
+        pool.close().await;
+        "declared schema created".to_string()
     } else {
-        anyhow::bail!(
-            "the database holds {} relations that are not the declared schema; bringing an existing \
-             database to the declared schema needs the schema engine (`soprovod db plan`), so nothing was changed",
-            existing.len()
-        );
+        // An existing database goes through the schema engine; stdout keeps only the URL.
+        let target = Target::Sql(store::declared_sql());
+        let (from, to, plan) = make_plan(&url, &target).await?;
+        if plan.is_empty() {
+            "at the declared schema (verified)".to_string()
+        } else {
+            eprint!("{}", format::plan_text(&plan));
+            if !hazards_allowed(&plan, &allowed) {
+                return Ok(Outcome::Refused);
+            }
+            run_plan(&url, &from, &to, &plan, &target, &args.hazards).await?;
+            format!("brought to the declared schema ({} steps)", plan.steps.len())
+        }
     };
     eprintln!("database ready ({origin}); {schema_state}");
     println!("{url}");
     Ok(Outcome::Ok)
-}
-
-/// The relation names the declared schema creates, read from a rolled-back transaction.
-async fn declared_relation_names(pool: &sqlx::PgPool) -> anyhow::Result<Vec<String>> {
-    let mut tx = pool.begin().await?;
-    sqlx::raw_sql("CREATE SCHEMA soprovod_probe; SET LOCAL search_path = soprovod_probe, public").execute(&mut *tx).await?;
-    sqlx::raw_sql(&store::declared_sql()).execute(&mut *tx).await?;
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT 'public.' || c.relname FROM pg_class c WHERE c.relnamespace = 'soprovod_probe'::regnamespace ORDER BY 1",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.rollback().await?;
-    Ok(names)
 }
 
 async fn down(source: &DbSource) -> anyhow::Result<Outcome> {
