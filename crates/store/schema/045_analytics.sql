@@ -41,21 +41,86 @@ CREATE TABLE analytics_cohort_counts (
     PRIMARY KEY (cohort_month, channel)
 );
 
--- Adds one user's contribution (sign +1) to, or removes it (sign -1) from, its counter row.
-CREATE FUNCTION analytics_cohort_add(p_cohort_month date, p_channel text, p_is_test boolean,
-                                     p_created_at timestamptz, p_first_completed_at timestamptz,
-                                     p_sign integer) RETURNS void
+-- Brings the facts of the given users (and the counters) in line with the base tables, set-based;
+-- a user that no longer exists loses its facts. Idempotent, so every trigger just passes the users
+-- its statement touched.
+CREATE FUNCTION analytics_refresh_users(p_user_ids bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF p_is_test THEN
+    IF cardinality(p_user_ids) = 0 THEN
         RETURN;
     END IF;
+    -- Lock the users' rows first, in id order (no deadlock between two writers); the statement
+    -- below then takes a fresh snapshot (READ COMMITTED), so concurrent writers for one user queue
+    -- here and each sees what the previous one committed.
+    PERFORM f.user_id FROM analytics_user_facts f
+    WHERE f.user_id = ANY (p_user_ids)
+    ORDER BY f.user_id
+    FOR UPDATE;
+
+    WITH old_facts AS (
+        SELECT f.* FROM analytics_user_facts f WHERE f.user_id = ANY (p_user_ids)
+    ),
+    new_facts AS (
+        SELECT u.id AS user_id,
+               u.created_at,
+               date_trunc('month', u.created_at AT TIME ZONE 'UTC')::date AS cohort_month,
+               u.is_test,
+               coalesce((SELECT coalesce(a.utm_source,
+                                         CASE WHEN a.referral_user_id IS NOT NULL THEN 'referral' END,
+                                         'direct')
+                         FROM acquisition_channels a WHERE a.user_id = u.id),
+                        'direct') AS channel,
+               (SELECT min(ls.created_at) FROM letter_sessions ls
+                WHERE ls.user_id = u.id AND ls.status = 'completed') AS first_completed_at,
+               (SELECT max(coalesce(s.period_end, 'infinity'::timestamptz)) FROM subscriptions s
+                WHERE s.user_id = u.id AND s.plan_type = 'premium' AND s.status = 'active') AS premium_until
+        FROM users u
+        WHERE u.id = ANY (p_user_ids)
+    ),
+    removed AS (
+        DELETE FROM analytics_user_facts f
+        WHERE f.user_id = ANY (p_user_ids)
+          AND NOT EXISTS (SELECT 1 FROM new_facts n WHERE n.user_id = f.user_id)
+    ),
+    saved AS (
+        INSERT INTO analytics_user_facts AS f (user_id, created_at, cohort_month, is_test, channel,
+                                               first_completed_at, premium_until)
+        SELECT n.user_id, n.created_at, n.cohort_month, n.is_test, n.channel, n.first_completed_at,
+               n.premium_until
+        FROM new_facts n
+        ON CONFLICT (user_id) DO UPDATE
+        SET created_at = excluded.created_at, cohort_month = excluded.cohort_month,
+            is_test = excluded.is_test, channel = excluded.channel,
+            first_completed_at = excluded.first_completed_at, premium_until = excluded.premium_until
+        WHERE (f.created_at, f.cohort_month, f.is_test, f.channel, f.first_completed_at, f.premium_until)
+              IS DISTINCT FROM
+              (excluded.created_at, excluded.cohort_month, excluded.is_test, excluded.channel,
+               excluded.first_completed_at, excluded.premium_until)
+    ),
+    contributions AS (
+        SELECT n.cohort_month, n.channel, 1 AS users,
+               CASE WHEN n.first_completed_at IS NULL THEN 0 ELSE 1 END AS activated,
+               coalesce(extract(epoch FROM n.first_completed_at - n.created_at), 0) AS seconds
+        FROM new_facts n WHERE NOT n.is_test
+        UNION ALL
+        SELECT o.cohort_month, o.channel, -1,
+               CASE WHEN o.first_completed_at IS NULL THEN 0 ELSE -1 END,
+               -coalesce(extract(epoch FROM o.first_completed_at - o.created_at), 0)
+        FROM old_facts o WHERE NOT o.is_test
+    ),
+    delta AS (
+        SELECT c.cohort_month, c.channel, sum(c.users)::bigint AS users,
+               sum(c.activated)::bigint AS activated, sum(c.seconds) AS seconds
+        FROM contributions c
+        GROUP BY c.cohort_month, c.channel
+        HAVING sum(c.users) <> 0 OR sum(c.activated) <> 0 OR sum(c.seconds) <> 0
+    )
+    -- Counter rows are changed in key order, so two writers cannot deadlock on them.
     INSERT INTO analytics_cohort_counts AS c (cohort_month, channel, users, activated, days_to_first_seconds)
-    VALUES (p_cohort_month,
-            p_channel,
-            p_sign,
-            CASE WHEN p_first_completed_at IS NULL THEN 0 ELSE p_sign END,
-            p_sign * coalesce(extract(epoch FROM p_first_completed_at - p_created_at), 0))
+    SELECT d.cohort_month, d.channel, d.users, d.activated, d.seconds
+    FROM delta d
+    ORDER BY d.cohort_month, d.channel
     ON CONFLICT (cohort_month, channel) DO UPDATE
     SET users = c.users + excluded.users,
         activated = c.activated + excluded.activated,
@@ -63,181 +128,144 @@ BEGIN
 END;
 $$;
 
--- Brings one user's facts (and the counters) in line with the base tables; removes them when the
--- user no longer exists. Idempotent, so every trigger just calls it for the users a row touches.
-CREATE FUNCTION analytics_refresh_user(p_user_id bigint) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    old_f analytics_user_facts;
-    new_f analytics_user_facts;
-    had_row boolean;
-    inserted integer;
-BEGIN
-    LOOP
-        -- Lock the user's row first: the reads below then take a fresh snapshot (READ COMMITTED),
-        -- so concurrent writers for one user queue here and each sees what the previous committed.
-        SELECT * INTO old_f FROM analytics_user_facts WHERE user_id = p_user_id FOR UPDATE;
-        had_row := FOUND;
+-- The triggers are per statement, with transition tables, so a bulk write refreshes each user once
+-- and each counter row once, instead of once per row. Each passes only the users whose facts a
+-- changed row can move: for an UPDATE, the rows whose relevant columns differ between the old and
+-- the new image. The rows a user deletion cascades to are skipped (their user is gone; the users
+-- trigger removes its facts in one go).
 
-        new_f := NULL;
-        SELECT u.id, u.created_at, date_trunc('month', u.created_at AT TIME ZONE 'UTC')::date, u.is_test
-        INTO new_f.user_id, new_f.created_at, new_f.cohort_month, new_f.is_test
-        FROM users u WHERE u.id = p_user_id;
-
-        IF NOT FOUND THEN
-            IF had_row THEN
-                DELETE FROM analytics_user_facts WHERE user_id = p_user_id;
-                PERFORM analytics_cohort_add(old_f.cohort_month, old_f.channel, old_f.is_test, old_f.created_at,
-                                   old_f.first_completed_at, -1);
-            END IF;
-            RETURN;
-        END IF;
-
-        new_f.channel := 'direct';
-        SELECT coalesce(a.utm_source, CASE WHEN a.referral_user_id IS NOT NULL THEN 'referral' END, 'direct')
-        INTO new_f.channel
-        FROM acquisition_channels a WHERE a.user_id = p_user_id;
-        IF new_f.channel IS NULL THEN
-            new_f.channel := 'direct';
-        END IF;
-
-        SELECT min(ls.created_at) INTO new_f.first_completed_at
-        FROM letter_sessions ls WHERE ls.user_id = p_user_id AND ls.status = 'completed';
-
-        SELECT max(coalesce(s.period_end, 'infinity'::timestamptz)) INTO new_f.premium_until
-        FROM subscriptions s
-        WHERE s.user_id = p_user_id AND s.plan_type = 'premium' AND s.status = 'active';
-
-        IF had_row THEN
-            IF old_f IS NOT DISTINCT FROM new_f THEN
-                RETURN;
-            END IF;
-            UPDATE analytics_user_facts
-            SET created_at = new_f.created_at, cohort_month = new_f.cohort_month, is_test = new_f.is_test,
-                channel = new_f.channel, first_completed_at = new_f.first_completed_at,
-                premium_until = new_f.premium_until
-            WHERE user_id = p_user_id;
-            -- Counter rows are always changed in key order, so two writers cannot deadlock on them.
-            IF (old_f.cohort_month, old_f.channel) <= (new_f.cohort_month, new_f.channel) THEN
-                PERFORM analytics_cohort_add(old_f.cohort_month, old_f.channel, old_f.is_test, old_f.created_at,
-                                   old_f.first_completed_at, -1);
-                PERFORM analytics_cohort_add(new_f.cohort_month, new_f.channel, new_f.is_test, new_f.created_at,
-                                   new_f.first_completed_at, 1);
-            ELSE
-                PERFORM analytics_cohort_add(new_f.cohort_month, new_f.channel, new_f.is_test, new_f.created_at,
-                                   new_f.first_completed_at, 1);
-                PERFORM analytics_cohort_add(old_f.cohort_month, old_f.channel, old_f.is_test, old_f.created_at,
-                                   old_f.first_completed_at, -1);
-            END IF;
-            RETURN;
-        END IF;
-
-        INSERT INTO analytics_user_facts VALUES (new_f.*) ON CONFLICT (user_id) DO NOTHING;
-        GET DIAGNOSTICS inserted = ROW_COUNT;
-        IF inserted = 1 THEN
-            PERFORM analytics_cohort_add(new_f.cohort_month, new_f.channel, new_f.is_test, new_f.created_at,
-                                   new_f.first_completed_at, 1);
-            RETURN;
-        END IF;
-        -- Another transaction created the row meanwhile: start over with it locked.
-    END LOOP;
-END;
-$$;
-
--- Trigger function for users (keyed by id).
 CREATE FUNCTION analytics_users_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_refresh_user(NEW.id);
+        PERFORM analytics_refresh_users(ARRAY(SELECT n.id FROM new_rows n));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_user(OLD.id);
+        PERFORM analytics_refresh_users(ARRAY(SELECT o.id FROM old_rows o));
     ELSE
-        PERFORM analytics_refresh_user(least(OLD.id, NEW.id));
-        IF OLD.id <> NEW.id THEN
-            PERFORM analytics_refresh_user(greatest(OLD.id, NEW.id));
-        END IF;
+        PERFORM analytics_refresh_users(ARRAY(
+            SELECT d.id FROM ((SELECT o.id, o.created_at, o.is_test FROM old_rows o
+                               EXCEPT SELECT n.id, n.created_at, n.is_test FROM new_rows n)
+                              UNION
+                              (SELECT n.id, n.created_at, n.is_test FROM new_rows n
+                               EXCEPT SELECT o.id, o.created_at, o.is_test FROM old_rows o)) d
+            GROUP BY d.id));
     END IF;
     RETURN NULL;
 END;
 $$;
 
--- Trigger function for the tables that point at a user with user_id.
-CREATE FUNCTION analytics_user_rows_changed() RETURNS trigger
+CREATE FUNCTION analytics_letter_sessions_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_refresh_user(NEW.user_id);
+        PERFORM analytics_refresh_users(ARRAY(
+            SELECT DISTINCT n.user_id FROM new_rows n WHERE n.status = 'completed'));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_user(OLD.user_id);
+        PERFORM analytics_refresh_users(ARRAY(
+            SELECT DISTINCT o.user_id FROM old_rows o
+            WHERE o.status = 'completed' AND EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)));
     ELSE
-        PERFORM analytics_refresh_user(least(OLD.user_id, NEW.user_id));
-        IF OLD.user_id <> NEW.user_id THEN
-            PERFORM analytics_refresh_user(greatest(OLD.user_id, NEW.user_id));
-        END IF;
+        PERFORM analytics_refresh_users(ARRAY(
+            SELECT DISTINCT d.user_id
+            FROM ((SELECT o.id, o.user_id, o.created_at FROM old_rows o WHERE o.status = 'completed'
+                   EXCEPT SELECT n.id, n.user_id, n.created_at FROM new_rows n WHERE n.status = 'completed')
+                  UNION
+                  (SELECT n.id, n.user_id, n.created_at FROM new_rows n WHERE n.status = 'completed'
+                   EXCEPT SELECT o.id, o.user_id, o.created_at FROM old_rows o WHERE o.status = 'completed')) d));
     END IF;
     RETURN NULL;
 END;
 $$;
 
--- The WHEN clauses skip the frequent writes that cannot change a fact (quota counters, letter
--- text, last activity), so the bot's hot paths pay nothing for the summaries.
+CREATE FUNCTION analytics_subscriptions_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM analytics_refresh_users(ARRAY(
+            SELECT DISTINCT n.user_id FROM new_rows n WHERE n.plan_type = 'premium' AND n.status = 'active'));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM analytics_refresh_users(ARRAY(
+            SELECT DISTINCT o.user_id FROM old_rows o
+            WHERE o.plan_type = 'premium' AND o.status = 'active'
+              AND EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)));
+    ELSE
+        PERFORM analytics_refresh_users(ARRAY(
+            SELECT DISTINCT d.user_id
+            FROM ((SELECT o.id, o.user_id, o.period_end FROM old_rows o
+                   WHERE o.plan_type = 'premium' AND o.status = 'active'
+                   EXCEPT SELECT n.id, n.user_id, n.period_end FROM new_rows n
+                   WHERE n.plan_type = 'premium' AND n.status = 'active')
+                  UNION
+                  (SELECT n.id, n.user_id, n.period_end FROM new_rows n
+                   WHERE n.plan_type = 'premium' AND n.status = 'active'
+                   EXCEPT SELECT o.id, o.user_id, o.period_end FROM old_rows o
+                   WHERE o.plan_type = 'premium' AND o.status = 'active')) d));
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE FUNCTION analytics_acquisition_channels_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM analytics_refresh_users(ARRAY(SELECT DISTINCT n.user_id FROM new_rows n));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM analytics_refresh_users(ARRAY(
+            SELECT DISTINCT o.user_id FROM old_rows o
+            WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)));
+    ELSE
+        PERFORM analytics_refresh_users(ARRAY(
+            SELECT DISTINCT d.user_id
+            FROM ((SELECT o.id, o.user_id, o.utm_source, o.referral_user_id IS NULL AS no_referral FROM old_rows o
+                   EXCEPT SELECT n.id, n.user_id, n.utm_source, n.referral_user_id IS NULL FROM new_rows n)
+                  UNION
+                  (SELECT n.id, n.user_id, n.utm_source, n.referral_user_id IS NULL FROM new_rows n
+                   EXCEPT SELECT o.id, o.user_id, o.utm_source, o.referral_user_id IS NULL FROM old_rows o)) d));
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
 CREATE TRIGGER analytics_users_insert AFTER INSERT ON users
-    FOR EACH ROW EXECUTE FUNCTION analytics_users_changed();
-CREATE TRIGGER analytics_users_update AFTER UPDATE OF id, created_at, is_test ON users
-    FOR EACH ROW
-    WHEN (OLD.id IS DISTINCT FROM NEW.id
-          OR OLD.created_at IS DISTINCT FROM NEW.created_at
-          OR OLD.is_test IS DISTINCT FROM NEW.is_test)
-    EXECUTE FUNCTION analytics_users_changed();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_users_changed();
+CREATE TRIGGER analytics_users_update AFTER UPDATE ON users
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_users_changed();
 CREATE TRIGGER analytics_users_delete AFTER DELETE ON users
-    FOR EACH ROW EXECUTE FUNCTION analytics_users_changed();
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_users_changed();
 
 CREATE TRIGGER analytics_letter_sessions_insert AFTER INSERT ON letter_sessions
-    FOR EACH ROW
-    WHEN (NEW.status = 'completed')
-    EXECUTE FUNCTION analytics_user_rows_changed();
-CREATE TRIGGER analytics_letter_sessions_update AFTER UPDATE OF user_id, status, created_at ON letter_sessions
-    FOR EACH ROW
-    WHEN ((OLD.status = 'completed' OR NEW.status = 'completed')
-          AND (OLD.user_id IS DISTINCT FROM NEW.user_id
-               OR OLD.status IS DISTINCT FROM NEW.status
-               OR OLD.created_at IS DISTINCT FROM NEW.created_at))
-    EXECUTE FUNCTION analytics_user_rows_changed();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_letter_sessions_changed();
+CREATE TRIGGER analytics_letter_sessions_update AFTER UPDATE ON letter_sessions
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_letter_sessions_changed();
 CREATE TRIGGER analytics_letter_sessions_delete AFTER DELETE ON letter_sessions
-    FOR EACH ROW
-    WHEN (OLD.status = 'completed')
-    EXECUTE FUNCTION analytics_user_rows_changed();
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_letter_sessions_changed();
 
 CREATE TRIGGER analytics_subscriptions_insert AFTER INSERT ON subscriptions
-    FOR EACH ROW
-    WHEN (NEW.plan_type = 'premium' AND NEW.status = 'active')
-    EXECUTE FUNCTION analytics_user_rows_changed();
-CREATE TRIGGER analytics_subscriptions_update AFTER UPDATE OF user_id, plan_type, status, period_end ON subscriptions
-    FOR EACH ROW
-    WHEN ((OLD.plan_type = 'premium' AND OLD.status = 'active'
-           OR NEW.plan_type = 'premium' AND NEW.status = 'active')
-          AND (OLD.user_id IS DISTINCT FROM NEW.user_id
-               OR OLD.plan_type IS DISTINCT FROM NEW.plan_type
-               OR OLD.status IS DISTINCT FROM NEW.status
-               OR OLD.period_end IS DISTINCT FROM NEW.period_end))
-    EXECUTE FUNCTION analytics_user_rows_changed();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_subscriptions_changed();
+CREATE TRIGGER analytics_subscriptions_update AFTER UPDATE ON subscriptions
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_subscriptions_changed();
 CREATE TRIGGER analytics_subscriptions_delete AFTER DELETE ON subscriptions
-    FOR EACH ROW
-    WHEN (OLD.plan_type = 'premium' AND OLD.status = 'active')
-    EXECUTE FUNCTION analytics_user_rows_changed();
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_subscriptions_changed();
 
 CREATE TRIGGER analytics_acquisition_channels_insert AFTER INSERT ON acquisition_channels
-    FOR EACH ROW EXECUTE FUNCTION analytics_user_rows_changed();
-CREATE TRIGGER analytics_acquisition_channels_update
-    AFTER UPDATE OF user_id, utm_source, referral_user_id ON acquisition_channels
-    FOR EACH ROW
-    WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id
-          OR OLD.utm_source IS DISTINCT FROM NEW.utm_source
-          OR OLD.referral_user_id IS DISTINCT FROM NEW.referral_user_id)
-    EXECUTE FUNCTION analytics_user_rows_changed();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_acquisition_channels_changed();
+CREATE TRIGGER analytics_acquisition_channels_update AFTER UPDATE ON acquisition_channels
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_acquisition_channels_changed();
 CREATE TRIGGER analytics_acquisition_channels_delete AFTER DELETE ON acquisition_channels
-    FOR EACH ROW EXECUTE FUNCTION analytics_user_rows_changed();
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_acquisition_channels_changed();
 
 -- Recomputes both summaries from the base tables, set-based; writers wait until it commits.
 -- Needed once when the summaries are added to a database that already has users.

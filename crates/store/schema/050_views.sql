@@ -74,28 +74,28 @@ GROUP BY 1, 2;
 -- The mean is taken from an exact sum of seconds; the division runs at scale 30, far finer than
 -- any difference between two means of microsecond data, so rounding to 2 decimals is exact.
 CREATE VIEW user_cohorts_basic AS
-WITH bounds AS (
-    SELECT now()                                                                AS at_now,
-           (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months')::date AS first_month,
-           date_trunc('month', now() AT TIME ZONE 'UTC')::date                 AS last_month
-),
-parts AS (
+WITH parts AS (
     SELECT c.cohort_month, c.channel, c.users, c.activated, c.days_to_first_seconds AS seconds,
            0::bigint AS premium
     FROM analytics_cohort_counts c
-    JOIN bounds b ON c.cohort_month BETWEEN b.first_month AND b.last_month
+    WHERE c.cohort_month >= (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months')::date
+      AND c.cohort_month <= date_trunc('month', now() AT TIME ZONE 'UTC')::date
     UNION ALL
     SELECT f.cohort_month, f.channel, -1, CASE WHEN f.first_completed_at IS NULL THEN 0 ELSE -1 END,
            -coalesce(extract(epoch FROM f.first_completed_at - f.created_at), 0), 0
     FROM analytics_user_facts f
-    JOIN bounds b ON f.created_at > b.at_now AND f.cohort_month BETWEEN b.first_month AND b.last_month
-    WHERE NOT f.is_test
+    WHERE f.created_at > now()
+      AND NOT f.is_test
+      AND f.cohort_month >= (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months')::date
+      AND f.cohort_month <= date_trunc('month', now() AT TIME ZONE 'UTC')::date
     UNION ALL
     SELECT f.cohort_month, f.channel, 0, 0, 0, 1
     FROM analytics_user_facts f
-    JOIN bounds b ON f.premium_until > b.at_now AND f.created_at <= b.at_now
-                 AND f.cohort_month >= b.first_month
-    WHERE f.premium_until IS NOT NULL AND NOT f.is_test
+    WHERE f.premium_until > now()
+      AND f.premium_until IS NOT NULL
+      AND NOT f.is_test
+      AND f.created_at <= now()
+      AND f.cohort_month >= (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months')::date
 )
 SELECT p.cohort_month,
        p.channel                     AS acquisition_channel,

@@ -3,6 +3,7 @@
 
 pub mod acquisition;
 pub mod conversation;
+pub mod analytics;
 pub mod declared;
 pub mod events;
 pub mod llm_log;

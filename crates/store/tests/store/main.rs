@@ -1,4 +1,5 @@
 //! Integration tests of the product's SQL, each on a fresh database of the test cluster.
 
+mod analytics;
 mod contract;
 mod quota;
