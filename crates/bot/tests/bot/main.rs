@@ -1,0 +1,11 @@
+//! Integration tests of the conversation engine against a real PostgreSQL (testkit) and a local
+//! chat-completions double.
+
+mod support;
+
+mod conversation;
+mod input;
+mod llm_failures;
+mod logs;
+mod payments;
+mod quota;
