@@ -135,8 +135,9 @@ fn target_label(args: &TargetArgs) -> String {
 
 /// The database's model, the target's model and the plan between them.
 async fn make_plan(url: &str, target: &Target) -> anyhow::Result<(schema::Model, schema::Model, Plan)> {
-    let to = schema::load_target(url, target).await.context("loading the target schema")?;
+    let mut to = schema::load_target(url, target).await.context("loading the target schema")?;
     let from = schema::introspect_url(url).await.with_context(|| format!("introspecting {}", redact(url)))?;
+    schema::reconcile_url(url, &from, &mut to).await.context("comparing view definitions")?;
     let plan = schema::plan(&from, &to, target.compare_options());
     Ok((from, to, plan))
 }
@@ -258,7 +259,8 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
 
 async fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
     let from = schema::introspect_url(&args.from).await.with_context(|| format!("introspecting {}", redact(&args.from)))?;
-    let to = schema::introspect_url(&args.to).await.with_context(|| format!("introspecting {}", redact(&args.to)))?;
+    let mut to = schema::introspect_url(&args.to).await.with_context(|| format!("introspecting {}", redact(&args.to)))?;
+    schema::reconcile_url(&args.from, &from, &mut to).await.context("comparing view definitions")?;
     let opts = schema::CompareOptions::default();
     let drift = schema::compare(&from, &to, opts);
     match Format::parse(&args.format).unwrap_or(Format::Text) {
@@ -272,8 +274,9 @@ async fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
 async fn verify(source: &DbSource, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let url = source.ensure_url().await?;
     let target = target(&args.target)?;
-    let to = schema::load_target(&url, &target).await.context("loading the target schema")?;
+    let mut to = schema::load_target(&url, &target).await.context("loading the target schema")?;
     let from = schema::introspect_url(&url).await.with_context(|| format!("introspecting {}", redact(&url)))?;
+    schema::reconcile_url(&url, &from, &mut to).await.context("comparing view definitions")?;
     let drift = schema::compare(&from, &to, target.compare_options());
     if args.format == "json" {
         println!("{}", format::drift_json(&drift));

@@ -81,7 +81,10 @@ pub async fn apply(
 
     progress(Progress::Verifying);
     let after = catalog::introspect(&mut tx).await?;
-    let left = compare(&after, target, options.compare);
+    // Views rendered from the target's text may render differently from that text.
+    let mut target = target.clone();
+    crate::equivalence::reconcile(&mut tx, &after, &mut target).await?;
+    let left = compare(&after, &target, options.compare);
     if !left.is_empty() {
         tx.rollback().await?;
         return Err(SchemaError::Leftover(left));

@@ -864,6 +864,19 @@ impl<'a> Planner<'a> {
                         Phase::AlterColumns,
                         step(&object, format!("{} becomes an identity", tc.name), alter(format!("ALTER COLUMN {col} ADD GENERATED {} AS IDENTITY", identity_kind(k)))).touching(name),
                     );
+                    // A new identity starts at 1; existing rows already hold ids.
+                    self.push(
+                        Phase::AlterColumns,
+                        step(
+                            &object,
+                            format!("identity of {} continues after the existing values", tc.name),
+                            format!(
+                                "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence({}, {}), coalesce(max({col}), 0) + 1, false) FROM {t};",
+                                literal(&t),
+                                literal(&tc.name)
+                            ),
+                        ),
+                    );
                 }
                 (Some(a), Some(b)) if a != b => {
                     self.push(
