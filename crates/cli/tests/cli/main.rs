@@ -1,3 +1,6 @@
 //! Integration tests of the `soprovod` binary, run as a process the way operators run it.
 
+mod analytics;
+mod chat;
 mod embedded_db;
+mod schema_engine;
