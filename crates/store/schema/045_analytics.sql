@@ -267,6 +267,24 @@ CREATE TRIGGER analytics_acquisition_channels_delete AFTER DELETE ON acquisition
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_acquisition_channels_changed();
 
+-- TRUNCATE has no transition tables and fires no row deletions: recompute everything.
+CREATE FUNCTION analytics_truncated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM analytics_rebuild();
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER analytics_users_truncate AFTER TRUNCATE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_truncated();
+CREATE TRIGGER analytics_letter_sessions_truncate AFTER TRUNCATE ON letter_sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_truncated();
+CREATE TRIGGER analytics_subscriptions_truncate AFTER TRUNCATE ON subscriptions
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_truncated();
+CREATE TRIGGER analytics_acquisition_channels_truncate AFTER TRUNCATE ON acquisition_channels
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_truncated();
+
 -- Recomputes both summaries from the base tables, set-based; writers wait until it commits.
 -- Needed once when the summaries are added to a database that already has users.
 CREATE FUNCTION analytics_rebuild() RETURNS void

@@ -753,6 +753,24 @@ async fn rebuilding_the_summaries_gives_the_same_exact_figures() {
 }
 
 #[tokio::test]
+async fn truncating_a_table_recomputes_the_summaries() {
+    let (db, mut w, _) = loaded().await;
+    let mut conn = db.connect().await;
+    sqlx::query("TRUNCATE letter_sessions CASCADE").execute(&mut conn).await.unwrap();
+    for p in &mut w.people {
+        p.sessions.clear();
+    }
+    assert_summaries_exact(&mut conn, &w, "after TRUNCATE letter_sessions").await;
+    sqlx::query("TRUNCATE users CASCADE").execute(&mut conn).await.unwrap();
+    for p in &mut w.people {
+        p.deleted = true;
+    }
+    assert_summaries_exact(&mut conn, &w, "after TRUNCATE users").await;
+    let (_, rows, cells) = read_reports(&mut conn, "UTC").await;
+    assert!(rows.is_empty() && cells.is_empty());
+}
+
+#[tokio::test]
 async fn concurrent_letters_of_one_user_both_count_for_the_first_generation() {
     let db = testkit::db_with("declared", &store::declared_sql()).await;
     let mut a = db.connect().await;
