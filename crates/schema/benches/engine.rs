@@ -99,9 +99,11 @@ fn main() {
         let migra = std::env::var("MIGRA_BIN").unwrap_or_else(|_| "migra".into());
         let mut runs = Vec::new();
         let mut failure = None;
+        // SQLAlchemy only knows the postgresql:// spelling.
+        let (ma, mb) = (a.url.replacen("postgres://", "postgresql://", 1), b.url.replacen("postgres://", "postgresql://", 1));
         for _ in 0..3 {
             let t0 = Instant::now();
-            match Command::new(&migra).args(["--unsafe", &a.url, &b.url]).output() {
+            match Command::new(&migra).args(["--unsafe", &ma, &mb]).output() {
                 // migra exits 0 (no changes) or 2 (changes); anything else is a failure.
                 Ok(out) if matches!(out.status.code(), Some(0) | Some(2)) => runs.push(t0.elapsed()),
                 Ok(out) => {

@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use crate::model::*;
 
+/// The kind of a difference in objects the engine does not model.
+pub const NOT_MODELLED: &str = "not modelled";
+
 /// How two models are compared.
 #[derive(Debug, Clone, Copy)]
 pub struct CompareOptions {
@@ -257,10 +260,10 @@ pub fn compare(from: &Model, to: &Model, opts: CompareOptions) -> Drift {
         out
     });
     for u in from.unmodelled.difference(&to.unmodelled) {
-        c.push("not modelled", u.clone(), Presence::OnlyInFrom, vec![]);
+        c.push(NOT_MODELLED, u.clone(), Presence::OnlyInFrom, vec![]);
     }
     for u in to.unmodelled.difference(&from.unmodelled) {
-        c.push("not modelled", u.clone(), Presence::OnlyInTo, vec![]);
+        c.push(NOT_MODELLED, u.clone(), Presence::OnlyInTo, vec![]);
     }
     Drift { differences: c.out }
 }

@@ -51,3 +51,22 @@ async fn functions_triggers_and_enums_change_in_dependency_order_and_the_trigger
     assert_eq!(scalar_text(&mut conn, "SELECT string_agg(body || '=' || mood || '/' || sz, ',' ORDER BY id) FROM notes").await, "a!=good/s,b=bad/m,c=good/l");
     assert_eq!(scalar_text(&mut conn, "SELECT count(*)::text FROM pg_proc WHERE proname = 'obsolete'").await, "0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_kind_the_engine_does_not_model_is_named_in_the_plan_and_left_alone() {
+    let db = db_from("CREATE DOMAIN posint AS integer CHECK (VALUE > 0); CREATE TABLE t (id integer, n posint);").await;
+    let target_db = db_from("CREATE TABLE t (id bigint);").await;
+    let target = model(&target_db).await;
+    let plan = converge(&db, &target, CompareOptions::default()).await;
+    assert!(
+        plan.unmodelled.iter().any(|u| u.starts_with("domain public.posint (only in the database; not dropped")),
+        "{:?}",
+        plan.unmodelled
+    );
+    assert!(schema::format::plan_text(&plan).contains("Not modelled"));
+    let mut conn = db.connect().await;
+    assert_eq!(scalar_text(&mut conn, "SELECT count(*)::text FROM pg_type WHERE typname = 'posint'").await, "1");
+    let drift = schema::compare(&model(&db).await, &target, CompareOptions::default());
+    let kinds: Vec<(&str, &str)> = drift.differences.iter().map(|d| (d.kind.as_str(), d.name.as_str())).collect();
+    assert_eq!(kinds, vec![("not modelled", "domain public.posint")], "verify still reports it");
+}

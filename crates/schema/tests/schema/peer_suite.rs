@@ -17,14 +17,33 @@ const CASES: [&str; 26] = [
 /// The cases that converge today (README, "Peer suite"); a regression or an unexplained gain fails.
 const CONVERGING: [&str; 26] = CASES;
 
+/// Converging cases whose tables end with their columns in another order than B's: B puts a new
+/// column between existing ones, and PostgreSQL only appends (reordering means recreating the
+/// table, which the engine does not do to a table with rows). Column order is not part of the
+/// engine's equality; the test checks it separately so the README can say exactly where it differs.
+const COLUMN_ORDER_DIFFERS: [&str; 4] = ["identitycols", "singleschema", "singleschema_ext", "triggers3"];
+
+/// Tables whose columns are in a different order on the two sides.
+fn column_order_differences(a: &schema::Model, b: &schema::Model) -> Vec<String> {
+    a.tables
+        .iter()
+        .filter_map(|(name, ta)| {
+            let tb = b.tables.get(name)?;
+            let order = |t: &schema::model::Table| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+            (order(ta) != order(tb)).then(|| name.to_string())
+        })
+        .collect()
+}
+
 fn corpus() -> PathBuf {
     std::env::var_os("SOPROVOD_MIGRA_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/migra")))
 }
 
-/// Runs one case; Ok when A ends up with B's schema and a second plan is empty.
-async fn run_case(case: &str) -> Result<usize, String> {
+/// Runs one case; Ok when A ends up with B's schema and a second plan is empty (with the tables
+/// whose column order still differs).
+async fn run_case(case: &str) -> Result<(usize, Vec<String>), String> {
     let dir = corpus().join(case);
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("reading {case}/{f}: {e}"));
     let a = db_from(&read("a.sql")).await;
@@ -53,7 +72,7 @@ async fn run_case(case: &str) -> Result<usize, String> {
     if !again.is_empty() {
         return Err(format!("second plan not empty:\n{}", schema::format::plan_text(&again)));
     }
-    Ok(plan.steps.len())
+    Ok((plan.steps.len(), column_order_differences(&after, &to)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,12 +80,19 @@ async fn the_migra_peer_cases_that_converge_are_exactly_the_documented_ones() {
     assert!(corpus().join("everything/a.sql").is_file(), "the migra corpus is missing at {}", corpus().display());
     let only: Option<String> = std::env::var("PEER_CASE").ok();
     let mut converged = BTreeSet::new();
+    let mut order_differs = BTreeSet::new();
     let mut report = String::new();
     for case in CASES.iter().filter(|c| only.as_deref().is_none_or(|o| o == **c)) {
         match run_case(case).await {
-            Ok(steps) => {
+            Ok((steps, reordered)) => {
                 converged.insert(*case);
-                report.push_str(&format!("{case:<18} converges ({steps} steps)\n"));
+                let note = if reordered.is_empty() {
+                    String::new()
+                } else {
+                    order_differs.insert(*case);
+                    format!("; column order differs in {}", reordered.join(", "))
+                };
+                report.push_str(&format!("{case:<18} converges ({steps} steps){note}\n"));
             }
             Err(why) => report.push_str(&format!("{case:<18} DOES NOT converge: {why}\n")),
         }
@@ -75,4 +101,7 @@ async fn the_migra_peer_cases_that_converge_are_exactly_the_documented_ones() {
     let expected: BTreeSet<&str> =
         CONVERGING.iter().copied().filter(|c| only.as_deref().is_none_or(|o| o == *c)).collect();
     assert_eq!(converged, expected, "peer suite result changed:\n{report}");
+    let expected_order: BTreeSet<&str> =
+        COLUMN_ORDER_DIFFERS.iter().copied().filter(|c| only.as_deref().is_none_or(|o| o == *c)).collect();
+    assert_eq!(order_differs, expected_order, "column order result changed:\n{report}");
 }
