@@ -3,7 +3,8 @@
 //!
 //! Run: `cargo bench -p schema --bench engine`. migra is looked up as `$MIGRA_BIN`, then `migra`
 //! on PATH (`python3 -m venv /tmp/migra-venv && /tmp/migra-venv/bin/pip install migra psycopg2-binary`,
-//! then `MIGRA_BIN=/tmp/migra-venv/bin/migra`).
+//! then `MIGRA_BIN=/tmp/migra-venv/bin/migra`). migra's dependency sqlbag needs SQLAlchemy 1.x:
+//! add `'sqlalchemy<2'` to that pip install.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -99,8 +100,9 @@ fn main() {
         let migra = std::env::var("MIGRA_BIN").unwrap_or_else(|_| "migra".into());
         let mut runs = Vec::new();
         let mut failure = None;
-        // SQLAlchemy only knows the postgresql:// spelling.
-        let (ma, mb) = (a.url.replacen("postgres://", "postgresql://", 1), b.url.replacen("postgres://", "postgresql://", 1));
+        // SQLAlchemy only knows the postgresql:// spelling; name the driver migra's stack installs.
+        let driver = |u: &str| u.replacen("postgres://", "postgresql+psycopg2://", 1);
+        let (ma, mb) = (driver(&a.url), driver(&b.url));
         for _ in 0..3 {
             let t0 = Instant::now();
             match Command::new(&migra).args(["--unsafe", &ma, &mb]).output() {
@@ -111,7 +113,7 @@ fn main() {
                     break;
                 }
                 Err(e) => {
-                    failure = Some(format!("cannot run {migra}: {e} (install: python3 -m venv /tmp/migra-venv && /tmp/migra-venv/bin/pip install migra psycopg2-binary; MIGRA_BIN=/tmp/migra-venv/bin/migra)"));
+                    failure = Some(format!("cannot run {migra}: {e} (install: python3 -m venv /tmp/migra-venv && /tmp/migra-venv/bin/pip install migra psycopg2-binary 'sqlalchemy<2'; MIGRA_BIN=/tmp/migra-venv/bin/migra)"));
                     break;
                 }
             }
