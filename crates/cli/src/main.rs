@@ -1,5 +1,6 @@
 //! `soprovod`: the command-line entry point (database, analytics, chat, bot).
 
+mod chat;
 mod dbsource;
 mod db;
 
@@ -25,6 +26,8 @@ enum Command {
     /// The database: start, stop, plan, apply, diff, verify.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// The cover-letter conversation in the terminal: same engine and database as the bot.
+    Chat(chat::ChatArgs),
 }
 
 /// How a command ended, as the process exit code of the contract (cli.md).
@@ -62,6 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let source = dbsource::DbSource::resolve(cli.database_url.as_deref());
     match cli.command {
         Command::Db(cmd) => db::run(cmd, &source).await,
+        Command::Chat(args) => chat::run(args, &source).await,
     }
 }
 

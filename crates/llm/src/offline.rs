@@ -88,7 +88,9 @@ fn matches(vacancy: &str, resume: &str) -> Vec<(String, String)> {
             .filter(|(i, _)| !used[*i])
             .map(|(i, l)| {
                 let have = stems(l);
-                (i, want.iter().filter(|w| have.contains(w)).count())
+                // Technology names (Latin script) say more about a match than common words.
+                let score: usize = want.iter().filter(|w| have.contains(w)).map(|w| if w.is_ascii() { 3 } else { 1 }).sum();
+                (i, score)
             })
             .filter(|(_, score)| *score > 0)
             .max_by_key(|(i, score)| (*score, std::cmp::Reverse(*i)));
@@ -162,7 +164,7 @@ mod tests {
     use super::*;
 
     const VACANCY: &str = "Backend-разработчик на Rust\nТребования:\n- Опыт коммерческой разработки на Rust от 2 лет\n- Уверенное знание PostgreSQL\n- Опыт работы с Kafka\n";
-    const RESUME: &str = "Иван Петров\nРазрабатываю сервисы на Rust три года в компании Ромашка\nОптимизировал запросы PostgreSQL в биллинге\nЛюблю горные лыжи\n";
+    const RESUME: &str = "Иван Петров, разработчик\nРазрабатываю сервисы на Rust три года в компании Ромашка\nОптимизировал запросы PostgreSQL в биллинге\nЛюблю горные лыжи\n";
 
     #[test]
     fn the_draft_is_labelled_and_pairs_requirements_with_resume_lines() {

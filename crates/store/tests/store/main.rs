@@ -2,4 +2,5 @@
 
 mod analytics;
 mod contract;
+mod conversation;
 mod quota;
