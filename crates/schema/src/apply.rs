@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::{Connection, PgConnection};
+use sqlx::Connection;
 
 use crate::diff::{compare, CompareOptions};
 use crate::model::Model;
@@ -52,7 +52,7 @@ pub async fn apply(
     progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<ApplyReport, SchemaError> {
     let started = Instant::now();
-    let mut conn = PgConnection::connect(url).await?;
+    let mut conn = crate::target::connect(url).await?;
     let mut tx = conn.begin().await?;
     sqlx::raw_sql(&format!("SET LOCAL lock_timeout = '{}ms'", options.lock_timeout.as_millis()))
         .execute(&mut *tx)

@@ -350,6 +350,8 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
                 pg_catalog.pg_get_constraintdef(co.oid) AS def, co.confrelid::int8 AS fk_rel,
                 (SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}') FROM pg_catalog.pg_attribute a
                   WHERE a.attrelid = co.conrelid AND a.attnum = ANY (co.conkey)) AS columns,
+                (SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}') FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = co.confrelid AND a.attnum = ANY (co.confkey)) AS referenced_columns,
                 pg_catalog.obj_description(co.oid, 'pg_constraint') AS comment
          FROM pg_catalog.pg_constraint co
          WHERE co.conrelid <> 0 AND co.conislocal AND co.conparentid = 0 AND co.contype IN ('p', 'u', 'f', 'c', 'x')",
@@ -368,6 +370,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
                 comment: row.try_get("comment")?,
                 references: rels.get(&fk).cloned(),
                 columns: row.try_get("columns")?,
+                referenced_columns: row.try_get("referenced_columns")?,
             },
         );
     }

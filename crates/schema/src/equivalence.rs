@@ -46,7 +46,7 @@ pub async fn reconcile(conn: &mut PgConnection, from: &Model, to: &mut Model) ->
 
 /// Same as `reconcile`, connecting to `url` (the FROM database) for it.
 pub async fn reconcile_url(url: &str, from: &Model, to: &mut Model) -> Result<usize, SchemaError> {
-    let mut conn = PgConnection::connect(url).await?;
+    let mut conn = crate::target::connect(url).await?;
     let n = reconcile(&mut conn, from, to).await;
     let _ = conn.close().await;
     n

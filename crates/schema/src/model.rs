@@ -158,6 +158,9 @@ pub struct Constraint {
     /// The constrained columns.
     #[serde(skip)]
     pub columns: Vec<String>,
+    /// The referenced columns of a foreign key.
+    #[serde(skip)]
+    pub referenced_columns: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -954,9 +954,7 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 let local = tn == name && c.columns.iter().any(|col| retyped.contains(col));
-                // The referenced columns are not kept per constraint; any retyped column of the
-                // referenced table is reported, which over-reports rather than hides.
-                let remote = c.references.as_ref() == Some(name) && !retyped.is_empty();
+                let remote = c.references.as_ref() == Some(name) && c.referenced_columns.iter().any(|col| retyped.contains(col));
                 if local || remote {
                     out.push(format!("{tn}.{cn}"));
                 }

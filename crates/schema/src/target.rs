@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sqlx::{Connection, PgConnection};
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use crate::diff::CompareOptions;
 use crate::model::{ident, Model};
@@ -41,9 +44,16 @@ impl Target {
     }
 }
 
+/// A connection that does not log statements: progress is reported by the caller, and a slow
+/// `ALTER TABLE` or `DROP DATABASE` is expected here, not a warning.
+pub(crate) async fn connect(url: &str) -> Result<PgConnection, SchemaError> {
+    let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
+    Ok(PgConnection::connect_with(&options).await?)
+}
+
 /// Introspects a live database in one `REPEATABLE READ READ ONLY` transaction.
 pub async fn introspect_url(url: &str) -> Result<Model, SchemaError> {
-    let mut conn = PgConnection::connect(url).await?;
+    let mut conn = connect(url).await?;
     let model = introspect_conn(&mut conn).await;
     let _ = conn.close().await;
     model
@@ -73,10 +83,10 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
         SCRATCH.fetch_add(1, Ordering::Relaxed),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
     );
-    let mut admin = PgConnection::connect(server_url).await?;
+    let mut admin = connect(server_url).await?;
     sqlx::raw_sql(&format!("CREATE DATABASE {} TEMPLATE template0", ident(&name))).execute(&mut admin).await?;
     let result = async {
-        let mut conn = PgConnection::connect(&with_database(server_url, &name)?).await?;
+        let mut conn = connect(&with_database(server_url, &name)?).await?;
         let loaded = sqlx::raw_sql(&sql).execute(&mut conn).await.map_err(SchemaError::TargetSql);
         let model = match loaded {
             Ok(_) => introspect_conn(&mut conn).await,

@@ -31,11 +31,6 @@ pub async fn db_from(sql: &str) -> TestDb {
     db
 }
 
-pub async fn run(db: &TestDb, sql: &str) {
-    let mut conn = db.connect().await;
-    sqlx::raw_sql(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("running on {}: {e}\n{sql}", db.name));
-}
-
 pub async fn model(db: &TestDb) -> Model {
     schema::introspect_url(&db.url).await.expect("introspecting")
 }
