@@ -435,3 +435,52 @@ async fn db_diff_reports_drift_and_its_sql_run_with_psql_makes_from_equal_to() {
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM items").fetch_one(&mut conn).await.unwrap();
     assert_eq!(rows, 300, "the rows survive");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_held_elsewhere_makes_apply_time_out_and_roll_everything_back() {
+    use sqlx::Connection;
+    let db = old_prod().await;
+    let dir = tempfile::tempdir().unwrap();
+    let before = schema::introspect_url(&db.url).await.unwrap();
+    // users is changed late in the plan (its columns are dropped after the other tables are retyped).
+    let mut holder = db.connect().await;
+    let mut tx = holder.begin().await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS SHARE MODE").execute(&mut *tx).await.unwrap();
+    let out = soprovod(
+        dir.path(),
+        &["--database-url", &db.url, "db", "apply", "--yes", "--allow-hazards", "all", "--no-backup", "--lock-timeout", "300"],
+    );
+    tx.rollback().await.unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(stderr.contains("lock timeout") && stderr.contains("rolled back"), "{stderr}");
+    assert!(stderr.contains("[1/"), "earlier steps had run: {stderr}");
+    let after = schema::introspect_url(&db.url).await.unwrap();
+    assert_eq!(after, before, "the database is exactly as it was");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_of_sql_files_is_a_target_for_plan_apply_and_verify() {
+    let db = testkit::empty_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("schema");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("010_t.sql"), "CREATE TABLE t (id bigint PRIMARY KEY, name text);").unwrap();
+    std::fs::write(target.join("020_v.sql"), "CREATE VIEW v AS SELECT name FROM t;").unwrap();
+    std::fs::write(target.join("README.txt"), "not SQL, not run").unwrap();
+    let t = target.to_str().unwrap();
+
+    let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify", "--target", t]);
+    assert_eq!(code(&verify), 1);
+    assert!(text(&verify.stdout).contains("table public.t: only in TO"), "{}", text(&verify.stdout));
+    let plan = soprovod(dir.path(), &["--database-url", &db.url, "db", "plan", "--target", t, "--format", "sql"]);
+    assert_eq!(code(&plan), 0);
+    let sql = text(&plan.stdout);
+    assert!(sql.find("CREATE TABLE public.t").unwrap() < sql.find("CREATE VIEW public.v").unwrap(), "{sql}");
+    let apply = soprovod(dir.path(), &["--database-url", &db.url, "db", "apply", "--target", t, "--yes"]);
+    assert_eq!(code(&apply), 0, "{}", text(&apply.stderr));
+    let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify", "--target", t]);
+    assert_eq!(code(&verify), 0, "{}", text(&verify.stdout));
+    let bad = soprovod(dir.path(), &["--database-url", &db.url, "db", "plan", "--target", "/nonexistent/dir"]);
+    assert_eq!(code(&bad), 2);
+}
