@@ -179,7 +179,10 @@ fn hazards_allowed(plan: &Plan, allowed: &BTreeSet<HazardKind>) -> bool {
     for (s, h) in &refused {
         eprintln!("  {:<18} {}: {}", h.kind.as_str(), s.object, h.reason);
     }
-    eprintln!("allow them with --allow-hazards {} (or --allow-hazards all)", kinds.into_iter().collect::<Vec<_>>().join(","));
+    eprintln!(
+        "allow them with --allow-hazards {} (or --allow-hazards all)",
+        kinds.into_iter().collect::<Vec<_>>().join(",")
+    );
     false
 }
 
@@ -215,7 +218,11 @@ async fn run_plan(
     };
     match schema::apply(url, from, plan, to, options, &mut report).await {
         Ok(done) => {
-            eprintln!("applied {} steps in one transaction in {:.2} s; the database is at the target", done.steps, done.elapsed.as_secs_f64());
+            eprintln!(
+                "applied {} steps in one transaction in {:.2} s; the database is at the target",
+                done.steps,
+                done.elapsed.as_secs_f64()
+            );
             Ok(())
         }
         Err(schema::SchemaError::Leftover(drift)) => {
@@ -258,8 +265,10 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
-    let from = schema::introspect_url(&args.from).await.with_context(|| format!("introspecting {}", redact(&args.from)))?;
-    let mut to = schema::introspect_url(&args.to).await.with_context(|| format!("introspecting {}", redact(&args.to)))?;
+    let from =
+        schema::introspect_url(&args.from).await.with_context(|| format!("introspecting {}", redact(&args.from)))?;
+    let mut to =
+        schema::introspect_url(&args.to).await.with_context(|| format!("introspecting {}", redact(&args.to)))?;
     schema::reconcile_url(&args.from, &from, &mut to).await.context("comparing view definitions")?;
     let opts = schema::CompareOptions::default();
     let drift = schema::compare(&from, &to, opts);
@@ -325,7 +334,9 @@ async fn up(source: &DbSource, args: UpArgs) -> anyhow::Result<Outcome> {
 
 async fn down(source: &DbSource) -> anyhow::Result<Outcome> {
     let DbSource::Embedded(dir) = source else {
-        anyhow::bail!("`db down` stops the embedded database; with DATABASE_URL or --database-url set there is none to stop");
+        anyhow::bail!(
+            "`db down` stops the embedded database; with DATABASE_URL or --database-url set there is none to stop"
+        );
     };
     let dir = dir.clone();
     let stopped = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {

@@ -24,7 +24,10 @@ fn schema_sql(changed: bool) -> String {
         cols.push(format!("amount {}", if changed && t % 7 == 0 { "double precision" } else { "integer" }));
         cols.push("label text".into());
         cols.push("created_at timestamptz NOT NULL DEFAULT now()".into());
-        cols.push(format!("status text NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'done'{}))", if changed && t % 11 == 0 { ", 'failed'" } else { "" }));
+        cols.push(format!(
+            "status text NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'done'{}))",
+            if changed && t % 11 == 0 { ", 'failed'" } else { "" }
+        ));
         debug_assert_eq!(cols.len(), COLUMNS_PER_TABLE);
         if changed && t % 13 == 0 {
             cols.push("extra jsonb".into());
@@ -32,18 +35,29 @@ fn schema_sql(changed: bool) -> String {
         sql.push_str(&format!("CREATE TABLE t{t} ({});\n", cols.join(", ")));
         sql.push_str(&format!("CREATE INDEX t{t}_created ON t{t} (created_at);\n"));
         if t > 0 && t % 5 == 0 {
-            sql.push_str(&format!("ALTER TABLE t{t} ADD CONSTRAINT t{t}_parent FOREIGN KEY (id) REFERENCES t{} (id);\n", t - 1));
+            sql.push_str(&format!(
+                "ALTER TABLE t{t} ADD CONSTRAINT t{t}_parent FOREIGN KEY (id) REFERENCES t{} (id);\n",
+                t - 1
+            ));
         }
     }
     // Chains three deep: base view over a table, a view over it, a view over that.
     for v in 0..VIEWS {
         let t = (v * 5) % TABLES;
         match v % 3 {
-            0 => sql.push_str(&format!("CREATE VIEW v{v} AS SELECT id, ref_id, amount, status FROM t{t} WHERE status = 'new';\n")),
-            1 => sql.push_str(&format!("CREATE VIEW v{v} AS SELECT ref_id, sum(amount) AS total, count(*) AS n FROM v{} GROUP BY ref_id;\n", v - 1)),
+            0 => sql.push_str(&format!(
+                "CREATE VIEW v{v} AS SELECT id, ref_id, amount, status FROM t{t} WHERE status = 'new';\n"
+            )),
+            1 => sql.push_str(&format!(
+                "CREATE VIEW v{v} AS SELECT ref_id, sum(amount) AS total, count(*) AS n FROM v{} GROUP BY ref_id;\n",
+                v - 1
+            )),
             _ => {
                 let limit = if changed && v % 4 == 0 { 20 } else { 10 };
-                sql.push_str(&format!("CREATE VIEW v{v} AS SELECT ref_id, total FROM v{} ORDER BY total DESC LIMIT {limit};\n", v - 1));
+                sql.push_str(&format!(
+                    "CREATE VIEW v{v} AS SELECT ref_id, total FROM v{} ORDER BY total DESC LIMIT {limit};\n",
+                    v - 1
+                ));
             }
         }
     }

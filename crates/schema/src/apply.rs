@@ -74,7 +74,12 @@ pub async fn apply(
         let t = Instant::now();
         if let Err(source) = sqlx::raw_sql(&step.sql).execute(&mut *tx).await {
             let _ = tx.rollback().await;
-            return Err(SchemaError::Step { step: index, object: step.object.clone(), action: step.action.clone(), source });
+            return Err(SchemaError::Step {
+                step: index,
+                object: step.object.clone(),
+                action: step.action.clone(),
+                source,
+            });
         }
         progress(Progress::Finished { index, total, step, elapsed: t.elapsed() });
     }

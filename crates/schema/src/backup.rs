@@ -22,7 +22,10 @@ pub fn backup_tables(url: &str, tables: &BTreeSet<QName>, dir: &Path) -> Result<
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let file = dir.join(format!("soprovod-backup-{stamp}.dump"));
     let mut cmd = Command::new(binaries.tool("pg_dump"));
-    cmd.arg("--format=custom").arg("--no-owner").arg(format!("--file={}", file.display())).arg(format!("--dbname={url}"));
+    cmd.arg("--format=custom")
+        .arg("--no-owner")
+        .arg(format!("--file={}", file.display()))
+        .arg(format!("--dbname={url}"));
     for t in tables {
         // pg_dump patterns: double quotes keep names exact.
         cmd.arg("--table").arg(format!("\"{}\".\"{}\"", t.schema.replace('"', "\"\""), t.name.replace('"', "\"\"")));

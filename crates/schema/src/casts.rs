@@ -101,7 +101,10 @@ mod tests {
     #[test]
     fn longer_varchar_and_text_are_free() {
         assert_eq!(cast_effect("character varying(10)", "text"), CastEffect { lossy: false, rewrite: false });
-        assert_eq!(cast_effect("character varying(10)", "character varying(20)"), CastEffect { lossy: false, rewrite: false });
+        assert_eq!(
+            cast_effect("character varying(10)", "character varying(20)"),
+            CastEffect { lossy: false, rewrite: false }
+        );
         assert_eq!(cast_effect("numeric(10,2)", "numeric"), CastEffect { lossy: false, rewrite: false });
     }
 }

@@ -64,7 +64,10 @@ fn qname(row: &PgRow) -> Result<QName, sqlx::Error> {
 /// snapshot, or the apply transaction to see its own changes).
 pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
     sqlx::query("SET LOCAL search_path = ''").execute(&mut *conn).await?;
-    let mut m = Model { current_user: sqlx::query_scalar("SELECT current_user::text").fetch_one(&mut *conn).await?, ..Model::default() };
+    let mut m = Model {
+        current_user: sqlx::query_scalar("SELECT current_user::text").fetch_one(&mut *conn).await?,
+        ..Model::default()
+    };
 
     // Schemas.
     let sql = format!(
@@ -145,10 +148,18 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
             "e" => {
                 m.enums.insert(name, EnumType { labels: row.try_get("labels")?, extras: extras(&row)? });
             }
-            "d" => { m.unmodelled.insert(format!("domain {name}")); },
-            "r" => { m.unmodelled.insert(format!("range type {name}")); },
-            "c" => { m.unmodelled.insert(format!("composite type {name}")); },
-            _ => { m.unmodelled.insert(format!("base type {name}")); },
+            "d" => {
+                m.unmodelled.insert(format!("domain {name}"));
+            }
+            "r" => {
+                m.unmodelled.insert(format!("range type {name}"));
+            }
+            "c" => {
+                m.unmodelled.insert(format!("composite type {name}"));
+            }
+            _ => {
+                m.unmodelled.insert(format!("base type {name}"));
+            }
         }
     }
 
@@ -215,7 +226,9 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
                     },
                 );
             }
-            "f" => { m.unmodelled.insert(format!("foreign table {name}")); },
+            "f" => {
+                m.unmodelled.insert(format!("foreign table {name}"));
+            }
             _ => {}
         }
         rels.insert(oid, name);
@@ -323,7 +336,10 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
             table.columns.push(Column {
                 name,
                 data_type,
-                enum_type: match (row.try_get::<Option<String>, _>("enum_schema")?, row.try_get::<Option<String>, _>("enum_name")?) {
+                enum_type: match (
+                    row.try_get::<Option<String>, _>("enum_schema")?,
+                    row.try_get::<Option<String>, _>("enum_name")?,
+                ) {
                     (Some(s), Some(n)) => Some(QName::new(s, n)),
                     _ => None,
                 },
@@ -448,10 +464,10 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
     .await?
     {
         let Some(rel) = rels.get(&row.try_get::<i64, _>("rel")?) else { continue };
-        let func = procs.get(&row.try_get::<i64, _>("func")?).cloned().unwrap_or(FnName {
-            name: QName::new("pg_catalog", "?"),
-            args: String::new(),
-        });
+        let func = procs
+            .get(&row.try_get::<i64, _>("func")?)
+            .cloned()
+            .unwrap_or(FnName { name: QName::new("pg_catalog", "?"), args: String::new() });
         let trigger = Trigger {
             definition: row.try_get("def")?,
             enabled: row.try_get("enabled")?,
@@ -527,7 +543,9 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
                         Some(col) => {
                             view.depends.columns.insert((rel.clone(), col));
                         }
-                        None => { view.depends.relations.insert(rel.clone()); },
+                        None => {
+                            view.depends.relations.insert(rel.clone());
+                        }
                     }
                     view.depends.relations.insert(rel.clone());
                 }

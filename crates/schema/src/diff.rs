@@ -275,7 +275,11 @@ fn split_views(from: &Model, to: &Model) -> (ViewMaps, ViewMaps) {
     let split = |m: &Model| {
         let (mut v, mut mv) = (BTreeMap::new(), BTreeMap::new());
         for (k, view) in &m.views {
-            if view.materialized { mv.insert(k.clone(), view.clone()) } else { v.insert(k.clone(), view.clone()) };
+            if view.materialized {
+                mv.insert(k.clone(), view.clone())
+            } else {
+                v.insert(k.clone(), view.clone())
+            };
         }
         (v, mv)
     };

@@ -55,7 +55,8 @@ pub async fn reconcile_url(url: &str, from: &Model, to: &mut Model) -> Result<us
 /// The server's rendering of `definition` as a fresh view, or None when it does not parse here.
 async fn render(conn: &mut PgConnection, definition: &str) -> Option<String> {
     let mut sp = Connection::begin(&mut *conn).await.ok()?;
-    let created = sqlx::raw_sql(&format!("CREATE TEMPORARY VIEW soprovod_render AS {definition}")).execute(&mut *sp).await;
+    let created =
+        sqlx::raw_sql(&format!("CREATE TEMPORARY VIEW soprovod_render AS {definition}")).execute(&mut *sp).await;
     let out = match created {
         Ok(_) => sqlx::query("SELECT pg_catalog.pg_get_viewdef('pg_temp.soprovod_render'::regclass) AS d")
             .fetch_one(sp.acquire().await.ok()?)

@@ -143,9 +143,19 @@ pub fn plan_json(plan: &Plan) -> String {
             .steps
             .iter()
             .enumerate()
-            .map(|(i, s)| JsonStep { index: i + 1, object: &s.object, action: &s.action, sql: &s.sql, hazards: &s.hazards })
+            .map(|(i, s)| JsonStep {
+                index: i + 1,
+                object: &s.object,
+                action: &s.action,
+                sql: &s.sql,
+                hazards: &s.hazards,
+            })
             .collect(),
-        hazards: plan.hazards().into_iter().map(|(s, h)| JsonHazard { kind: h.kind, object: &s.object, reason: &h.reason }).collect(),
+        hazards: plan
+            .hazards()
+            .into_iter()
+            .map(|(s, h)| JsonHazard { kind: h.kind, object: &s.object, reason: &h.reason })
+            .collect(),
         unmodelled: &plan.unmodelled,
         notes: &plan.notes,
     };
@@ -157,7 +167,10 @@ pub fn drift_text(drift: &Drift, from_label: &str, to_label: &str) -> String {
     if drift.is_empty() {
         return format!("No drift: {from_label} and {to_label} have the same schema.\n");
     }
-    let mut out = format!("Drift: {} objects differ between FROM ({from_label}) and TO ({to_label}).\n\n", drift.differences.len());
+    let mut out = format!(
+        "Drift: {} objects differ between FROM ({from_label}) and TO ({to_label}).\n\n",
+        drift.differences.len()
+    );
     for d in &drift.differences {
         match d.presence {
             Presence::OnlyInFrom => out.push_str(&format!("{} {}: only in FROM\n", d.kind, d.name)),
@@ -181,6 +194,10 @@ struct JsonDrift<'a> {
 }
 
 pub fn drift_json(drift: &Drift) -> String {
-    serde_json::to_string_pretty(&JsonDrift { format_version: 1, drift: !drift.is_empty(), differences: &drift.differences })
-        .expect("drift serializes")
+    serde_json::to_string_pretty(&JsonDrift {
+        format_version: 1,
+        drift: !drift.is_empty(),
+        differences: &drift.differences,
+    })
+    .expect("drift serializes")
 }

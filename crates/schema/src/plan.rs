@@ -198,7 +198,11 @@ impl Step {
 }
 
 fn grantee(g: &str) -> String {
-    if g == "PUBLIC" { g.to_string() } else { ident(g) }
+    if g == "PUBLIC" {
+        g.to_string()
+    } else {
+        ident(g)
+    }
 }
 
 /// Grants a freshly created object of this kind has besides its owner's.
@@ -239,7 +243,11 @@ fn column_sql(c: &Column) -> String {
 }
 
 fn identity_kind(code: &str) -> &'static str {
-    if code == "a" { "ALWAYS" } else { "BY DEFAULT" }
+    if code == "a" {
+        "ALWAYS"
+    } else {
+        "BY DEFAULT"
+    }
 }
 
 fn is_volatile_default(expr: &str) -> bool {
@@ -266,10 +274,22 @@ impl<'a> Planner<'a> {
         self.drop_unused_types();
         for t in std::mem::take(&mut self.rewritten) {
             if self.to.tables.contains_key(&t) {
-                self.push(Phase::Analyze, step(format!("table {t}"), "refresh planner statistics after the rewrite", format!("ANALYZE {};", t.sql())));
+                self.push(
+                    Phase::Analyze,
+                    step(
+                        format!("table {t}"),
+                        "refresh planner statistics after the rewrite",
+                        format!("ANALYZE {};", t.sql()),
+                    ),
+                );
             }
         }
-        if self.steps.values().flatten().any(|s| s.sql.starts_with("CREATE INDEX") || s.sql.starts_with("CREATE UNIQUE INDEX")) {
+        if self
+            .steps
+            .values()
+            .flatten()
+            .any(|s| s.sql.starts_with("CREATE INDEX") || s.sql.starts_with("CREATE UNIQUE INDEX"))
+        {
             self.notes.push(
                 "indexes are built inside the transaction with plain CREATE INDEX (it blocks writes to the table while it \
                  builds); CREATE INDEX CONCURRENTLY cannot run in a transaction block, so the engine does not use it"
@@ -320,8 +340,12 @@ impl<'a> Planner<'a> {
         }
         for (name, fe) in &self.from.enums {
             match self.to.enums.get(name) {
-                None => { self.replaced_enums.insert(name.clone()); },
-                Some(te) if !is_subsequence(&fe.labels, &te.labels) => { self.replaced_enums.insert(name.clone()); },
+                None => {
+                    self.replaced_enums.insert(name.clone());
+                }
+                Some(te) if !is_subsequence(&fe.labels, &te.labels) => {
+                    self.replaced_enums.insert(name.clone());
+                }
                 _ => {}
             }
         }
@@ -334,9 +358,11 @@ impl<'a> Planner<'a> {
         }
         for (name, ff) in &self.from.functions {
             match self.to.functions.get(name) {
-                None => { self.replaced_functions.insert(name.clone()); },
+                None => {
+                    self.replaced_functions.insert(name.clone());
+                }
                 Some(tf) if tf.result != ff.result || tf.procedure != ff.procedure => {
-                    { self.replaced_functions.insert(name.clone()); }
+                    self.replaced_functions.insert(name.clone());
                 }
                 _ => {}
             }
@@ -373,17 +399,40 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn owner_sql(&mut self, phase: Phase, kind: &str, target: &str, object: &str, from_owner: Option<&str>, to: &Extras) {
+    fn owner_sql(
+        &mut self,
+        phase: Phase,
+        kind: &str,
+        target: &str,
+        object: &str,
+        from_owner: Option<&str>,
+        to: &Extras,
+    ) {
         if !self.opts.owners {
             return;
         }
         let current = from_owner.unwrap_or(&self.from.current_user);
         if current != to.owner {
-            self.push(phase, step(object, format!("owner → {}", to.owner), format!("ALTER {kind} {target} OWNER TO {};", ident(&to.owner))));
+            self.push(
+                phase,
+                step(
+                    object,
+                    format!("owner → {}", to.owner),
+                    format!("ALTER {kind} {target} OWNER TO {};", ident(&to.owner)),
+                ),
+            );
         }
     }
 
-    fn grants_sql(&mut self, phase: Phase, kind: &str, target: &str, object: &str, from: &BTreeSet<Grant>, to: &BTreeSet<Grant>) {
+    fn grants_sql(
+        &mut self,
+        phase: Phase,
+        kind: &str,
+        target: &str,
+        object: &str,
+        from: &BTreeSet<Grant>,
+        to: &BTreeSet<Grant>,
+    ) {
         let on = match kind {
             "VIEW" | "MATERIALIZED VIEW" | "TABLE" => "TABLE",
             other => other,
@@ -454,19 +503,33 @@ impl<'a> Planner<'a> {
                 ),
                 Some(fe) => {
                     if fe.schema != te.schema {
-                        self.push(Phase::Extensions, step(&object, "move", format!("ALTER EXTENSION {} SET SCHEMA {};", ident(name), ident(&te.schema))));
+                        self.push(
+                            Phase::Extensions,
+                            step(
+                                &object,
+                                "move",
+                                format!("ALTER EXTENSION {} SET SCHEMA {};", ident(name), ident(&te.schema)),
+                            ),
+                        );
                     }
                     if fe.version != te.version {
                         self.push(
                             Phase::Extensions,
-                            step(&object, format!("update {} → {}", fe.version, te.version), format!("ALTER EXTENSION {} UPDATE TO {};", ident(name), literal(&te.version))),
+                            step(
+                                &object,
+                                format!("update {} → {}", fe.version, te.version),
+                                format!("ALTER EXTENSION {} UPDATE TO {};", ident(name), literal(&te.version)),
+                            ),
                         );
                     }
                 }
             }
         }
         for name in self.from.extensions.keys().filter(|n| !self.to.extensions.contains_key(*n)) {
-            self.push(Phase::DropLate, step(format!("extension {name}"), "drop", format!("DROP EXTENSION {};", ident(name))));
+            self.push(
+                Phase::DropLate,
+                step(format!("extension {name}"), "drop", format!("DROP EXTENSION {};", ident(name))),
+            );
         }
     }
 
@@ -475,16 +538,25 @@ impl<'a> Planner<'a> {
             let object = format!("collation {name}");
             let fc = self.from.collations.get(name);
             if fc.is_some_and(|f| f.options != tc.options) {
-                self.push(Phase::Collations, step(&object, "drop to recreate", format!("DROP COLLATION {};", name.sql())));
+                self.push(
+                    Phase::Collations,
+                    step(&object, "drop to recreate", format!("DROP COLLATION {};", name.sql())),
+                );
             }
             if fc.is_none_or(|f| f.options != tc.options) {
-                self.push(Phase::Collations, step(&object, "create", format!("CREATE COLLATION {} ({});", name.sql(), tc.options)));
+                self.push(
+                    Phase::Collations,
+                    step(&object, "create", format!("CREATE COLLATION {} ({});", name.sql(), tc.options)),
+                );
             }
             let kept = fc.filter(|f| f.options == tc.options).map(|f| &f.extras);
             self.extras(Phase::Extras, "COLLATION", &name.sql(), &object, kept, &tc.extras);
         }
         for name in self.from.collations.keys().filter(|n| !self.to.collations.contains_key(*n)) {
-            self.push(Phase::DropLate, step(format!("collation {name}"), "drop", format!("DROP COLLATION {};", name.sql())));
+            self.push(
+                Phase::DropLate,
+                step(format!("collation {name}"), "drop", format!("DROP COLLATION {};", name.sql())),
+            );
         }
     }
 
@@ -501,9 +573,16 @@ impl<'a> Planner<'a> {
                 Some(fe) if self.replaced_enums.contains(name) => {
                     let old = QName::new(&name.schema, format!("{}__soprovod_old", name.name));
                     let removed: Vec<&String> = fe.labels.iter().filter(|l| !te.labels.contains(l)).collect();
-                    let mut s = step(&object, "rename the old type to recreate it with other labels", format!("ALTER TYPE {} RENAME TO {};", name.sql(), ident(&old.name)));
+                    let mut s = step(
+                        &object,
+                        "rename the old type to recreate it with other labels",
+                        format!("ALTER TYPE {} RENAME TO {};", name.sql(), ident(&old.name)),
+                    );
                     if !removed.is_empty() {
-                        s = s.hazard(HazardKind::DataLoss, format!("enum labels {removed:?} are removed; rows holding them make the change fail"));
+                        s = s.hazard(
+                            HazardKind::DataLoss,
+                            format!("enum labels {removed:?} are removed; rows holding them make the change fail"),
+                        );
                     }
                     self.push(Phase::Types, s);
                     self.push(Phase::Types, step(&object, "create with the target labels", create));
@@ -521,7 +600,11 @@ impl<'a> Planner<'a> {
                         };
                         self.push(
                             Phase::Types,
-                            step(&object, format!("add label {label}"), format!("ALTER TYPE {} ADD VALUE {} {place};", name.sql(), literal(label))),
+                            step(
+                                &object,
+                                format!("add label {label}"),
+                                format!("ALTER TYPE {} ADD VALUE {} {place};", name.sql(), literal(label)),
+                            ),
                         );
                     }
                     self.extras(Phase::Extras, "TYPE", &name.sql(), &object, Some(&fe.extras), &te.extras);
@@ -554,10 +637,20 @@ impl<'a> Planner<'a> {
             let phase = if late { Phase::LateFunctions } else { Phase::Functions };
             let recreate = self.replaced_functions.contains(name);
             if recreate {
-                self.push(Phase::DropFunctionsEarly, step(&object, "drop to recreate with another result type", format!("DROP {kind} {target};")));
+                self.push(
+                    Phase::DropFunctionsEarly,
+                    step(&object, "drop to recreate with another result type", format!("DROP {kind} {target};")),
+                );
             }
             if ff.is_none() || recreate || ff.is_some_and(|f| f.definition != tf.definition) {
-                self.push(phase, step(&object, if ff.is_none() { "create" } else { "create or replace" }, format!("{};", tf.definition)));
+                self.push(
+                    phase,
+                    step(
+                        &object,
+                        if ff.is_none() { "create" } else { "create or replace" },
+                        format!("{};", tf.definition),
+                    ),
+                );
             }
             let kept = ff.filter(|_| !recreate).map(|f| &f.extras);
             self.extras(Phase::Extras, kind, &target, &object, kept, &tf.extras);
@@ -570,7 +663,11 @@ impl<'a> Planner<'a> {
             // A function that relations use must outlive them; one only triggers use goes after the triggers.
             self.push(
                 Phase::DropLate,
-                step(format!("{} {name}", kind.to_lowercase()), "drop", format!("DROP {kind} {};", Self::function_target(name))),
+                step(
+                    format!("{} {name}", kind.to_lowercase()),
+                    "drop",
+                    format!("DROP {kind} {};", Self::function_target(name)),
+                ),
             );
         }
     }
@@ -590,7 +687,10 @@ impl<'a> Planner<'a> {
             );
             let fs = self.from.sequences.get(name);
             match fs {
-                None => self.push(Phase::CreateSequences, step(&object, "create", format!("CREATE SEQUENCE {} {options};", name.sql()))),
+                None => self.push(
+                    Phase::CreateSequences,
+                    step(&object, "create", format!("CREATE SEQUENCE {} {options};", name.sql())),
+                ),
                 Some(fs) => {
                     let same = fs.data_type == ts.data_type
                         && fs.increment == ts.increment
@@ -605,7 +705,10 @@ impl<'a> Planner<'a> {
                         } else {
                             "change options".to_string()
                         };
-                        self.push(Phase::AlterSequences, step(&object, what, format!("ALTER SEQUENCE {} {options};", name.sql())));
+                        self.push(
+                            Phase::AlterSequences,
+                            step(&object, what, format!("ALTER SEQUENCE {} {options};", name.sql())),
+                        );
                     }
                 }
             }
@@ -614,13 +717,23 @@ impl<'a> Planner<'a> {
                     Some((t, c)) => format!("{}.{}", t.sql(), ident(c)),
                     None => "NONE".into(),
                 };
-                self.push(Phase::AlterSequences, step(&object, format!("owned by {owner}"), format!("ALTER SEQUENCE {} OWNED BY {owner};", name.sql())));
+                self.push(
+                    Phase::AlterSequences,
+                    step(
+                        &object,
+                        format!("owned by {owner}"),
+                        format!("ALTER SEQUENCE {} OWNED BY {owner};", name.sql()),
+                    ),
+                );
             }
             self.extras(Phase::Extras, "SEQUENCE", &name.sql(), &object, fs.map(|f| &f.extras), &ts.extras);
         }
         for name in self.from.sequences.keys().filter(|n| !self.to.sequences.contains_key(*n)) {
             // A serial's sequence goes with its column, so it may be gone by now.
-            self.push(Phase::DropLate, step(format!("sequence {name}"), "drop", format!("DROP SEQUENCE IF EXISTS {};", name.sql())));
+            self.push(
+                Phase::DropLate,
+                step(format!("sequence {name}"), "drop", format!("DROP SEQUENCE IF EXISTS {};", name.sql())),
+            );
         }
     }
 
@@ -629,13 +742,17 @@ impl<'a> Planner<'a> {
         let mut sql = if let Some((parent, bound)) = &t.partition_of {
             format!("CREATE {unlogged}TABLE {} PARTITION OF {} {bound}", name.sql(), parent.sql())
         } else {
-            let cols: Vec<String> = t.columns.iter().filter(|c| c.local).map(|c| format!("    {}", column_sql(c))).collect();
+            let cols: Vec<String> =
+                t.columns.iter().filter(|c| c.local).map(|c| format!("    {}", column_sql(c))).collect();
             let mut s = format!("CREATE {unlogged}TABLE {} (\n{}\n)", name.sql(), cols.join(",\n"));
             if cols.is_empty() {
                 s = format!("CREATE {unlogged}TABLE {} ()", name.sql());
             }
             if !t.inherits.is_empty() {
-                s.push_str(&format!(" INHERITS ({})", t.inherits.iter().map(QName::sql).collect::<Vec<_>>().join(", ")));
+                s.push_str(&format!(
+                    " INHERITS ({})",
+                    t.inherits.iter().map(QName::sql).collect::<Vec<_>>().join(", ")
+                ));
             }
             s
         };
@@ -654,7 +771,11 @@ impl<'a> Planner<'a> {
         let depth = |m: &Model, n: &QName| -> usize {
             let mut d = 0;
             let mut cur = n.clone();
-            while let Some(p) = m.tables.get(&cur).and_then(|t| t.partition_of.as_ref().map(|p| p.0.clone()).or_else(|| t.inherits.first().cloned())) {
+            while let Some(p) = m
+                .tables
+                .get(&cur)
+                .and_then(|t| t.partition_of.as_ref().map(|p| p.0.clone()).or_else(|| t.inherits.first().cloned()))
+            {
                 d += 1;
                 cur = p;
                 if d > 32 {
@@ -674,7 +795,10 @@ impl<'a> Planner<'a> {
                 self.push(
                     Phase::DropTables,
                     step(&object, "drop to recreate (partitioning changes)", format!("DROP TABLE {};", name.sql()))
-                        .hazard(HazardKind::DataLoss, "the table is dropped and created again with other partitioning; its rows are not copied")
+                        .hazard(
+                            HazardKind::DataLoss,
+                            "the table is dropped and created again with other partitioning; its rows are not copied",
+                        )
                         .touching(name),
                 );
             }
@@ -685,7 +809,14 @@ impl<'a> Planner<'a> {
                     for c in &tt.columns {
                         if c.comment.is_some() {
                             let target = format!("{}.{}", name.sql(), ident(&c.name));
-                            self.push(Phase::Extras, step(&object, format!("comment on column {}", c.name), comment_sql("COLUMN", &target, &c.comment)));
+                            self.push(
+                                Phase::Extras,
+                                step(
+                                    &object,
+                                    format!("comment on column {}", c.name),
+                                    comment_sql("COLUMN", &target, &c.comment),
+                                ),
+                            );
                         }
                         self.column_grants(name, &c.name, &BTreeSet::new(), &c.grants);
                     }
@@ -712,14 +843,34 @@ impl<'a> Planner<'a> {
         for g in from.difference(to) {
             self.push(
                 Phase::Extras,
-                step(format!("table {table}"), format!("revoke {} on column {column}", g.privilege), format!("REVOKE {} ({}) ON TABLE {} FROM {};", g.privilege, ident(column), table.sql(), grantee(&g.grantee))),
+                step(
+                    format!("table {table}"),
+                    format!("revoke {} on column {column}", g.privilege),
+                    format!(
+                        "REVOKE {} ({}) ON TABLE {} FROM {};",
+                        g.privilege,
+                        ident(column),
+                        table.sql(),
+                        grantee(&g.grantee)
+                    ),
+                ),
             );
         }
         for g in to.difference(from) {
             let option = if g.grantable { " WITH GRANT OPTION" } else { "" };
             self.push(
                 Phase::Extras,
-                step(format!("table {table}"), format!("grant {} on column {column}", g.privilege), format!("GRANT {} ({}) ON TABLE {} TO {}{option};", g.privilege, ident(column), table.sql(), grantee(&g.grantee))),
+                step(
+                    format!("table {table}"),
+                    format!("grant {} on column {column}", g.privilege),
+                    format!(
+                        "GRANT {} ({}) ON TABLE {} TO {}{option};",
+                        g.privilege,
+                        ident(column),
+                        table.sql(),
+                        grantee(&g.grantee)
+                    ),
+                ),
             );
         }
     }
@@ -734,10 +885,22 @@ impl<'a> Planner<'a> {
                 || tab.inherits.iter().any(|p| self.from.tables.contains_key(p))
         };
         if let (Some((parent, _)), false) = (&ft.partition_of, ft.partition_of == tt.partition_of) {
-            self.push(Phase::DetachPartitions, step(&object, format!("detach from {parent}"), format!("ALTER TABLE {} DETACH PARTITION {t};", parent.sql())).touching(name));
+            self.push(
+                Phase::DetachPartitions,
+                step(
+                    &object,
+                    format!("detach from {parent}"),
+                    format!("ALTER TABLE {} DETACH PARTITION {t};", parent.sql()),
+                )
+                .touching(name),
+            );
         }
         for p in ft.inherits.iter().filter(|p| !tt.inherits.contains(p)) {
-            self.push(Phase::DetachPartitions, step(&object, format!("stop inheriting from {p}"), alter(format!("NO INHERIT {}", p.sql()))).touching(name));
+            self.push(
+                Phase::DetachPartitions,
+                step(&object, format!("stop inheriting from {p}"), alter(format!("NO INHERIT {}", p.sql())))
+                    .touching(name),
+            );
         }
         // (subcommand, hazards, description, column whose type changes)
         let mut retypes: Vec<(String, Vec<Hazard>, String, Option<String>)> = Vec::new();
@@ -747,14 +910,26 @@ impl<'a> Planner<'a> {
                 if !tc.local && parent_in_from(tt) {
                     continue;
                 }
-                let mut s = step(&object, format!("add column {}", tc.name), alter(format!("ADD COLUMN {}", column_sql(tc)))).touching(name);
-                if tc.generated.is_some() || tc.identity.is_some() || tc.default.as_deref().is_some_and(is_volatile_default) {
+                let mut s =
+                    step(&object, format!("add column {}", tc.name), alter(format!("ADD COLUMN {}", column_sql(tc))))
+                        .touching(name);
+                if tc.generated.is_some()
+                    || tc.identity.is_some()
+                    || tc.default.as_deref().is_some_and(is_volatile_default)
+                {
                     s = s.hazard(HazardKind::TableRewrite, format!("adding {} fills every row", tc.name));
                     self.rewritten.insert(name.clone());
                 }
                 self.push(Phase::AlterColumns, s);
                 if tc.comment.is_some() {
-                    self.push(Phase::Extras, step(&object, format!("comment on column {}", tc.name), comment_sql("COLUMN", &format!("{t}.{col}"), &tc.comment)));
+                    self.push(
+                        Phase::Extras,
+                        step(
+                            &object,
+                            format!("comment on column {}", tc.name),
+                            comment_sql("COLUMN", &format!("{t}.{col}"), &tc.comment),
+                        ),
+                    );
                 }
                 self.column_grants(name, &tc.name, &BTreeSet::new(), &tc.grants);
                 continue;
@@ -764,30 +939,67 @@ impl<'a> Planner<'a> {
             }
             // A generated expression cannot be changed in place: drop and add the column again.
             if tc.generated.is_some() && fc.generated != tc.generated {
-                let mut s = step(&object, format!("drop column {} to add it back as generated", tc.name), alter(format!("DROP COLUMN {col}"))).touching(name);
+                let mut s = step(
+                    &object,
+                    format!("drop column {} to add it back as generated", tc.name),
+                    alter(format!("DROP COLUMN {col}")),
+                )
+                .touching(name);
                 if fc.generated.is_none() {
-                    s = s.hazard(HazardKind::DataLoss, format!("the stored values of {} are replaced by the generated expression", tc.name));
+                    s = s.hazard(
+                        HazardKind::DataLoss,
+                        format!("the stored values of {} are replaced by the generated expression", tc.name),
+                    );
                 }
                 self.push(Phase::AlterColumns, s);
                 self.push(
                     Phase::AlterColumns,
-                    step(&object, format!("add column {} back", tc.name), alter(format!("ADD COLUMN {}", column_sql(tc))))
-                        .hazard(HazardKind::TableRewrite, format!("computing {} rewrites every row", tc.name))
-                        .touching(name),
+                    step(
+                        &object,
+                        format!("add column {} back", tc.name),
+                        alter(format!("ADD COLUMN {}", column_sql(tc))),
+                    )
+                    .hazard(HazardKind::TableRewrite, format!("computing {} rewrites every row", tc.name))
+                    .touching(name),
                 );
                 self.rewritten.insert(name.clone());
                 continue;
             }
             if fc.identity.is_some() && tc.identity.is_none() {
-                self.push(Phase::AlterColumns, step(&object, format!("drop identity of {}", tc.name), alter(format!("ALTER COLUMN {col} DROP IDENTITY"))).touching(name));
+                self.push(
+                    Phase::AlterColumns,
+                    step(
+                        &object,
+                        format!("drop identity of {}", tc.name),
+                        alter(format!("ALTER COLUMN {col} DROP IDENTITY")),
+                    )
+                    .touching(name),
+                );
             }
             let enum_rebuilt = fc.enum_type.as_ref().is_some_and(|e| self.replaced_enums.contains(e));
-            let retype = (fc.data_type != tc.data_type || fc.collation != tc.collation || enum_rebuilt) && (fc.local || !parent_in_from(ft));
+            let retype = (fc.data_type != tc.data_type || fc.collation != tc.collation || enum_rebuilt)
+                && (fc.local || !parent_in_from(ft));
             if fc.default.is_some() && (fc.default != tc.default || retype) && fc.identity.is_none() {
-                self.push(Phase::AlterColumns, step(&object, format!("drop default of {}", tc.name), alter(format!("ALTER COLUMN {col} DROP DEFAULT"))).touching(name));
+                self.push(
+                    Phase::AlterColumns,
+                    step(
+                        &object,
+                        format!("drop default of {}", tc.name),
+                        alter(format!("ALTER COLUMN {col} DROP DEFAULT")),
+                    )
+                    .touching(name),
+                );
             }
             if fc.generated.is_some() && tc.generated.is_none() {
-                self.push(Phase::AlterColumns, step(&object, format!("{} stops being generated", tc.name), alter(format!("ALTER COLUMN {col} DROP EXPRESSION"))).touching(name));
+                self.push(
+                    Phase::AlterColumns,
+                    step(
+                        &object,
+                        format!("{} stops being generated", tc.name),
+                        alter(format!("ALTER COLUMN {col} DROP EXPRESSION")),
+                    )
+                    .touching(name),
+                );
             }
             if retype {
                 let through_text = fc.enum_type.is_some() || tc.enum_type.is_some();
@@ -808,10 +1020,16 @@ impl<'a> Planner<'a> {
                 };
                 let mut hazards = Vec::new();
                 if effect.lossy {
-                    hazards.push(Hazard { kind: HazardKind::LossyCast, reason: format!("{} {} → {} can lose or reject values", tc.name, fc.data_type, tc.data_type) });
+                    hazards.push(Hazard {
+                        kind: HazardKind::LossyCast,
+                        reason: format!("{} {} → {} can lose or reject values", tc.name, fc.data_type, tc.data_type),
+                    });
                 }
                 if effect.rewrite {
-                    hazards.push(Hazard { kind: HazardKind::TableRewrite, reason: format!("retyping {} rewrites the table", tc.name) });
+                    hazards.push(Hazard {
+                        kind: HazardKind::TableRewrite,
+                        reason: format!("retyping {} rewrites the table", tc.name),
+                    });
                     self.rewritten.insert(name.clone());
                 }
                 let what = if fc.data_type != tc.data_type {
@@ -822,19 +1040,30 @@ impl<'a> Planner<'a> {
                     format!("{} collation → {}", tc.name, tc.collation.as_deref().unwrap_or("default"))
                 };
                 let type_changes = (fc.data_type != tc.data_type).then(|| tc.name.clone());
-                retypes.push((format!("ALTER COLUMN {col} TYPE {}{collate}{using}", tc.data_type), hazards, what, type_changes));
+                retypes.push((
+                    format!("ALTER COLUMN {col} TYPE {}{collate}{using}", tc.data_type),
+                    hazards,
+                    what,
+                    type_changes,
+                ));
             }
         }
         if !retypes.is_empty() {
             // One statement for all of a table's retypes: one rewrite, not one per column.
             let what: Vec<String> = retypes.iter().map(|r| r.2.clone()).collect();
-            let sql = format!("ALTER TABLE {t}\n    {};", retypes.iter().map(|r| r.0.clone()).collect::<Vec<_>>().join(",\n    "));
+            let sql = format!(
+                "ALTER TABLE {t}\n    {};",
+                retypes.iter().map(|r| r.0.clone()).collect::<Vec<_>>().join(",\n    ")
+            );
             let mut s = step(&object, format!("retype {}", what.join(", ")), sql).touching(name);
             s.hazards = retypes.iter().flat_map(|r| r.1.clone()).collect();
             let retyped_cols: BTreeSet<String> = retypes.iter().filter_map(|r| r.3.clone()).collect();
             let fks = self.foreign_keys_on_retyped(name, &retyped_cols);
             if !fks.is_empty() {
-                self.notes.push(format!("foreign keys {} on retyped columns of {name} are rebuilt by PostgreSQL in the same transaction", fks.join(", ")));
+                self.notes.push(format!(
+                    "foreign keys {} on retyped columns of {name} are rebuilt by PostgreSQL in the same transaction",
+                    fks.join(", ")
+                ));
             }
             self.push(Phase::AlterColumns, s);
         }
@@ -845,24 +1074,46 @@ impl<'a> Planner<'a> {
                 continue;
             }
             if tc.not_null && !fc.not_null {
-                self.push(Phase::AlterColumns, step(&object, format!("{} not null", tc.name), alter(format!("ALTER COLUMN {col} SET NOT NULL"))).touching(name));
+                self.push(
+                    Phase::AlterColumns,
+                    step(&object, format!("{} not null", tc.name), alter(format!("ALTER COLUMN {col} SET NOT NULL")))
+                        .touching(name),
+                );
             }
             if !tc.not_null && fc.not_null {
-                self.push(Phase::AlterColumns, step(&object, format!("{} nullable", tc.name), alter(format!("ALTER COLUMN {col} DROP NOT NULL"))).touching(name));
+                self.push(
+                    Phase::AlterColumns,
+                    step(&object, format!("{} nullable", tc.name), alter(format!("ALTER COLUMN {col} DROP NOT NULL")))
+                        .touching(name),
+                );
             }
             let enum_rebuilt = fc.enum_type.as_ref().is_some_and(|e| self.replaced_enums.contains(e));
             let retyped = fc.data_type != tc.data_type || fc.collation != tc.collation || enum_rebuilt;
-            let default_dropped = fc.default.is_some() && (fc.default != tc.default || retyped) && fc.identity.is_none();
+            let default_dropped =
+                fc.default.is_some() && (fc.default != tc.default || retyped) && fc.identity.is_none();
             if let Some(d) = &tc.default {
                 if fc.default.as_ref() != Some(d) || default_dropped {
-                    self.push(Phase::AlterColumns, step(&object, format!("default of {}", tc.name), alter(format!("ALTER COLUMN {col} SET DEFAULT {d}"))).touching(name));
+                    self.push(
+                        Phase::AlterColumns,
+                        step(
+                            &object,
+                            format!("default of {}", tc.name),
+                            alter(format!("ALTER COLUMN {col} SET DEFAULT {d}")),
+                        )
+                        .touching(name),
+                    );
                 }
             }
             match (&fc.identity, &tc.identity) {
                 (None, Some(k)) => {
                     self.push(
                         Phase::AlterColumns,
-                        step(&object, format!("{} becomes an identity", tc.name), alter(format!("ALTER COLUMN {col} ADD GENERATED {} AS IDENTITY", identity_kind(k)))).touching(name),
+                        step(
+                            &object,
+                            format!("{} becomes an identity", tc.name),
+                            alter(format!("ALTER COLUMN {col} ADD GENERATED {} AS IDENTITY", identity_kind(k))),
+                        )
+                        .touching(name),
                     );
                     // A new identity starts at 1; existing rows already hold ids.
                     self.push(
@@ -881,13 +1132,25 @@ impl<'a> Planner<'a> {
                 (Some(a), Some(b)) if a != b => {
                     self.push(
                         Phase::AlterColumns,
-                        step(&object, format!("{} identity {}", tc.name, identity_kind(b)), alter(format!("ALTER COLUMN {col} SET GENERATED {}", identity_kind(b)))).touching(name),
+                        step(
+                            &object,
+                            format!("{} identity {}", tc.name, identity_kind(b)),
+                            alter(format!("ALTER COLUMN {col} SET GENERATED {}", identity_kind(b))),
+                        )
+                        .touching(name),
                     );
                 }
                 _ => {}
             }
             if fc.comment != tc.comment {
-                self.push(Phase::Extras, step(&object, format!("comment on column {}", tc.name), comment_sql("COLUMN", &format!("{t}.{col}"), &tc.comment)));
+                self.push(
+                    Phase::Extras,
+                    step(
+                        &object,
+                        format!("comment on column {}", tc.name),
+                        comment_sql("COLUMN", &format!("{t}.{col}"), &tc.comment),
+                    ),
+                );
             }
             self.column_grants(name, &tc.name, &fc.grants, &tc.grants);
         }
@@ -898,7 +1161,10 @@ impl<'a> Planner<'a> {
             self.push(
                 Phase::AlterColumns,
                 step(&object, format!("drop column {}", fc.name), alter(format!("DROP COLUMN {}", ident(&fc.name))))
-                    .hazard(HazardKind::DataLoss, format!("column {} ({}) and its values are dropped", fc.name, fc.data_type))
+                    .hazard(
+                        HazardKind::DataLoss,
+                        format!("column {} ({}) and its values are dropped", fc.name, fc.data_type),
+                    )
                     .touching(name),
             );
         }
@@ -912,7 +1178,15 @@ impl<'a> Planner<'a> {
                     && self.to.tables.get(p).is_none_or(|pt| pt.column(&fc.name).is_none())
             });
             if let (true, Some(tc)) = (parent_drops, tt.column(&fc.name)) {
-                self.push(Phase::AlterColumns, step(&object, format!("add column {} back as its own", tc.name), alter(format!("ADD COLUMN {}", column_sql(tc)))).touching(name));
+                self.push(
+                    Phase::AlterColumns,
+                    step(
+                        &object,
+                        format!("add column {} back as its own", tc.name),
+                        alter(format!("ADD COLUMN {}", column_sql(tc))),
+                    )
+                    .touching(name),
+                );
             }
         }
         if ft.unlogged != tt.unlogged {
@@ -932,17 +1206,34 @@ impl<'a> Planner<'a> {
                 .filter(|k| !tt.reloptions.iter().any(|o| o.split('=').next() == Some(k.as_str())))
                 .collect();
             if !removed.is_empty() {
-                self.push(Phase::TableOptions, step(&object, "reset storage options", alter(format!("RESET ({})", removed.join(", ")))));
+                self.push(
+                    Phase::TableOptions,
+                    step(&object, "reset storage options", alter(format!("RESET ({})", removed.join(", ")))),
+                );
             }
             if !tt.reloptions.is_empty() {
-                self.push(Phase::TableOptions, step(&object, "storage options", alter(format!("SET ({})", tt.reloptions.join(", ")))));
+                self.push(
+                    Phase::TableOptions,
+                    step(&object, "storage options", alter(format!("SET ({})", tt.reloptions.join(", ")))),
+                );
             }
         }
         if let (Some((parent, bound)), false) = (&tt.partition_of, ft.partition_of == tt.partition_of) {
-            self.push(Phase::TableOptions, step(&object, format!("attach to {parent}"), format!("ALTER TABLE {} ATTACH PARTITION {t} {bound};", parent.sql())).touching(name));
+            self.push(
+                Phase::TableOptions,
+                step(
+                    &object,
+                    format!("attach to {parent}"),
+                    format!("ALTER TABLE {} ATTACH PARTITION {t} {bound};", parent.sql()),
+                )
+                .touching(name),
+            );
         }
         for p in tt.inherits.iter().filter(|p| !ft.inherits.contains(p)) {
-            self.push(Phase::TableOptions, step(&object, format!("inherit from {p}"), alter(format!("INHERIT {}", p.sql()))).touching(name));
+            self.push(
+                Phase::TableOptions,
+                step(&object, format!("inherit from {p}"), alter(format!("INHERIT {}", p.sql()))).touching(name),
+            );
         }
     }
 
@@ -954,7 +1245,8 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 let local = tn == name && c.columns.iter().any(|col| retyped.contains(col));
-                let remote = c.references.as_ref() == Some(name) && c.referenced_columns.iter().any(|col| retyped.contains(col));
+                let remote =
+                    c.references.as_ref() == Some(name) && c.referenced_columns.iter().any(|col| retyped.contains(col));
                 if local || remote {
                     out.push(format!("{tn}.{cn}"));
                 }
@@ -973,7 +1265,15 @@ impl<'a> Planner<'a> {
             let target_ref_recreated = fc.references.as_ref().is_some_and(|r| self.recreated_tables.contains(r));
             if tt.constraints.get(cn) != Some(fc) || target_ref_recreated {
                 let phase = if fc.kind == "f" { Phase::DropForeignKeys } else { Phase::DropConstraints };
-                self.push(phase, step(&object, format!("drop constraint {cn}"), format!("ALTER TABLE {t} DROP CONSTRAINT {};", ident(cn))).touching(name));
+                self.push(
+                    phase,
+                    step(
+                        &object,
+                        format!("drop constraint {cn}"),
+                        format!("ALTER TABLE {t} DROP CONSTRAINT {};", ident(cn)),
+                    )
+                    .touching(name),
+                );
             }
         }
         for (cn, tc) in &tt.constraints {
@@ -981,18 +1281,36 @@ impl<'a> Planner<'a> {
             if fcons.get(cn) != Some(tc) || target_ref_recreated {
                 if fcons.get(cn).is_some_and(|f| f.definition == tc.definition) && !target_ref_recreated {
                     let target = format!("{} ON {t}", ident(cn));
-                    self.push(Phase::Extras, step(&object, format!("comment on constraint {cn}"), comment_sql("CONSTRAINT", &target, &tc.comment)));
+                    self.push(
+                        Phase::Extras,
+                        step(
+                            &object,
+                            format!("comment on constraint {cn}"),
+                            comment_sql("CONSTRAINT", &target, &tc.comment),
+                        ),
+                    );
                     continue;
                 }
                 let phase = if tc.kind == "f" { Phase::AddForeignKeys } else { Phase::AddConstraints };
-                let mut s = step(&object, format!("add constraint {cn}"), format!("ALTER TABLE {t} ADD CONSTRAINT {} {};", ident(cn), tc.definition));
+                let mut s = step(
+                    &object,
+                    format!("add constraint {cn}"),
+                    format!("ALTER TABLE {t} ADD CONSTRAINT {} {};", ident(cn), tc.definition),
+                );
                 if ft.is_some() {
                     s = s.touching(name);
                 }
                 self.push(phase, s);
                 if tc.comment.is_some() {
                     let target = format!("{} ON {t}", ident(cn));
-                    self.push(Phase::Extras, step(&object, format!("comment on constraint {cn}"), comment_sql("CONSTRAINT", &target, &tc.comment)));
+                    self.push(
+                        Phase::Extras,
+                        step(
+                            &object,
+                            format!("comment on constraint {cn}"),
+                            comment_sql("CONSTRAINT", &target, &tc.comment),
+                        ),
+                    );
                 }
             }
         }
@@ -1003,7 +1321,10 @@ impl<'a> Planner<'a> {
         let fpol = ft.map(|f| f.policies.clone()).unwrap_or_default();
         for (pn, fp) in &fpol {
             if tt.policies.get(pn) != Some(fp) {
-                self.push(Phase::DropConstraints, step(&object, format!("drop policy {pn}"), format!("DROP POLICY {} ON {t};", ident(pn))));
+                self.push(
+                    Phase::DropConstraints,
+                    step(&object, format!("drop policy {pn}"), format!("DROP POLICY {} ON {t};", ident(pn))),
+                );
             }
         }
         for (pn, tp) in &tt.policies {
@@ -1028,18 +1349,42 @@ impl<'a> Planner<'a> {
         let (frls, fforce) = ft.map(|f| (f.row_security, f.force_row_security)).unwrap_or((false, false));
         if frls != tt.row_security {
             let what = if tt.row_security { "ENABLE" } else { "DISABLE" };
-            self.push(Phase::TableOptions, step(&object, format!("{} row level security", what.to_lowercase()), format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;")));
+            self.push(
+                Phase::TableOptions,
+                step(
+                    &object,
+                    format!("{} row level security", what.to_lowercase()),
+                    format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;"),
+                ),
+            );
         }
         if fforce != tt.force_row_security {
             let what = if tt.force_row_security { "FORCE" } else { "NO FORCE" };
-            self.push(Phase::TableOptions, step(&object, format!("{} row level security", what.to_lowercase()), format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;")));
+            self.push(
+                Phase::TableOptions,
+                step(
+                    &object,
+                    format!("{} row level security", what.to_lowercase()),
+                    format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;"),
+                ),
+            );
         }
     }
 
-    fn indexes(&mut self, object: &str, schema: &str, from: &BTreeMap<String, Index>, to: &BTreeMap<String, Index>, existing: bool) {
+    fn indexes(
+        &mut self,
+        object: &str,
+        schema: &str,
+        from: &BTreeMap<String, Index>,
+        to: &BTreeMap<String, Index>,
+        existing: bool,
+    ) {
         for (n, fi) in from {
             if to.get(n).is_none_or(|ti| ti.definition != fi.definition) {
-                self.push(Phase::DropConstraints, step(object, format!("drop index {n}"), format!("DROP INDEX {};", QName::new(schema, n).sql())));
+                self.push(
+                    Phase::DropConstraints,
+                    step(object, format!("drop index {n}"), format!("DROP INDEX {};", QName::new(schema, n).sql())),
+                );
             }
         }
         for (n, ti) in to {
@@ -1048,7 +1393,14 @@ impl<'a> Planner<'a> {
                 self.push(Phase::Indexes, step(object, format!("create index {n}"), format!("{};", ti.definition)));
             }
             if fi.map(|f| &f.comment) != Some(&ti.comment) && (ti.comment.is_some() || fi.is_some()) {
-                self.push(Phase::Extras, step(object, format!("comment on index {n}"), comment_sql("INDEX", &QName::new(schema, n).sql(), &ti.comment)));
+                self.push(
+                    Phase::Extras,
+                    step(
+                        object,
+                        format!("comment on index {n}"),
+                        comment_sql("INDEX", &QName::new(schema, n).sql(), &ti.comment),
+                    ),
+                );
             }
         }
         let _ = existing;
@@ -1058,13 +1410,21 @@ impl<'a> Planner<'a> {
         for (n, ft) in from {
             let function_replaced = self.replaced_functions.contains(&ft.function);
             if to.get(n).is_none_or(|tt| tt.definition != ft.definition) || function_replaced {
-                self.push(Phase::DropTriggers, step(object, format!("drop trigger {n}"), format!("DROP TRIGGER {} ON {on};", ident(n))));
+                self.push(
+                    Phase::DropTriggers,
+                    step(object, format!("drop trigger {n}"), format!("DROP TRIGGER {} ON {on};", ident(n))),
+                );
             }
         }
         for (n, tt) in to {
-            let kept = from.get(n).filter(|ft| ft.definition == tt.definition && !self.replaced_functions.contains(&ft.function));
+            let kept = from
+                .get(n)
+                .filter(|ft| ft.definition == tt.definition && !self.replaced_functions.contains(&ft.function));
             if kept.is_none() {
-                self.push(Phase::CreateTriggers, step(object, format!("create trigger {n}"), format!("{};", tt.definition)));
+                self.push(
+                    Phase::CreateTriggers,
+                    step(object, format!("create trigger {n}"), format!("{};", tt.definition)),
+                );
             }
             if kept.map(|k| &k.enabled) != Some(&tt.enabled) && (kept.is_some() || tt.enabled != "O") {
                 let what = match tt.enabled.as_str() {
@@ -1073,10 +1433,20 @@ impl<'a> Planner<'a> {
                     "A" => "ENABLE ALWAYS TRIGGER",
                     _ => "ENABLE TRIGGER",
                 };
-                self.push(Phase::CreateTriggers, step(object, format!("trigger {n} state"), format!("ALTER TABLE {on} {what} {};", ident(n))));
+                self.push(
+                    Phase::CreateTriggers,
+                    step(object, format!("trigger {n} state"), format!("ALTER TABLE {on} {what} {};", ident(n))),
+                );
             }
             if kept.map(|k| &k.comment) != Some(&tt.comment) && (tt.comment.is_some() || kept.is_some()) {
-                self.push(Phase::Extras, step(object, format!("comment on trigger {n}"), comment_sql("TRIGGER", &format!("{} ON {on}", ident(n)), &tt.comment)));
+                self.push(
+                    Phase::Extras,
+                    step(
+                        object,
+                        format!("comment on trigger {n}"),
+                        comment_sql("TRIGGER", &format!("{} ON {on}", ident(n)), &tt.comment),
+                    ),
+                );
             }
         }
     }
@@ -1088,14 +1458,19 @@ impl<'a> Planner<'a> {
         for name in from_order.iter().rev().filter(|n| affected.contains(*n)) {
             let fv = &self.from.views[name];
             let kind = if fv.materialized { "MATERIALIZED VIEW" } else { "VIEW" };
-            let why = if self.to.views.get(name).is_none() {
+            let why = if !self.to.views.contains_key(name) {
                 "drop".to_string()
-            } else if self.to.views[name].definition != fv.definition || self.to.views[name].materialized != fv.materialized {
+            } else if self.to.views[name].definition != fv.definition
+                || self.to.views[name].materialized != fv.materialized
+            {
                 "drop to recreate with the target definition".to_string()
             } else {
                 "drop to recreate around the change of what it reads".to_string()
             };
-            self.push(Phase::DropViews, step(format!("{} {name}", kind.to_lowercase()), why, format!("DROP {kind} {};", name.sql())));
+            self.push(
+                Phase::DropViews,
+                step(format!("{} {name}", kind.to_lowercase()), why, format!("DROP {kind} {};", name.sql())),
+            );
         }
         // Create in dependency order of TO.
         let to_order = topo_order(&self.to.views, |v| &v.depends.relations);
@@ -1110,7 +1485,8 @@ impl<'a> Planner<'a> {
                 self.alter_view(name, fv, tv);
                 continue;
             }
-            let with = if tv.reloptions.is_empty() { String::new() } else { format!(" WITH ({})", tv.reloptions.join(", ")) };
+            let with =
+                if tv.reloptions.is_empty() { String::new() } else { format!(" WITH ({})", tv.reloptions.join(", ")) };
             let sql = if tv.materialized {
                 let data = if tv.populated { "WITH DATA" } else { "WITH NO DATA" };
                 format!("CREATE MATERIALIZED VIEW {}{with} AS\n{}\n{data};", name.sql(), tv.definition)
@@ -1127,7 +1503,14 @@ impl<'a> Planner<'a> {
             }
             for (c, comment) in &tv.column_comments {
                 let target = format!("{}.{}", name.sql(), ident(c));
-                self.push(Phase::CreateViews, step(&object, format!("comment on column {c}"), comment_sql("COLUMN", &target, &Some(comment.clone()))));
+                self.push(
+                    Phase::CreateViews,
+                    step(
+                        &object,
+                        format!("comment on column {c}"),
+                        comment_sql("COLUMN", &target, &Some(comment.clone())),
+                    ),
+                );
             }
             // Restore what the dropped view had: its owner when owners are not compared.
             let mut extras = tv.extras.clone();
@@ -1144,9 +1527,19 @@ impl<'a> Planner<'a> {
             self.extras(Phase::CreateViews, kind, &name.sql(), &object, None, &extras);
             self.opts = saved;
             for (n, t) in &tv.triggers {
-                self.push(Phase::CreateTriggers, step(&object, format!("create trigger {n}"), format!("{};", t.definition)));
+                self.push(
+                    Phase::CreateTriggers,
+                    step(&object, format!("create trigger {n}"), format!("{};", t.definition)),
+                );
                 if t.comment.is_some() {
-                    self.push(Phase::Extras, step(&object, format!("comment on trigger {n}"), comment_sql("TRIGGER", &format!("{} ON {}", ident(n), name.sql()), &t.comment)));
+                    self.push(
+                        Phase::Extras,
+                        step(
+                            &object,
+                            format!("comment on trigger {n}"),
+                            comment_sql("TRIGGER", &format!("{} ON {}", ident(n), name.sql()), &t.comment),
+                        ),
+                    );
                 }
             }
         }
@@ -1164,17 +1557,34 @@ impl<'a> Planner<'a> {
                 .filter(|k| !tv.reloptions.iter().any(|o| o.split('=').next() == Some(k.as_str())))
                 .collect();
             if !removed.is_empty() {
-                self.push(Phase::Extras, step(&object, "reset options", format!("ALTER {kind} {} RESET ({});", name.sql(), removed.join(", "))));
+                self.push(
+                    Phase::Extras,
+                    step(
+                        &object,
+                        "reset options",
+                        format!("ALTER {kind} {} RESET ({});", name.sql(), removed.join(", ")),
+                    ),
+                );
             }
             if !tv.reloptions.is_empty() {
-                self.push(Phase::Extras, step(&object, "options", format!("ALTER {kind} {} SET ({});", name.sql(), tv.reloptions.join(", "))));
+                self.push(
+                    Phase::Extras,
+                    step(
+                        &object,
+                        "options",
+                        format!("ALTER {kind} {} SET ({});", name.sql(), tv.reloptions.join(", ")),
+                    ),
+                );
             }
         }
         for (c, _) in &tv.columns {
             let (a, b) = (fv.column_comments.get(c), tv.column_comments.get(c));
             if a != b {
                 let target = format!("{}.{}", name.sql(), ident(c));
-                self.push(Phase::Extras, step(&object, format!("comment on column {c}"), comment_sql("COLUMN", &target, &b.cloned())));
+                self.push(
+                    Phase::Extras,
+                    step(&object, format!("comment on column {c}"), comment_sql("COLUMN", &target, &b.cloned())),
+                );
             }
         }
         if tv.materialized && fv.populated != tv.populated {
@@ -1183,7 +1593,11 @@ impl<'a> Planner<'a> {
             } else {
                 format!("REFRESH MATERIALIZED VIEW {} WITH NO DATA;", name.sql())
             };
-            self.push(Phase::Extras, step(&object, "refresh", sql).hazard(HazardKind::MatviewRepopulate, "the materialized view is refilled"));
+            self.push(
+                Phase::Extras,
+                step(&object, "refresh", sql)
+                    .hazard(HazardKind::MatviewRepopulate, "the materialized view is refilled"),
+            );
         }
         self.indexes(&object, &name.schema, &fv.indexes, &tv.indexes, true);
         self.triggers(&object, &name.sql(), &fv.triggers, &tv.triggers);

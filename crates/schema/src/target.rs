@@ -96,7 +96,8 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
         model
     }
     .await;
-    let dropped = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&name))).execute(&mut admin).await;
+    let dropped =
+        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&name))).execute(&mut admin).await;
     let _ = admin.close().await;
     let model = result?;
     dropped?;
@@ -126,7 +127,8 @@ fn read_dir_sql(dir: &PathBuf) -> Result<String, SchemaError> {
 pub fn with_database(url: &str, database: &str) -> Result<String, SchemaError> {
     let mut u = url::Url::parse(url).map_err(|e| SchemaError::Url(e.to_string()))?;
     u.set_path(&format!("/{database}"));
-    let pairs: Vec<(String, String)> = u.query_pairs().filter(|(k, _)| k != "dbname").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let pairs: Vec<(String, String)> =
+        u.query_pairs().filter(|(k, _)| k != "dbname").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     if pairs.is_empty() {
         u.set_query(None);
     } else {

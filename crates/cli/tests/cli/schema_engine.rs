@@ -262,12 +262,14 @@ async fn fingerprints(db: &TestDb) -> std::collections::BTreeMap<(String, String
 
 async fn column_type(db: &TestDb, table: &str, column: &str) -> String {
     let mut conn = db.connect().await;
-    sqlx::query_scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2")
-        .bind(format!("public.{table}"))
-        .bind(column)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2",
+    )
+    .bind(format!("public.{table}"))
+    .bind(column)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,7 +279,20 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
     let backups = dir.path().join("backups");
     let before = fingerprints(&db).await;
 
-    let out = soprovod(dir.path(), &["--database-url", &db.url, "db", "apply", "--yes", "--allow-hazards", "all", "--backup-dir", backups.to_str().unwrap()]);
+    let out = soprovod(
+        dir.path(),
+        &[
+            "--database-url",
+            &db.url,
+            "db",
+            "apply",
+            "--yes",
+            "--allow-hazards",
+            "all",
+            "--backup-dir",
+            backups.to_str().unwrap(),
+        ],
+    );
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(code(&out), 0, "apply failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("DROP VIEW public.ops_slow_top"), "{stdout}");
@@ -286,7 +301,10 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
 
     let after = fingerprints(&db).await;
     let dropped: Vec<_> = before.keys().filter(|k| !after.contains_key(*k)).cloned().collect();
-    assert_eq!(dropped, vec![("users".to_string(), "total_generations".to_string()), ("users".to_string(), "updated_at".to_string())]);
+    assert_eq!(
+        dropped,
+        vec![("users".to_string(), "total_generations".to_string()), ("users".to_string(), "updated_at".to_string())]
+    );
     for (key, value) in &before {
         if let Some(now) = after.get(key) {
             assert_eq!(now, value, "rows or values of {key:?} changed");
@@ -315,7 +333,14 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
     .unwrap();
     assert_eq!(
         columns,
-        ["cohort_month", "acquisition_channel", "cohort_size", "activated_users", "premium_users", "avg_days_to_first_generation"]
+        [
+            "cohort_month",
+            "acquisition_channel",
+            "cohort_size",
+            "activated_users",
+            "premium_users",
+            "avg_days_to_first_generation"
+        ]
     );
 
     let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify"]);
@@ -324,7 +349,10 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
     assert_eq!(code(&plan), 0, "{}", text(&plan.stderr));
     let json: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan json");
     assert_eq!(json["steps"].as_array().map(Vec::len), Some(0), "{json}");
-    let again = soprovod(dir.path(), &["--database-url", &db.url, "db", "apply", "--yes", "--allow-hazards", "all", "--no-backup"]);
+    let again = soprovod(
+        dir.path(),
+        &["--database-url", &db.url, "db", "apply", "--yes", "--allow-hazards", "all", "--no-backup"],
+    );
     assert_eq!(code(&again), 0);
     assert!(text(&again.stderr).contains("nothing to do"), "{}", text(&again.stderr));
 }
@@ -344,7 +372,8 @@ async fn without_allowed_hazards_apply_lists_them_exits_1_and_changes_nothing() 
     assert!(stderr.contains("column total_generations"), "{stderr}");
 
     // Allowing only some kinds is still a refusal.
-    let partly = soprovod(dir.path(), &["--database-url", &db.url, "db", "apply", "--yes", "--allow-hazards", "table-rewrite"]);
+    let partly =
+        soprovod(dir.path(), &["--database-url", &db.url, "db", "apply", "--yes", "--allow-hazards", "table-rewrite"]);
     assert_eq!(code(&partly), 1);
     assert!(!text(&partly.stderr).contains("  table-rewrite "), "allowed kinds are not listed as refused");
 
@@ -448,7 +477,18 @@ async fn a_lock_held_elsewhere_makes_apply_time_out_and_roll_everything_back() {
     sqlx::query("LOCK TABLE users IN ACCESS SHARE MODE").execute(&mut *tx).await.unwrap();
     let out = soprovod(
         dir.path(),
-        &["--database-url", &db.url, "db", "apply", "--yes", "--allow-hazards", "all", "--no-backup", "--lock-timeout", "300"],
+        &[
+            "--database-url",
+            &db.url,
+            "db",
+            "apply",
+            "--yes",
+            "--allow-hazards",
+            "all",
+            "--no-backup",
+            "--lock-timeout",
+            "300",
+        ],
     );
     tx.rollback().await.unwrap();
     let stderr = text(&out.stderr);

@@ -65,16 +65,28 @@ async fn a_view_chain_over_retyped_columns_is_rebuilt_and_keeps_its_grants_comme
     let oid = |name: &'static str| format!("SELECT '{name}'::regclass::oid::text");
     let labels_oid = scalar_text(&mut conn, &oid("labels")).await;
     let guarded_oid = scalar_text(&mut conn, &oid("guarded")).await;
-    let totals_before = scalar_text(&mut conn, "SELECT string_agg(account_id || ':' || total, ',' ORDER BY account_id) FROM run_totals").await;
+    let totals_before = scalar_text(
+        &mut conn,
+        "SELECT string_agg(account_id || ':' || total, ',' ORDER BY account_id) FROM run_totals",
+    )
+    .await;
 
     let target = schema::load_target(&db.url, &Target::Sql(AFTER.into())).await.unwrap();
     let plan = converge(&db, &target, Target::Sql(String::new()).compare_options()).await;
 
     let kinds = plan.hazard_kinds();
-    assert!(kinds.contains(&schema::HazardKind::TableRewrite) && kinds.contains(&schema::HazardKind::MatviewRepopulate), "{kinds:?}");
-    assert!(!kinds.contains(&schema::HazardKind::DataLoss) && !kinds.contains(&schema::HazardKind::LossyCast), "{kinds:?}");
+    assert!(
+        kinds.contains(&schema::HazardKind::TableRewrite) && kinds.contains(&schema::HazardKind::MatviewRepopulate),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.contains(&schema::HazardKind::DataLoss) && !kinds.contains(&schema::HazardKind::LossyCast),
+        "{kinds:?}"
+    );
     // Views are dropped dependents-first and created base-first.
-    let pos = |needle: &str| plan.steps.iter().position(|s| s.sql.starts_with(needle)).unwrap_or_else(|| panic!("no step {needle}"));
+    let pos = |needle: &str| {
+        plan.steps.iter().position(|s| s.sql.starts_with(needle)).unwrap_or_else(|| panic!("no step {needle}"))
+    };
     assert!(pos("DROP VIEW public.run_top") < pos("DROP VIEW public.run_per_account"));
     assert!(pos("DROP VIEW public.run_per_account") < pos("DROP VIEW public.run_base"));
     assert!(pos("CREATE VIEW public.run_base") < pos("CREATE VIEW public.run_per_account"));
@@ -87,14 +99,36 @@ async fn a_view_chain_over_retyped_columns_is_rebuilt_and_keeps_its_grants_comme
         scalar_text(&mut conn, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'run_per_account'::regclass AND attname = 'total'").await,
         "double precision"
     );
-    assert_eq!(scalar_text(&mut conn, "SELECT data_type::text FROM pg_sequences WHERE sequencename = 'accounts_id_seq'").await, "bigint");
-    assert_eq!(scalar_text(&mut conn, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = 'guarded'::regclass").await, "security_barrier=true");
-    assert_eq!(scalar_text(&mut conn, "SELECT obj_description('guarded'::regclass, 'pg_class')").await, "runs longer than five seconds");
-    assert_eq!(scalar_text(&mut conn, "SELECT has_table_privilege('reporting', 'guarded', 'SELECT')::text").await, "true");
-    assert_eq!(scalar_text(&mut conn, "SELECT obj_description('run_totals'::regclass, 'pg_class')").await, "per account");
-    assert_eq!(scalar_text(&mut conn, "SELECT indexdef FROM pg_indexes WHERE indexname = 'run_totals_account'").await,
-        "CREATE UNIQUE INDEX run_totals_account ON public.run_totals USING btree (account_id)");
-    let totals_after = scalar_text(&mut conn, "SELECT string_agg(account_id || ':' || total, ',' ORDER BY account_id) FROM run_totals").await;
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT data_type::text FROM pg_sequences WHERE sequencename = 'accounts_id_seq'").await,
+        "bigint"
+    );
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = 'guarded'::regclass")
+            .await,
+        "security_barrier=true"
+    );
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT obj_description('guarded'::regclass, 'pg_class')").await,
+        "runs longer than five seconds"
+    );
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT has_table_privilege('reporting', 'guarded', 'SELECT')::text").await,
+        "true"
+    );
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT obj_description('run_totals'::regclass, 'pg_class')").await,
+        "per account"
+    );
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT indexdef FROM pg_indexes WHERE indexname = 'run_totals_account'").await,
+        "CREATE UNIQUE INDEX run_totals_account ON public.run_totals USING btree (account_id)"
+    );
+    let totals_after = scalar_text(
+        &mut conn,
+        "SELECT string_agg(account_id || ':' || total, ',' ORDER BY account_id) FROM run_totals",
+    )
+    .await;
     assert_eq!(totals_after, totals_before, "the materialized view holds the same data");
     assert_eq!(scalar_text(&mut conn, "SELECT count(*)::text FROM runs").await, "2000");
 

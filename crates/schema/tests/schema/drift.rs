@@ -36,19 +36,32 @@ async fn functions_triggers_and_enums_change_in_dependency_order_and_the_trigger
     assert_eq!(find("function", "public.obsolete(x integer)").map(|d| d.presence), Some(Presence::OnlyInFrom));
     assert_eq!(find("function", "public.audit()").map(|d| d.presence), Some(Presence::OnlyInTo));
     let notes = find("table", "public.notes").expect("notes differs");
-    assert!(notes.details.iter().any(|d| d.starts_with("column edits") && d.ends_with("only in TO")), "{:?}", notes.details);
+    assert!(
+        notes.details.iter().any(|d| d.starts_with("column edits") && d.ends_with("only in TO")),
+        "{:?}",
+        notes.details
+    );
     assert!(notes.details.iter().any(|d| d.starts_with("trigger notes_audit only in TO")), "{:?}", notes.details);
 
     let plan = converge(&db, &target, CompareOptions::default()).await;
-    let pos = |needle: &str| plan.steps.iter().position(|s| s.sql.contains(needle)).unwrap_or_else(|| panic!("no step {needle}"));
+    let pos = |needle: &str| {
+        plan.steps.iter().position(|s| s.sql.contains(needle)).unwrap_or_else(|| panic!("no step {needle}"))
+    };
     assert!(pos("FUNCTION public.audit()") < pos("CREATE TRIGGER notes_audit"), "functions before triggers");
     assert!(pos("ADD VALUE 'great' BEFORE 'good'") < pos("ADD VALUE 'meh' AFTER 'good'"));
     assert!(plan.hazard_kinds().contains(&schema::HazardKind::LossyCast), "reordering an enum recreates it");
 
     let mut conn = db.connect().await;
     sqlx::raw_sql("UPDATE notes SET body = body || '!' WHERE body = 'a'").execute(&mut conn).await.unwrap();
-    assert_eq!(scalar_text(&mut conn, "SELECT edits::text || ' ' || (touched IS NOT NULL)::text FROM notes WHERE body = 'a!'").await, "1 true");
-    assert_eq!(scalar_text(&mut conn, "SELECT string_agg(body || '=' || mood || '/' || sz, ',' ORDER BY id) FROM notes").await, "a!=good/s,b=bad/m,c=good/l");
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT edits::text || ' ' || (touched IS NOT NULL)::text FROM notes WHERE body = 'a!'")
+            .await,
+        "1 true"
+    );
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT string_agg(body || '=' || mood || '/' || sz, ',' ORDER BY id) FROM notes").await,
+        "a!=good/s,b=bad/m,c=good/l"
+    );
     assert_eq!(scalar_text(&mut conn, "SELECT count(*)::text FROM pg_proc WHERE proname = 'obsolete'").await, "0");
 }
 

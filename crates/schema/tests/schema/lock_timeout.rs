@@ -56,5 +56,9 @@ async fn a_lock_timeout_in_the_middle_leaves_the_database_exactly_as_it_was() {
     let after = model(&db).await;
     assert_eq!(after, before, "the catalog is exactly as before");
     let mut conn = db.connect().await;
-    assert_eq!(scalar_text(&mut conn, "SELECT sum(n)::text || '/' || pg_typeof(n)::text FROM alpha GROUP BY pg_typeof(n)").await, "125250/integer");
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT sum(n)::text || '/' || pg_typeof(n)::text FROM alpha GROUP BY pg_typeof(n)")
+            .await,
+        "125250/integer"
+    );
 }

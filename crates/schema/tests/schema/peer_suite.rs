@@ -8,10 +8,32 @@ use crate::support::{db_from, model};
 
 /// The 26 cases of the corpus.
 const CASES: [&str; 26] = [
-    "collations", "constraints", "dependencies", "dependencies2", "dependencies3", "dependencies4", "enumdefaults",
-    "enumdeps", "everything", "excludeschema", "extversions", "generated", "generated_added", "identitycols", "inherit",
-    "inherit2", "partitioning", "privileges", "rls", "rls2", "seq", "singleschema", "singleschema_ext", "triggers",
-    "triggers2", "triggers3",
+    "collations",
+    "constraints",
+    "dependencies",
+    "dependencies2",
+    "dependencies3",
+    "dependencies4",
+    "enumdefaults",
+    "enumdeps",
+    "everything",
+    "excludeschema",
+    "extversions",
+    "generated",
+    "generated_added",
+    "identitycols",
+    "inherit",
+    "inherit2",
+    "partitioning",
+    "privileges",
+    "rls",
+    "rls2",
+    "seq",
+    "singleschema",
+    "singleschema_ext",
+    "triggers",
+    "triggers2",
+    "triggers3",
 ];
 
 /// The cases that converge today (README, "Peer suite"); a regression or an unexplained gain fails.
