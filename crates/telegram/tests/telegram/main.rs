@@ -1,0 +1,5 @@
+//! End-to-end tests of the Telegram bot: a fake Bot API and an LLM double on 127.0.0.1, and a
+//! real PostgreSQL database per test.
+
+mod support;
+mod transport;

@@ -1,0 +1,152 @@
+//! The transports against the fake Bot API, with a recording handler instead of the engine:
+//! updates arrive in order, offsets are confirmed, the webhook checks its secret, shutdown drains.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use teloxide::types::{Update, UpdateKind};
+use teloxide::Bot;
+use telegram::transport::{self, LaneKey, UpdateLanes};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::support::fake_api::{FakeBotApi, TgUser};
+
+fn bot_for(api: &FakeBotApi) -> Bot {
+    Bot::new(api.token.clone()).set_api_url(api.url().parse().unwrap())
+}
+
+fn text_of(update: &Update) -> String {
+    match &update.kind {
+        UpdateKind::Message(m) => m.text().unwrap_or("").to_string(),
+        UpdateKind::CallbackQuery(q) => format!("button:{}", q.data.clone().unwrap_or_default()),
+        UpdateKind::PreCheckoutQuery(q) => format!("pre_checkout:{}", q.invoice_payload),
+        _ => "other".into(),
+    }
+}
+
+/// Lanes whose handler records (user, what) of each update and reports the count seen so far.
+fn recording_lanes() -> (UpdateLanes, Arc<Mutex<Vec<(u64, String)>>>, mpsc::UnboundedReceiver<usize>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let s = seen.clone();
+    let lanes = UpdateLanes::new(8, move |u: Update| {
+        let (s, tx) = (s.clone(), tx.clone());
+        async move {
+            let who = match LaneKey::of(&u) {
+                LaneKey::User(id) => id,
+                LaneKey::Orphan(_) => 0,
+            };
+            let n = {
+                let mut seen = s.lock().unwrap();
+                seen.push((who, text_of(&u)));
+                seen.len()
+            };
+            let _ = tx.send(n);
+        }
+    });
+    (lanes, seen, rx)
+}
+
+/// Waits until the handler has seen `n` updates (a deadline turns a hang into a failure).
+async fn until_seen(rx: &mut mpsc::UnboundedReceiver<usize>, n: usize) {
+    let wait = async {
+        while let Some(count) = rx.recv().await {
+            if count >= n {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), wait).await.expect("updates never arrived");
+}
+
+#[tokio::test]
+async fn long_polling_delivers_every_update_in_order_and_confirms_the_offset_on_shutdown() {
+    let api = FakeBotApi::start().await;
+    let (lanes, seen, mut counts) = recording_lanes();
+    let anna = TgUser::new(555_000_001);
+    let boris = TgUser::new(555_000_002);
+    for i in 0..5 {
+        api.push(anna.text(&format!("a{i}")));
+        api.push(boris.text(&format!("b{i}")));
+    }
+    api.push(anna.press("like:x", 42));
+    api.push(anna.pre_checkout("pcq-1", "premium:1:150", 150));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let polling = tokio::spawn(transport::poll(bot_for(&api), lanes.clone(), async move {
+        let _ = stopped.await;
+    }));
+    until_seen(&mut counts, 12).await;
+    stop.send(()).unwrap();
+    polling.await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let anna_seen: Vec<String> = seen.iter().filter(|(u, _)| *u == 555_000_001).map(|(_, t)| t.clone()).collect();
+    assert_eq!(anna_seen, vec!["a0", "a1", "a2", "a3", "a4", "button:like:x", "pre_checkout:premium:1:150"]);
+    let boris_seen: Vec<String> = seen.iter().filter(|(u, _)| *u == 555_000_002).map(|(_, t)| t.clone()).collect();
+    assert_eq!(boris_seen, vec!["b0", "b1", "b2", "b3", "b4"]);
+    // The last getUpdates passed an offset past every update: Telegram will not re-deliver them.
+    assert_eq!(api.unconfirmed(), 0);
+    assert!(api.calls_of("deleteWebhook").len() == 1, "polling removes a stale webhook first");
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_an_update_in_progress() {
+    let api = FakeBotApi::start().await;
+    let gate = Arc::new(Semaphore::new(0));
+    let done = Arc::new(Mutex::new(Vec::new()));
+    let (started_tx, mut started) = mpsc::unbounded_channel::<()>();
+    let (g, d) = (gate.clone(), done.clone());
+    let lanes = UpdateLanes::new(4, move |u: Update| {
+        let (g, d, started_tx) = (g.clone(), d.clone(), started_tx.clone());
+        async move {
+            let _ = started_tx.send(());
+            g.acquire().await.unwrap().forget();
+            d.lock().unwrap().push(text_of(&u));
+        }
+    });
+    api.push(TgUser::new(777).text("slow one"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let polling = tokio::spawn(transport::poll(bot_for(&api), lanes.clone(), async move {
+        let _ = stopped.await;
+    }));
+    started.recv().await.unwrap();
+    stop.send(()).unwrap();
+    // Shutdown has begun, but the update is still being handled: the poller must not be done.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!polling.is_finished());
+    gate.add_permits(1);
+    polling.await.unwrap();
+    assert_eq!(done.lock().unwrap().clone(), vec!["slow one".to_string()]);
+}
+
+#[tokio::test]
+async fn the_webhook_takes_updates_only_with_the_secret_token() {
+    let api = FakeBotApi::start().await;
+    let (lanes, seen, _counts) = recording_lanes();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/telegram", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let public: reqwest::Url = "https://bot.example.org/telegram".parse().unwrap();
+    let server = tokio::spawn(transport::webhook_on(bot_for(&api), lanes.clone(), listener, "s3cret-token".into(), Some(public), async move {
+        let _ = stopped.await;
+    }));
+    let user = TgUser::new(888);
+    let update = api.with_id(user.text("через вебхук"));
+    // setWebhook was called with the secret and the public URL before serving.
+    let set = api.wait_until("setWebhook", |c| c.iter().any(|c| c.method == "setWebhook")).await;
+    let set = set.iter().find(|c| c.method == "setWebhook").unwrap();
+    assert_eq!(set.str("secret_token"), Some("s3cret-token"));
+    assert_eq!(set.str("url"), Some("https://bot.example.org/telegram"));
+
+    assert_eq!(api.post_webhook(&url, None, &update).await, 401);
+    assert_eq!(api.post_webhook(&url, Some("wrong"), &update).await, 401);
+    assert_eq!(api.post_webhook(&url, Some("s3cret-token"), &update).await, 200);
+    // Garbage with the right secret is taken (Telegram would re-send it forever) and dropped.
+    assert_eq!(api.post_webhook(&url, Some("s3cret-token"), &json!({"nonsense": true})).await, 200);
+    lanes.wait_idle().await;
+    assert_eq!(seen.lock().unwrap().clone(), vec![(888, "через вебхук".to_string())]);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
