@@ -209,14 +209,43 @@ async fn run_plan(
         lock_timeout: Duration::from_millis(hazards.lock_timeout),
         compare: target.compare_options(),
     };
-    let mut report = |p: Progress<'_>| match p {
-        Progress::Started { .. } => {}
-        Progress::Finished { index, total, step, elapsed } => {
-            eprintln!("[{index}/{total}] {}: {} ({:.3} s)", step.object, step.action, elapsed.as_secs_f64());
+    // On a terminal a bar shows the running step; either way each finished step gets a line.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(plan.steps.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}") {
+            bar.set_style(style);
         }
-        Progress::Verifying => eprintln!("verifying the database against the target before COMMIT"),
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let say = |line: String| match &bar {
+        Some(bar) => bar.println(line),
+        None => eprintln!("{line}"),
     };
-    match schema::apply(url, from, plan, to, options, &mut report).await {
+    let mut report = |p: Progress<'_>| match p {
+        Progress::Started { step, .. } => {
+            if let Some(bar) = &bar {
+                bar.set_message(format!("{}: {}", step.object, step.action));
+            }
+        }
+        Progress::Finished { index, total, step, elapsed } => {
+            say(format!("[{index}/{total}] {}: {} ({:.3} s)", step.object, step.action, elapsed.as_secs_f64()));
+            if let Some(bar) = &bar {
+                bar.inc(1);
+            }
+        }
+        Progress::Verifying => {
+            if let Some(bar) = &bar {
+                bar.set_message("verifying against the target");
+            }
+            say("verifying the database against the target before COMMIT".to_string())
+        }
+    };
+    let result = schema::apply(url, from, plan, to, options, &mut report).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match result {
         Ok(done) => {
             eprintln!(
                 "applied {} steps in one transaction in {:.2} s; the database is at the target",
