@@ -17,10 +17,12 @@ CREATE TABLE runs (
 );
 INSERT INTO accounts (name) SELECT 'a' || g FROM generate_series(1, 50) g;
 INSERT INTO runs (account_id, seconds, label) SELECT 1 + g % 50, g % 97, 'r' || g FROM generate_series(1, 2000) g;
+-- Views owned by another role keep that owner when recreated.
 
 CREATE VIEW run_base AS SELECT r.id, r.account_id, r.seconds FROM runs r;
 CREATE VIEW run_per_account AS SELECT account_id, sum(seconds) AS total, avg(seconds) AS mean FROM run_base GROUP BY account_id;
 CREATE VIEW run_top AS SELECT account_id, total FROM run_per_account WHERE total > 10;
+ALTER VIEW run_top OWNER TO analyst;
 
 CREATE VIEW guarded WITH (security_barrier = true) AS SELECT id, account_id FROM runs WHERE seconds > 5;
 COMMENT ON VIEW guarded IS 'runs longer than five seconds';
@@ -31,6 +33,9 @@ CREATE UNIQUE INDEX run_totals_account ON run_totals (account_id);
 COMMENT ON MATERIALIZED VIEW run_totals IS 'per account';
 
 CREATE VIEW labels AS SELECT id, label FROM runs;
+
+CREATE VIEW checked AS SELECT id, seconds FROM runs WHERE seconds >= 0 WITH LOCAL CHECK OPTION;
+CREATE VIEW invoker WITH (security_invoker = true) AS SELECT id, seconds FROM runs;
 "#;
 
 /// The same schema with wider ids and fractional seconds.
@@ -56,6 +61,9 @@ CREATE UNIQUE INDEX run_totals_account ON run_totals (account_id);
 COMMENT ON MATERIALIZED VIEW run_totals IS 'per account';
 
 CREATE VIEW labels AS SELECT id, label FROM runs;
+
+CREATE VIEW checked AS SELECT id, seconds FROM runs WHERE seconds >= 0 WITH LOCAL CHECK OPTION;
+CREATE VIEW invoker WITH (security_invoker = true) AS SELECT id, seconds FROM runs;
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,6 +100,10 @@ async fn a_view_chain_over_retyped_columns_is_rebuilt_and_keeps_its_grants_comme
     assert!(pos("CREATE VIEW public.run_base") < pos("CREATE VIEW public.run_per_account"));
     assert!(pos("CREATE VIEW public.run_per_account") < pos("CREATE VIEW public.run_top"));
     assert!(plan.steps.iter().all(|s| !s.sql.contains("public.labels")), "the unrelated view must not be touched");
+    for recreated in ["CREATE VIEW public.checked WITH (check_option=local)", "CREATE VIEW public.invoker WITH (security_invoker=true)"] {
+        assert!(plan.steps.iter().any(|s| s.sql.starts_with(recreated)), "no step {recreated}");
+    }
+    assert!(plan.steps.iter().any(|s| s.sql == "ALTER VIEW public.run_top OWNER TO analyst;"), "owner restored by the plan");
 
     assert_eq!(scalar_text(&mut conn, &oid("labels")).await, labels_oid, "unrelated view kept its oid");
     assert_ne!(scalar_text(&mut conn, &oid("guarded")).await, guarded_oid, "guarded was recreated");

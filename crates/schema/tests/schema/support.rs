@@ -12,7 +12,7 @@ pub async fn ensure_roles() {
         .get_or_init(|| async {
             let db = testkit::empty_db().await;
             let mut conn = db.connect().await;
-            for role in ["schemainspect_test_role", "postgres", "reporting"] {
+            for role in ["schemainspect_test_role", "postgres", "reporting", "analyst"] {
                 let sql = format!(
                     "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role}; END IF; END $$"
                 );
