@@ -152,6 +152,9 @@ struct Planner<'a> {
     recreated_tables: BTreeSet<QName>,
     /// Tables whose rows are rewritten (followed by ANALYZE).
     rewritten: BTreeSet<QName>,
+    /// Serial sequences dropped before their column becomes an identity (whose own sequence may
+    /// then take the same name, so the late drop must leave it alone).
+    serials_to_identity: BTreeSet<QName>,
 }
 
 /// Plans the change from `from` to `to`.
@@ -168,6 +171,7 @@ pub fn plan(from: &Model, to: &Model, opts: CompareOptions) -> Plan {
         replaced_functions: BTreeSet::new(),
         recreated_tables: BTreeSet::new(),
         rewritten: BTreeSet::new(),
+        serials_to_identity: BTreeSet::new(),
     };
     p.run();
     let mut unmodelled = Vec::new();
@@ -308,6 +312,14 @@ impl<'a> Planner<'a> {
     /// Works out which columns, relations, enums and functions change in a way that breaks what
     /// depends on them.
     fn analyse(&mut self) {
+        for (sn, sq) in &self.from.sequences {
+            let Some((t, c)) = &sq.owned_by else { continue };
+            let becomes_identity = self.from.tables.get(t).and_then(|ft| ft.column(c)).is_some_and(|fc| fc.identity.is_none())
+                && self.to.tables.get(t).and_then(|tt| tt.column(c)).is_some_and(|tc| tc.identity.is_some());
+            if becomes_identity && !self.to.sequences.contains_key(sn) {
+                self.serials_to_identity.insert(sn.clone());
+            }
+        }
         for (name, ft) in &self.from.tables {
             let Some(tt) = self.to.tables.get(name) else {
                 self.replaced_relations.insert(name.clone());
@@ -728,7 +740,13 @@ impl<'a> Planner<'a> {
             }
             self.extras(Phase::Extras, "SEQUENCE", &name.sql(), &object, fs.map(|f| &f.extras), &ts.extras);
         }
-        for name in self.from.sequences.keys().filter(|n| !self.to.sequences.contains_key(*n)) {
+        let dropped: Vec<&QName> = self
+            .from
+            .sequences
+            .keys()
+            .filter(|n| !self.to.sequences.contains_key(*n) && !self.serials_to_identity.contains(*n))
+            .collect();
+        for name in dropped {
             // A serial's sequence goes with its column, so it may be gone by now.
             self.push(
                 Phase::DropLate,
@@ -1106,6 +1124,26 @@ impl<'a> Planner<'a> {
             }
             match (&fc.identity, &tc.identity) {
                 (None, Some(k)) => {
+                    // A serial's own sequence goes first, so the identity's sequence is the only
+                    // one the column has when its position is set below.
+                    let serial_seqs: Vec<QName> = self
+                        .serials_to_identity
+                        .iter()
+                        .filter(|sn| {
+                            self.from.sequences[*sn].owned_by.as_ref() == Some(&(name.clone(), tc.name.clone()))
+                        })
+                        .cloned()
+                        .collect();
+                    for sn in serial_seqs {
+                        self.push(
+                            Phase::AlterColumns,
+                            step(
+                                format!("sequence {sn}"),
+                                format!("drop the serial sequence of {} (it becomes an identity)", tc.name),
+                                format!("DROP SEQUENCE {};", sn.sql()),
+                            ),
+                        );
+                    }
                     self.push(
                         Phase::AlterColumns,
                         step(
