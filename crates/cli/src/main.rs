@@ -1,5 +1,6 @@
 //! `soprovod`: the command-line entry point (database, analytics, chat, bot).
 
+mod analytics;
 mod chat;
 mod dbsource;
 mod db;
@@ -26,6 +27,9 @@ enum Command {
     /// The database: start, stop, plan, apply, diff, verify.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Operator reports: cohorts, users, sessions, usage, activity, retention.
+    #[command(subcommand)]
+    Analytics(analytics::AnalyticsCommand),
     /// The cover-letter conversation in the terminal: same engine and database as the bot.
     Chat(chat::ChatArgs),
 }
@@ -66,6 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Db(cmd) => db::run(cmd, &source).await,
         Command::Chat(args) => chat::run(args, &source).await,
+        Command::Analytics(cmd) => analytics::run(cmd, &source).await,
     }
 }
 

@@ -1,0 +1,366 @@
+//! `soprovod analytics …`: the operator reports over the analytics views, as a table, CSV or JSON.
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+use serde::Serialize;
+use store::analytics::{self as reports, Hundredths};
+
+use crate::dbsource::{redact, DbSource};
+use crate::Outcome;
+
+#[derive(Debug, Subcommand)]
+pub enum AnalyticsCommand {
+    /// Monthly signup cohorts per acquisition channel (view user_cohorts_basic): the 12 UTC
+    /// months ending with the current one; with activation and premium rates.
+    Cohorts(FormatArg),
+    /// User counts: total and created in the last 1, 7 and 30 days (view user_stats).
+    Users(FormatArg),
+    /// Letter sessions of the last 30 days per status and model (view session_stats).
+    Sessions(FormatArg),
+    /// LLM requests, tokens, latency and success rate per UTC day and model, last 30 days
+    /// (view openai_usage).
+    Usage(FormatArg),
+    /// Active users and events per UTC day, last 30 days (view user_activity).
+    Activity(FormatArg),
+    /// Monthly retention triangle: the share of each cohort with a completed letter in month N
+    /// after signup; months that have not begun yet are empty (view user_retention_monthly).
+    Retention(FormatArg),
+    /// Recompute the analytics summaries from the base tables. Needed once on a database that
+    /// had users before the summaries were added; triggers keep them exact afterwards.
+    Rebuild,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArg {
+    /// Output format: a table for people, CSV or JSON for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+pub async fn run(cmd: AnalyticsCommand, source: &DbSource) -> anyhow::Result<Outcome> {
+    let url = source.ensure_url().await?;
+    let pool = store::connect(&url, 2).await.with_context(|| format!("connecting to {}", redact(&url)))?;
+    let report = match cmd {
+        AnalyticsCommand::Cohorts(f) => {
+            let rows = reports::cohorts(&pool).await.context("reading user_cohorts_basic")?;
+            (f.format, cohort_report(&rows))
+        }
+        AnalyticsCommand::Users(f) => {
+            let s = reports::user_stats(&pool).await.context("reading user_stats")?;
+            let report = Report {
+                headers: vec!["total_users", "users_today", "users_week", "users_month"],
+                rows: vec![vec![
+                    Value::Int(s.total_users),
+                    Value::Int(s.users_today),
+                    Value::Int(s.users_week),
+                    Value::Int(s.users_month),
+                ]],
+            };
+            (f.format, report)
+        }
+        AnalyticsCommand::Sessions(f) => {
+            let rows = reports::session_stats(&pool).await.context("reading session_stats")?;
+            let report = Report {
+                headers: vec![
+                    "status",
+                    "model_used",
+                    "sessions",
+                    "avg_generation_time_seconds",
+                    "avg_letter_length",
+                    "avg_resume_length",
+                    "avg_job_description_length",
+                ],
+                rows: rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            Value::Text(r.status.clone()),
+                            r.model_used.clone().map_or(Value::Null, Value::Text),
+                            Value::Int(r.sessions),
+                            Value::float(r.avg_generation_time_seconds),
+                            Value::float(r.avg_letter_length),
+                            Value::float(r.avg_resume_length),
+                            Value::float(r.avg_job_description_length),
+                        ]
+                    })
+                    .collect(),
+            };
+            (f.format, report)
+        }
+        AnalyticsCommand::Usage(f) => {
+            let rows = reports::openai_usage(&pool).await.context("reading openai_usage")?;
+            let report = Report {
+                headers: vec![
+                    "date",
+                    "model",
+                    "requests",
+                    "prompt_tokens",
+                    "completion_tokens",
+                    "total_tokens",
+                    "avg_response_time_ms",
+                    "success_rate_pct",
+                ],
+                rows: rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            Value::Text(r.date.to_string()),
+                            Value::Text(r.model.clone()),
+                            Value::Int(r.requests),
+                            Value::Int(r.prompt_tokens),
+                            Value::Int(r.completion_tokens),
+                            Value::Int(r.total_tokens),
+                            Value::Dec(r.avg_response_time_ms),
+                            Value::Dec(r.success_rate),
+                        ]
+                    })
+                    .collect(),
+            };
+            (f.format, report)
+        }
+        AnalyticsCommand::Activity(f) => {
+            let rows = reports::user_activity(&pool).await.context("reading user_activity")?;
+            let report = Report {
+                headers: vec!["date", "active_users", "total_events"],
+                rows: rows
+                    .iter()
+                    .map(|r| vec![Value::Text(r.date.to_string()), Value::Int(r.active_users), Value::Int(r.total_events)])
+                    .collect(),
+            };
+            (f.format, report)
+        }
+        AnalyticsCommand::Retention(f) => {
+            let cells = reports::retention(&pool).await.context("reading user_retention_monthly")?;
+            if f.format == Format::Table {
+                print!("{}", retention_triangle(&cells));
+                return Ok(Outcome::Ok);
+            }
+            (f.format, retention_report(&cells))
+        }
+        AnalyticsCommand::Rebuild => {
+            reports::rebuild_summaries(&pool).await.context("rebuilding the analytics summaries")?;
+            eprintln!("analytics summaries rebuilt from the base tables");
+            return Ok(Outcome::Ok);
+        }
+    };
+    let (format, report) = report;
+    print!("{}", report.render(format)?);
+    Ok(Outcome::Ok)
+}
+
+fn cohort_report(rows: &[reports::CohortRow]) -> Report {
+    Report {
+        headers: vec![
+            "cohort_month",
+            "acquisition_channel",
+            "cohort_size",
+            "activated_users",
+            "activation_pct",
+            "premium_users",
+            "premium_pct",
+            "avg_days_to_first_generation",
+        ],
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Value::Text(r.cohort_month.to_string()),
+                    Value::Text(r.acquisition_channel.clone()),
+                    Value::Int(r.cohort_size),
+                    Value::Int(r.activated_users),
+                    Value::dec(r.activation_pct()),
+                    Value::Int(r.premium_users),
+                    Value::dec(r.premium_pct()),
+                    Value::dec(r.avg_days_to_first_generation),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// The triangle as a table for people (one row per cohort, one column per month after signup,
+/// percentages); as one row per cell for CSV and JSON.
+fn retention_report(cells: &[reports::RetentionCell]) -> Report {
+    Report {
+        headers: vec!["cohort_month", "cohort_size", "months_after_signup", "retained_users", "retention_pct"],
+        rows: cells
+            .iter()
+            .map(|c| {
+                vec![
+                    Value::Text(c.cohort_month.to_string()),
+                    Value::Int(c.cohort_size),
+                    Value::Int(i64::from(c.months_after_signup)),
+                    c.retained_users.map_or(Value::Null, Value::Int),
+                    Value::dec(c.retention_pct),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn retention_triangle(cells: &[reports::RetentionCell]) -> String {
+    let width = cells.iter().map(|c| c.months_after_signup + 1).max().unwrap_or(0);
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    let mut header = vec![Cell::new("cohort"), Cell::new("users")];
+    header.extend((0..width).map(|n| Cell::new(format!("M{n}"))));
+    table.set_header(header);
+    let mut months: Vec<_> = cells.iter().map(|c| (c.cohort_month, c.cohort_size)).collect();
+    months.dedup();
+    for (month, size) in months {
+        let mut row = vec![Cell::new(month.to_string()), Cell::new(size).set_alignment(CellAlignment::Right)];
+        for n in 0..width {
+            let shown = cells
+                .iter()
+                .find(|c| c.cohort_month == month && c.months_after_signup == n)
+                .and_then(|c| c.retention_pct)
+                .map(|p| format!("{p}%"))
+                .unwrap_or_default();
+            row.push(Cell::new(shown).set_alignment(CellAlignment::Right));
+        }
+        table.add_row(row);
+    }
+    format!("{table}\n")
+}
+
+/// A report cell: kept typed so JSON gets numbers and null, CSV an empty field.
+#[derive(Debug, Clone)]
+enum Value {
+    Null,
+    Int(i64),
+    Dec(Hundredths),
+    Float(f64),
+    Text(String),
+}
+
+impl Value {
+    fn dec(v: Option<Hundredths>) -> Self {
+        v.map_or(Value::Null, Value::Dec)
+    }
+
+    fn float(v: Option<f64>) -> Self {
+        v.map_or(Value::Null, Value::Float)
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Int(i) => i.to_string(),
+            Value::Dec(d) => d.to_string(),
+            Value::Float(f) => format!("{f:.2}"),
+            Value::Text(t) => t.clone(),
+        }
+    }
+
+    fn is_number(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::Dec(_) | Value::Float(_))
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => serializer.serialize_none(),
+            Value::Int(i) => serializer.serialize_i64(*i),
+            Value::Dec(d) => d.serialize(serializer),
+            Value::Float(f) => serializer.serialize_f64(*f),
+            Value::Text(t) => serializer.serialize_str(t),
+        }
+    }
+}
+
+struct Report {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<Value>>,
+}
+
+impl Report {
+    fn render(&self, format: Format) -> anyhow::Result<String> {
+        Ok(match format {
+            Format::Table => {
+                let mut table = Table::new();
+                table.load_preset(UTF8_FULL_CONDENSED);
+                table.set_header(self.headers.iter().map(|h| Cell::new(h.replace('_', " "))));
+                for row in &self.rows {
+                    table.add_row(row.iter().map(|v| {
+                        let cell = Cell::new(v.text());
+                        if v.is_number() {
+                            cell.set_alignment(CellAlignment::Right)
+                        } else {
+                            cell
+                        }
+                    }));
+                }
+                if self.rows.is_empty() {
+                    format!("{table}\n(no rows)\n")
+                } else {
+                    format!("{table}\n")
+                }
+            }
+            Format::Csv => {
+                let mut out = csv_line(self.headers.iter().map(|h| h.to_string()));
+                for row in &self.rows {
+                    out.push_str(&csv_line(row.iter().map(Value::text)));
+                }
+                out
+            }
+            Format::Json => {
+                let objects: Vec<serde_json::Map<String, serde_json::Value>> = self
+                    .rows
+                    .iter()
+                    .map(|row| {
+                        self.headers
+                            .iter()
+                            .zip(row)
+                            .map(|(h, v)| Ok((h.to_string(), serde_json::to_value(v)?)))
+                            .collect::<Result<_, serde_json::Error>>()
+                    })
+                    .collect::<Result<_, _>>()?;
+                format!("{}\n", serde_json::to_string_pretty(&objects)?)
+            }
+        })
+    }
+}
+
+/// One CSV record (RFC 4180): fields with a comma, quote or line break are quoted.
+fn csv_line(fields: impl Iterator<Item = String>) -> String {
+    let quoted: Vec<String> = fields
+        .map(|f| {
+            if f.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f
+            }
+        })
+        .collect();
+    format!("{}\n", quoted.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_with_separators_are_quoted() {
+        let line = csv_line(["plain".to_string(), "a,b".to_string(), "say \"hi\"".to_string(), String::new()].into_iter());
+        assert_eq!(line, "plain,\"a,b\",\"say \"\"hi\"\"\",\n");
+    }
+
+    #[test]
+    fn json_keeps_numbers_and_nulls_typed() {
+        let report = Report {
+            headers: vec!["a", "b", "c", "d"],
+            rows: vec![vec![Value::Int(3), Value::Dec(Hundredths::from_hundredths(1250)), Value::Null, Value::Text("x".into())]],
+        };
+        let parsed: serde_json::Value = serde_json::from_str(&report.render(Format::Json).unwrap()).unwrap();
+        assert_eq!(parsed, serde_json::json!([{ "a": 3, "b": 12.5, "c": null, "d": "x" }]));
+    }
+}
