@@ -63,6 +63,21 @@ fn corpus() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/migra")))
 }
 
+/// `pg_dump --schema-only` of a database as a sorted list of lines: a second opinion on equality
+/// that does not go through the engine's model. Sorting (and dropping a line's trailing comma)
+/// ignores column order, which is reported separately; pg_dump's random `\restrict` keys are dropped.
+fn dump_lines(url: &str) -> Vec<String> {
+    let out = std::process::Command::new(testkit::bin("pg_dump")).args(["--schema-only", url]).output().expect("pg_dump");
+    assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .map(|l| l.trim_end_matches(',').to_string())
+        .collect();
+    lines.sort();
+    lines
+}
+
 /// Runs one case; Ok when A ends up with B's schema and a second plan is empty (with the tables
 /// whose column order still differs).
 async fn run_case(case: &str) -> Result<(usize, Vec<String>), String> {
@@ -89,6 +104,12 @@ async fn run_case(case: &str) -> Result<(usize, Vec<String>), String> {
     let drift = schema::compare(&after, &to, opts);
     if !drift.is_empty() {
         return Err(schema::format::drift_text(&drift, "A after apply", "B"));
+    }
+    let (dump_a, dump_b) = (dump_lines(&a.url), dump_lines(&b.url));
+    if dump_a != dump_b {
+        let only_a: Vec<&String> = dump_a.iter().filter(|l| !dump_b.contains(l)).take(5).collect();
+        let only_b: Vec<&String> = dump_b.iter().filter(|l| !dump_a.contains(l)).take(5).collect();
+        return Err(format!("pg_dump differs: only in A {only_a:?}, only in B {only_b:?}"));
     }
     let again = schema::plan(&after, &to, opts);
     if !again.is_empty() {
