@@ -131,6 +131,8 @@ enum Phase {
     CreateTriggers,
     Extras,
     DropLate,
+    DropExtensions,
+    DropSchemas,
     Analyze,
 }
 
@@ -314,8 +316,9 @@ impl<'a> Planner<'a> {
     fn analyse(&mut self) {
         for (sn, sq) in &self.from.sequences {
             let Some((t, c)) = &sq.owned_by else { continue };
-            let becomes_identity = self.from.tables.get(t).and_then(|ft| ft.column(c)).is_some_and(|fc| fc.identity.is_none())
-                && self.to.tables.get(t).and_then(|tt| tt.column(c)).is_some_and(|tc| tc.identity.is_some());
+            let becomes_identity =
+                self.from.tables.get(t).and_then(|ft| ft.column(c)).is_some_and(|fc| fc.identity.is_none())
+                    && self.to.tables.get(t).and_then(|tt| tt.column(c)).is_some_and(|tc| tc.identity.is_some());
             if becomes_identity && !self.to.sequences.contains_key(sn) {
                 self.serials_to_identity.insert(sn.clone());
             }
@@ -492,7 +495,10 @@ impl<'a> Planner<'a> {
             self.extras(Phase::Extras, "SCHEMA", &ident(name), &object, fnm.map(|f| &f.extras), &tn.extras);
         }
         for name in self.from.namespaces.keys().filter(|n| !self.to.namespaces.contains_key(*n)) {
-            self.push(Phase::DropLate, step(format!("schema {name}"), "drop", format!("DROP SCHEMA {};", ident(name))));
+            self.push(
+                Phase::DropSchemas,
+                step(format!("schema {name}"), "drop", format!("DROP SCHEMA {};", ident(name))),
+            );
         }
     }
 
@@ -539,7 +545,7 @@ impl<'a> Planner<'a> {
         }
         for name in self.from.extensions.keys().filter(|n| !self.to.extensions.contains_key(*n)) {
             self.push(
-                Phase::DropLate,
+                Phase::DropExtensions,
                 step(format!("extension {name}"), "drop", format!("DROP EXTENSION {};", ident(name))),
             );
         }

@@ -67,11 +67,14 @@ fn corpus() -> PathBuf {
 /// that does not go through the engine's model. Sorting (and dropping a line's trailing comma)
 /// ignores column order, which is reported separately; pg_dump's random `\restrict` keys are dropped.
 fn dump_lines(url: &str) -> Vec<String> {
-    let out = std::process::Command::new(testkit::bin("pg_dump")).args(["--schema-only", url]).output().expect("pg_dump");
+    let out =
+        std::process::Command::new(testkit::bin("pg_dump")).args(["--schema-only", url]).output().expect("pg_dump");
     assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
     let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")
+        })
         .map(|l| l.trim_end_matches(',').to_string())
         .collect();
     lines.sort();
