@@ -4,6 +4,7 @@ mod analytics;
 mod chat;
 mod dbsource;
 mod db;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,8 @@ enum Command {
     Analytics(analytics::AnalyticsCommand),
     /// The cover-letter conversation in the terminal: same engine and database as the bot.
     Chat(chat::ChatArgs),
+    /// The Telegram bot: long polling, or `--webhook ADDR` for webhook replicas.
+    Serve(serve::ServeArgs),
 }
 
 /// How a command ended, as the process exit code of the contract (cli.md).
@@ -70,6 +73,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Db(cmd) => db::run(cmd, &source).await,
         Command::Chat(args) => chat::run(args, &source).await,
+        Command::Serve(args) => serve::run(args, &source).await,
         Command::Analytics(cmd) => analytics::run(cmd, &source).await,
     }
 }

@@ -11,3 +11,8 @@ pub mod retry;
 pub mod split;
 pub mod transport;
 pub mod typing;
+pub mod app;
+pub mod serve;
+
+pub use app::App;
+pub use serve::{serve, serve_on, shutdown_signal, Mode, Options, ServeError};

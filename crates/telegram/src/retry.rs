@@ -46,8 +46,52 @@ where
     }
 }
 
+/// An error as text safe for logs: Bot API URLs carry the token (`/bot<token>/method`), and
+/// reqwest puts the URL in its messages, so any token-looking path segment is masked.
+pub fn describe(e: &RequestError) -> String {
+    redact_token(&e.to_string())
+}
+
+/// [`describe`] for a plain reqwest error (file downloads).
+pub fn describe_reqwest(e: &reqwest::Error) -> String {
+    redact_token(&e.to_string())
+}
+
+/// Masks every `bot<digits>:<secret>` in `text`.
+pub fn redact_token(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("bot") {
+        out.push_str(&rest[..i + 3]);
+        let after = &rest[i + 3..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        if digits > 0 && after[digits..].starts_with(':') {
+            let secret = after[digits + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .map(char::len_utf8)
+                .sum::<usize>();
+            out.push_str("<token>");
+            rest = &after[digits + 1 + secret..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tokens_in_error_messages_are_masked() {
+        let raw = "error sending request for url (http://127.0.0.1:9/bot123456:AAF7-g0_x/GetMe): connection refused";
+        let safe = super::redact_token(raw);
+        assert!(!safe.contains("AAF7"), "{safe}");
+        assert_eq!(safe, "error sending request for url (http://127.0.0.1:9/bot<token>/GetMe): connection refused");
+        assert_eq!(super::redact_token("robot 5 bots: ok"), "robot 5 bots: ok");
+    }
+
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
     use teloxide::types::Seconds;

@@ -59,7 +59,7 @@ pub enum TransportError {
     #[error("the webhook server failed: {0}")]
     Serve(std::io::Error),
     #[error("Telegram refused the webhook: {0}")]
-    SetWebhook(teloxide::RequestError),
+    SetWebhook(String),
 }
 
 /// Long polling until `shutdown` resolves; then waits for accepted updates to finish and
@@ -67,7 +67,7 @@ pub enum TransportError {
 pub async fn poll(bot: Bot, lanes: UpdateLanes, shutdown: impl Future<Output = ()>) {
     // A webhook left over from webhook mode would make every getUpdates fail with 409.
     if let Err(e) = retry::send(bot.delete_webhook()).await {
-        tracing::warn!(error = %e, "could not remove a webhook before polling");
+        tracing::warn!(error = %retry::describe(&e), "could not remove a webhook before polling");
     }
     tokio::pin!(shutdown);
     let mut offset: i32 = 0;
@@ -92,7 +92,7 @@ pub async fn poll(bot: Bot, lanes: UpdateLanes, shutdown: impl Future<Output = (
             Err(e) => {
                 failures += 1;
                 let wait = Duration::from_millis(500 * u64::from(failures.min(10)));
-                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "getUpdates failed");
+                tracing::warn!(error = %retry::describe(&e), wait_ms = wait.as_millis() as u64, "getUpdates failed");
                 tokio::select! {
                     _ = &mut shutdown => break,
                     _ = tokio::time::sleep(wait) => {}
@@ -106,7 +106,7 @@ pub async fn poll(bot: Bot, lanes: UpdateLanes, shutdown: impl Future<Output = (
         // Passing the offset is how Telegram learns these updates are done.
         let confirm = bot.get_updates().offset(offset).timeout(0).limit(1).allowed_updates(allowed_updates());
         if let Err(e) = retry::send(confirm).await {
-            tracing::warn!(error = %e, "could not confirm the last updates; they will be re-delivered and skipped");
+            tracing::warn!(error = %retry::describe(&e), "could not confirm the last updates; they will be re-delivered and skipped");
         }
     }
 }
@@ -141,7 +141,7 @@ pub async fn webhook_on(
 ) -> Result<(), TransportError> {
     if let Some(url) = public_url {
         let set = bot.set_webhook(url).secret_token(secret.clone()).allowed_updates(allowed_updates());
-        retry::send(set).await.map_err(TransportError::SetWebhook)?;
+        retry::send(set).await.map_err(|e| TransportError::SetWebhook(retry::describe(&e)))?;
     }
     let hook = Arc::new(Hook { secret, lanes: lanes.clone() });
     let app = Router::new().route("/health", get(|| async { "ok" })).fallback(post(receive)).with_state(hook);
@@ -160,7 +160,8 @@ async fn receive(State(hook): State<Arc<Hook>>, headers: HeaderMap, body: Bytes)
         Ok(u) => u,
         Err(e) => {
             // Telegram would re-send a refused update forever; take it and say why in the log.
-            tracing::warn!(error = %e, "an update that does not parse was skipped");
+            // Only where it failed: serde's messages can quote the user's text.
+            tracing::warn!(line = e.line(), column = e.column(), kind = ?e.classify(), "an update that does not parse was skipped");
             return StatusCode::OK;
         }
     };

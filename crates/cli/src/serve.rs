@@ -1,0 +1,87 @@
+//! `soprovod serve`: the Telegram bot on the engine and the database, by long polling or, with
+//! `--webhook ADDR`, as one of any number of webhook replicas sharing the database.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use bot::Engine;
+
+use crate::dbsource::DbSource;
+use crate::Outcome;
+
+/// Database connections of one bot process: enough for the parallel updates, each of which
+/// holds at most one at a time.
+const POOL_SIZE: u32 = 20;
+
+/// Run the Telegram bot (TELEGRAM_BOT_TOKEN required).
+///
+/// Long polling by default. With --webhook, an HTTP server takes Telegram's updates instead, and
+/// checks the X-Telegram-Bot-Api-Secret-Token header against TELEGRAM_WEBHOOK_SECRET: run several
+/// replicas behind a load balancer on one database, each update is processed once. SIGTERM or
+/// Ctrl-C stops taking updates, finishes the ones in progress (letters being written included),
+/// then exits 0.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Webhook mode: listen on this address (e.g. 0.0.0.0:8080) for Telegram's POSTs; GET /health
+    /// answers "ok" for load balancers.
+    #[arg(long, value_name = "ADDR")]
+    webhook: Option<SocketAddr>,
+
+    /// With --webhook: the public HTTPS URL Telegram should deliver to; the bot registers it
+    /// with setWebhook and the secret at start. Without it, register the webhook yourself.
+    #[arg(long, value_name = "URL", env = "TELEGRAM_WEBHOOK_URL", requires = "webhook")]
+    webhook_url: Option<String>,
+}
+
+pub async fn run(args: ServeArgs, source: &DbSource) -> anyhow::Result<Outcome> {
+    let token = std::env::var("TELEGRAM_BOT_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .context("TELEGRAM_BOT_TOKEN is not set (the token @BotFather gave the bot)")?;
+    let api_url = telegram::serve::api_url(std::env::var("TELEGRAM_API_URL").ok().as_deref())?;
+    let mode = match args.webhook {
+        None => telegram::Mode::Polling,
+        Some(addr) => {
+            let secret = std::env::var("TELEGRAM_WEBHOOK_SECRET")
+                .ok()
+                .context("--webhook needs TELEGRAM_WEBHOOK_SECRET (the secret token Telegram sends with each update)")?;
+            let secret = telegram::transport::parse_secret(&secret)?;
+            let public_url = match args.webhook_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+                Some(u) => Some(telegram::serve::public_url(u)?),
+                None => None,
+            };
+            telegram::Mode::Webhook { addr, secret, public_url }
+        }
+    };
+    let config = bot::Config::from_env().context("reading the bot configuration")?;
+    let settings = llm::Settings::from_env().context("reading the LLM configuration")?;
+    let url = source.ensure_url().await?;
+    let pool = store::connect(&url, POOL_SIZE).await.context("connecting to the database")?;
+    ensure_schema(&pool).await?;
+    let writer = llm::Writer::from_settings(settings);
+    if writer.is_offline() {
+        eprintln!("OPENAI_API_KEY is not set: letters come from the offline composer, labelled as drafts");
+    }
+    let engine = Engine::new(pool, writer, config);
+    match &mode {
+        telegram::Mode::Polling => eprintln!("soprovod serve: long polling; SIGTERM or Ctrl-C to stop"),
+        telegram::Mode::Webhook { addr, .. } => eprintln!("soprovod serve: webhook on {addr}; SIGTERM or Ctrl-C to stop"),
+    }
+    let options = telegram::Options { token, api_url, mode };
+    telegram::serve(engine, options, telegram::shutdown_signal()).await.context("running the Telegram bot")?;
+    eprintln!("soprovod serve: stopped");
+    Ok(Outcome::Ok)
+}
+
+/// The bot needs the declared schema: created in an empty database, refused in a foreign one.
+async fn ensure_schema(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let relations = store::user_relations(pool).await.context("reading the database catalog")?;
+    if relations.is_empty() {
+        store::create_declared_schema(pool).await.context("creating the declared schema")?;
+        eprintln!("created the declared schema in the empty database");
+    } else if !relations.iter().any(|r| r == "public.conversations") {
+        anyhow::bail!("the database is not at the declared schema (no conversations table); run `soprovod db apply` first");
+    }
+    Ok(())
+}
