@@ -119,7 +119,9 @@ BEGIN
         GROUP BY c.cohort_month, c.channel
         HAVING sum(c.users) <> 0 OR sum(c.activated) <> 0 OR sum(c.seconds) <> 0
     )
-    -- Counter rows are changed in key order, so two writers cannot deadlock on them.
+    -- A statement changes counter rows in key order, so two single-statement writers cannot
+    -- deadlock on them. (Every signup updates its month's 'direct' row: signups queue on that row
+    -- lock until their transaction commits, which for the bot's short transactions is brief.)
     INSERT INTO analytics_cohort_counts AS c (cohort_month, channel, users, activated, days_to_first_seconds)
     SELECT d.cohort_month, d.channel, d.users, d.activated, d.seconds
     FROM delta d

@@ -903,6 +903,39 @@ async fn the_small_views_count_utc_days_and_skip_test_users() {
         .await
         .unwrap();
     }
+    // Letters: two of real users in the last 30 days, one of a test user, one too old.
+    for (user, letter, seconds, age) in [
+        (ids[0], "ten chars.", 2.0, Duration::hours(1)),
+        (ids[1], "twenty characters...", 3.0, Duration::days(29)),
+        (ids[5], "a test user's letter", 100.0, Duration::hours(1)),
+        (ids[0], "old", 50.0, Duration::days(31)),
+    ] {
+        sqlx::query(
+            "INSERT INTO letter_sessions (user_id, status, model_used, generated_letter, job_description,
+                                          generation_time_seconds, created_at)
+             VALUES ($1, 'completed', 'gpt-4o', $2, 'job', $3, $4)",
+        )
+        .bind(user.get())
+        .bind(letter)
+        .bind(seconds)
+        .bind(now - age)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let sessions = analytics::session_stats(&mut conn).await.unwrap();
+    assert_eq!(
+        sessions,
+        vec![analytics::SessionStatsRow {
+            status: "completed".into(),
+            model_used: Some("gpt-4o".into()),
+            sessions: 2,
+            avg_generation_time_seconds: Some(2.5),
+            avg_letter_length: Some(15.0),
+            avg_resume_length: None,
+            avg_job_description_length: Some(3.0),
+        }]
+    );
     for tz in TIME_ZONES {
         sqlx::query(&format!("SET TimeZone = '{tz}'")).execute(&mut conn).await.unwrap();
         let activity = analytics::user_activity(&mut conn).await.unwrap();
