@@ -313,20 +313,27 @@ impl Report {
                 out
             }
             Format::Json => {
-                let objects: Vec<serde_json::Map<String, serde_json::Value>> = self
-                    .rows
-                    .iter()
-                    .map(|row| {
-                        self.headers
-                            .iter()
-                            .zip(row)
-                            .map(|(h, v)| Ok((h.to_string(), serde_json::to_value(v)?)))
-                            .collect::<Result<_, serde_json::Error>>()
-                    })
-                    .collect::<Result<_, _>>()?;
+                let objects: Vec<JsonRow<'_>> = self.rows.iter().map(|row| JsonRow { headers: &self.headers, values: row }).collect();
                 format!("{}\n", serde_json::to_string_pretty(&objects)?)
             }
         })
+    }
+}
+
+/// One row as a JSON object whose keys keep the column order.
+struct JsonRow<'a> {
+    headers: &'a [&'static str],
+    values: &'a [Value],
+}
+
+impl Serialize for JsonRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.headers.len()))?;
+        for (h, v) in self.headers.iter().zip(self.values) {
+            map.serialize_entry(h, v)?;
+        }
+        map.end()
     }
 }
 
@@ -360,7 +367,10 @@ mod tests {
             headers: vec!["a", "b", "c", "d"],
             rows: vec![vec![Value::Int(3), Value::Dec(Hundredths::from_hundredths(1250)), Value::Null, Value::Text("x".into())]],
         };
-        let parsed: serde_json::Value = serde_json::from_str(&report.render(Format::Json).unwrap()).unwrap();
+        let text = report.render(Format::Json).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed, serde_json::json!([{ "a": 3, "b": 12.5, "c": null, "d": "x" }]));
+        let positions: Vec<usize> = ["\"a\"", "\"b\"", "\"c\"", "\"d\""].iter().map(|k| text.find(k).unwrap()).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "keys in column order: {text}");
     }
 }
