@@ -853,6 +853,24 @@ impl<'a> Planner<'a> {
         let mut dropped: Vec<&QName> = self.from.tables.keys().filter(|n| !self.to.tables.contains_key(*n)).collect();
         dropped.sort_by_key(|n| std::cmp::Reverse(depth(self.from, n)));
         for name in dropped {
+            // Its foreign keys go first, so dropped tables that reference each other drop in any order.
+            let fks: Vec<String> = self.from.tables[name]
+                .constraints
+                .iter()
+                .filter(|(_, c)| c.kind == "f" && c.references.as_ref() != Some(name))
+                .map(|(cn, _)| cn.clone())
+                .collect();
+            for cn in fks {
+                self.push(
+                    Phase::DropForeignKeys,
+                    step(
+                        format!("table {name}"),
+                        format!("drop constraint {cn}"),
+                        format!("ALTER TABLE {} DROP CONSTRAINT {};", name.sql(), ident(&cn)),
+                    )
+                    .touching(name),
+                );
+            }
             let rows_note = "the table and its rows are dropped";
             self.push(
                 Phase::DropTables,

@@ -122,3 +122,17 @@ async fn schemas_and_extensions_are_dropped_after_the_objects_in_or_using_them()
     assert!(pos("DROP TYPE old.kind") < pos("DROP SCHEMA old"));
     assert!(pos("DROP FUNCTION public.size_of") < pos("DROP EXTENSION hstore"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_tables_that_reference_each_other_drop_in_one_plan() {
+    let db = db_from(
+        "CREATE TABLE alpha (id integer PRIMARY KEY);
+         CREATE TABLE beta (id integer PRIMARY KEY, alpha_id integer REFERENCES alpha (id));
+         ALTER TABLE alpha ADD COLUMN beta_id integer REFERENCES beta (id);
+         CREATE TABLE keep (id integer);",
+    )
+    .await;
+    let target = model(&db_from("CREATE TABLE keep (id integer);").await).await;
+    let plan = converge(&db, &target, CompareOptions::default()).await;
+    assert_eq!(plan.hazard_kinds().into_iter().collect::<Vec<_>>(), vec![schema::HazardKind::DataLoss]);
+}
