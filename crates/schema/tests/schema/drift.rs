@@ -136,3 +136,33 @@ async fn dropped_tables_that_reference_each_other_drop_in_one_plan() {
     let plan = converge(&db, &target, CompareOptions::default()).await;
     assert_eq!(plan.hazard_kinds().into_iter().collect::<Vec<_>>(), vec![schema::HazardKind::DataLoss]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_whose_result_type_changes_is_recreated_between_the_views_that_call_it() {
+    let db = db_from(
+        "CREATE FUNCTION answer() RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT 42';
+         CREATE VIEW asks AS SELECT answer() AS a;
+         CREATE VIEW asks_twice AS SELECT a * 2 AS b FROM asks;",
+    )
+    .await;
+    let target = model(
+        &db_from(
+            "CREATE FUNCTION answer() RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT 42::bigint';
+             CREATE VIEW asks AS SELECT answer() AS a;
+             CREATE VIEW asks_twice AS SELECT a * 2 AS b FROM asks;",
+        )
+        .await,
+    )
+    .await;
+    let plan = converge(&db, &target, CompareOptions::default()).await;
+    let pos = |needle: &str| {
+        plan.steps.iter().position(|s| s.sql.starts_with(needle)).unwrap_or_else(|| panic!("no step {needle}"))
+    };
+    assert!(pos("DROP VIEW public.asks") < pos("DROP FUNCTION public.answer"));
+    assert!(pos("CREATE OR REPLACE FUNCTION public.answer") < pos("CREATE VIEW public.asks"));
+    let mut conn = db.connect().await;
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT b::text || ' ' || pg_typeof(b)::text FROM asks_twice").await,
+        "84 bigint"
+    );
+}
