@@ -817,7 +817,7 @@ impl<'a> Planner<'a> {
             let ft = self.from.tables.get(name).filter(|_| !recreated);
             if recreated {
                 self.push(
-                    Phase::DropTables,
+                    Phase::DropConstraints,
                     step(&object, "drop to recreate (partitioning changes)", format!("DROP TABLE {};", name.sql()))
                         .hazard(
                             HazardKind::DataLoss,
@@ -826,7 +826,7 @@ impl<'a> Planner<'a> {
                         .touching(name),
                 );
             }
-            let phase = if recreated { Phase::DropTables } else { Phase::CreateTables };
+            let phase = Phase::CreateTables;
             match ft {
                 None => {
                     self.push(phase, step(&object, "create", Self::create_table_sql(name, tt)));

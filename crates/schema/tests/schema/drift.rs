@@ -166,3 +166,28 @@ async fn a_function_whose_result_type_changes_is_recreated_between_the_views_tha
         "84 bigint"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_recreated_as_partitioned_gets_its_indexes_constraints_and_partitions() {
+    let db = db_from(
+        "CREATE TABLE m (id integer NOT NULL, d date NOT NULL, PRIMARY KEY (id));
+         CREATE INDEX m_d ON m (d);
+         CREATE VIEW m_days AS SELECT d FROM m;",
+    )
+    .await;
+    let target = model(
+        &db_from(
+            "CREATE TABLE m (id integer NOT NULL, d date NOT NULL, PRIMARY KEY (id, d)) PARTITION BY RANGE (d);
+             CREATE INDEX m_d ON m (d);
+             CREATE TABLE m_2024 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+             CREATE VIEW m_days AS SELECT d FROM m;",
+        )
+        .await,
+    )
+    .await;
+    let plan = converge(&db, &target, CompareOptions::default()).await;
+    assert!(plan.hazard_kinds().contains(&schema::HazardKind::DataLoss), "recreating the table is data loss");
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("INSERT INTO m VALUES (1, '2024-05-01')").execute(&mut conn).await.unwrap();
+    assert_eq!(scalar_text(&mut conn, "SELECT tableoid::regclass::text FROM m").await, "m_2024");
+}
