@@ -241,7 +241,8 @@ pub async fn openai_usage<'c>(db: impl PgExecutor<'c>) -> Result<Vec<UsageRow>, 
 
 /// The retention triangle, one cell per (cohort, month after signup), oldest cohort first.
 pub async fn retention<'c>(db: impl PgExecutor<'c>) -> Result<Vec<RetentionCell>, StoreError> {
-    let rows: Vec<(NaiveDate, i64, i32, Option<i64>, Option<i64>)> = sqlx::query_as(
+    type Raw = (NaiveDate, i64, i32, Option<i64>, Option<i64>);
+    let rows: Vec<Raw> = sqlx::query_as(
         "SELECT cohort_month, cohort_size, months_after_signup, retained_users,
                 (retention_pct * 100)::bigint
          FROM user_retention_monthly

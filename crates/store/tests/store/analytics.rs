@@ -723,14 +723,14 @@ async fn the_summaries_stay_exact_through_updates_deletes_and_cascades() {
     let before_rollback = w.clone();
     {
         let mut tx = conn.begin().await.unwrap();
-        let now = db_now(&mut *tx).await;
+        let now = db_now(&mut tx).await;
         let mut extra = w.clone();
         let mut p = person("rolled_back", now - Duration::hours(2));
         p.acquisition = utm("google");
         p.sessions.push(session("completed", now - Duration::hours(1)));
         let i = extra.add(p);
-        insert_person(&mut *tx, &mut extra, i).await;
-        assert_summaries_exact(&mut *tx, &extra, "inside the transaction").await;
+        insert_person(&mut tx, &mut extra, i).await;
+        assert_summaries_exact(&mut tx, &extra, "inside the transaction").await;
         tx.rollback().await.unwrap();
     }
     assert_summaries_exact(&mut conn, &before_rollback, "after a rollback").await;
