@@ -17,8 +17,8 @@ use domain::TelegramUserId;
 use serde_json::{json, Value};
 
 const VACANCY: &str = "Backend-разработчик (Rust) в финтех-команду.\n\nТребования:\n- опыт коммерческой разработки на Rust от 2 лет\n- уверенное знание PostgreSQL\n- опыт с Kafka или RabbitMQ\n\nУсловия: удалёнка.";
-const RESUME: &str = "Иван Петров, backend-разработчик.\n\nОпыт:\n- 2021–2026: платёжный шлюз на Rust (tokio, axum), PostgreSQL, RabbitMQ.\n- 2018–2021: Python, Django, PostgreSQL, оптимизация запросов.\n\nНавыки: Rust, PostgreSQL, Docker, Kubernetes, наставничество.\nОбразование: МГТУ им. Баумана.";
-const LETTER: &str = "Здравствуйте!\n\nПять лет я разрабатываю backend на Rust и PostgreSQL и отвечаю за платёжный шлюз.\n\nБуду рад обсудить детали.\n\nС уважением,\n[Ваше имя]";
+const RESUME: &str = "Иван Петров, backend-разработчик.\n\nОпыт:\n- 2021–2026: платёжный шлюз на Rust (tokio, axum), PostgreSQL, RabbitMQ.\n- 2018–2021: Python, Django, PostgreSQL, оптимизация запросов.\n\nНавыки: Rust, PostgreSQL, Docker, Kubernetes, наставничество.\nОбразование: МГТУ им. Баумана, прикладная математика, 2018. Английский B2, немецкий A2.";
+const LETTER: &str = "Здравствуйте!\n\nПять лет я разрабатываю backend на Rust и PostgreSQL и отвечаю за платёжный шлюз: от схемы базы до мониторинга, с очередями RabbitMQ и наставничеством младших коллег.\n\nБуду рад обсудить детали.\n\nС уважением,\n[Ваше имя]";
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 

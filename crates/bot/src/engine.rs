@@ -216,6 +216,7 @@ impl Engine {
         }
         let user = users::upsert(&mut tx, &event.from, now).await?;
         let conv = conversation::lock(&mut tx, user.id).await?;
+        let before = conv.clone();
         let mut t = Turn {
             user,
             lang: Lang::from_code(event.from.language_code.as_deref()),
@@ -231,7 +232,9 @@ impl Engine {
         }
         self.recover_interrupted(&mut tx, &mut t).await?;
         self.dispatch(&mut tx, &mut t, event.kind).await?;
-        conversation::save(&mut tx, t.user.id, &t.conv, now).await?;
+        if t.conv != before {
+            conversation::save(&mut tx, t.user.id, &t.conv, now).await?;
+        }
         tx.commit().await?;
         tracing::debug!(user = %t.user.id, state = t.conv.state.as_str(), "event handled");
         Ok(match t.job {
@@ -505,18 +508,20 @@ impl Engine {
         let max_improvements = grant.plan.max_improvements();
         let (session, vacancy, resume, variant) = match source {
             Source::Existing(sid) => {
-                let s = sessions::get(tx, sid).await?.ok_or(EngineError::Inconsistent("session of the conversation is gone"))?;
-                (sid, s.job_description, s.resume_text.unwrap_or_default(), 0)
+                let (vacancy, resume) = sessions::start_generating(tx, sid, None, max_improvements)
+                    .await?
+                    .ok_or(EngineError::Inconsistent("session of the conversation is gone"))?;
+                (sid, vacancy, resume, 0)
             }
             Source::VariantOf(s) => {
-                let n = sessions::count_of(tx, t.user.id).await?;
                 let resume = s.resume_text.unwrap_or_default();
                 let sid = sessions::create(tx, t.user.id, &s.job_description, Some(&resume), max_improvements, t.now).await?;
-                (sid, s.job_description, resume, n.clamp(1, 1000) as u32)
+                sessions::start_generating(tx, sid, None, max_improvements).await?;
+                // Varies from letter to letter (the offline composer picks its wording by it).
+                let variant = 1 + u32::from(sid.get().as_bytes()[0] % 3);
+                (sid, s.job_description, resume, variant)
             }
         };
-        sessions::set_resume(tx, session, &resume, max_improvements).await?;
-        sessions::set_status(tx, session, "generating").await?;
         t.conv.state = State::Generating;
         t.conv.session = Some(session);
         t.conv.grant = Some(grant);

@@ -3,6 +3,18 @@
 //! Transports (Telegram, the terminal chat) turn what users do into [`Event`]s, pass them to
 //! [`Engine::handle`], and deliver the [`Replies`]. The engine keeps nothing in memory between
 //! events, so any number of engines on one database behave as one.
+//!
+//! For a transport:
+//! - build an [`Event`] per update: a unique [`EventId`] (`EventId::telegram_update`), the sender's
+//!   [`Profile`] and an [`EventKind`] (text, command, button data, extracted document text, or
+//!   unsupported media);
+//! - [`Engine::handle`] returns [`Step::Done`] with the replies, or [`Step::Generating`]: send its
+//!   `progress` (it carries [`Signal::GenerationStarted`]: show "typing…"), then await
+//!   [`Engine::complete`] and send what it returns;
+//! - answer every button press (with `Replies::button_answer`, possibly empty), send
+//!   [`Signal::SendInvoice`] as a Stars invoice, and on [`Signal::RefundStars`] refund through the
+//!   provider, then call [`Engine::refund_completed`];
+//! - payments: [`Engine::pre_checkout`] and [`Engine::payment_succeeded`].
 
 mod callback;
 pub mod config;
@@ -17,3 +29,8 @@ pub use engine::{Engine, EngineError, Pending, Step};
 pub use event::{split_command, Event, EventId, EventKind, Lang, Media, Profile};
 pub use payments::{invoice_payload, PreCheckout, PreCheckoutRefusal, SuccessfulPayment};
 pub use reply::{escape_html, split_paragraphs, Button, Invoice, OutMessage, Replies, Signal};
+
+/// The user commands with a description in `lang`, for the transport's command menu.
+pub fn command_list(lang: Lang) -> Vec<(&'static str, String)> {
+    texts::command_list(lang)
+}

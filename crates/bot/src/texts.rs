@@ -436,3 +436,21 @@ pub mod buttons {
         tr(l, "Отмена", "Cancel")
     }
 }
+
+/// The commands to register with the transport (Telegram's setMyCommands), with descriptions.
+pub fn command_list(l: Lang) -> Vec<(&'static str, String)> {
+    let c = |name: &'static str, ru: &str, en: &str| (name, tr(l, ru, en));
+    vec![
+        c("start", "Начать и написать письмо", "Start and write a letter"),
+        c("new", "Новое письмо", "A new letter"),
+        c("cancel", "Отменить текущее письмо", "Cancel the current letter"),
+        c("subscription", "Мой план и лимиты", "My plan and quota"),
+        c("premium", "Больше писем с Premium", "More letters with Premium"),
+        c("help", "Как это работает", "How it works"),
+        c("about", "О боте", "About the bot"),
+        c("support", "Поддержка", "Support"),
+        c("privacy", "Какие данные хранятся", "What data is stored"),
+        c("terms", "Условия", "Terms"),
+        c("delete_me", "Удалить мои данные", "Delete my data"),
+    ]
+}

@@ -87,18 +87,22 @@ type Row = (
     Vec<DateTime<Utc>>,
 );
 
+const COLUMNS: &str = "state, session_id, generation_started_at, grant_subscription_id, grant_window_start, \
+                       delete_requested_at, command_times, generation_times";
+
 /// The user's conversation, created idle if new, locked until the transaction ends so events of
 /// one user are handled one at a time across replicas.
 pub async fn lock(conn: &mut PgConnection, user: UserId) -> Result<Conversation, StoreError> {
-    let r: Row = sqlx::query_as(
-        "INSERT INTO conversations (user_id) VALUES ($1)
-         ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id
-         RETURNING state, session_id, generation_started_at, grant_subscription_id, grant_window_start,
-                   delete_requested_at, command_times, generation_times",
-    )
-    .bind(user.get())
-    .fetch_one(&mut *conn)
-    .await?;
+    let select = format!("SELECT {COLUMNS} FROM conversations WHERE user_id = $1 FOR UPDATE");
+    let mut row: Option<Row> = sqlx::query_as(&select).bind(user.get()).fetch_optional(&mut *conn).await?;
+    if row.is_none() {
+        sqlx::query("INSERT INTO conversations (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING")
+            .bind(user.get())
+            .execute(&mut *conn)
+            .await?;
+        row = sqlx::query_as(&select).bind(user.get()).fetch_optional(&mut *conn).await?;
+    }
+    let r = row.ok_or_else(|| StoreError::Corrupt(format!("no conversation row for {user}")))?;
     let grant = match (r.3, r.4) {
         (Some(subscription_id), Some(window_start)) => {
             // Only the id and the window matter for giving the letter back.

@@ -123,7 +123,15 @@ pub async fn current(conn: &mut PgConnection, user: UserId, rules: &QuotaRules, 
 /// Takes one letter from the quota if one is left: the check and the count are one statement, so
 /// two concurrent calls can never both take the last letter.
 pub async fn take_letter(conn: &mut PgConnection, user: UserId, rules: &QuotaRules, now: DateTime<Utc>) -> Result<Option<Grant>, StoreError> {
+    if let Some(grant) = take_in_current_window(conn, user, now).await? {
+        return Ok(Some(grant));
+    }
+    // Nothing taken: maybe there is no row yet, or its window or paid period is over.
     current(conn, user, rules, now).await?;
+    take_in_current_window(conn, user, now).await
+}
+
+async fn take_in_current_window(conn: &mut PgConnection, user: UserId, now: DateTime<Utc>) -> Result<Option<Grant>, StoreError> {
     let row: Option<(i64, DateTime<Utc>, i32, i32, String)> = sqlx::query_as(
         "UPDATE subscriptions SET letters_used = letters_used + 1, updated_at = $2
          WHERE user_id = $1 AND status = 'active' AND letters_used < letters_limit

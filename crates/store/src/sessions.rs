@@ -91,6 +91,26 @@ pub async fn set_resume(conn: &mut PgConnection, id: SessionId, resume: &str, ma
     Ok(())
 }
 
+/// Marks the session generating with the improvements its plan allows (and the resume, if given);
+/// returns its vacancy and resume.
+pub async fn start_generating(
+    conn: &mut PgConnection,
+    id: SessionId,
+    resume: Option<&str>,
+    max_iterations: i32,
+) -> Result<Option<(String, String)>, StoreError> {
+    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        "UPDATE letter_sessions SET status = 'generating', resume_text = coalesce($2, resume_text), max_iterations = $3
+         WHERE id = $1 RETURNING job_description, resume_text",
+    )
+    .bind(id.get())
+    .bind(resume)
+    .bind(max_iterations)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(v, r)| (v.unwrap_or_default(), r.unwrap_or_default())))
+}
+
 /// Sets the status (started, generating, failed, abandoned).
 pub async fn set_status(conn: &mut PgConnection, id: SessionId, status: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE letter_sessions SET status = $2 WHERE id = $1")

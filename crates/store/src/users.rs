@@ -40,14 +40,25 @@ pub(crate) fn user_id(raw: i64) -> Result<UserId, StoreError> {
 /// Creates or refreshes the user of `profile`; the only place a `TelegramUserId` becomes a `UserId`
 /// besides [`find`].
 pub async fn upsert(conn: &mut PgConnection, profile: &Profile, now: DateTime<Utc>) -> Result<UserRow, StoreError> {
-    let (id, created, consent): (i64, bool, bool) = sqlx::query_as(
-        "INSERT INTO users (telegram_user_id, username, first_name, last_name, language_code, last_activity_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (telegram_user_id) DO UPDATE
-            SET username = EXCLUDED.username, first_name = EXCLUDED.first_name,
-                last_name = EXCLUDED.last_name, language_code = EXCLUDED.language_code,
-                last_activity_at = EXCLUDED.last_activity_at
-         RETURNING id, (xmax = 0), consent_given_at IS NOT NULL",
+    // Rewrites the row only when the profile changed or the last activity is over a minute old:
+    // every event comes through here, and an unchanged row need not be written.
+    let row: Option<(i64, bool, bool)> = sqlx::query_as(
+        "WITH up AS (
+             INSERT INTO users (telegram_user_id, username, first_name, last_name, language_code, last_activity_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (telegram_user_id) DO UPDATE
+                SET username = EXCLUDED.username, first_name = EXCLUDED.first_name,
+                    last_name = EXCLUDED.last_name, language_code = EXCLUDED.language_code,
+                    last_activity_at = EXCLUDED.last_activity_at
+              WHERE (users.username, users.first_name, users.last_name, users.language_code)
+                        IS DISTINCT FROM (EXCLUDED.username, EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.language_code)
+                 OR users.last_activity_at IS NULL
+                 OR users.last_activity_at < EXCLUDED.last_activity_at - interval '1 minute'
+             RETURNING id, (xmax = 0) AS created, consent_given_at IS NOT NULL AS consent)
+         SELECT id, created, consent FROM up
+         UNION ALL
+         SELECT id, false, consent_given_at IS NOT NULL FROM users
+          WHERE telegram_user_id = $1 AND NOT EXISTS (SELECT 1 FROM up)",
     )
     .bind(profile.telegram_id.get())
     .bind(&profile.username)
@@ -55,8 +66,20 @@ pub async fn upsert(conn: &mut PgConnection, profile: &Profile, now: DateTime<Ut
     .bind(&profile.last_name)
     .bind(&profile.language_code)
     .bind(now)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let (id, created, consent) = match row {
+        Some(r) => r,
+        // Another transaction created the user after this statement's snapshot was taken.
+        None => {
+            let (id, consent): (i64, bool) =
+                sqlx::query_as("SELECT id, consent_given_at IS NOT NULL FROM users WHERE telegram_user_id = $1")
+                    .bind(profile.telegram_id.get())
+                    .fetch_one(&mut *conn)
+                    .await?;
+            (id, false, consent)
+        }
+    };
     Ok(UserRow { id: user_id(id)?, created, consent_given: consent })
 }
 

@@ -1,5 +1,5 @@
 //! Logs never hold resume or vacancy text: a whole conversation (with a failure and refused
-//! input) runs under a capturing subscriber at TRACE level, and the capture is searched for
+//! input) runs under a capturing global subscriber at TRACE level, and the capture is searched for
 //! distinctive phrases of the inputs.
 
 use std::io::Write;
@@ -31,9 +31,12 @@ impl<'a> MakeWriter<'a> for Capture {
 
 #[tokio::test]
 async fn a_whole_conversation_leaves_no_user_text_in_the_logs() {
+    // The global subscriber, not a thread-scoped one: callsite caching makes scoped subscribers
+    // miss events when other tests run in parallel. It also captures the other tests' logs, which
+    // must be just as clean.
     let capture = Capture::default();
     let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(capture.clone()).with_ansi(false).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber).expect("only this test installs a subscriber");
 
     let h = Harness::new().await;
     let engine = h.engine();
