@@ -6,8 +6,17 @@
 -- reader never sees them out of step with the base tables. What depends on the clock (premium
 -- expiry, users whose created_at is still in the future, the 12-month window) is left to the view.
 --
--- A database that already had users when these tables were created is filled once with
--- `SELECT analytics_rebuild()` (`soprovod analytics rebuild`).
+-- A database that already had users when these tables were added (a migration) has no row in
+-- analytics_summary_state: until `SELECT analytics_rebuild()` (`soprovod analytics rebuild`) fills
+-- the summaries, the cohort view computes its figures from the base tables instead (exact, slow).
+
+-- One row once the summaries cover every user: inserted when the schema is created on an empty
+-- database (below) and by analytics_rebuild().
+CREATE TABLE analytics_summary_state (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    filled_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO analytics_summary_state DEFAULT VALUES;
 
 -- One row per user: the facts the cohort report reads, derived from the base tables only.
 CREATE TABLE analytics_user_facts (
@@ -280,6 +289,44 @@ CREATE TRIGGER analytics_acquisition_channels_delete AFTER DELETE ON acquisition
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_acquisition_channels_changed();
 
+-- The cohort report straight from the base tables, one row per user: what user_cohorts_basic
+-- shows while the summaries have not been filled. A function, not a subquery of the view, so its
+-- cost does not weigh on the planning of the fast path (it would switch JIT compilation on).
+CREATE FUNCTION analytics_cohorts_from_base_tables()
+RETURNS TABLE (cohort_month date, acquisition_channel text, cohort_size bigint, activated_users bigint,
+               premium_users bigint, avg_days_to_first_generation numeric)
+LANGUAGE plpgsql STABLE ROWS 100
+AS $$
+BEGIN
+    RETURN QUERY
+    WITH cohort_users AS (
+        SELECT date_trunc('month', u.created_at AT TIME ZONE 'UTC')::date AS month,
+               coalesce(ac.utm_source, CASE WHEN ac.referral_user_id IS NOT NULL THEN 'referral' END, 'direct')
+                                                                        AS channel,
+               u.created_at,
+               (SELECT min(ls.created_at) FROM letter_sessions ls
+                WHERE ls.user_id = u.id AND ls.status = 'completed')    AS first_completed_at,
+               EXISTS (SELECT 1 FROM subscriptions s
+                       WHERE s.user_id = u.id AND s.plan_type = 'premium' AND s.status = 'active'
+                         AND (s.period_end IS NULL OR s.period_end > now())) AS premium
+        FROM users u
+        LEFT JOIN acquisition_channels ac ON ac.user_id = u.id
+        WHERE NOT u.is_test
+          AND u.created_at <= now()
+          AND u.created_at >= (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months') AT TIME ZONE 'UTC'
+    )
+    SELECT cu.month,
+           cu.channel,
+           count(*)::bigint,
+           count(cu.first_completed_at)::bigint,
+           (count(*) FILTER (WHERE cu.premium))::bigint,
+           round(sum(extract(epoch FROM cu.first_completed_at - cu.created_at))::numeric(1000, 30)
+                 / nullif(count(cu.first_completed_at) * 86400, 0), 2)
+    FROM cohort_users cu
+    GROUP BY cu.month, cu.channel;
+END;
+$$;
+
 -- TRUNCATE has no transition tables and fires no row deletions: recompute everything.
 CREATE FUNCTION analytics_truncated() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -304,7 +351,7 @@ CREATE FUNCTION analytics_rebuild() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     LOCK TABLE users, letter_sessions, subscriptions, acquisition_channels IN SHARE MODE;
-    LOCK TABLE analytics_user_facts, analytics_cohort_counts IN EXCLUSIVE MODE;
+    LOCK TABLE analytics_user_facts, analytics_cohort_counts, analytics_summary_state IN EXCLUSIVE MODE;
     DELETE FROM analytics_cohort_counts;
     DELETE FROM analytics_user_facts;
     INSERT INTO analytics_user_facts (user_id, created_at, cohort_month, is_test, channel,
@@ -333,5 +380,7 @@ BEGIN
     FROM analytics_user_facts f
     WHERE NOT f.is_test
     GROUP BY f.cohort_month, f.channel;
+    INSERT INTO analytics_summary_state DEFAULT VALUES
+    ON CONFLICT (singleton) DO UPDATE SET filled_at = excluded.filled_at;
 END;
 $$;

@@ -64,8 +64,8 @@ GROUP BY 1, 2;
 -- The TZ v9.5 cohort report, exact: the 12 UTC calendar months ending with the current one (the
 -- first one whole), users created after now() in no cohort, each user once per figure.
 --
--- It is the sum of three parts, read from the summaries of 045_analytics.sql that triggers keep
--- exact in every writing transaction:
+-- Normally it is the sum of three parts, read from the summaries of 045_analytics.sql that
+-- triggers keep exact in every writing transaction:
 --   1. the counters of every non-test user per (month, channel): size, activated, days sum;
 --   2. minus the users of those months whose created_at is still in the future (a few rows,
 --      through an index);
@@ -73,6 +73,10 @@ GROUP BY 1, 2;
 --      cannot be counted in advance; the partial index holds only users with premium).
 -- The mean is taken from an exact sum of seconds; the division runs at scale 30, far finer than
 -- any difference between two means of microsecond data, so rounding to 2 decimals is exact.
+--
+-- Until the summaries have been filled (analytics_summary_state is empty after a migration added
+-- them), the same figures come from analytics_cohorts_from_base_tables() instead. Only one of the
+-- two branches runs: each is gated by a one-time filter.
 CREATE VIEW user_cohorts_basic AS
 WITH parts AS (
     SELECT c.cohort_month, c.channel, c.users, c.activated, c.days_to_first_seconds AS seconds,
@@ -96,17 +100,22 @@ WITH parts AS (
       AND NOT f.is_test
       AND f.created_at <= now()
       AND f.cohort_month >= (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months')::date
+),
+from_summaries AS (
+    SELECT p.cohort_month,
+           p.channel                     AS acquisition_channel,
+           sum(p.users)::bigint          AS cohort_size,
+           sum(p.activated)::bigint      AS activated_users,
+           sum(p.premium)::bigint        AS premium_users,
+           round(sum(p.seconds)::numeric(1000, 30) / nullif(sum(p.activated) * 86400, 0), 2)
+                                         AS avg_days_to_first_generation
+    FROM parts p
+    GROUP BY p.cohort_month, p.channel
+    HAVING sum(p.users) > 0
 )
-SELECT p.cohort_month,
-       p.channel                     AS acquisition_channel,
-       sum(p.users)::bigint          AS cohort_size,
-       sum(p.activated)::bigint      AS activated_users,
-       sum(p.premium)::bigint        AS premium_users,
-       round(sum(p.seconds)::numeric(1000, 30) / nullif(sum(p.activated) * 86400, 0), 2)
-                                     AS avg_days_to_first_generation
-FROM parts p
-GROUP BY p.cohort_month, p.channel
-HAVING sum(p.users) > 0;
+SELECT * FROM from_summaries WHERE EXISTS (SELECT 1 FROM analytics_summary_state)
+UNION ALL
+SELECT * FROM analytics_cohorts_from_base_tables() WHERE NOT EXISTS (SELECT 1 FROM analytics_summary_state);
 
 -- Monthly retention triangle: for each cohort of user_cohorts_basic's window (all channels), the
 -- share of its users with a completed letter session created in the UTC calendar month N after
