@@ -74,7 +74,7 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() {
     let users: i64 = std::env::var("BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
-    let concurrency: i64 = std::env::var("BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+    let concurrency: i64 = std::env::var("BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let db = testkit::db_with("declared", &store::declared_sql()).await;

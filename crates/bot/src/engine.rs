@@ -744,8 +744,13 @@ impl Engine {
                 push_letter(&mut out, l, job.session, 0, &letter.text, remaining);
             }
             (Ok(letter), Work::Improve { request, .. }) => {
-                let n = sessions::add_iteration(&mut tx, job.session, job.user, request, &letter.text, letter.seconds, &letter.model, now)
-                    .await?;
+                let it = sessions::NewIteration {
+                    request,
+                    letter: &letter.text,
+                    generation_time_seconds: letter.seconds,
+                    model: &letter.model,
+                };
+                let n = sessions::add_iteration(&mut tx, job.session, job.user, it, now).await?;
                 conv.state = State::AwaitingFeedback;
                 match n {
                     Some(n) => {

@@ -155,7 +155,7 @@ mod tests {
     #[test]
     fn long_texts_split_on_paragraphs_within_the_limit() {
         let para = "слово ".repeat(100);
-        let text = vec![para.trim(); 10].join("\n\n");
+        let text = [para.trim(); 10].join("\n\n");
         let parts = split_paragraphs(&text, 1000);
         assert!(parts.len() > 1);
         assert!(parts.iter().all(|p| p.chars().count() <= 1000));

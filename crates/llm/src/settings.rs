@@ -71,8 +71,7 @@ impl Settings {
     /// Reads the variables through `get`, so tests need not touch the process environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |n: &str| get(n).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let mut s = Self::default();
-        s.api_key = get("OPENAI_API_KEY").map(ApiKey::new);
+        let mut s = Self { api_key: get("OPENAI_API_KEY").map(ApiKey::new), ..Self::default() };
         if let Some(url) = get("OPENAI_BASE_URL") {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(SettingsError::Invalid { name: "OPENAI_BASE_URL", what: "an http(s) URL", value: url });

@@ -57,8 +57,10 @@ pub async fn create(
     Ok(id)
 }
 
+type SessionRow = (i64, String, Option<String>, Option<String>, Option<String>, i32, i32);
+
 pub async fn get(conn: &mut PgConnection, id: SessionId) -> Result<Option<Session>, StoreError> {
-    let row: Option<(i64, String, Option<String>, Option<String>, Option<String>, i32, i32)> = sqlx::query_as(
+    let row: Option<SessionRow> = sqlx::query_as(
         "SELECT user_id, status, job_description, resume_text, generated_letter, max_iterations, iterations_used
          FROM letter_sessions WHERE id = $1",
     )
@@ -171,15 +173,21 @@ pub async fn latest_version(conn: &mut PgConnection, id: SessionId) -> Result<Op
     Ok(row.and_then(|(n, text)| text.map(|t| (n, t))))
 }
 
+/// One improvement of a letter, as written.
+#[derive(Clone, Copy)]
+pub struct NewIteration<'a> {
+    pub request: &'a str,
+    pub letter: &'a str,
+    pub generation_time_seconds: f64,
+    pub model: &'a str,
+}
+
 /// Records one improvement if the session has one left; returns its iteration number.
 pub async fn add_iteration(
     conn: &mut PgConnection,
     id: SessionId,
     user: UserId,
-    request: &str,
-    letter: &str,
-    generation_time_seconds: f64,
-    model: &str,
+    it: NewIteration<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<i32>, StoreError> {
     let n: Option<i32> = sqlx::query_scalar(
@@ -198,10 +206,10 @@ pub async fn add_iteration(
     .bind(id.get())
     .bind(user.get())
     .bind(n)
-    .bind(request)
-    .bind(letter)
-    .bind(generation_time_seconds)
-    .bind(model)
+    .bind(it.request)
+    .bind(it.letter)
+    .bind(it.generation_time_seconds)
+    .bind(it.model)
     .bind(now)
     .execute(&mut *conn)
     .await?;

@@ -245,7 +245,8 @@ async fn the_start_payload_is_stored_on_first_touch_only() {
     let anna = User::new(5012);
     send(&engine, anna.text("/start vk-cpc-spring_sale")).await;
     send(&engine, anna.text("/start ref_5011")).await;
-    let rows: Vec<(Option<String>, Option<String>, Option<String>, Option<i64>)> =
+    type Row = (Option<String>, Option<String>, Option<String>, Option<i64>);
+    let rows: Vec<Row> =
         sqlx::query_as("SELECT utm_source, utm_medium, utm_campaign, referral_user_id FROM acquisition_channels")
             .fetch_all(&h.pool)
             .await

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::{TelegramUserId, UserId};
 use sqlx::PgPool;
 use store::conversation::{self, State};
+use store::sessions::NewIteration;
 use store::{quota, sessions, users};
 
 async fn setup() -> (PgPool, UserId) {
@@ -59,9 +60,9 @@ async fn improvements_stop_at_the_limit_and_the_latest_version_wins() {
     let sid = sessions::create(&mut conn, user, "вакансия", Some("резюме"), 2, now).await.unwrap();
     sessions::complete(&mut conn, sid, "первое", 1.25, "m", now).await.unwrap();
     assert_eq!(sessions::latest_version(&mut conn, sid).await.unwrap(), Some((0, "первое".to_string())));
-    assert_eq!(sessions::add_iteration(&mut conn, sid, user, "короче", "второе", 0.5, "m", now).await.unwrap(), Some(1));
-    assert_eq!(sessions::add_iteration(&mut conn, sid, user, "ещё", "третье", 0.5, "m", now).await.unwrap(), Some(2));
-    assert_eq!(sessions::add_iteration(&mut conn, sid, user, "и ещё", "четвёртое", 0.5, "m", now).await.unwrap(), None);
+    assert_eq!(sessions::add_iteration(&mut conn, sid, user, NewIteration { request: "короче", letter: "второе", generation_time_seconds: 0.5, model: "m" }, now).await.unwrap(), Some(1));
+    assert_eq!(sessions::add_iteration(&mut conn, sid, user, NewIteration { request: "ещё", letter: "третье", generation_time_seconds: 0.5, model: "m" }, now).await.unwrap(), Some(2));
+    assert_eq!(sessions::add_iteration(&mut conn, sid, user, NewIteration { request: "и ещё", letter: "четвёртое", generation_time_seconds: 0.5, model: "m" }, now).await.unwrap(), None);
     assert_eq!(sessions::latest_version(&mut conn, sid).await.unwrap(), Some((2, "третье".to_string())));
     sessions::upsert_feedback(&mut conn, sid, user, 2, sessions::Feedback::Like, now).await.unwrap();
     sessions::upsert_feedback(&mut conn, sid, user, 2, sessions::Feedback::Dislike, now).await.unwrap();
