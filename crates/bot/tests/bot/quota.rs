@@ -70,7 +70,11 @@ async fn the_free_quota_rolls_over_at_the_utc_month() {
     h.advance(6);
     let refused = send(&engine, anna.press(&button(&r, "Ещё вариант"))).await;
     assert!(refused.text().contains("Лимит исчерпан") && refused.text().contains("01.02.2026"), "{}", refused.text());
-    // 23:59 UTC on the 31st is still January; one minute past midnight UTC it is February.
+    // 02:59 on 1 February in Moscow is still 31 January in UTC: still January's quota.
+    h.clock.set(t("2026-01-31T23:59:59Z"));
+    let still = send(&engine, anna.press(&button(&r, "Ещё вариант"))).await;
+    assert!(still.text().contains("Лимит исчерпан"), "{}", still.text());
+    // One minute past midnight UTC it is February.
     h.clock.set(t("2026-02-01T00:01:00Z"));
     let r = send(&engine, anna.press(&button(&r, "Ещё вариант"))).await;
     assert!(r.messages.iter().any(|m| m.letter), "{}", r.text());
@@ -136,4 +140,50 @@ async fn an_unreachable_database_refuses_generation() {
         assert!(r.signals.contains(&Signal::Unavailable));
     }
     assert_eq!(h.llm.requests(), 0);
+}
+
+#[tokio::test]
+async fn a_generation_interrupted_by_a_crash_is_given_back_and_can_be_retried() {
+    let h = Harness::new().await;
+    let anna = User::new(6006);
+    {
+        let dying = h.engine();
+        send(&dying, anna.text("/start")).await;
+        send(&dying, anna.text(VACANCY)).await;
+        let Step::Generating(pending) = dying.handle(anna.text(RESUME)).await else { panic!("no generation started") };
+        // The process dies here: the model is never called, the result never stored.
+        drop(pending);
+    }
+    assert_eq!(h.letters_used(&anna).await, 1);
+    let engine = h.engine();
+    let r = send(&engine, anna.text("ну что там?")).await;
+    assert!(r.text().contains("Ещё пишу"), "{}", r.text());
+    h.advance(6);
+    let r = send(&engine, anna.text("ну что там?")).await;
+    assert!(r.text().contains("прервалась") && r.text().contains("не списано"), "{}", r.text());
+    assert_eq!(h.letters_used(&anna).await, 0);
+    let r = send(&engine, anna.press(&button(&r, "Повторить"))).await;
+    assert!(r.messages.iter().any(|m| m.letter), "{}", r.text());
+    assert_eq!(h.letters_used(&anna).await, 1);
+}
+
+#[tokio::test]
+async fn cancel_during_a_generation_gives_the_letter_back_and_drops_the_late_result() {
+    let h = Harness::new().await;
+    let engine = h.engine();
+    let anna = User::new(6007);
+    send(&engine, anna.text("/start")).await;
+    send(&engine, anna.text(VACANCY)).await;
+    let Step::Generating(pending) = engine.handle(anna.text(RESUME)).await else { panic!("no generation started") };
+    assert_eq!(h.letters_used(&anna).await, 1);
+    let r = send(&engine, anna.text("/cancel")).await;
+    assert!(r.text().contains("отменено"));
+    assert_eq!(h.letters_used(&anna).await, 0);
+    let late = engine.complete(pending).await;
+    assert!(late.messages.is_empty(), "{late:?}");
+    assert_eq!(h.letters_used(&anna).await, 0);
+    let status: String = sqlx::query_scalar("SELECT status FROM letter_sessions").fetch_one(&h.pool).await.unwrap();
+    assert_eq!(status, "abandoned");
+    // The call itself happened and is accounted for.
+    assert_eq!(h.scalar_i64("SELECT count(*) FROM openai_requests WHERE success").await, 1);
 }
