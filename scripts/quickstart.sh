@@ -8,4 +8,6 @@ ensure_cargo
 echo "==> building (cargo build --release)" >&2
 cargo build --release --locked -q
 echo "==> starting the embedded database" >&2
-./target/release/soprovod db up
+./target/release/soprovod db up >/dev/null
+echo "==> the cover-letter chat (end a message with a line holding a single '.', /quit to leave)" >&2
+exec ./target/release/soprovod chat
