@@ -129,6 +129,10 @@ async fn run(users: i64) {
     let (matched, detail) = compare_with_reference(&mut conn).await;
     println!("user_cohorts_basic equals the exact reference: {} ({detail})", if matched { "yes" } else { "NO" });
 
+    // The same exact figures without the summaries (what the view falls back to on a migrated
+    // database until analytics_rebuild() has run): how much of the speed the summaries buy.
+    let (t, n) = time_query(&mut conn, "select * from analytics_cohorts_from_base_tables()").await;
+    println!("(for information) exact figures straight from the base tables: {:.1} ms, {n} rows", ms(t));
     let (t, n) = time_query(&mut conn, "select * from user_retention_monthly").await;
     println!("(for information) user_retention_monthly: {:.1} ms, {n} rows", ms(t));
     if !matched {
