@@ -2,3 +2,4 @@
 
 mod double;
 mod client;
+mod offline;
