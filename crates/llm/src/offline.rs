@@ -232,7 +232,7 @@ fn sentences(text: &str) -> Vec<&str> {
             '.' => {
                 let word: String = text[start..i].split_whitespace().last().unwrap_or("").to_string();
                 let short_lower = word.chars().count() <= 3 && word.chars().all(|c| c.is_lowercase() || c == '.');
-                next_space && !(short_lower && !word.is_empty())
+                next_space && (word.is_empty() || !short_lower)
             }
             _ => false,
         };
@@ -404,7 +404,9 @@ fn role(intro: &[String]) -> Option<(String, Option<String>)> {
     for (i, w) in ws.iter().enumerate().skip(1) {
         let lw = lower(w);
         let latin_next = ws.get(i + 1).is_some_and(|x| is_latin_word(x));
-        if cutters.contains(&lw.as_str()) && !(latin_next && !["to", "who", "that", "which", "и", "and"].contains(&lw.as_str())) {
+        // "на Rust", "in Go" belong to the name; "to join", "в команду" do not.
+        let always = ["to", "who", "that", "which", "и", "and"].contains(&lw.as_str());
+        if cutters.contains(&lw.as_str()) && (always || !latin_next) {
             n = i;
             break;
         }
