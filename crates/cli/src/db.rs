@@ -290,7 +290,24 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
         }
     }
     run_plan(&url, &from, &to, &plan, &target, &args.hazards).await?;
+    if args.target.target.is_none() {
+        fill_analytics_summaries(&url).await?;
+    }
     Ok(Outcome::Ok)
+}
+
+/// After a plan created the analytics summary tables on a database that already had users, fills
+/// them once so the cohort report is fast again (until then it is exact but computed from the base
+/// tables). The engine itself knows nothing about them; this is the product's own step.
+async fn fill_analytics_summaries(url: &str) -> anyhow::Result<()> {
+    let pool = store::connect(url, 1).await.with_context(|| format!("connecting to {}", redact(url)))?;
+    if !store::analytics::summaries_filled(&pool).await? {
+        let started = std::time::Instant::now();
+        store::analytics::rebuild_summaries(&pool).await.context("filling the analytics summaries")?;
+        eprintln!("analytics summaries filled from the existing rows ({:.2} s)", started.elapsed().as_secs_f64());
+    }
+    pool.close().await;
+    Ok(())
 }
 
 async fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
@@ -353,6 +370,7 @@ async fn up(source: &DbSource, args: UpArgs) -> anyhow::Result<Outcome> {
                 return Ok(Outcome::Refused);
             }
             run_plan(&url, &from, &to, &plan, &target, &args.hazards).await?;
+            fill_analytics_summaries(&url).await?;
             format!("brought to the declared schema ({} steps)", plan.steps.len())
         }
     };

@@ -343,6 +343,16 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
         ]
     );
 
+    // The product fills the new analytics summaries from the kept rows right after the apply.
+    assert!(stderr.contains("analytics summaries filled"), "{stderr}");
+    let (facts, users): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM analytics_user_facts), (SELECT count(*) FROM users)")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(users > 0);
+    assert_eq!(facts, users, "one summary row per kept user");
+
     let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify"]);
     assert_eq!(code(&verify), 0, "verify:\n{}{}", text(&verify.stdout), text(&verify.stderr));
     let plan = soprovod(dir.path(), &["--database-url", &db.url, "db", "plan", "--format", "json"]);
