@@ -380,8 +380,20 @@ fn nominative(word: &str) -> String {
 /// The role's name and what follows it in the first sentence ("в команду платежей"), never cut
 /// inside a word; `None` when the vacancy does not start with something that names a role.
 fn role(intro: &[String]) -> Option<(String, Option<String>)> {
-    let first = intro.first()?;
-    let first = first.split([':', '(', '|', '!']).next().unwrap_or("").split(" — ").next().unwrap_or("");
+    // A company blurb often comes first; the title is then one of the next lines.
+    for item in intro.iter().take(3) {
+        if let Some((name, context, true)) = role_in(item) {
+            return Some((name, context));
+        }
+    }
+    let (name, context, _) = role_in(intro.first()?)?;
+    let company = ["«", "\"", "ООО", "АО ", "LLC", "Inc", "Ltd", "компани", "compan"].iter().any(|m| name.contains(m));
+    (words(&name) <= 4 && !company).then_some((name, context))
+}
+
+/// The role a sentence names, what follows it, and whether it contains a word for a job.
+fn role_in(sentence: &str) -> Option<(String, Option<String>, bool)> {
+    let first = sentence.split([':', '(', '|', '!']).next().unwrap_or("").split(" — ").next().unwrap_or("");
     let first = first.split(" - ").next().unwrap_or("").split(", ").next().unwrap_or("").trim();
     let mut rest = first.trim_start_matches(|c: char| !c.is_alphanumeric());
     let mut accusative = false;
@@ -425,7 +437,7 @@ fn role(intro: &[String]) -> Option<(String, Option<String>)> {
     let name = name.trim_end_matches(['.', ',', ';']).to_string();
     let l = lower(&name);
     let names_a_role = ROLE_WORDS.iter().any(|r| l.split(|c: char| !c.is_alphanumeric()).any(|w| w.starts_with(r)));
-    if name.is_empty() || (!names_a_role && words(&name) > 4) || (!names_a_role && intro.len() > 1 && words(first) > 6) {
+    if name.is_empty() {
         return None;
     }
     let tail = ws[n..].join(" ");
@@ -444,7 +456,7 @@ fn role(intro: &[String]) -> Option<(String, Option<String>)> {
             .collect::<Vec<_>>()
             .join(" ")
     });
-    Some((name, context))
+    Some((name, context, names_a_role))
 }
 
 /// Word stems good enough to match "PostgreSQL" with "postgresql" and "командой" with "команды".
@@ -816,7 +828,9 @@ pub fn compose(vacancy: &str, resume: &str, variant: u32) -> String {
     }
     nice.truncate(MAX_NICE);
 
-    let mut paras: Vec<String> = vec![p.greeting.to_string(), opening(ru, role.as_ref(), i)];
+    // The second opening says the vacancy matches the experience: only when something does.
+    let open_with = if i == 1 && pairs.is_empty() { 0 } else { i };
+    let mut paras: Vec<String> = vec![p.greeting.to_string(), opening(ru, role.as_ref(), open_with)];
     if pairs.is_empty() && nice.is_empty() && listed.is_empty() {
         paras.push(p.no_match.to_string());
     }
@@ -1121,5 +1135,31 @@ mod tests {
         assert!(once.starts_with(&latest) && once.ends_with(NOTE_RU), "{once}");
         let twice = write(&Task::Improve { vacancy: IVAN_VACANCY, resume: IVAN_RESUME, latest: &once, request: "ещё короче" });
         assert_eq!(twice.matches(NOTE_RU).count(), 1, "{twice}");
+    }
+    #[test]
+    fn a_vacancy_with_a_company_blurb_and_headed_bullet_sections_gets_the_title_and_requirements_right() {
+        let v = "ООО «Техно» — крупный интегратор.\n\n🔥 Senior Java Developer (удалённо)\n\nЧем предстоит заниматься:\n• проектирование микросервисов\n• участие в архитектурных решениях\n\nМы ожидаем:\n• Опыт разработки на Java от 5 лет;\n• Spring Boot, Hibernate;\n• Опыт работы с Kafka или RabbitMQ;\n\nБудет плюсом:\n• Kotlin\n\nМы предлагаем:\n• ДМС\n• Гибкий график";
+        let r = "Алексей Смирнов\nJava-разработчик, 7 лет опыта\n\nОпыт:\n— 2018–2025, Сбер: разработка микросервисов на Spring Boot, переход с монолита на 40 сервисов\n— внедрил Kafka для обмена событиями, снизил задержку доставки в 5 раз\n\nНавыки: Java, Kotlin, Spring Boot, Hibernate, Kafka, PostgreSQL";
+        let d = compose(v, r, 0);
+        assert!(d.contains("вакансия «Senior Java Developer»"), "{d}");
+        assert!(!d.contains("Техно") && !d.contains("ДМС"), "{d}");
+        let b = bullets(&d);
+        assert!(b.contains(&("Опыт разработки на Java от 5 лет", "Java-разработчик, 7 лет опыта")), "{d}");
+        assert!(b.iter().any(|(r, e)| r.starts_with("Опыт работы с Kafka") && e.starts_with("внедрил Kafka для обмена событиями")), "{d}");
+        // Kotlin is only in the skills list: named as part of the stack, not as a bullet.
+        assert!(d.contains("в моём стеке также есть") && d.contains("Kotlin") && !b.iter().any(|(r, _)| *r == "Kotlin"), "{d}");
+        assert!(d.contains("проектирование микросервисов"), "the tasks are mentioned: {d}");
+    }
+
+    #[test]
+    fn odd_or_empty_inputs_still_give_a_labelled_draft() {
+        for (v, r) in [("", ""), ("Требования:", "x"), ("Ищем", "—"), ("İİİ a, b, c. Requirements: İ, ü; ;;", "::: , , ,"), ("We are hiring\n- a\n- b", "a. b. c.")] {
+            for variant in 0..3 {
+                let d = compose(v, r, variant);
+                assert!(d.starts_with(LABEL_RU) || d.starts_with(LABEL_EN), "{d}");
+                assert!(bullets(&d).is_empty(), "{d}");
+                assert!(d.ends_with("[Ваше имя]") || d.ends_with("[Your name]"), "{d}");
+            }
+        }
     }
 }
