@@ -2,4 +2,6 @@
 //! real PostgreSQL database per test.
 
 mod support;
+mod conversation;
+mod payments;
 mod transport;

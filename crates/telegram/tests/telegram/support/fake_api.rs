@@ -149,6 +149,12 @@ impl FakeBotApi {
         id
     }
 
+    /// Queues an update that already has an id: Telegram re-delivering an update.
+    pub fn redeliver(&self, update: Value) {
+        self.state.lock().unwrap().pending.push_back(update);
+        self.updates_changed.notify_waiters();
+    }
+
     /// Gives the update body an id without queuing it (for webhook posts).
     pub fn with_id(&self, body: Value) -> Value {
         let id = self.next_update_id.fetch_add(1, Ordering::SeqCst);
@@ -237,7 +243,17 @@ impl FakeBotApi {
 
     /// Waits until every queued update has been confirmed by a getUpdates offset.
     pub async fn wait_all_confirmed(&self) {
-        self.wait_until("all updates confirmed", |_| self.state.lock().map(|s| s.pending.is_empty()).unwrap_or(false)).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            // getUpdates notifies `calls_changed` each time it applies an offset.
+            let notified = self.calls_changed.notified();
+            let left = self.state.lock().unwrap().pending.len();
+            if left == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{left} updates never confirmed");
+            let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
+        }
     }
 
     // ---- the server ------------------------------------------------------------------------
@@ -327,7 +343,8 @@ impl FakeBotApi {
         Some(match method {
             "getMe" => json!({
                 "id": BOT_ID, "is_bot": true, "first_name": "Сопровод", "username": BOT_USERNAME,
-                "can_join_groups": false, "can_read_all_group_messages": false, "supports_inline_queries": false
+                "can_join_groups": false, "can_read_all_group_messages": false, "supports_inline_queries": false,
+                "can_connect_to_business": false, "has_main_web_app": false
             }),
             "sendMessage" => {
                 let chat = body.get("chat_id").cloned().unwrap_or(json!(0));
