@@ -3,5 +3,6 @@
 
 mod support;
 mod conversation;
+mod garbage;
 mod payments;
 mod transport;

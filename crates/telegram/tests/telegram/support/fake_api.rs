@@ -89,6 +89,9 @@ struct State {
     files: HashMap<String, (String, Vec<u8>)>,
     /// Highest offset a getUpdates call has confirmed.
     confirmed_offset: i64,
+    /// Texts delivered per chat and callback ids answered, for cheap waiting under load.
+    texts_by_chat: HashMap<i64, Vec<String>>,
+    answered: std::collections::HashSet<String>,
 }
 
 /// The running fake. Dropping it does not stop the server; the test process ends it.
@@ -231,6 +234,36 @@ impl FakeBotApi {
         }
     }
 
+    /// Waits until the texts sent to `chat` satisfy `cond`; returns how many there are.
+    pub async fn wait_chat<F: Fn(&[String]) -> bool>(&self, chat: i64, cond: F) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let notified = self.calls_changed.notified();
+            {
+                let st = self.state.lock().unwrap();
+                let texts = st.texts_by_chat.get(&chat).map(Vec::as_slice).unwrap_or(&[]);
+                if cond(texts) {
+                    return texts.len();
+                }
+            }
+            assert!(Instant::now() < deadline, "chat {chat} never got what was expected");
+            let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
+        }
+    }
+
+    /// Waits until the callback query `id` has been answered.
+    pub async fn wait_answered(&self, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let notified = self.calls_changed.notified();
+            if self.state.lock().unwrap().answered.contains(id) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "callback {id} never answered");
+            let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
+        }
+    }
+
     /// Waits for the `n`-th (1-based) message to `chat` and returns it.
     pub async fn nth_message_to(&self, chat: i64, n: usize) -> Call {
         let calls = self
@@ -290,6 +323,19 @@ impl FakeBotApi {
         let retry_after = {
             let mut st = self.state.lock().unwrap();
             let r = st.throttle.get_mut(&method_name).and_then(VecDeque::pop_front);
+            if r.is_none() {
+                let call = Call { method: method_name.clone(), body: body.clone(), at: Instant::now(), throttled: false };
+                if method_name == "sendMessage" {
+                    if let Some(chat) = call.chat_id() {
+                        st.texts_by_chat.entry(chat).or_default().push(call.text().to_string());
+                    }
+                }
+                if method_name == "answerCallbackQuery" {
+                    if let Some(id) = call.str("callback_query_id") {
+                        st.answered.insert(id.to_string());
+                    }
+                }
+            }
             st.calls.push(Call { method: method_name.clone(), body: body.clone(), at: Instant::now(), throttled: r.is_some() });
             r
         };

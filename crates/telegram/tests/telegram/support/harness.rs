@@ -62,12 +62,17 @@ impl RunningBot {
 
 impl World {
     pub async fn new() -> Self {
+        Self::with_pool_size(10).await
+    }
+
+    /// A world whose bot gets `connections` database connections.
+    pub async fn with_pool_size(connections: u32) -> Self {
         // SOPROVOD_LOG=debug shows the bot's log in a failing test's output.
         if let Ok(filter) = std::env::var("SOPROVOD_LOG") {
             let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
         }
         let db = testkit::db_with("declared", &store::declared_sql()).await;
-        let pool = db.pool().await;
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(connections).connect(&db.url).await.unwrap();
         let api = FakeBotApi::start().await;
         let llm = LlmDouble::start().await;
         let clock = Arc::new(FakeClock::at(Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0).unwrap()));

@@ -24,11 +24,18 @@ struct Inner {
     count: AtomicUsize,
     /// When set, each answer waits for a permit, so a test can hold a generation in flight.
     gate: Mutex<Option<Arc<Semaphore>>>,
+    /// Paragraphs repeated in each letter (1 = a normal letter).
+    repeat: AtomicUsize,
 }
 
 impl LlmDouble {
     pub async fn start() -> Self {
-        let inner = Arc::new(Inner { requests: Mutex::new(Vec::new()), count: AtomicUsize::new(0), gate: Mutex::new(None) });
+        let inner = Arc::new(Inner {
+            requests: Mutex::new(Vec::new()),
+            count: AtomicUsize::new(0),
+            gate: Mutex::new(None),
+            repeat: AtomicUsize::new(1),
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind LLM double");
         let addr = listener.local_addr().unwrap();
         let app = Router::new().route("/chat/completions", post(complete)).with_state(inner.clone());
@@ -58,6 +65,16 @@ impl LlmDouble {
         gate
     }
 
+    /// Answers without waiting again (a held request stays held).
+    pub fn release_hold(&self) {
+        *self.inner.gate.lock().unwrap() = None;
+    }
+
+    /// Letters `times` as long as usual from now on.
+    pub fn long_letters(&self, times: usize) {
+        self.inner.repeat.store(times.max(1), Ordering::SeqCst);
+    }
+
     /// The user message of the `n`-th request (0-based).
     pub fn user_message(&self, n: usize) -> String {
         let reqs = self.requests();
@@ -73,6 +90,11 @@ impl LlmDouble {
 /// The letter the double writes for request number `n`: about 230 words, Russian, marked with
 /// its number so tests can tell versions apart.
 pub fn letter(n: usize) -> String {
+    long_letter(n, 1)
+}
+
+/// [`letter`] with its middle paragraphs repeated `times` times.
+pub fn long_letter(n: usize, times: usize) -> String {
     let para = "Меня заинтересовала ваша вакансия, потому что задачи команды совпадают с тем, чем я занимаюсь \
 последние пять лет: я проектирую и сопровождаю сервисы на Rust и PostgreSQL, слежу за их надёжностью и \
 скоростью, участвую в разборе инцидентов и улучшаю процессы выкладки.";
@@ -81,7 +103,8 @@ pub fn letter(n: usize) -> String {
 Мне близки ваши принципы: ответственность за результат, открытое обсуждение решений и аккуратный код.";
     let end = "Буду рад рассказать подробнее о своём опыте на собеседовании и обсудить, чем могу быть полезен \
 вашей команде уже в первые месяцы работы. Спасибо за внимание к моей кандидатуре.";
-    format!("Здравствуйте!\n\n{para}\n\n{mid} Версия письма номер {n}.\n\n{para}\n\n{end}\n\nС уважением,\nАнна")
+    let body: Vec<String> = (0..times).map(|i| format!("{para}\n\n{mid} Часть {}.", i + 1)).collect();
+    format!("Здравствуйте!\n\n{}\n\nВерсия письма номер {n}.\n\n{end}\n\nС уважением,\nАнна", body.join("\n\n"))
 }
 
 async fn complete(State(inner): State<Arc<Inner>>, Json(body): Json<Value>) -> Json<Value> {
@@ -105,7 +128,7 @@ async fn complete(State(inner): State<Arc<Inner>>, Json(body): Json<Value>) -> J
         "model": model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": letter(n)},
+            "message": {"role": "assistant", "content": long_letter(n, inner.repeat.load(Ordering::SeqCst))},
             "finish_reason": "stop"
         }],
         "usage": {"prompt_tokens": 900, "completion_tokens": 420, "total_tokens": 1320}
