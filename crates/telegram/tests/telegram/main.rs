@@ -5,4 +5,6 @@ mod support;
 mod conversation;
 mod garbage;
 mod payments;
+mod restart;
 mod transport;
+mod webhook;
