@@ -4,3 +4,4 @@ mod analytics;
 mod chat;
 mod embedded_db;
 mod schema_engine;
+mod serve;
