@@ -42,7 +42,7 @@ async fn user(api: FakeBotApi, id: i64, latencies: Arc<Mutex<Vec<Duration>>>) ->
     api.push(press);
     api.wait_answered(&cb_id).await;
     latencies.lock().await.push(t0.elapsed());
-    step(&api, id, u.text("/subscription"), "Premium", &latencies).await;
+    step(&api, id, u.text("/subscription"), "План:", &latencies).await;
     5
 }
 

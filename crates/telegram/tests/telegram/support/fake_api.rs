@@ -145,9 +145,13 @@ impl FakeBotApi {
     /// Queues an update for getUpdates; `body` is the update without `update_id`, e.g.
     /// `{"message": {...}}`. Returns the update id.
     pub fn push(&self, body: Value) -> i64 {
+        // Ids are taken under the lock so the queue is in id order, as Telegram's is: an update
+        // queued behind a higher id would be dropped by the next offset.
+        let mut st = self.state.lock().unwrap();
         let update = self.with_id(body);
         let id = update["update_id"].as_i64().unwrap();
-        self.state.lock().unwrap().pending.push_back(update);
+        st.pending.push_back(update);
+        drop(st);
         self.updates_changed.notify_waiters();
         id
     }
