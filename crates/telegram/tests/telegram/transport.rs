@@ -24,8 +24,11 @@ fn text_of(update: &Update) -> String {
     }
 }
 
+/// (user, what) of each update handled.
+type Seen = Arc<Mutex<Vec<(u64, String)>>>;
+
 /// Lanes whose handler records (user, what) of each update and reports the count seen so far.
-fn recording_lanes() -> (UpdateLanes, Arc<Mutex<Vec<(u64, String)>>>, mpsc::UnboundedReceiver<usize>) {
+fn recording_lanes() -> (UpdateLanes, Seen, mpsc::UnboundedReceiver<usize>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::unbounded_channel();
     let s = seen.clone();
