@@ -118,3 +118,21 @@ async fn the_command_menu_is_registered_in_russian_and_english() {
     }
     assert!(commands.iter().any(|c| c["description"] == "A new letter"));
 }
+
+#[tokio::test]
+async fn privacy_and_terms_say_what_is_stored_and_how_to_erase_it_in_the_users_language() {
+    let w = World::new().await;
+    let bot = w.start_polling(w.config()).await;
+    let ru = TgUser::new(111_222_001);
+    let mut en = TgUser::new(111_222_002);
+    en.language_code = "en".into();
+    w.api.push(ru.text("/privacy"));
+    w.api.push(ru.text("/terms"));
+    w.api.push(en.text("/privacy"));
+    let privacy = message_containing(&w.api, 111_222_001, 0, "/delete_me").await;
+    assert!(privacy.text().contains("резюме"), "{}", privacy.text());
+    message_containing(&w.api, 111_222_001, 0, "Telegram Stars").await;
+    let english = message_containing(&w.api, 111_222_002, 0, "/delete_me").await;
+    assert!(english.text().contains("What is stored"), "{}", english.text());
+    bot.stop().await;
+}
