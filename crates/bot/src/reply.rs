@@ -75,6 +75,22 @@ impl Replies {
 }
 
 /// Escapes text for Telegram HTML.
+/// The text a reader sees in a message of ours: tags dropped, the entities `escape_html` makes undone.
+/// For plain-text surfaces (a terminal, Telegram's callback answers).
+pub fn plain_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+}
+
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
@@ -146,6 +162,12 @@ pub fn split_paragraphs(text: &str, limit: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_text_drops_tags_and_undoes_escaping() {
+        assert_eq!(plain_text("<b>Шаг 1</b> R&amp;D &lt;x&gt; &quot;q&quot;"), "Шаг 1 R&D <x> \"q\"");
+        assert_eq!(plain_text(&escape_html("a < b & \"c\"")), "a < b & \"c\"");
+    }
 
     #[test]
     fn html_special_characters_are_escaped() {

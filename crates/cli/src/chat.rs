@@ -37,21 +37,6 @@ fn event_id() -> EventId {
     EventId::parse(&format!("chat:{}:{nanos}:{n}", std::process::id())).expect("short id")
 }
 
-/// Telegram HTML as plain terminal text.
-fn plain(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
-}
-
 struct Terminal {
     engine: Engine,
     profile: Profile,
@@ -70,7 +55,7 @@ impl Terminal {
     async fn show(&mut self, r: &Replies) -> anyhow::Result<()> {
         let mut text = String::new();
         for m in &r.messages {
-            text += &plain(&m.html);
+            text += &bot::plain_text(&m.html);
             text += "\n";
             let mut any = false;
             for row in &m.buttons {
@@ -90,7 +75,7 @@ impl Terminal {
             text += "\n";
         }
         if let Some(answer) = r.button_answer.as_deref().filter(|a| !a.is_empty()) {
-            text += &format!("  » {}\n\n", plain(answer));
+            text += &format!("  » {}\n\n", bot::plain_text(answer));
         }
         for s in &r.signals {
             if let Signal::SendInvoice(invoice) = s {
@@ -128,24 +113,13 @@ impl Terminal {
     }
 }
 
-async fn ensure_schema(pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    let relations = store::user_relations(pool).await.context("reading the database catalog")?;
-    if relations.is_empty() {
-        store::create_declared_schema(pool).await.context("creating the declared schema")?;
-        eprintln!("created the declared schema in the empty database");
-    } else if !relations.iter().any(|r| r == "public.conversations") {
-        anyhow::bail!("the database is not at the declared schema (no conversations table); run `soprovod db apply` first");
-    }
-    Ok(())
-}
-
 pub async fn run(args: ChatArgs, source: &DbSource) -> anyhow::Result<Outcome> {
     let telegram_id = TelegramUserId::parse(args.user_id).context("--user-id")?;
     let config = bot::Config::from_env().context("reading the bot configuration")?;
     let settings = llm::Settings::from_env().context("reading the LLM configuration")?;
     let url = source.ensure_url().await?;
     let pool = store::connect(&url, 4).await.context("connecting to the database")?;
-    ensure_schema(&pool).await?;
+    crate::dbsource::ensure_product_schema(&pool).await?;
     let writer = llm::Writer::from_settings(settings);
     let offline = writer.is_offline();
     let engine = Engine::new(pool, writer, config);
@@ -211,12 +185,4 @@ pub async fn run(args: ChatArgs, source: &DbSource) -> anyhow::Result<Outcome> {
         term.send(EventKind::Text(text)).await?;
     }
     Ok(Outcome::Ok)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn html_becomes_plain_text() {
-        assert_eq!(super::plain("<b>Шаг 1</b> R&amp;D &lt;x&gt;"), "Шаг 1 R&D <x>");
-    }
 }

@@ -56,6 +56,19 @@ pub async fn start_embedded(dir: PathBuf) -> anyhow::Result<(bool, String)> {
     .await?
 }
 
+/// The bot needs the declared schema: created in an empty database, refused in a foreign one (an
+/// existing database is brought to it with `soprovod db apply`, never implicitly).
+pub async fn ensure_product_schema(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let relations = store::user_relations(pool).await.context("reading the database catalog")?;
+    if relations.is_empty() {
+        store::create_declared_schema(pool).await.context("creating the declared schema")?;
+        eprintln!("created the declared schema in the empty database");
+    } else if !relations.iter().any(|r| r == "public.conversations") {
+        anyhow::bail!("the database is not at the declared schema (no conversations table); run `soprovod db apply` first");
+    }
+    Ok(())
+}
+
 /// A URL with any password replaced, for printing.
 pub fn redact(url: &str) -> String {
     match url.split_once("://") {

@@ -58,7 +58,7 @@ pub async fn run(args: ServeArgs, source: &DbSource) -> anyhow::Result<Outcome> 
     let settings = llm::Settings::from_env().context("reading the LLM configuration")?;
     let url = source.ensure_url().await?;
     let pool = store::connect(&url, POOL_SIZE).await.context("connecting to the database")?;
-    ensure_schema(&pool).await?;
+    crate::dbsource::ensure_product_schema(&pool).await?;
     let writer = llm::Writer::from_settings(settings);
     if writer.is_offline() {
         eprintln!("OPENAI_API_KEY is not set: letters come from the offline composer, labelled as drafts");
@@ -74,14 +74,3 @@ pub async fn run(args: ServeArgs, source: &DbSource) -> anyhow::Result<Outcome> 
     Ok(Outcome::Ok)
 }
 
-/// The bot needs the declared schema: created in an empty database, refused in a foreign one.
-async fn ensure_schema(pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    let relations = store::user_relations(pool).await.context("reading the database catalog")?;
-    if relations.is_empty() {
-        store::create_declared_schema(pool).await.context("creating the declared schema")?;
-        eprintln!("created the declared schema in the empty database");
-    } else if !relations.iter().any(|r| r == "public.conversations") {
-        anyhow::bail!("the database is not at the declared schema (no conversations table); run `soprovod db apply` first");
-    }
-    Ok(())
-}

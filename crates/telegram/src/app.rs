@@ -179,7 +179,7 @@ impl App {
     async fn answer_button(&self, id: CallbackQueryId, text: Option<String>) {
         let mut req = self.bot.answer_callback_query(id);
         if let Some(t) = text.filter(|t| !t.is_empty()) {
-            req = req.text(strip_tags(&t));
+            req = req.text(bot::plain_text(&t));
         }
         if let Err(e) = retry::send(req).await {
             tracing::debug!(error = %describe(&e), "button press not answered");
@@ -224,7 +224,7 @@ impl App {
                 };
                 match tokio::time::timeout(PRE_CHECKOUT_BUDGET, self.engine.pre_checkout(&check)).await {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(refusal)) => Err(strip_tags(&refusal.message)),
+                    Ok(Err(refusal)) => Err(bot::plain_text(&refusal.message)),
                     Err(_) => Err(busy(lang).to_string()),
                 }
             }
@@ -343,21 +343,6 @@ fn no_preview() -> LinkPreviewOptions {
     LinkPreviewOptions { is_disabled: true, url: None, prefer_small_media: false, prefer_large_media: false, show_above_text: false }
 }
 
-/// Callback answers and pre-checkout errors are plain text.
-fn strip_tags(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
-}
-
 fn busy(lang: Lang) -> &'static str {
     match lang {
         Lang::Ru => "Не получилось проверить оплату. Попробуйте ещё раз через минуту.",
@@ -368,11 +353,6 @@ fn busy(lang: Lang) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plain_text_answers_lose_their_markup() {
-        assert_eq!(strip_tags("<b>Готово</b> &amp; всё"), "Готово & всё");
-    }
 
     #[test]
     fn oversized_callback_data_never_reaches_telegram() {
