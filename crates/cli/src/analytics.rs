@@ -26,8 +26,8 @@ pub enum AnalyticsCommand {
     /// Monthly retention triangle: the share of each cohort with a completed letter in month N
     /// after signup; months that have not begun yet are empty (view user_retention_monthly).
     Retention(FormatArg),
-    /// Recompute the analytics summaries from the base tables. Needed once on a database that
-    /// had users before the summaries were added; triggers keep them exact afterwards.
+    /// Recompute the analytics summaries from the base tables. `db up` and `db apply` do it after a
+    /// migration adds the summaries to a database with users; triggers keep them exact afterwards.
     Rebuild,
 }
 
