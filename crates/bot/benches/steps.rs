@@ -31,12 +31,23 @@ async fn instant_llm() -> String {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, Router::new().route("/v1/chat/completions", post(reply))).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            Router::new().route("/v1/chat/completions", post(reply)),
+        )
+        .await
+        .unwrap()
+    });
     format!("http://{addr}/v1")
 }
 
 fn event(profile: &Profile, kind: EventKind) -> Event {
-    Event { id: EventId::parse(&format!("bench:{}", SEQ.fetch_add(1, Ordering::Relaxed))).unwrap(), from: profile.clone(), kind }
+    Event {
+        id: EventId::parse(&format!("bench:{}", SEQ.fetch_add(1, Ordering::Relaxed))).unwrap(),
+        from: profile.clone(),
+        kind,
+    }
 }
 
 async fn step(engine: &Engine, ev: Event, latencies: &mut Vec<Duration>) -> Replies {
@@ -50,21 +61,84 @@ async fn step(engine: &Engine, ev: Event, latencies: &mut Vec<Duration>) -> Repl
 }
 
 fn data(r: &Replies, label: &str) -> String {
-    r.buttons().into_iter().find(|b| b.label.contains(label)).map(|b| b.data.clone()).unwrap_or_else(|| panic!("no {label}: {}", r.text()))
+    r.buttons()
+        .into_iter()
+        .find(|b| b.label.contains(label))
+        .map(|b| b.data.clone())
+        .unwrap_or_else(|| panic!("no {label}: {}", r.text()))
 }
 
 async fn conversation(engine: Engine, tg: i64) -> Vec<Duration> {
     let profile = Profile::bare(TelegramUserId::parse(tg).unwrap());
     let mut lat = Vec::with_capacity(8);
-    step(&engine, event(&profile, EventKind::Text("/start".into())), &mut lat).await;
-    step(&engine, event(&profile, EventKind::Text(VACANCY.into())), &mut lat).await;
-    let r = step(&engine, event(&profile, EventKind::Text(RESUME.into())), &mut lat).await;
-    step(&engine, event(&profile, EventKind::Button { data: data(&r, "Нравится") }), &mut lat).await;
-    step(&engine, event(&profile, EventKind::Button { data: data(&r, "Улучшить") }), &mut lat).await;
-    let r = step(&engine, event(&profile, EventKind::Text("Сделай короче".into())), &mut lat).await;
-    let v = step(&engine, event(&profile, EventKind::Button { data: data(&r, "Ещё вариант") }), &mut lat).await;
-    assert!(v.messages.iter().any(|m| m.letter), "the variant was written: {}", v.text());
-    step(&engine, event(&profile, EventKind::Text("/subscription".into())), &mut lat).await;
+    step(
+        &engine,
+        event(&profile, EventKind::Text("/start".into())),
+        &mut lat,
+    )
+    .await;
+    step(
+        &engine,
+        event(&profile, EventKind::Text(VACANCY.into())),
+        &mut lat,
+    )
+    .await;
+    let r = step(
+        &engine,
+        event(&profile, EventKind::Text(RESUME.into())),
+        &mut lat,
+    )
+    .await;
+    step(
+        &engine,
+        event(
+            &profile,
+            EventKind::Button {
+                data: data(&r, "Нравится"),
+            },
+        ),
+        &mut lat,
+    )
+    .await;
+    step(
+        &engine,
+        event(
+            &profile,
+            EventKind::Button {
+                data: data(&r, "Улучшить"),
+            },
+        ),
+        &mut lat,
+    )
+    .await;
+    let r = step(
+        &engine,
+        event(&profile, EventKind::Text("Сделай короче".into())),
+        &mut lat,
+    )
+    .await;
+    let v = step(
+        &engine,
+        event(
+            &profile,
+            EventKind::Button {
+                data: data(&r, "Ещё вариант"),
+            },
+        ),
+        &mut lat,
+    )
+    .await;
+    assert!(
+        v.messages.iter().any(|m| m.letter),
+        "the variant was written: {}",
+        v.text()
+    );
+    step(
+        &engine,
+        event(&profile, EventKind::Text("/subscription".into())),
+        &mut lat,
+    )
+    .await;
     lat
 }
 
@@ -73,9 +147,18 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let users: i64 = std::env::var("BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
-    let concurrency: i64 = std::env::var("BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let users: i64 = std::env::var("BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    let concurrency: i64 = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let db = testkit::db_with("declared", &store::declared_sql()).await;
         let pool = sqlx::postgres::PgPoolOptions::new().max_connections(concurrency as u32 + 4).connect(&db.url).await.unwrap();

@@ -8,7 +8,11 @@ use uuid::Uuid;
 /// What a button asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    Feedback { session: SessionId, iteration: i32, feedback: Feedback },
+    Feedback {
+        session: SessionId,
+        iteration: i32,
+        feedback: Feedback,
+    },
     Improve(SessionId),
     Variant(SessionId),
     Retry(SessionId),
@@ -23,13 +27,19 @@ fn sid(s: SessionId) -> String {
 }
 
 fn parse_sid(raw: &str) -> Option<SessionId> {
-    (raw.len() == 32).then(|| Uuid::try_parse(raw).ok().map(SessionId::from_uuid)).flatten()
+    (raw.len() == 32)
+        .then(|| Uuid::try_parse(raw).ok().map(SessionId::from_uuid))
+        .flatten()
 }
 
 impl Action {
     pub fn encode(self) -> String {
         match self {
-            Self::Feedback { session, iteration, feedback } => {
+            Self::Feedback {
+                session,
+                iteration,
+                feedback,
+            } => {
                 let f = if feedback == Feedback::Like { 'l' } else { 'd' };
                 format!("fb:{f}:{}:{iteration}", sid(session))
             }
@@ -79,7 +89,11 @@ mod tests {
     fn every_action_round_trips_within_64_bytes() {
         let s = SessionId::new_random();
         for a in [
-            Action::Feedback { session: s, iteration: 3, feedback: Feedback::Dislike },
+            Action::Feedback {
+                session: s,
+                iteration: 3,
+                feedback: Feedback::Dislike,
+            },
             Action::Improve(s),
             Action::Variant(s),
             Action::Retry(s),
@@ -96,7 +110,14 @@ mod tests {
 
     #[test]
     fn garbage_and_old_formats_decode_to_nothing() {
-        for junk in ["", "restart", "feedback_like_1234_0", "fb:x:00:1", "imp:not-a-uuid", &"a".repeat(65)] {
+        for junk in [
+            "",
+            "restart",
+            "feedback_like_1234_0",
+            "fb:x:00:1",
+            "imp:not-a-uuid",
+            &"a".repeat(65),
+        ] {
             assert_eq!(Action::decode(junk), None, "{junk}");
         }
     }

@@ -5,7 +5,11 @@ use domain::{QuotaRules, TelegramUserId};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name} must be {what}, got {value:?}")]
-    Invalid { name: &'static str, what: &'static str, value: String },
+    Invalid {
+        name: &'static str,
+        what: &'static str,
+        value: String,
+    },
 }
 
 /// How the product behaves: plans, price, admins.
@@ -40,11 +44,14 @@ impl Default for Config {
 }
 
 fn positive(name: &'static str, raw: String) -> Result<u32, ConfigError> {
-    raw.parse::<u32>().ok().filter(|v| *v > 0 && *v <= 100_000).ok_or(ConfigError::Invalid {
-        name,
-        what: "a positive integer",
-        value: raw,
-    })
+    raw.parse::<u32>()
+        .ok()
+        .filter(|v| *v > 0 && *v <= 100_000)
+        .ok_or(ConfigError::Invalid {
+            name,
+            what: "a positive integer",
+            value: raw,
+        })
 }
 
 impl Config {
@@ -54,7 +61,11 @@ impl Config {
 
     /// Reads the variables through `get`, so tests need not touch the process environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |n: &str| get(n).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |n: &str| {
+            get(n)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let mut c = Self::default();
         if let Some(v) = get("FREE_LETTERS_PER_MONTH") {
             c.quota.free_letters_per_month = positive("FREE_LETTERS_PER_MONTH", v)? as i32;
@@ -67,11 +78,15 @@ impl Config {
         }
         if let Some(v) = get("ADMIN_TELEGRAM_IDS") {
             for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let id = part.parse::<i64>().ok().and_then(|n| TelegramUserId::parse(n).ok()).ok_or(ConfigError::Invalid {
-                    name: "ADMIN_TELEGRAM_IDS",
-                    what: "comma-separated Telegram user ids",
-                    value: part.to_string(),
-                })?;
+                let id = part
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|n| TelegramUserId::parse(n).ok())
+                    .ok_or(ConfigError::Invalid {
+                        name: "ADMIN_TELEGRAM_IDS",
+                        what: "comma-separated Telegram user ids",
+                        value: part.to_string(),
+                    })?;
                 c.admins.push(id);
             }
         }
@@ -101,7 +116,9 @@ mod tests {
         assert_eq!(c.quota.premium_letters_per_day, 20);
         assert_eq!(c.premium_price_stars, 99);
         assert!(c.is_admin(TelegramUserId::parse(34).unwrap()));
-        assert!(Config::from_lookup(|n| (n == "PREMIUM_PRICE_STARS").then(|| "-1".into())).is_err());
+        assert!(
+            Config::from_lookup(|n| (n == "PREMIUM_PRICE_STARS").then(|| "-1".into())).is_err()
+        );
         assert!(Config::from_lookup(|n| (n == "ADMIN_TELEGRAM_IDS").then(|| "x".into())).is_err());
     }
 }

@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::ratelimit::{self, RateRule};
-use domain::{Clock, EventType, ImprovementRequest, Plan, Resume, SessionId, StartPayload, SystemClock, UserId, Vacancy};
+use domain::{
+    Clock, EventType, ImprovementRequest, Plan, Resume, SessionId, StartPayload, SystemClock,
+    UserId, Vacancy,
+};
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use store::conversation::{self, Conversation, State};
@@ -64,7 +67,10 @@ pub struct Pending {
 
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pending").field("user", &self.job.user).field("session", &self.job.session).finish_non_exhaustive()
+        f.debug_struct("Pending")
+            .field("user", &self.job.user)
+            .field("session", &self.job.session)
+            .finish_non_exhaustive()
     }
 }
 
@@ -87,10 +93,17 @@ enum Work {
 impl Job {
     fn task(&self) -> llm::Task<'_> {
         match &self.work {
-            Work::Letter { variant } => llm::Task::Letter { vacancy: &self.vacancy, resume: &self.resume, variant: *variant },
-            Work::Improve { latest, request } => {
-                llm::Task::Improve { vacancy: &self.vacancy, resume: &self.resume, latest, request }
-            }
+            Work::Letter { variant } => llm::Task::Letter {
+                vacancy: &self.vacancy,
+                resume: &self.resume,
+                variant: *variant,
+            },
+            Work::Improve { latest, request } => llm::Task::Improve {
+                vacancy: &self.vacancy,
+                resume: &self.resume,
+                latest,
+                request,
+            },
         }
     }
 }
@@ -130,8 +143,20 @@ impl Engine {
         Self::with_clock(pool, writer, config, Arc::new(SystemClock))
     }
 
-    pub fn with_clock(pool: PgPool, writer: llm::Writer, config: Config, clock: Arc<dyn Clock>) -> Self {
-        Self { inner: Arc::new(Inner { pool, writer, config, clock }) }
+    pub fn with_clock(
+        pool: PgPool,
+        writer: llm::Writer,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                writer,
+                config,
+                clock,
+            }),
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -238,23 +263,38 @@ impl Engine {
         tx.commit().await?;
         tracing::debug!(user = %t.user.id, state = t.conv.state.as_str(), "event handled");
         Ok(match t.job {
-            Some(job) => Step::Generating(Pending { progress: t.out, job }),
+            Some(job) => Step::Generating(Pending {
+                progress: t.out,
+                job,
+            }),
             None => Step::Done(t.out),
         })
     }
 
-    async fn dispatch(&self, tx: &mut PgConnection, t: &mut Turn, kind: EventKind) -> Result<(), EngineError> {
+    async fn dispatch(
+        &self,
+        tx: &mut PgConnection,
+        t: &mut Turn,
+        kind: EventKind,
+    ) -> Result<(), EngineError> {
         match kind {
             EventKind::Text(text) => match split_command(&text) {
                 Some((name, args)) => self.command(tx, t, &name, &args).await,
                 None => self.text(tx, t, &text, false).await,
             },
             EventKind::Command { name, args } => {
-                let name = name.trim_start_matches('/').split('@').next().unwrap_or("").to_ascii_lowercase();
+                let name = name
+                    .trim_start_matches('/')
+                    .split('@')
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
                 self.command(tx, t, &name, &args).await
             }
             EventKind::Button { data } => self.button(tx, t, &data).await,
-            EventKind::Document { text, .. } if t.conv.state == State::AwaitingResume => self.text(tx, t, &text, true).await,
+            EventKind::Document { text, .. } if t.conv.state == State::AwaitingResume => {
+                self.text(tx, t, &text, true).await
+            }
             EventKind::Document { .. } => {
                 let hint = texts::hint(t.lang, t.conv.state, Some(Media::Document));
                 t.say(hint);
@@ -270,11 +310,18 @@ impl Engine {
 
     /// A generation whose process died never finishes: after a while it is failed, its letter
     /// given back, and the user offered a retry.
-    async fn recover_interrupted(&self, tx: &mut PgConnection, t: &mut Turn) -> Result<(), EngineError> {
+    async fn recover_interrupted(
+        &self,
+        tx: &mut PgConnection,
+        t: &mut Turn,
+    ) -> Result<(), EngineError> {
         if t.conv.state != State::Generating {
             return Ok(());
         }
-        let stale = t.conv.generation_started_at.is_none_or(|s| s + self.inner.config.stale_generation_after <= t.now);
+        let stale = t
+            .conv
+            .generation_started_at
+            .is_none_or(|s| s + self.inner.config.stale_generation_after <= t.now);
         if !stale {
             return Ok(());
         }
@@ -292,7 +339,8 @@ impl Engine {
             Some(s) => {
                 sessions::set_status(tx, s.id, "failed").await?;
                 t.conv.state = State::Ready;
-                t.say(texts::interrupted(lang)).buttons = vec![vec![btn(buttons::retry(lang), Action::Retry(s.id))]];
+                t.say(texts::interrupted(lang)).buttons =
+                    vec![vec![btn(buttons::retry(lang), Action::Retry(s.id))]];
                 return Ok(());
             }
             None => t.conv.state = State::Idle,
@@ -301,14 +349,27 @@ impl Engine {
         Ok(())
     }
 
-    fn rate(&self, t: &Turn, rule: RateRule, history: &[DateTime<Utc>]) -> Result<Option<Vec<DateTime<Utc>>>, i64> {
+    fn rate(
+        &self,
+        t: &Turn,
+        rule: RateRule,
+        history: &[DateTime<Utc>],
+    ) -> Result<Option<Vec<DateTime<Utc>>>, i64> {
         if t.admin {
             return Ok(None);
         }
-        rule.admit(history, t.now).map(Some).map_err(|l| l.wait_seconds(t.now))
+        rule.admit(history, t.now)
+            .map(Some)
+            .map_err(|l| l.wait_seconds(t.now))
     }
 
-    async fn command(&self, tx: &mut PgConnection, t: &mut Turn, name: &str, args: &str) -> Result<(), EngineError> {
+    async fn command(
+        &self,
+        tx: &mut PgConnection,
+        t: &mut Turn,
+        name: &str,
+        args: &str,
+    ) -> Result<(), EngineError> {
         match self.rate(t, ratelimit::COMMANDS, &t.conv.command_times) {
             Ok(Some(history)) => t.conv.command_times = history,
             Ok(None) => {}
@@ -372,9 +433,18 @@ impl Engine {
         Ok(())
     }
 
-    async fn start(&self, tx: &mut PgConnection, t: &mut Turn, args: &str) -> Result<(), EngineError> {
+    async fn start(
+        &self,
+        tx: &mut PgConnection,
+        t: &mut Turn,
+        args: &str,
+    ) -> Result<(), EngineError> {
         self.leave_current(tx, t).await?;
-        let payload = if args.is_empty() { None } else { Some(StartPayload::parse(args)) };
+        let payload = if args.is_empty() {
+            None
+        } else {
+            Some(StartPayload::parse(args))
+        };
         let payload_kind = match &payload {
             None => "none",
             Some(Err(_)) => "malformed",
@@ -387,7 +457,14 @@ impl Engine {
         if let (true, Some(Ok(p))) = (t.user.created, &payload) {
             acquisition::record_first_touch(tx, t.user.id, p).await?;
         }
-        events::record(tx, t.user.id, EventType::Start, None, json!({ "payload": payload_kind, "new_user": t.user.created })).await?;
+        events::record(
+            tx,
+            t.user.id,
+            EventType::Start,
+            None,
+            json!({ "payload": payload_kind, "new_user": t.user.created }),
+        )
+        .await?;
         let sub = quota::current(tx, t.user.id, &self.inner.config.quota, t.now).await?;
         let line = texts::quota_line(t.lang, sub.plan, sub.letters_left(), sub.letters_limit);
         let text = texts::greeting(t.lang, t.profile.first_name.as_deref(), &line);
@@ -406,12 +483,33 @@ impl Engine {
         Ok(())
     }
 
-    async fn offer_premium(&self, tx: &mut PgConnection, t: &mut Turn, touchpoint: &str) -> Result<(), EngineError> {
+    async fn offer_premium(
+        &self,
+        tx: &mut PgConnection,
+        t: &mut Turn,
+        touchpoint: &str,
+    ) -> Result<(), EngineError> {
         let c = &self.inner.config;
-        events::record(tx, t.user.id, EventType::PremiumOfferShown, None, json!({ "touchpoint": touchpoint })).await?;
+        events::record(
+            tx,
+            t.user.id,
+            EventType::PremiumOfferShown,
+            None,
+            json!({ "touchpoint": touchpoint }),
+        )
+        .await?;
         let l = t.lang;
-        t.say(texts::premium(l, c.quota.free_letters_per_month, c.quota.premium_letters_per_day, c.premium_price_stars, c.premium_days))
-            .buttons = vec![vec![btn(buttons::buy(l, c.premium_price_stars), Action::Buy)]];
+        t.say(texts::premium(
+            l,
+            c.quota.free_letters_per_month,
+            c.quota.premium_letters_per_day,
+            c.premium_price_stars,
+            c.premium_days,
+        ))
+        .buttons = vec![vec![btn(
+            buttons::buy(l, c.premium_price_stars),
+            Action::Buy,
+        )]];
         Ok(())
     }
 
@@ -420,13 +518,28 @@ impl Engine {
         let sub = quota::current(tx, t.user.id, &c.quota, t.now).await?;
         let l = t.lang;
         let line = texts::quota_line(l, sub.plan, sub.letters_left(), sub.letters_limit);
-        let m = t.say(texts::subscription(l, sub.plan, &line, sub.period_end, sub.window.end));
+        let m = t.say(texts::subscription(
+            l,
+            sub.plan,
+            &line,
+            sub.period_end,
+            sub.window.end,
+        ));
         // Paying during premium extends it, so the button is there on both plans.
-        m.buttons = vec![vec![btn(buttons::buy(l, c.premium_price_stars), Action::Buy)]];
+        m.buttons = vec![vec![btn(
+            buttons::buy(l, c.premium_price_stars),
+            Action::Buy,
+        )]];
         Ok(())
     }
 
-    async fn text(&self, tx: &mut PgConnection, t: &mut Turn, text: &str, document: bool) -> Result<(), EngineError> {
+    async fn text(
+        &self,
+        tx: &mut PgConnection,
+        t: &mut Turn,
+        text: &str,
+        document: bool,
+    ) -> Result<(), EngineError> {
         let l = t.lang;
         match t.conv.state {
             State::AwaitingVacancy => match Vacancy::parse(text) {
@@ -434,9 +547,24 @@ impl Engine {
                     t.say(texts::vacancy_error(l, &e));
                 }
                 Ok(v) => {
-                    let sid = sessions::create(tx, t.user.id, v.as_str(), None, Plan::Free.max_improvements(), t.now).await?;
+                    let sid = sessions::create(
+                        tx,
+                        t.user.id,
+                        v.as_str(),
+                        None,
+                        Plan::Free.max_improvements(),
+                        t.now,
+                    )
+                    .await?;
                     let len = v.as_str().chars().count();
-                    events::record(tx, t.user.id, EventType::VacancySent, Some(sid), json!({ "vacancy_length": len })).await?;
+                    events::record(
+                        tx,
+                        t.user.id,
+                        EventType::VacancySent,
+                        Some(sid),
+                        json!({ "vacancy_length": len }),
+                    )
+                    .await?;
                     t.conv.state = State::AwaitingResume;
                     t.conv.session = Some(sid);
                     let consent = !t.user.consent_given;
@@ -453,14 +581,27 @@ impl Engine {
                         t.say(texts::ask_vacancy(l));
                         return Ok(());
                     };
-                    sessions::set_resume(tx, sid, r.as_str(), Plan::Free.max_improvements()).await?;
+                    sessions::set_resume(tx, sid, r.as_str(), Plan::Free.max_improvements())
+                        .await?;
                     if !t.user.consent_given {
-                        users::record_consent(tx, t.user.id, &self.inner.config.consent_version, t.now).await?;
+                        users::record_consent(
+                            tx,
+                            t.user.id,
+                            &self.inner.config.consent_version,
+                            t.now,
+                        )
+                        .await?;
                         t.user.consent_given = true;
                     }
                     let len = r.as_str().chars().count();
-                    events::record(tx, t.user.id, EventType::ResumeSent, Some(sid), json!({ "resume_length": len, "document": document }))
-                        .await?;
+                    events::record(
+                        tx,
+                        t.user.id,
+                        EventType::ResumeSent,
+                        Some(sid),
+                        json!({ "resume_length": len, "document": document }),
+                    )
+                    .await?;
                     t.conv.state = State::Ready;
                     self.start_letter(tx, t, Source::Existing(sid)).await?;
                 }
@@ -478,7 +619,12 @@ impl Engine {
         Ok(())
     }
 
-    async fn start_letter(&self, tx: &mut PgConnection, t: &mut Turn, source: Source) -> Result<(), EngineError> {
+    async fn start_letter(
+        &self,
+        tx: &mut PgConnection,
+        t: &mut Turn,
+        source: Source,
+    ) -> Result<(), EngineError> {
         let l = t.lang;
         let c = &self.inner.config;
         let history = match self.rate(t, ratelimit::GENERATIONS, &t.conv.generation_times) {
@@ -493,12 +639,34 @@ impl Engine {
         };
         let Some(grant) = quota::take_letter(tx, t.user.id, &c.quota, t.now).await? else {
             let sub = quota::current(tx, t.user.id, &c.quota, t.now).await?;
-            events::record(tx, t.user.id, EventType::LimitReached, None, json!({ "plan": sub.plan.as_str(), "limit": sub.letters_limit }))
-                .await?;
-            let m = t.say(texts::limit_reached(l, sub.plan, sub.letters_limit, sub.window.end, c.premium_price_stars));
+            events::record(
+                tx,
+                t.user.id,
+                EventType::LimitReached,
+                None,
+                json!({ "plan": sub.plan.as_str(), "limit": sub.letters_limit }),
+            )
+            .await?;
+            let m = t.say(texts::limit_reached(
+                l,
+                sub.plan,
+                sub.letters_limit,
+                sub.window.end,
+                c.premium_price_stars,
+            ));
             if sub.plan == Plan::Free {
-                m.buttons = vec![vec![btn(buttons::buy(l, c.premium_price_stars), Action::Buy)]];
-                events::record(tx, t.user.id, EventType::PremiumOfferShown, None, json!({ "touchpoint": "limit_reached" })).await?;
+                m.buttons = vec![vec![btn(
+                    buttons::buy(l, c.premium_price_stars),
+                    Action::Buy,
+                )]];
+                events::record(
+                    tx,
+                    t.user.id,
+                    EventType::PremiumOfferShown,
+                    None,
+                    json!({ "touchpoint": "limit_reached" }),
+                )
+                .await?;
             }
             return Ok(());
         };
@@ -510,12 +678,22 @@ impl Engine {
             Source::Existing(sid) => {
                 let (vacancy, resume) = sessions::start_generating(tx, sid, None, max_improvements)
                     .await?
-                    .ok_or(EngineError::Inconsistent("session of the conversation is gone"))?;
+                    .ok_or(EngineError::Inconsistent(
+                        "session of the conversation is gone",
+                    ))?;
                 (sid, vacancy, resume, 0)
             }
             Source::VariantOf(s) => {
                 let resume = s.resume_text.unwrap_or_default();
-                let sid = sessions::create(tx, t.user.id, &s.job_description, Some(&resume), max_improvements, t.now).await?;
+                let sid = sessions::create(
+                    tx,
+                    t.user.id,
+                    &s.job_description,
+                    Some(&resume),
+                    max_improvements,
+                    t.now,
+                )
+                .await?;
                 sessions::start_generating(tx, sid, None, max_improvements).await?;
                 // Varies from letter to letter (the offline composer picks its wording by it).
                 let variant = 1 + u32::from(sid.get().as_bytes()[0] % 3);
@@ -535,22 +713,38 @@ impl Engine {
             vacancy,
             resume,
             work: Work::Letter { variant },
-            quota_after: Some((grant.plan, grant.letters_limit - grant.letters_used, grant.letters_limit)),
+            quota_after: Some((
+                grant.plan,
+                grant.letters_limit - grant.letters_used,
+                grant.letters_limit,
+            )),
         });
         Ok(())
     }
 
-    async fn start_improvement(&self, tx: &mut PgConnection, t: &mut Turn, request: ImprovementRequest) -> Result<(), EngineError> {
+    async fn start_improvement(
+        &self,
+        tx: &mut PgConnection,
+        t: &mut Turn,
+        request: ImprovementRequest,
+    ) -> Result<(), EngineError> {
         let l = t.lang;
         let Some(sid) = t.conv.session else {
             t.conv.state = State::Idle;
             t.say(texts::hint(l, State::Idle, None));
             return Ok(());
         };
-        let s = sessions::get(tx, sid).await?.ok_or(EngineError::Inconsistent("session of the conversation is gone"))?;
+        let s = sessions::get(tx, sid)
+            .await?
+            .ok_or(EngineError::Inconsistent(
+                "session of the conversation is gone",
+            ))?;
         if s.iterations_used >= s.max_iterations {
             t.conv.state = State::AwaitingFeedback;
-            t.say(texts::no_improvements_left(l, s.max_iterations > Plan::Free.max_improvements()));
+            t.say(texts::no_improvements_left(
+                l,
+                s.max_iterations > Plan::Free.max_improvements(),
+            ));
             return Ok(());
         }
         match self.rate(t, ratelimit::GENERATIONS, &t.conv.generation_times) {
@@ -561,7 +755,9 @@ impl Engine {
                 return Ok(());
             }
         }
-        let (_, latest) = sessions::latest_version(tx, sid).await?.ok_or(EngineError::Inconsistent("no letter to improve"))?;
+        let (_, latest) = sessions::latest_version(tx, sid)
+            .await?
+            .ok_or(EngineError::Inconsistent("no letter to improve"))?;
         t.conv.state = State::Generating;
         t.conv.generation_started_at = Some(t.now);
         t.conv.grant = None;
@@ -573,7 +769,10 @@ impl Engine {
             session: sid,
             vacancy: s.job_description,
             resume: s.resume_text.unwrap_or_default(),
-            work: Work::Improve { latest, request: request.as_str().to_string() },
+            work: Work::Improve {
+                latest,
+                request: request.as_str().to_string(),
+            },
             quota_after: None,
         });
         Ok(())
@@ -581,28 +780,49 @@ impl Engine {
 
     /// Is `session` the letter the buttons of the current conversation refer to?
     fn current_letter(t: &Turn, session: SessionId) -> bool {
-        t.conv.session == Some(session) && matches!(t.conv.state, State::AwaitingFeedback | State::AwaitingImprovement)
+        t.conv.session == Some(session)
+            && matches!(
+                t.conv.state,
+                State::AwaitingFeedback | State::AwaitingImprovement
+            )
     }
 
-    async fn button(&self, tx: &mut PgConnection, t: &mut Turn, data: &str) -> Result<(), EngineError> {
+    async fn button(
+        &self,
+        tx: &mut PgConnection,
+        t: &mut Turn,
+        data: &str,
+    ) -> Result<(), EngineError> {
         let l = t.lang;
         let Some(action) = Action::decode(data) else {
             t.answer(texts::closed(l));
             return Ok(());
         };
-        let letter_action = matches!(action, Action::Feedback { .. } | Action::Improve(_) | Action::Variant(_) | Action::Retry(_));
+        let letter_action = matches!(
+            action,
+            Action::Feedback { .. } | Action::Improve(_) | Action::Variant(_) | Action::Retry(_)
+        );
         if letter_action && t.conv.state == State::Generating {
             t.answer(texts::still_generating(l));
             return Ok(());
         }
         match action {
-            Action::Feedback { session, iteration, feedback } => {
-                let latest = if Self::current_letter(t, session) { sessions::latest_version(tx, session).await?.map(|(n, _)| n) } else { None };
+            Action::Feedback {
+                session,
+                iteration,
+                feedback,
+            } => {
+                let latest = if Self::current_letter(t, session) {
+                    sessions::latest_version(tx, session).await?.map(|(n, _)| n)
+                } else {
+                    None
+                };
                 if latest.is_none_or(|n| iteration > n) {
                     t.answer(texts::closed(l));
                     return Ok(());
                 }
-                sessions::upsert_feedback(tx, session, t.user.id, iteration, feedback, t.now).await?;
+                sessions::upsert_feedback(tx, session, t.user.id, iteration, feedback, t.now)
+                    .await?;
                 events::record(
                     tx,
                     t.user.id,
@@ -618,15 +838,28 @@ impl Engine {
                     t.answer(texts::closed(l));
                     return Ok(());
                 }
-                let s = sessions::get(tx, session).await?.ok_or(EngineError::Inconsistent("session of the conversation is gone"))?;
+                let s = sessions::get(tx, session)
+                    .await?
+                    .ok_or(EngineError::Inconsistent(
+                        "session of the conversation is gone",
+                    ))?;
                 let remaining = s.max_iterations - s.iterations_used;
                 if remaining <= 0 {
                     let premium = s.max_iterations > Plan::Free.max_improvements();
                     let m = t.say(texts::no_improvements_left(l, premium));
                     if !premium {
-                        m.buttons = vec![vec![btn(buttons::buy(l, self.inner.config.premium_price_stars), Action::Buy)]];
-                        events::record(tx, t.user.id, EventType::PremiumOfferShown, Some(session), json!({ "touchpoint": "iteration" }))
-                            .await?;
+                        m.buttons = vec![vec![btn(
+                            buttons::buy(l, self.inner.config.premium_price_stars),
+                            Action::Buy,
+                        )]];
+                        events::record(
+                            tx,
+                            t.user.id,
+                            EventType::PremiumOfferShown,
+                            Some(session),
+                            json!({ "touchpoint": "iteration" }),
+                        )
+                        .await?;
                     }
                     return Ok(());
                 }
@@ -638,7 +871,11 @@ impl Engine {
                     t.answer(texts::closed(l));
                     return Ok(());
                 }
-                let s = sessions::get(tx, session).await?.ok_or(EngineError::Inconsistent("session of the conversation is gone"))?;
+                let s = sessions::get(tx, session)
+                    .await?
+                    .ok_or(EngineError::Inconsistent(
+                        "session of the conversation is gone",
+                    ))?;
                 t.conv.state = State::AwaitingFeedback;
                 self.start_letter(tx, t, Source::VariantOf(s)).await?;
             }
@@ -654,17 +891,30 @@ impl Engine {
                 let invoice = Invoice {
                     title: texts::invoice_title(l, c.premium_days),
                     description: texts::invoice_description(l, c.quota.premium_letters_per_day),
-                    payload: crate::payments::invoice_payload(t.user.id, c.premium_price_stars, c.premium_days),
+                    payload: crate::payments::invoice_payload(
+                        t.user.id,
+                        c.premium_price_stars,
+                        c.premium_days,
+                    ),
                     currency: "XTR".into(),
                     amount_stars: c.premium_price_stars,
                 };
-                events::record(tx, t.user.id, EventType::InvoiceSent, None, json!({ "amount": c.premium_price_stars, "currency": "XTR" }))
-                    .await?;
+                events::record(
+                    tx,
+                    t.user.id,
+                    EventType::InvoiceSent,
+                    None,
+                    json!({ "amount": c.premium_price_stars, "currency": "XTR" }),
+                )
+                .await?;
                 t.out.signals.push(Signal::SendInvoice(invoice));
             }
             Action::NewLetter => self.new_letter(tx, t).await?,
             Action::DeleteConfirm => {
-                let fresh = t.conv.delete_requested_at.is_some_and(|at| at + DELETE_CONFIRMATION_WINDOW > t.now);
+                let fresh = t
+                    .conv
+                    .delete_requested_at
+                    .is_some_and(|at| at + DELETE_CONFIRMATION_WINDOW > t.now);
                 if !fresh {
                     t.say(texts::delete_expired(l));
                     return Ok(());
@@ -672,7 +922,14 @@ impl Engine {
                 self.leave_current(tx, t).await?;
                 let deleted = sessions::delete_all_of(tx, t.user.id).await?;
                 users::erase_profile(tx, t.user.id).await?;
-                events::record(tx, t.user.id, EventType::DataDeleted, None, json!({ "sessions": deleted })).await?;
+                events::record(
+                    tx,
+                    t.user.id,
+                    EventType::DataDeleted,
+                    None,
+                    json!({ "sessions": deleted }),
+                )
+                .await?;
                 t.conv.state = State::Idle;
                 t.conv.session = None;
                 t.conv.delete_requested_at = None;
@@ -686,26 +943,56 @@ impl Engine {
         Ok(())
     }
 
-    async fn refund_request(&self, tx: &mut PgConnection, t: &mut Turn, args: &str) -> Result<(), EngineError> {
+    async fn refund_request(
+        &self,
+        tx: &mut PgConnection,
+        t: &mut Turn,
+        args: &str,
+    ) -> Result<(), EngineError> {
         let charge = args.trim();
-        let payment = if charge.is_empty() { None } else { store::payments::find_for_update(tx, "telegram_stars", charge).await? };
+        let payment = if charge.is_empty() {
+            None
+        } else {
+            store::payments::find_for_update(tx, "telegram_stars", charge).await?
+        };
         match payment {
             Some(p) if p.status == "succeeded" => {
-                let payer = users::telegram_id(tx, p.user).await?.ok_or(EngineError::Inconsistent("payer is gone"))?;
-                t.out.signals.push(Signal::RefundStars { user: payer, charge_id: charge.to_string() });
-                t.say(format!("Refund of {} {} requested for {}.", p.amount_minor, escape_html(&p.currency), escape_html(charge)));
+                let payer = users::telegram_id(tx, p.user)
+                    .await?
+                    .ok_or(EngineError::Inconsistent("payer is gone"))?;
+                t.out.signals.push(Signal::RefundStars {
+                    user: payer,
+                    charge_id: charge.to_string(),
+                });
+                t.say(format!(
+                    "Refund of {} {} requested for {}.",
+                    p.amount_minor,
+                    escape_html(&p.currency),
+                    escape_html(charge)
+                ));
             }
             Some(p) => {
-                t.say(format!("Payment {} is {}, nothing to refund.", escape_html(charge), escape_html(&p.status)));
+                t.say(format!(
+                    "Payment {} is {}, nothing to refund.",
+                    escape_html(charge),
+                    escape_html(&p.status)
+                ));
             }
             None => {
-                t.say("Usage: /refund &lt;telegram_payment_charge_id&gt; of a succeeded payment.".to_string());
+                t.say(
+                    "Usage: /refund &lt;telegram_payment_charge_id&gt; of a succeeded payment."
+                        .to_string(),
+                );
             }
         }
         Ok(())
     }
 
-    async fn finish(&self, job: &Job, result: Result<llm::Letter, llm::Failure>) -> Result<Replies, EngineError> {
+    async fn finish(
+        &self,
+        job: &Job,
+        result: Result<llm::Letter, llm::Failure>,
+    ) -> Result<Replies, EngineError> {
         let now = self.now();
         let l = job.lang;
         let mut tx = self.inner.pool.begin().await?;
@@ -728,7 +1015,15 @@ impl Engine {
         conv.generation_started_at = None;
         match (result, &job.work) {
             (Ok(letter), Work::Letter { variant }) => {
-                sessions::complete(&mut tx, job.session, &letter.text, letter.seconds, &letter.model, now).await?;
+                sessions::complete(
+                    &mut tx,
+                    job.session,
+                    &letter.text,
+                    letter.seconds,
+                    &letter.model,
+                    now,
+                )
+                .await?;
                 let data = json!({
                     "letter_length": letter.text.chars().count(),
                     "generation_time_seconds": letter.seconds,
@@ -736,10 +1031,22 @@ impl Engine {
                     "offline": letter.offline,
                     "variant": variant,
                 });
-                events::record(&mut tx, job.user, EventType::LetterGenerated, Some(job.session), data).await?;
+                events::record(
+                    &mut tx,
+                    job.user,
+                    EventType::LetterGenerated,
+                    Some(job.session),
+                    data,
+                )
+                .await?;
                 conv.state = State::AwaitingFeedback;
                 let (plan, left, limit) = job.quota_after.unwrap_or((Plan::Free, 0, 0));
-                out.say(texts::letter_ready(l, letter.seconds, &texts::quota_line(l, plan, left, limit), letter.offline));
+                out.say(texts::letter_ready(
+                    l,
+                    letter.seconds,
+                    &texts::quota_line(l, plan, left, limit),
+                    letter.offline,
+                ));
                 let remaining = plan.max_improvements();
                 push_letter(&mut out, l, job.session, 0, &letter.text, remaining);
             }
@@ -760,8 +1067,17 @@ impl Engine {
                             "generation_time_seconds": letter.seconds,
                             "model": letter.model,
                         });
-                        events::record(&mut tx, job.user, EventType::LetterImproved, Some(job.session), data).await?;
-                        let s = sessions::get(&mut tx, job.session).await?.ok_or(EngineError::Inconsistent("session vanished"))?;
+                        events::record(
+                            &mut tx,
+                            job.user,
+                            EventType::LetterImproved,
+                            Some(job.session),
+                            data,
+                        )
+                        .await?;
+                        let s = sessions::get(&mut tx, job.session)
+                            .await?
+                            .ok_or(EngineError::Inconsistent("session vanished"))?;
                         let remaining = s.max_iterations - s.iterations_used;
                         out.say(texts::improved(l, n, remaining, letter.seconds));
                         push_letter(&mut out, l, job.session, n, &letter.text, remaining);
@@ -775,9 +1091,20 @@ impl Engine {
                 if let Some(g) = grant {
                     quota::give_back(&mut tx, &g).await?;
                 }
-                let kind = if matches!(work, Work::Letter { .. }) { "letter" } else { "improvement" };
+                let kind = if matches!(work, Work::Letter { .. }) {
+                    "letter"
+                } else {
+                    "improvement"
+                };
                 let data = json!({ "kind": kind, "error": failure.error.to_string(), "calls": failure.calls.len() });
-                events::record(&mut tx, job.user, EventType::LetterFailed, Some(job.session), data).await?;
+                events::record(
+                    &mut tx,
+                    job.user,
+                    EventType::LetterFailed,
+                    Some(job.session),
+                    data,
+                )
+                .await?;
                 if let Work::Letter { .. } = work {
                     sessions::set_status(&mut tx, job.session, "failed").await?;
                     conv.state = State::Ready;
@@ -787,9 +1114,12 @@ impl Engine {
                     ];
                 } else {
                     conv.state = State::AwaitingFeedback;
-                    let s = sessions::get(&mut tx, job.session).await?.ok_or(EngineError::Inconsistent("session vanished"))?;
+                    let s = sessions::get(&mut tx, job.session)
+                        .await?
+                        .ok_or(EngineError::Inconsistent("session vanished"))?;
                     let remaining = s.max_iterations - s.iterations_used;
-                    out.say(texts::improvement_failed(l)).buttons = letter_buttons(l, job.session, s.iterations_used, remaining);
+                    out.say(texts::improvement_failed(l)).buttons =
+                        letter_buttons(l, job.session, s.iterations_used, remaining);
                 }
                 tracing::warn!(user = %job.user, error = %failure.error, "generation failed");
             }
@@ -807,26 +1137,57 @@ impl Engine {
 }
 
 pub(crate) fn btn(label: String, action: Action) -> Button {
-    Button { label, data: action.encode() }
+    Button {
+        label,
+        data: action.encode(),
+    }
 }
 
 fn letter_buttons(l: Lang, session: SessionId, iteration: i32, remaining: i32) -> Vec<Vec<Button>> {
     let mut second = Vec::new();
     if remaining > 0 {
-        second.push(btn(buttons::improve(l, remaining), Action::Improve(session)));
+        second.push(btn(
+            buttons::improve(l, remaining),
+            Action::Improve(session),
+        ));
     }
     second.push(btn(buttons::variant(l), Action::Variant(session)));
     vec![
         vec![
-            btn(buttons::like(l), Action::Feedback { session, iteration, feedback: Feedback::Like }),
-            btn(buttons::dislike(l), Action::Feedback { session, iteration, feedback: Feedback::Dislike }),
+            btn(
+                buttons::like(l),
+                Action::Feedback {
+                    session,
+                    iteration,
+                    feedback: Feedback::Like,
+                },
+            ),
+            btn(
+                buttons::dislike(l),
+                Action::Feedback {
+                    session,
+                    iteration,
+                    feedback: Feedback::Dislike,
+                },
+            ),
         ],
         second,
     ]
 }
 
-fn push_letter(out: &mut Replies, l: Lang, session: SessionId, iteration: i32, text: &str, remaining: i32) {
-    out.messages.push(OutMessage { html: escape_html(text), buttons: letter_buttons(l, session, iteration, remaining), letter: true });
+fn push_letter(
+    out: &mut Replies,
+    l: Lang,
+    session: SessionId,
+    iteration: i32,
+    text: &str,
+    remaining: i32,
+) {
+    out.messages.push(OutMessage {
+        html: escape_html(text),
+        buttons: letter_buttons(l, session, iteration, remaining),
+        letter: true,
+    });
 }
 
 fn to_store_call(c: &llm::CallRecord) -> llm_log::LlmCall {

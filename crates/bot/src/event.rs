@@ -47,11 +47,19 @@ pub enum EventKind {
     /// A text message. Text starting with `/` is taken as a command.
     Text(String),
     /// A command, name without the slash (a `@botname` suffix is ignored), and its arguments.
-    Command { name: String, args: String },
+    Command {
+        name: String,
+        args: String,
+    },
     /// An inline button press with its callback data.
-    Button { data: String },
+    Button {
+        data: String,
+    },
     /// A document whose text the transport extracted.
-    Document { file_name: String, text: String },
+    Document {
+        file_name: String,
+        text: String,
+    },
     Unsupported(Media),
 }
 
@@ -108,7 +116,10 @@ mod tests {
 
     #[test]
     fn commands_are_split_from_their_arguments_and_bot_name() {
-        assert_eq!(split_command("/start@SoprovodBot ref_5"), Some(("start".into(), "ref_5".into())));
+        assert_eq!(
+            split_command("/start@SoprovodBot ref_5"),
+            Some(("start".into(), "ref_5".into()))
+        );
         assert_eq!(split_command("/HELP"), Some(("help".into(), String::new())));
         assert_eq!(split_command("/ путь"), None);
         assert_eq!(split_command("просто текст"), None);

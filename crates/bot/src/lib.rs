@@ -28,7 +28,9 @@ pub use config::{Config, ConfigError};
 pub use engine::{Engine, EngineError, Pending, Step};
 pub use event::{split_command, Event, EventId, EventKind, Lang, Media, Profile};
 pub use payments::{invoice_payload, PreCheckout, PreCheckoutRefusal, SuccessfulPayment};
-pub use reply::{escape_html, plain_text, split_paragraphs, Button, Invoice, OutMessage, Replies, Signal};
+pub use reply::{
+    escape_html, plain_text, split_paragraphs, Button, Invoice, OutMessage, Replies, Signal,
+};
 
 /// The user commands with a description in `lang`, for the transport's command menu.
 pub fn command_list(lang: Lang) -> Vec<(&'static str, String)> {

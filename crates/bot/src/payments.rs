@@ -28,7 +28,11 @@ fn parse_payload(raw: &str) -> Option<(i64, u32, i64)> {
     }
     let user = parts.next()?.parse().ok()?;
     let price = parts.next()?.parse().ok()?;
-    let days = parts.next()?.parse().ok().filter(|d| (1..=366).contains(d))?;
+    let days = parts
+        .next()?
+        .parse()
+        .ok()
+        .filter(|d| (1..=366).contains(d))?;
     parts.next().is_none().then_some((user, price, days))
 }
 
@@ -65,10 +69,18 @@ impl Engine {
     /// Ok only if the payload names this user and the current price, in Stars.
     pub async fn pre_checkout(&self, q: &PreCheckout) -> Result<(), PreCheckoutRefusal> {
         let lang = Lang::from_code(q.language_code.as_deref());
-        let refuse = || PreCheckoutRefusal { message: texts::pre_checkout_refused(lang) };
+        let refuse = || PreCheckoutRefusal {
+            message: texts::pre_checkout_refused(lang),
+        };
         let c = self.config();
-        let Some((user, price, days)) = parse_payload(&q.payload) else { return Err(refuse()) };
-        if q.currency != "XTR" || price != c.premium_price_stars || q.total_amount != i64::from(price) || days != c.premium_days {
+        let Some((user, price, days)) = parse_payload(&q.payload) else {
+            return Err(refuse());
+        };
+        if q.currency != "XTR"
+            || price != c.premium_price_stars
+            || q.total_amount != i64::from(price)
+            || days != c.premium_days
+        {
             return Err(refuse());
         }
         let found = async {
@@ -81,7 +93,9 @@ impl Engine {
             Ok(_) => Err(refuse()),
             Err(e) => {
                 tracing::error!(error = %e, "pre-checkout not validated");
-                Err(PreCheckoutRefusal { message: texts::unavailable(lang) })
+                Err(PreCheckoutRefusal {
+                    message: texts::unavailable(lang),
+                })
             }
         }
     }
@@ -122,7 +136,10 @@ impl Engine {
             period_days: days as i32,
             metadata: json!({ "payload": p.payload, "provider_payment_charge_id": p.provider_payment_charge_id }),
         };
-        if payments::insert_succeeded(&mut tx, user.id, &new).await?.is_none() {
+        if payments::insert_succeeded(&mut tx, user.id, &new)
+            .await?
+            .is_none()
+        {
             tx.commit().await?;
             return Ok(Replies::default());
         }
@@ -138,7 +155,11 @@ impl Engine {
         let conv = conversation::lock(&mut tx, user.id).await?;
         tx.commit().await?;
         let mut out = Replies::default();
-        let m = out.say(texts::payment_done(lang, end, c.quota.premium_letters_per_day));
+        let m = out.say(texts::payment_done(
+            lang,
+            end,
+            c.quota.premium_letters_per_day,
+        ));
         if let (State::Ready, Some(sid)) = (conv.state, conv.session) {
             m.buttons = vec![vec![btn(buttons::write_now(lang), Action::Retry(sid))]];
         }
@@ -169,9 +190,20 @@ impl Engine {
             return Ok(format!("No Stars payment {}.", escape_html(charge_id)));
         };
         if !payments::mark_refunded(&mut tx, payment.id).await? {
-            return Ok(format!("Payment {} is already {}.", escape_html(charge_id), escape_html(&payment.status)));
+            return Ok(format!(
+                "Payment {} is already {}.",
+                escape_html(charge_id),
+                escape_html(&payment.status)
+            ));
         }
-        let end = quota::revoke_premium_days(&mut tx, payment.user, &c.quota, now, i64::from(payment.period_days)).await?;
+        let end = quota::revoke_premium_days(
+            &mut tx,
+            payment.user,
+            &c.quota,
+            now,
+            i64::from(payment.period_days),
+        )
+        .await?;
         events::record(
             &mut tx,
             payment.user,
@@ -182,8 +214,15 @@ impl Engine {
         .await?;
         tx.commit().await?;
         Ok(match end {
-            Some(end) => format!("Refunded {}; premium now ends {}.", escape_html(charge_id), texts::date(end)),
-            None => format!("Refunded {}; the user is back on the free plan.", escape_html(charge_id)),
+            Some(end) => format!(
+                "Refunded {}; premium now ends {}.",
+                escape_html(charge_id),
+                texts::date(end)
+            ),
+            None => format!(
+                "Refunded {}; the user is back on the free plan.",
+                escape_html(charge_id)
+            ),
         })
     }
 }
@@ -193,8 +232,17 @@ mod tests {
     #[test]
     fn payloads_round_trip_and_junk_is_refused() {
         let u = domain::UserId::parse(42).unwrap();
-        assert_eq!(super::parse_payload(&super::invoice_payload(u, 150, 30)), Some((42, 150, 30)));
-        for junk in ["", "premium:42:150", "premium:x:150:30", "premium:42:150:30:extra", "other:42:150:30"] {
+        assert_eq!(
+            super::parse_payload(&super::invoice_payload(u, 150, 30)),
+            Some((42, 150, 30))
+        );
+        for junk in [
+            "",
+            "premium:42:150",
+            "premium:x:150:30",
+            "premium:42:150:30:extra",
+            "other:42:150:30",
+        ] {
             assert_eq!(super::parse_payload(junk), None, "{junk}");
         }
     }

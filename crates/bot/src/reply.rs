@@ -42,7 +42,10 @@ pub enum Signal {
     SendInvoice(Invoice),
     /// An admin asked to refund this Stars payment: call the Bot API, then
     /// [`crate::Engine::refund_completed`].
-    RefundStars { user: TelegramUserId, charge_id: String },
+    RefundStars {
+        user: TelegramUserId,
+        charge_id: String,
+    },
     /// The database is unreachable; the reply says to try again later.
     Unavailable,
 }
@@ -59,18 +62,28 @@ pub struct Replies {
 
 impl Replies {
     pub fn say(&mut self, html: impl Into<String>) -> &mut OutMessage {
-        self.messages.push(OutMessage { html: html.into(), ..Default::default() });
+        self.messages.push(OutMessage {
+            html: html.into(),
+            ..Default::default()
+        });
         self.messages.last_mut().expect("just pushed")
     }
 
     /// All message texts joined, for tests and the terminal.
     pub fn text(&self) -> String {
-        self.messages.iter().map(|m| m.html.as_str()).collect::<Vec<_>>().join("\n")
+        self.messages
+            .iter()
+            .map(|m| m.html.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Every button of every message, in order.
     pub fn buttons(&self) -> Vec<&Button> {
-        self.messages.iter().flat_map(|m| m.buttons.iter().flatten()).collect()
+        self.messages
+            .iter()
+            .flat_map(|m| m.buttons.iter().flatten())
+            .collect()
     }
 }
 
@@ -88,7 +101,10 @@ pub fn plain_text(html: &str) -> String {
             _ => {}
         }
     }
-    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
 }
 
 pub fn escape_html(text: &str) -> String {
@@ -114,7 +130,11 @@ pub fn split_paragraphs(text: &str, limit: usize) -> Vec<String> {
     let mut parts = Vec::new();
     let mut current = String::new();
     let push_piece = |piece: &str, sep: &str, parts: &mut Vec<String>, current: &mut String| {
-        let extra = if current.is_empty() { 0 } else { sep.chars().count() };
+        let extra = if current.is_empty() {
+            0
+        } else {
+            sep.chars().count()
+        };
         if current.chars().count() + extra + piece.chars().count() <= limit {
             if !current.is_empty() {
                 current.push_str(sep);
@@ -165,13 +185,19 @@ mod tests {
 
     #[test]
     fn plain_text_drops_tags_and_undoes_escaping() {
-        assert_eq!(plain_text("<b>Шаг 1</b> R&amp;D &lt;x&gt; &quot;q&quot;"), "Шаг 1 R&D <x> \"q\"");
+        assert_eq!(
+            plain_text("<b>Шаг 1</b> R&amp;D &lt;x&gt; &quot;q&quot;"),
+            "Шаг 1 R&D <x> \"q\""
+        );
         assert_eq!(plain_text(&escape_html("a < b & \"c\"")), "a < b & \"c\"");
     }
 
     #[test]
     fn html_special_characters_are_escaped() {
-        assert_eq!(escape_html("<b>R&D</b> \"x\""), "&lt;b&gt;R&amp;D&lt;/b&gt; &quot;x&quot;");
+        assert_eq!(
+            escape_html("<b>R&D</b> \"x\""),
+            "&lt;b&gt;R&amp;D&lt;/b&gt; &quot;x&quot;"
+        );
     }
 
     #[test]
@@ -184,6 +210,9 @@ mod tests {
         assert_eq!(parts.join("\n\n"), text);
         let one = "я".repeat(2500);
         let parts = split_paragraphs(&one, 1000);
-        assert_eq!(parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(), vec![1000, 1000, 500]);
+        assert_eq!(
+            parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(),
+            vec![1000, 1000, 500]
+        );
     }
 }

@@ -19,17 +19,31 @@ pub fn date(t: DateTime<Utc>) -> String {
 }
 
 pub fn quota_line(l: Lang, plan: Plan, left: i32, limit: i32) -> String {
-    let dot = if left == 0 { "🔴" } else if left * 3 <= limit { "🟡" } else { "🟢" };
+    let dot = if left == 0 {
+        "🔴"
+    } else if left * 3 <= limit {
+        "🟡"
+    } else {
+        "🟢"
+    };
     match (l, plan) {
-        (Lang::Ru, Plan::Free) => format!("{dot} Писем осталось в этом месяце: <b>{left}/{limit}</b>"),
-        (Lang::Ru, Plan::Premium) => format!("{dot} Писем осталось сегодня: <b>{left}/{limit}</b> (Premium)"),
+        (Lang::Ru, Plan::Free) => {
+            format!("{dot} Писем осталось в этом месяце: <b>{left}/{limit}</b>")
+        }
+        (Lang::Ru, Plan::Premium) => {
+            format!("{dot} Писем осталось сегодня: <b>{left}/{limit}</b> (Premium)")
+        }
         (Lang::En, Plan::Free) => format!("{dot} Letters left this month: <b>{left}/{limit}</b>"),
-        (Lang::En, Plan::Premium) => format!("{dot} Letters left today: <b>{left}/{limit}</b> (Premium)"),
+        (Lang::En, Plan::Premium) => {
+            format!("{dot} Letters left today: <b>{left}/{limit}</b> (Premium)")
+        }
     }
 }
 
 pub fn greeting(l: Lang, first_name: Option<&str>, quota: &str) -> String {
-    let name = first_name.map(|n| format!(", {}", escape_html(n))).unwrap_or_default();
+    let name = first_name
+        .map(|n| format!(", {}", escape_html(n)))
+        .unwrap_or_default();
     match l {
         Lang::Ru => format!(
             "Привет{name}! 👋\nЯ пишу сопроводительные письма под конкретную вакансию.\nПришлите вакансию и резюме — через минуту письмо будет готово.\n\n{quota}\n\n{}",
@@ -43,7 +57,11 @@ pub fn greeting(l: Lang, first_name: Option<&str>, quota: &str) -> String {
 }
 
 pub fn ask_vacancy(l: Lang) -> String {
-    tr(l, "<b>Шаг 1 из 2.</b> Пришлите текст вакансии одним сообщением.", "<b>Step 1 of 2.</b> Send the vacancy text in one message.")
+    tr(
+        l,
+        "<b>Шаг 1 из 2.</b> Пришлите текст вакансии одним сообщением.",
+        "<b>Step 1 of 2.</b> Send the vacancy text in one message.",
+    )
 }
 
 pub fn ask_resume(l: Lang, consent_notice: bool) -> String {
@@ -79,16 +97,20 @@ fn input_error(l: Lang, what_ru: &str, what_en: &str, e: &InputError) -> String 
             format!("That is too long: {chars} characters, at most {max}. Please shorten it and send it again.")
         }
         (Lang::Ru, InputError::TooLarge { .. }) => {
-            "Сообщение больше 50 КБ — такой текст я не принимаю. Пришлите текст покороче.".to_string()
+            "Сообщение больше 50 КБ — такой текст я не принимаю. Пришлите текст покороче."
+                .to_string()
         }
         (Lang::En, InputError::TooLarge { .. }) => {
-            "The message is over 50 KB, which is more than I accept. Please send a shorter text.".to_string()
+            "The message is over 50 KB, which is more than I accept. Please send a shorter text."
+                .to_string()
         }
         (Lang::Ru, InputError::FileHostLink { host }) => {
             format!("По ссылке на {host} я не могу открыть файл. Скопируйте текст и вставьте его сообщением.")
         }
         (Lang::En, InputError::FileHostLink { host }) => {
-            format!("I cannot open files behind a {host} link. Please paste the text itself instead.")
+            format!(
+                "I cannot open files behind a {host} link. Please paste the text itself instead."
+            )
         }
     }
 }
@@ -135,8 +157,16 @@ pub fn letter_ready(l: Lang, secs: f64, quota: &str, offline: bool) -> String {
 
 pub fn improved(l: Lang, n: i32, remaining: i32, secs: f64) -> String {
     match l {
-        Lang::Ru => format!("✏️ Версия {}: готово за {} сек. Осталось улучшений: <b>{remaining}</b>.", n + 1, seconds(secs)),
-        Lang::En => format!("✏️ Version {}: ready in {} s. Improvements left: <b>{remaining}</b>.", n + 1, seconds(secs)),
+        Lang::Ru => format!(
+            "✏️ Версия {}: готово за {} сек. Осталось улучшений: <b>{remaining}</b>.",
+            n + 1,
+            seconds(secs)
+        ),
+        Lang::En => format!(
+            "✏️ Version {}: ready in {} s. Improvements left: <b>{remaining}</b>.",
+            n + 1,
+            seconds(secs)
+        ),
     }
 }
 
@@ -190,15 +220,33 @@ pub fn premium(l: Lang, free: i32, premium_per_day: i32, price: u32, days: i64) 
     }
 }
 
-pub fn subscription(l: Lang, plan: Plan, quota: &str, period_end: Option<DateTime<Utc>>, window_end: DateTime<Utc>) -> String {
+pub fn subscription(
+    l: Lang,
+    plan: Plan,
+    quota: &str,
+    period_end: Option<DateTime<Utc>>,
+    window_end: DateTime<Utc>,
+) -> String {
     match (l, plan) {
-        (Lang::Ru, Plan::Free) => format!("📋 План: <b>бесплатный</b>\n{quota}\nЛимит обновится {}.", date(window_end)),
-        (Lang::En, Plan::Free) => format!("📋 Plan: <b>free</b>\n{quota}\nThe quota renews on {}.", date(window_end)),
+        (Lang::Ru, Plan::Free) => format!(
+            "📋 План: <b>бесплатный</b>\n{quota}\nЛимит обновится {}.",
+            date(window_end)
+        ),
+        (Lang::En, Plan::Free) => format!(
+            "📋 Plan: <b>free</b>\n{quota}\nThe quota renews on {}.",
+            date(window_end)
+        ),
         (Lang::Ru, Plan::Premium) => {
-            format!("📋 План: <b>Premium</b>\n{quota}\nДействует до {}.", period_end.map(date).unwrap_or_else(|| "—".into()))
+            format!(
+                "📋 План: <b>Premium</b>\n{quota}\nДействует до {}.",
+                period_end.map(date).unwrap_or_else(|| "—".into())
+            )
         }
         (Lang::En, Plan::Premium) => {
-            format!("📋 Plan: <b>Premium</b>\n{quota}\nValid until {}.", period_end.map(date).unwrap_or_else(|| "—".into()))
+            format!(
+                "📋 Plan: <b>Premium</b>\n{quota}\nValid until {}.",
+                period_end.map(date).unwrap_or_else(|| "—".into())
+            )
         }
     }
 }
@@ -250,15 +298,27 @@ pub fn terms(l: Lang) -> String {
 }
 
 pub fn cancelled(l: Lang) -> String {
-    tr(l, "Письмо отменено. /new — начать новое.", "The letter is cancelled. /new starts a new one.")
+    tr(
+        l,
+        "Письмо отменено. /new — начать новое.",
+        "The letter is cancelled. /new starts a new one.",
+    )
 }
 
 pub fn unknown_command(l: Lang) -> String {
-    tr(l, "Не знаю такой команды. Список команд — /help.", "I do not know that command. See /help.")
+    tr(
+        l,
+        "Не знаю такой команды. Список команд — /help.",
+        "I do not know that command. See /help.",
+    )
 }
 
 pub fn closed(l: Lang) -> String {
-    tr(l, "Это письмо уже закрыто. Новое — /new.", "This letter is closed. /new starts a new one.")
+    tr(
+        l,
+        "Это письмо уже закрыто. Новое — /new.",
+        "This letter is closed. /new starts a new one.",
+    )
 }
 
 pub fn still_generating(l: Lang) -> String {
@@ -356,7 +416,11 @@ pub fn delete_kept(l: Lang) -> String {
 }
 
 pub fn delete_expired(l: Lang) -> String {
-    tr(l, "Этот запрос устарел. Отправьте /delete_me ещё раз.", "This request has expired. Send /delete_me again.")
+    tr(
+        l,
+        "Этот запрос устарел. Отправьте /delete_me ещё раз.",
+        "This request has expired. Send /delete_me again.",
+    )
 }
 
 pub fn unavailable(l: Lang) -> String {
@@ -369,8 +433,14 @@ pub fn unavailable(l: Lang) -> String {
 
 pub fn payment_done(l: Lang, end: DateTime<Utc>, per_day: i32) -> String {
     match l {
-        Lang::Ru => format!("💎 Premium активен до <b>{}</b>: до {per_day} писем в день. Спасибо!", date(end)),
-        Lang::En => format!("💎 Premium is active until <b>{}</b>: up to {per_day} letters a day. Thank you!", date(end)),
+        Lang::Ru => format!(
+            "💎 Premium активен до <b>{}</b>: до {per_day} писем в день. Спасибо!",
+            date(end)
+        ),
+        Lang::En => format!(
+            "💎 Premium is active until <b>{}</b>: up to {per_day} letters a day. Thank you!",
+            date(end)
+        ),
     }
 }
 
@@ -441,11 +511,23 @@ pub mod buttons {
 pub fn command_list(l: Lang) -> Vec<(&'static str, String)> {
     let c = |name: &'static str, ru: &str, en: &str| (name, tr(l, ru, en));
     vec![
-        c("start", "Начать и написать письмо", "Start and write a letter"),
+        c(
+            "start",
+            "Начать и написать письмо",
+            "Start and write a letter",
+        ),
         c("new", "Новое письмо", "A new letter"),
-        c("cancel", "Отменить текущее письмо", "Cancel the current letter"),
+        c(
+            "cancel",
+            "Отменить текущее письмо",
+            "Cancel the current letter",
+        ),
         c("subscription", "Мой план и лимиты", "My plan and quota"),
-        c("premium", "Больше писем с Premium", "More letters with Premium"),
+        c(
+            "premium",
+            "Больше писем с Premium",
+            "More letters with Premium",
+        ),
         c("help", "Как это работает", "How it works"),
         c("about", "О боте", "About the bot"),
         c("support", "Поддержка", "Support"),

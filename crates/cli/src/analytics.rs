@@ -47,14 +47,20 @@ pub enum Format {
 
 pub async fn run(cmd: AnalyticsCommand, source: &DbSource) -> anyhow::Result<Outcome> {
     let url = source.ensure_url().await?;
-    let pool = store::connect(&url, 2).await.with_context(|| format!("connecting to {}", redact(&url)))?;
+    let pool = store::connect(&url, 2)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&url)))?;
     let report = match cmd {
         AnalyticsCommand::Cohorts(f) => {
-            let rows = reports::cohorts(&pool).await.context("reading user_cohorts_basic")?;
+            let rows = reports::cohorts(&pool)
+                .await
+                .context("reading user_cohorts_basic")?;
             (f.format, cohort_report(&rows))
         }
         AnalyticsCommand::Users(f) => {
-            let s = reports::user_stats(&pool).await.context("reading user_stats")?;
+            let s = reports::user_stats(&pool)
+                .await
+                .context("reading user_stats")?;
             let report = Report {
                 headers: vec!["total_users", "users_today", "users_week", "users_month"],
                 rows: vec![vec![
@@ -67,7 +73,9 @@ pub async fn run(cmd: AnalyticsCommand, source: &DbSource) -> anyhow::Result<Out
             (f.format, report)
         }
         AnalyticsCommand::Sessions(f) => {
-            let rows = reports::session_stats(&pool).await.context("reading session_stats")?;
+            let rows = reports::session_stats(&pool)
+                .await
+                .context("reading session_stats")?;
             let report = Report {
                 headers: vec![
                     "status",
@@ -96,7 +104,9 @@ pub async fn run(cmd: AnalyticsCommand, source: &DbSource) -> anyhow::Result<Out
             (f.format, report)
         }
         AnalyticsCommand::Usage(f) => {
-            let rows = reports::openai_usage(&pool).await.context("reading openai_usage")?;
+            let rows = reports::openai_usage(&pool)
+                .await
+                .context("reading openai_usage")?;
             let report = Report {
                 headers: vec![
                     "date",
@@ -127,18 +137,28 @@ pub async fn run(cmd: AnalyticsCommand, source: &DbSource) -> anyhow::Result<Out
             (f.format, report)
         }
         AnalyticsCommand::Activity(f) => {
-            let rows = reports::user_activity(&pool).await.context("reading user_activity")?;
+            let rows = reports::user_activity(&pool)
+                .await
+                .context("reading user_activity")?;
             let report = Report {
                 headers: vec!["date", "active_users", "total_events"],
                 rows: rows
                     .iter()
-                    .map(|r| vec![Value::Text(r.date.to_string()), Value::Int(r.active_users), Value::Int(r.total_events)])
+                    .map(|r| {
+                        vec![
+                            Value::Text(r.date.to_string()),
+                            Value::Int(r.active_users),
+                            Value::Int(r.total_events),
+                        ]
+                    })
                     .collect(),
             };
             (f.format, report)
         }
         AnalyticsCommand::Retention(f) => {
-            let cells = reports::retention(&pool).await.context("reading user_retention_monthly")?;
+            let cells = reports::retention(&pool)
+                .await
+                .context("reading user_retention_monthly")?;
             if f.format == Format::Table {
                 print!("{}", retention_triangle(&cells));
                 return Ok(Outcome::Ok);
@@ -146,7 +166,9 @@ pub async fn run(cmd: AnalyticsCommand, source: &DbSource) -> anyhow::Result<Out
             (f.format, retention_report(&cells))
         }
         AnalyticsCommand::Rebuild => {
-            reports::rebuild_summaries(&pool).await.context("rebuilding the analytics summaries")?;
+            reports::rebuild_summaries(&pool)
+                .await
+                .context("rebuilding the analytics summaries")?;
             eprintln!("analytics summaries rebuilt from the base tables");
             return Ok(Outcome::Ok);
         }
@@ -190,7 +212,13 @@ fn cohort_report(rows: &[reports::CohortRow]) -> Report {
 /// percentages); as one row per cell for CSV and JSON.
 fn retention_report(cells: &[reports::RetentionCell]) -> Report {
     Report {
-        headers: vec!["cohort_month", "cohort_size", "months_after_signup", "retained_users", "retention_pct"],
+        headers: vec![
+            "cohort_month",
+            "cohort_size",
+            "months_after_signup",
+            "retained_users",
+            "retention_pct",
+        ],
         rows: cells
             .iter()
             .map(|c| {
@@ -207,16 +235,26 @@ fn retention_report(cells: &[reports::RetentionCell]) -> Report {
 }
 
 fn retention_triangle(cells: &[reports::RetentionCell]) -> String {
-    let width = cells.iter().map(|c| c.months_after_signup + 1).max().unwrap_or(0);
+    let width = cells
+        .iter()
+        .map(|c| c.months_after_signup + 1)
+        .max()
+        .unwrap_or(0);
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec![Cell::new("cohort"), Cell::new("users")];
     header.extend((0..width).map(|n| Cell::new(format!("M{n}"))));
     table.set_header(header);
-    let mut months: Vec<_> = cells.iter().map(|c| (c.cohort_month, c.cohort_size)).collect();
+    let mut months: Vec<_> = cells
+        .iter()
+        .map(|c| (c.cohort_month, c.cohort_size))
+        .collect();
     months.dedup();
     for (month, size) in months {
-        let mut row = vec![Cell::new(month.to_string()), Cell::new(size).set_alignment(CellAlignment::Right)];
+        let mut row = vec![
+            Cell::new(month.to_string()),
+            Cell::new(size).set_alignment(CellAlignment::Right),
+        ];
         for n in 0..width {
             let shown = cells
                 .iter()
@@ -313,7 +351,14 @@ impl Report {
                 out
             }
             Format::Json => {
-                let objects: Vec<JsonRow<'_>> = self.rows.iter().map(|row| JsonRow { headers: &self.headers, values: row }).collect();
+                let objects: Vec<JsonRow<'_>> = self
+                    .rows
+                    .iter()
+                    .map(|row| JsonRow {
+                        headers: &self.headers,
+                        values: row,
+                    })
+                    .collect();
                 format!("{}\n", serde_json::to_string_pretty(&objects)?)
             }
         })
@@ -357,7 +402,15 @@ mod tests {
 
     #[test]
     fn csv_fields_with_separators_are_quoted() {
-        let line = csv_line(["plain".to_string(), "a,b".to_string(), "say \"hi\"".to_string(), String::new()].into_iter());
+        let line = csv_line(
+            [
+                "plain".to_string(),
+                "a,b".to_string(),
+                "say \"hi\"".to_string(),
+                String::new(),
+            ]
+            .into_iter(),
+        );
         assert_eq!(line, "plain,\"a,b\",\"say \"\"hi\"\"\",\n");
     }
 
@@ -365,12 +418,26 @@ mod tests {
     fn json_keeps_numbers_and_nulls_typed() {
         let report = Report {
             headers: vec!["a", "b", "c", "d"],
-            rows: vec![vec![Value::Int(3), Value::Dec(Hundredths::from_hundredths(1250)), Value::Null, Value::Text("x".into())]],
+            rows: vec![vec![
+                Value::Int(3),
+                Value::Dec(Hundredths::from_hundredths(1250)),
+                Value::Null,
+                Value::Text("x".into()),
+            ]],
         };
         let text = report.render(Format::Json).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(parsed, serde_json::json!([{ "a": 3, "b": 12.5, "c": null, "d": "x" }]));
-        let positions: Vec<usize> = ["\"a\"", "\"b\"", "\"c\"", "\"d\""].iter().map(|k| text.find(k).unwrap()).collect();
-        assert!(positions.windows(2).all(|w| w[0] < w[1]), "keys in column order: {text}");
+        assert_eq!(
+            parsed,
+            serde_json::json!([{ "a": 3, "b": 12.5, "c": null, "d": "x" }])
+        );
+        let positions: Vec<usize> = ["\"a\"", "\"b\"", "\"c\"", "\"d\""]
+            .iter()
+            .map(|k| text.find(k).unwrap())
+            .collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "keys in column order: {text}"
+        );
     }
 }

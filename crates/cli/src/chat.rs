@@ -32,7 +32,10 @@ const END_OF_MESSAGE: &str = ".";
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn event_id() -> EventId {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     EventId::parse(&format!("chat:{}:{nanos}:{n}", std::process::id())).expect("short id")
 }
@@ -90,7 +93,11 @@ impl Terminal {
     }
 
     async fn send(&mut self, kind: EventKind) -> anyhow::Result<()> {
-        let event = Event { id: event_id(), from: self.profile.clone(), kind };
+        let event = Event {
+            id: event_id(),
+            from: self.profile.clone(),
+            kind,
+        };
         let has_buttons = |r: &Replies| r.messages.iter().any(|m| !m.buttons.is_empty());
         match self.engine.handle(event).await {
             Step::Done(r) => {
@@ -118,14 +125,21 @@ pub async fn run(args: ChatArgs, source: &DbSource) -> anyhow::Result<Outcome> {
     let config = bot::Config::from_env().context("reading the bot configuration")?;
     let settings = llm::Settings::from_env().context("reading the LLM configuration")?;
     let url = source.ensure_url().await?;
-    let pool = store::connect(&url, 4).await.context("connecting to the database")?;
+    let pool = store::connect(&url, 4)
+        .await
+        .context("connecting to the database")?;
     crate::dbsource::ensure_product_schema(&pool).await?;
     let writer = llm::Writer::from_settings(settings);
     let offline = writer.is_offline();
     let engine = Engine::new(pool, writer, config);
     let mut profile = Profile::bare(telegram_id);
     profile.language_code = Some(args.lang.clone());
-    let mut term = Terminal { engine, profile, choices: Vec::new(), out: tokio::io::stdout() };
+    let mut term = Terminal {
+        engine,
+        profile,
+        choices: Vec::new(),
+        out: tokio::io::stdout(),
+    };
 
     let interactive = std::io::stdin().is_terminal();
     let banner = if args.lang == "en" {
@@ -152,7 +166,9 @@ pub async fn run(args: ChatArgs, source: &DbSource) -> anyhow::Result<Outcome> {
         if interactive && buffer.is_empty() {
             term.print("> ").await?;
         }
-        let Some(line) = lines.next_line().await.context("reading stdin")? else { break };
+        let Some(line) = lines.next_line().await.context("reading stdin")? else {
+            break;
+        };
         let trimmed = line.trim();
         if buffer.is_empty() {
             if trimmed.is_empty() || trimmed == END_OF_MESSAGE {

@@ -130,14 +130,26 @@ fn target(args: &TargetArgs) -> anyhow::Result<Target> {
 }
 
 fn target_label(args: &TargetArgs) -> String {
-    args.target.as_deref().map(redact).unwrap_or_else(|| "the declared schema".into())
+    args.target
+        .as_deref()
+        .map(redact)
+        .unwrap_or_else(|| "the declared schema".into())
 }
 
 /// The database's model, the target's model and the plan between them.
-async fn make_plan(url: &str, target: &Target) -> anyhow::Result<(schema::Model, schema::Model, Plan)> {
-    let mut to = schema::load_target(url, target).await.context("loading the target schema")?;
-    let from = schema::introspect_url(url).await.with_context(|| format!("introspecting {}", redact(url)))?;
-    schema::reconcile_url(url, &from, &mut to).await.context("comparing view definitions")?;
+async fn make_plan(
+    url: &str,
+    target: &Target,
+) -> anyhow::Result<(schema::Model, schema::Model, Plan)> {
+    let mut to = schema::load_target(url, target)
+        .await
+        .context("loading the target schema")?;
+    let from = schema::introspect_url(url)
+        .await
+        .with_context(|| format!("introspecting {}", redact(url)))?;
+    schema::reconcile_url(url, &from, &mut to)
+        .await
+        .context("comparing view definitions")?;
     let plan = schema::plan(&from, &to, target.compare_options());
     Ok((from, to, plan))
 }
@@ -154,7 +166,9 @@ async fn plan(source: &DbSource, args: PlanArgs) -> anyhow::Result<Outcome> {
 }
 
 fn parse_allowed(raw: Option<&str>) -> anyhow::Result<BTreeSet<HazardKind>> {
-    let Some(raw) = raw else { return Ok(BTreeSet::new()) };
+    let Some(raw) = raw else {
+        return Ok(BTreeSet::new());
+    };
     let mut out = BTreeSet::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if part == "all" {
@@ -170,7 +184,11 @@ fn parse_allowed(raw: Option<&str>) -> anyhow::Result<BTreeSet<HazardKind>> {
 
 /// Hazards of `plan` that are not allowed, listed on stderr; true when the plan may run.
 fn hazards_allowed(plan: &Plan, allowed: &BTreeSet<HazardKind>) -> bool {
-    let refused: Vec<_> = plan.hazards().into_iter().filter(|(_, h)| !allowed.contains(&h.kind)).collect();
+    let refused: Vec<_> = plan
+        .hazards()
+        .into_iter()
+        .filter(|(_, h)| !allowed.contains(&h.kind))
+        .collect();
     if refused.is_empty() {
         return true;
     }
@@ -197,12 +215,20 @@ async fn run_plan(
 ) -> anyhow::Result<()> {
     let touched = plan.touched_tables();
     if !hazards.no_backup && !touched.is_empty() {
-        let dir = hazards.backup_dir.clone().unwrap_or_else(|| dbsource::data_dir().join("backups"));
+        let dir = hazards
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| dbsource::data_dir().join("backups"));
         let url_owned = url.to_string();
-        let backup = tokio::task::spawn_blocking(move || schema::backup_tables(&url_owned, &touched, &dir))
-            .await?
-            .context("backing up the tables the plan touches (use --no-backup to skip)")?;
-        eprintln!("backup of {} touched tables: {}", plan.touched_tables().len(), backup.file.display());
+        let backup =
+            tokio::task::spawn_blocking(move || schema::backup_tables(&url_owned, &touched, &dir))
+                .await?
+                .context("backing up the tables the plan touches (use --no-backup to skip)")?;
+        eprintln!(
+            "backup of {} touched tables: {}",
+            plan.touched_tables().len(),
+            backup.file.display()
+        );
         eprintln!("restore with: {}", backup.restore_command);
     }
     let options = schema::ApplyOptions {
@@ -212,7 +238,9 @@ async fn run_plan(
     // On a terminal a bar shows the running step; either way each finished step gets a line.
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(plan.steps.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}") {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
+        {
             bar.set_style(style);
         }
         bar.enable_steady_tick(Duration::from_millis(120));
@@ -228,8 +256,18 @@ async fn run_plan(
                 bar.set_message(format!("{}: {}", step.object, step.action));
             }
         }
-        Progress::Finished { index, total, step, elapsed } => {
-            say(format!("[{index}/{total}] {}: {} ({:.3} s)", step.object, step.action, elapsed.as_secs_f64()));
+        Progress::Finished {
+            index,
+            total,
+            step,
+            elapsed,
+        } => {
+            say(format!(
+                "[{index}/{total}] {}: {} ({:.3} s)",
+                step.object,
+                step.action,
+                elapsed.as_secs_f64()
+            ));
             if let Some(bar) = &bar {
                 bar.inc(1);
             }
@@ -255,7 +293,10 @@ async fn run_plan(
             Ok(())
         }
         Err(schema::SchemaError::Leftover(drift)) => {
-            eprint!("{}", format::drift_text(&drift, "database after the plan", "target"));
+            eprint!(
+                "{}",
+                format::drift_text(&drift, "database after the plan", "target")
+            );
             anyhow::bail!("the plan did not reach the target; rolled back, nothing changed")
         }
         Err(e) => Err(e.into()),
@@ -268,7 +309,10 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let target = target(&args.target)?;
     let (from, to, plan) = make_plan(&url, &target).await?;
     if plan.is_empty() {
-        eprintln!("nothing to do: the database is at {}", target_label(&args.target));
+        eprintln!(
+            "nothing to do: the database is at {}",
+            target_label(&args.target)
+        );
         return Ok(Outcome::Ok);
     }
     print!("{}", format::plan_text(&plan));
@@ -280,7 +324,11 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
             eprintln!("refused: not confirmed; stdin is not a terminal, so pass --yes to apply without asking. Nothing was changed.");
             return Ok(Outcome::Refused);
         }
-        eprint!("Apply these {} steps to {}? [y/N] ", plan.steps.len(), redact(&url));
+        eprint!(
+            "Apply these {} steps to {}? [y/N] ",
+            plan.steps.len(),
+            redact(&url)
+        );
         std::io::stderr().flush().ok();
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
@@ -300,45 +348,76 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
 /// them once so the cohort report is fast again (until then it is exact but computed from the base
 /// tables). The engine itself knows nothing about them; this is the product's own step.
 async fn fill_analytics_summaries(url: &str) -> anyhow::Result<()> {
-    let pool = store::connect(url, 1).await.with_context(|| format!("connecting to {}", redact(url)))?;
+    let pool = store::connect(url, 1)
+        .await
+        .with_context(|| format!("connecting to {}", redact(url)))?;
     if !store::analytics::summaries_filled(&pool).await? {
         let started = std::time::Instant::now();
-        store::analytics::rebuild_summaries(&pool).await.context("filling the analytics summaries")?;
-        eprintln!("analytics summaries filled from the existing rows ({:.2} s)", started.elapsed().as_secs_f64());
+        store::analytics::rebuild_summaries(&pool)
+            .await
+            .context("filling the analytics summaries")?;
+        eprintln!(
+            "analytics summaries filled from the existing rows ({:.2} s)",
+            started.elapsed().as_secs_f64()
+        );
     }
     pool.close().await;
     Ok(())
 }
 
 async fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
-    let from =
-        schema::introspect_url(&args.from).await.with_context(|| format!("introspecting {}", redact(&args.from)))?;
-    let mut to =
-        schema::introspect_url(&args.to).await.with_context(|| format!("introspecting {}", redact(&args.to)))?;
-    schema::reconcile_url(&args.from, &from, &mut to).await.context("comparing view definitions")?;
+    let from = schema::introspect_url(&args.from)
+        .await
+        .with_context(|| format!("introspecting {}", redact(&args.from)))?;
+    let mut to = schema::introspect_url(&args.to)
+        .await
+        .with_context(|| format!("introspecting {}", redact(&args.to)))?;
+    schema::reconcile_url(&args.from, &from, &mut to)
+        .await
+        .context("comparing view definitions")?;
     let opts = schema::CompareOptions::default();
     let drift = schema::compare(&from, &to, opts);
     match Format::parse(&args.format).unwrap_or(Format::Text) {
-        Format::Text => print!("{}", format::drift_text(&drift, &redact(&args.from), &redact(&args.to))),
+        Format::Text => print!(
+            "{}",
+            format::drift_text(&drift, &redact(&args.from), &redact(&args.to))
+        ),
         Format::Json => println!("{}", format::drift_json(&drift)),
         Format::Sql => print!("{}", format::plan_sql(&schema::plan(&from, &to, opts))),
     }
-    Ok(if drift.is_empty() { Outcome::Ok } else { Outcome::Refused })
+    Ok(if drift.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Refused
+    })
 }
 
 async fn verify(source: &DbSource, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let url = source.ensure_url().await?;
     let target = target(&args.target)?;
-    let mut to = schema::load_target(&url, &target).await.context("loading the target schema")?;
-    let from = schema::introspect_url(&url).await.with_context(|| format!("introspecting {}", redact(&url)))?;
-    schema::reconcile_url(&url, &from, &mut to).await.context("comparing view definitions")?;
+    let mut to = schema::load_target(&url, &target)
+        .await
+        .context("loading the target schema")?;
+    let from = schema::introspect_url(&url)
+        .await
+        .with_context(|| format!("introspecting {}", redact(&url)))?;
+    schema::reconcile_url(&url, &from, &mut to)
+        .await
+        .context("comparing view definitions")?;
     let drift = schema::compare(&from, &to, target.compare_options());
     if args.format == "json" {
         println!("{}", format::drift_json(&drift));
     } else {
-        print!("{}", format::drift_text(&drift, "the database", &target_label(&args.target)));
+        print!(
+            "{}",
+            format::drift_text(&drift, "the database", &target_label(&args.target))
+        );
     }
-    Ok(if drift.is_empty() { Outcome::Ok } else { Outcome::Refused })
+    Ok(if drift.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Refused
+    })
 }
 
 async fn up(source: &DbSource, args: UpArgs) -> anyhow::Result<Outcome> {
@@ -347,15 +426,28 @@ async fn up(source: &DbSource, args: UpArgs) -> anyhow::Result<Outcome> {
         DbSource::Url(url) => ("external", url.clone()),
         DbSource::Embedded(dir) => {
             let (started, url) = dbsource::start_embedded(dir.clone()).await?;
-            (if started { "embedded, started" } else { "embedded, already running" }, url)
+            (
+                if started {
+                    "embedded, started"
+                } else {
+                    "embedded, already running"
+                },
+                url,
+            )
         }
     };
-    let pool = store::connect(&url, 2).await.with_context(|| format!("connecting to {}", redact(&url)))?;
+    let pool = store::connect(&url, 2)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&url)))?;
     let existing = store::user_relations(&pool).await?;
     pool.close().await;
     let schema_state = if existing.is_empty() {
-        let pool = store::connect(&url, 2).await.with_context(|| format!("connecting to {}", redact(&url)))?;
-        store::create_declared_schema(&pool).await.context("creating the declared schema")?;
+        let pool = store::connect(&url, 2)
+            .await
+            .with_context(|| format!("connecting to {}", redact(&url)))?;
+        store::create_declared_schema(&pool)
+            .await
+            .context("creating the declared schema")?;
         pool.close().await;
         "declared schema created".to_string()
     } else {
@@ -371,7 +463,10 @@ async fn up(source: &DbSource, args: UpArgs) -> anyhow::Result<Outcome> {
             }
             run_plan(&url, &from, &to, &plan, &target, &args.hazards).await?;
             fill_analytics_summaries(&url).await?;
-            format!("brought to the declared schema ({} steps)", plan.steps.len())
+            format!(
+                "brought to the declared schema ({} steps)",
+                plan.steps.len()
+            )
         }
     };
     eprintln!("database ready ({origin}); {schema_state}");
@@ -391,6 +486,13 @@ async fn down(source: &DbSource) -> anyhow::Result<Outcome> {
         Ok(cluster.down()?)
     })
     .await??;
-    eprintln!("{}", if stopped { "embedded database stopped" } else { "embedded database was not running" });
+    eprintln!(
+        "{}",
+        if stopped {
+            "embedded database stopped"
+        } else {
+            "embedded database was not running"
+        }
+    );
     Ok(Outcome::Ok)
 }

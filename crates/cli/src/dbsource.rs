@@ -59,9 +59,13 @@ pub async fn start_embedded(dir: PathBuf) -> anyhow::Result<(bool, String)> {
 /// The bot needs the declared schema: created in an empty database, refused in a foreign one (an
 /// existing database is brought to it with `soprovod db apply`, never implicitly).
 pub async fn ensure_product_schema(pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    let relations = store::user_relations(pool).await.context("reading the database catalog")?;
+    let relations = store::user_relations(pool)
+        .await
+        .context("reading the database catalog")?;
     if relations.is_empty() {
-        store::create_declared_schema(pool).await.context("creating the declared schema")?;
+        store::create_declared_schema(pool)
+            .await
+            .context("creating the declared schema")?;
         eprintln!("created the declared schema in the empty database");
     } else if !relations.iter().any(|r| r == "public.conversations") {
         anyhow::bail!("the database is not at the declared schema (no conversations table); run `soprovod db apply` first");
@@ -87,7 +91,10 @@ pub fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn redact_hides_the_password_only() {
-        assert_eq!(super::redact("postgres://u:secret@h:5/db"), "postgres://u:***@h:5/db");
+        assert_eq!(
+            super::redact("postgres://u:secret@h:5/db"),
+            "postgres://u:***@h:5/db"
+        );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

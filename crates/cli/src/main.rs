@@ -2,8 +2,8 @@
 
 mod analytics;
 mod chat;
-mod dbsource;
 mod db;
+mod dbsource;
 mod serve;
 
 use std::process::ExitCode;
@@ -51,7 +51,10 @@ fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     init_logging();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -81,5 +84,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("SOPROVOD_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

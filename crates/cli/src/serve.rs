@@ -29,7 +29,12 @@ pub struct ServeArgs {
 
     /// With --webhook: the public HTTPS URL Telegram should deliver to; the bot registers it
     /// with setWebhook and the secret at start. Without it, register the webhook yourself.
-    #[arg(long, value_name = "URL", env = "TELEGRAM_WEBHOOK_URL", requires = "webhook")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TELEGRAM_WEBHOOK_URL",
+        requires = "webhook"
+    )]
     webhook_url: Option<String>,
 }
 
@@ -47,30 +52,52 @@ pub async fn run(args: ServeArgs, source: &DbSource) -> anyhow::Result<Outcome> 
                 .ok()
                 .context("--webhook needs TELEGRAM_WEBHOOK_SECRET (the secret token Telegram sends with each update)")?;
             let secret = telegram::transport::parse_secret(&secret)?;
-            let public_url = match args.webhook_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            let public_url = match args
+                .webhook_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+            {
                 Some(u) => Some(telegram::serve::public_url(u)?),
                 None => None,
             };
-            telegram::Mode::Webhook { addr, secret, public_url }
+            telegram::Mode::Webhook {
+                addr,
+                secret,
+                public_url,
+            }
         }
     };
     let config = bot::Config::from_env().context("reading the bot configuration")?;
     let settings = llm::Settings::from_env().context("reading the LLM configuration")?;
     let url = source.ensure_url().await?;
-    let pool = store::connect(&url, POOL_SIZE).await.context("connecting to the database")?;
+    let pool = store::connect(&url, POOL_SIZE)
+        .await
+        .context("connecting to the database")?;
     crate::dbsource::ensure_product_schema(&pool).await?;
     let writer = llm::Writer::from_settings(settings);
     if writer.is_offline() {
-        eprintln!("OPENAI_API_KEY is not set: letters come from the offline composer, labelled as drafts");
+        eprintln!(
+            "OPENAI_API_KEY is not set: letters come from the offline composer, labelled as drafts"
+        );
     }
     let engine = Engine::new(pool, writer, config);
     match &mode {
-        telegram::Mode::Polling => eprintln!("soprovod serve: long polling; SIGTERM or Ctrl-C to stop"),
-        telegram::Mode::Webhook { addr, .. } => eprintln!("soprovod serve: webhook on {addr}; SIGTERM or Ctrl-C to stop"),
+        telegram::Mode::Polling => {
+            eprintln!("soprovod serve: long polling; SIGTERM or Ctrl-C to stop")
+        }
+        telegram::Mode::Webhook { addr, .. } => {
+            eprintln!("soprovod serve: webhook on {addr}; SIGTERM or Ctrl-C to stop")
+        }
     }
-    let options = telegram::Options { token, api_url, mode };
-    telegram::serve(engine, options, telegram::shutdown_signal()).await.context("running the Telegram bot")?;
+    let options = telegram::Options {
+        token,
+        api_url,
+        mode,
+    };
+    telegram::serve(engine, options, telegram::shutdown_signal())
+        .await
+        .context("running the Telegram bot")?;
     eprintln!("soprovod serve: stopped");
     Ok(Outcome::Ok)
 }
-

@@ -11,8 +11,14 @@ pub const MAX_PAYLOAD_CHARS: usize = 64;
 /// What a well-formed payload says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acquisition {
-    Referral { referrer: TelegramUserId },
-    Utm { source: String, medium: Option<String>, campaign: Option<String> },
+    Referral {
+        referrer: TelegramUserId,
+    },
+    Utm {
+        source: String,
+        medium: Option<String>,
+        campaign: Option<String>,
+    },
     Other,
 }
 
@@ -43,10 +49,16 @@ impl StartPayload {
         if chars > MAX_PAYLOAD_CHARS {
             return Err(PayloadError::TooLong(chars));
         }
-        if !raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if !raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(PayloadError::BadCharacters);
         }
-        Ok(Self { raw: raw.to_string(), meaning: meaning(raw) })
+        Ok(Self {
+            raw: raw.to_string(),
+            meaning: meaning(raw),
+        })
     }
 
     pub fn raw(&self) -> &str {
@@ -60,14 +72,22 @@ impl StartPayload {
 
 fn meaning(raw: &str) -> Acquisition {
     if let Some(id) = raw.strip_prefix("ref_") {
-        if let Some(referrer) = id.parse::<i64>().ok().and_then(|n| TelegramUserId::parse(n).ok()) {
+        if let Some(referrer) = id
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| TelegramUserId::parse(n).ok())
+        {
             return Acquisition::Referral { referrer };
         }
         return Acquisition::Other;
     }
     if let Some(source) = raw.strip_prefix("utm_") {
         if !source.is_empty() {
-            return Acquisition::Utm { source: source.to_string(), medium: None, campaign: None };
+            return Acquisition::Utm {
+                source: source.to_string(),
+                medium: None,
+                campaign: None,
+            };
         }
         return Acquisition::Other;
     }
@@ -89,34 +109,67 @@ mod tests {
     #[test]
     fn payload_kinds_are_recognised() {
         let p = StartPayload::parse("ref_12345").unwrap();
-        assert_eq!(p.meaning(), &Acquisition::Referral { referrer: TelegramUserId::parse(12345).unwrap() });
+        assert_eq!(
+            p.meaning(),
+            &Acquisition::Referral {
+                referrer: TelegramUserId::parse(12345).unwrap()
+            }
+        );
         let p = StartPayload::parse("vk-cpc-spring_sale").unwrap();
         assert_eq!(
             p.meaning(),
-            &Acquisition::Utm { source: "vk".into(), medium: Some("cpc".into()), campaign: Some("spring_sale".into()) }
+            &Acquisition::Utm {
+                source: "vk".into(),
+                medium: Some("cpc".into()),
+                campaign: Some("spring_sale".into())
+            }
         );
         let p = StartPayload::parse("hh-post-2026-05").unwrap();
-        assert!(matches!(p.meaning(), Acquisition::Utm { campaign: Some(c), .. } if c == "2026-05"));
+        assert!(
+            matches!(p.meaning(), Acquisition::Utm { campaign: Some(c), .. } if c == "2026-05")
+        );
         assert_eq!(
             StartPayload::parse("utm_habr").unwrap().meaning(),
-            &Acquisition::Utm { source: "habr".into(), medium: None, campaign: None }
+            &Acquisition::Utm {
+                source: "habr".into(),
+                medium: None,
+                campaign: None
+            }
         );
         let p = StartPayload::parse("promo2026").unwrap();
         assert_eq!((p.raw(), p.meaning()), ("promo2026", &Acquisition::Other));
-        assert_eq!(StartPayload::parse("ref_abc").unwrap().meaning(), &Acquisition::Other);
-        assert_eq!(StartPayload::parse("a--b").unwrap().meaning(), &Acquisition::Other);
+        assert_eq!(
+            StartPayload::parse("ref_abc").unwrap().meaning(),
+            &Acquisition::Other
+        );
+        assert_eq!(
+            StartPayload::parse("a--b").unwrap().meaning(),
+            &Acquisition::Other
+        );
     }
 
     #[test]
     fn malformed_payloads_are_errors_not_panics() {
         assert_eq!(StartPayload::parse(""), Err(PayloadError::Empty));
-        assert_eq!(StartPayload::parse(&"a".repeat(65)), Err(PayloadError::TooLong(65)));
+        assert_eq!(
+            StartPayload::parse(&"a".repeat(65)),
+            Err(PayloadError::TooLong(65))
+        );
         assert!(StartPayload::parse(&"a".repeat(64)).is_ok());
-        assert_eq!(StartPayload::parse("hello world"), Err(PayloadError::BadCharacters));
-        assert_eq!(StartPayload::parse("<script>"), Err(PayloadError::BadCharacters));
-        assert_eq!(StartPayload::parse("ref_99999999999999999999999"), Ok(StartPayload {
-            raw: "ref_99999999999999999999999".into(),
-            meaning: Acquisition::Other
-        }));
+        assert_eq!(
+            StartPayload::parse("hello world"),
+            Err(PayloadError::BadCharacters)
+        );
+        assert_eq!(
+            StartPayload::parse("<script>"),
+            Err(PayloadError::BadCharacters)
+        );
+        assert_eq!(
+            StartPayload::parse("ref_99999999999999999999999"),
+            Ok(StartPayload {
+                raw: "ref_99999999999999999999999".into(),
+                meaning: Acquisition::Other
+            })
+        );
     }
 }

@@ -62,7 +62,8 @@ impl EventType {
 mod tests {
     #[test]
     fn every_event_type_round_trips_and_names_are_unique() {
-        let names: std::collections::HashSet<_> = super::EventType::ALL.iter().map(|e| e.as_str()).collect();
+        let names: std::collections::HashSet<_> =
+            super::EventType::ALL.iter().map(|e| e.as_str()).collect();
         assert_eq!(names.len(), super::EventType::ALL.len());
         for e in super::EventType::ALL {
             assert_eq!(super::EventType::parse(e.as_str()), Some(e));

@@ -28,7 +28,10 @@ impl UserId {
         if raw > 0 {
             Ok(Self(raw))
         } else {
-            Err(IdError::NotPositive { kind: "user id", value: raw })
+            Err(IdError::NotPositive {
+                kind: "user id",
+                value: raw,
+            })
         }
     }
 
@@ -54,7 +57,10 @@ impl TelegramUserId {
         if raw > 0 {
             Ok(Self(raw))
         } else {
-            Err(IdError::NotPositive { kind: "telegram user id", value: raw })
+            Err(IdError::NotPositive {
+                kind: "telegram user id",
+                value: raw,
+            })
         }
     }
 
@@ -82,7 +88,9 @@ impl SessionId {
 
     /// Accepts the textual form, e.g. from callback data.
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        Uuid::parse_str(raw.trim()).map(Self).map_err(|_| IdError::NotUuid(raw.chars().take(64).collect()))
+        Uuid::parse_str(raw.trim())
+            .map(Self)
+            .map_err(|_| IdError::NotUuid(raw.chars().take(64).collect()))
     }
 
     /// Wraps a value read from `letter_sessions.id`.

@@ -71,7 +71,10 @@ impl TextLanguage {
 
 fn checked(raw: &str, min: usize, max: usize) -> Result<String, InputError> {
     if raw.len() > MAX_MESSAGE_BYTES {
-        return Err(InputError::TooLarge { bytes: raw.len(), max: MAX_MESSAGE_BYTES });
+        return Err(InputError::TooLarge {
+            bytes: raw.len(),
+            max: MAX_MESSAGE_BYTES,
+        });
     }
     let text = raw.trim();
     if text.is_empty() {
@@ -90,7 +93,10 @@ fn checked(raw: &str, min: usize, max: usize) -> Result<String, InputError> {
 /// The file host a text links to, if any.
 pub fn file_host_link(text: &str) -> Option<&'static str> {
     let lower = text.to_lowercase();
-    FILE_HOSTS.iter().find(|(needle, _)| lower.contains(needle)).map(|(_, name)| *name)
+    FILE_HOSTS
+        .iter()
+        .find(|(needle, _)| lower.contains(needle))
+        .map(|(_, name)| *name)
 }
 
 /// A vacancy: 100–10 000 characters after trimming, no file-host links.
@@ -177,26 +183,65 @@ mod tests {
     #[test]
     fn vacancy_length_is_counted_after_trimming() {
         let ninety_nine = format!("   {}   ", "а".repeat(99));
-        assert_eq!(Vacancy::parse(&ninety_nine), Err(InputError::TooShort { chars: 99, min: 100 }));
+        assert_eq!(
+            Vacancy::parse(&ninety_nine),
+            Err(InputError::TooShort {
+                chars: 99,
+                min: 100
+            })
+        );
         let hundred = format!("\n{}\n", "а".repeat(100));
-        assert_eq!(Vacancy::parse(&hundred).unwrap().as_str().chars().count(), 100);
-        assert_eq!(Vacancy::parse(&"б".repeat(10_001)), Err(InputError::TooLong { chars: 10_001, max: 10_000 }));
+        assert_eq!(
+            Vacancy::parse(&hundred).unwrap().as_str().chars().count(),
+            100
+        );
+        assert_eq!(
+            Vacancy::parse(&"б".repeat(10_001)),
+            Err(InputError::TooLong {
+                chars: 10_001,
+                max: 10_000
+            })
+        );
         assert!(Vacancy::parse(&"б".repeat(10_000)).is_ok());
     }
 
     #[test]
     fn resume_bounds_are_300_and_15000() {
-        assert_eq!(Resume::parse(&"x".repeat(299)), Err(InputError::TooShort { chars: 299, min: 300 }));
+        assert_eq!(
+            Resume::parse(&"x".repeat(299)),
+            Err(InputError::TooShort {
+                chars: 299,
+                min: 300
+            })
+        );
         assert!(Resume::parse(&"x".repeat(300)).is_ok());
         assert!(Resume::parse(&"x".repeat(15_000)).is_ok());
-        assert_eq!(Resume::parse(&"x".repeat(15_001)), Err(InputError::TooLong { chars: 15_001, max: 15_000 }));
+        assert_eq!(
+            Resume::parse(&"x".repeat(15_001)),
+            Err(InputError::TooLong {
+                chars: 15_001,
+                max: 15_000
+            })
+        );
     }
 
     #[test]
     fn text_over_50_kilobytes_is_refused_before_length_rules() {
         let big = "ж".repeat(30_000); // 60 000 bytes, 30 000 chars
-        assert_eq!(Vacancy::parse(&big), Err(InputError::TooLarge { bytes: 60_000, max: MAX_MESSAGE_BYTES }));
-        assert_eq!(Resume::parse(&big), Err(InputError::TooLarge { bytes: 60_000, max: MAX_MESSAGE_BYTES }));
+        assert_eq!(
+            Vacancy::parse(&big),
+            Err(InputError::TooLarge {
+                bytes: 60_000,
+                max: MAX_MESSAGE_BYTES
+            })
+        );
+        assert_eq!(
+            Resume::parse(&big),
+            Err(InputError::TooLarge {
+                bytes: 60_000,
+                max: MAX_MESSAGE_BYTES
+            })
+        );
     }
 
     #[test]
@@ -212,17 +257,29 @@ mod tests {
             "https://corp.sharepoint.com/x",
         ] {
             let text = format!("Вакансия тут: {link} {}", "очень подробно ".repeat(10));
-            assert!(matches!(Vacancy::parse(&text), Err(InputError::FileHostLink { .. })), "{link}");
+            assert!(
+                matches!(Vacancy::parse(&text), Err(InputError::FileHostLink { .. })),
+                "{link}"
+            );
         }
-        let ok = format!("Откликайтесь на https://company.ru/jobs {}", "описание ".repeat(15));
+        let ok = format!(
+            "Откликайтесь на https://company.ru/jobs {}",
+            "описание ".repeat(15)
+        );
         assert!(Vacancy::parse(&ok).is_ok());
     }
 
     #[test]
     fn a_long_resume_may_contain_links() {
-        let text = format!("Портфолио: https://drive.google.com/x\n{}", "опыт работы ".repeat(40));
+        let text = format!(
+            "Портфолио: https://drive.google.com/x\n{}",
+            "опыт работы ".repeat(40)
+        );
         assert!(Resume::parse(&text).is_ok());
-        assert!(matches!(Resume::parse("https://drive.google.com/file/d/1"), Err(InputError::FileHostLink { .. })));
+        assert!(matches!(
+            Resume::parse("https://drive.google.com/file/d/1"),
+            Err(InputError::FileHostLink { .. })
+        ));
     }
 
     #[test]
@@ -235,7 +292,13 @@ mod tests {
 
     #[test]
     fn language_follows_the_share_of_cyrillic_letters() {
-        assert_eq!(TextLanguage::detect("Ищем Rust-разработчика в команду платформы"), TextLanguage::Russian);
-        assert_eq!(TextLanguage::detect("We are hiring a Rust developer"), TextLanguage::English);
+        assert_eq!(
+            TextLanguage::detect("Ищем Rust-разработчика в команду платформы"),
+            TextLanguage::Russian
+        );
+        assert_eq!(
+            TextLanguage::detect("We are hiring a Rust developer"),
+            TextLanguage::English
+        );
     }
 }

@@ -56,12 +56,23 @@ impl QuotaWindow {
         match plan {
             Plan::Free => {
                 let start = month_start(now.year(), now.month());
-                let (y, m) = if now.month() == 12 { (now.year() + 1, 1) } else { (now.year(), now.month() + 1) };
-                Self { start, end: month_start(y, m) }
+                let (y, m) = if now.month() == 12 {
+                    (now.year() + 1, 1)
+                } else {
+                    (now.year(), now.month() + 1)
+                };
+                Self {
+                    start,
+                    end: month_start(y, m),
+                }
             }
             Plan::Premium => {
-                let start = Utc.from_utc_datetime(&now.date_naive().and_hms_opt(0, 0, 0).expect("midnight"));
-                Self { start, end: start + Duration::days(1) }
+                let start = Utc
+                    .from_utc_datetime(&now.date_naive().and_hms_opt(0, 0, 0).expect("midnight"));
+                Self {
+                    start,
+                    end: start + Duration::days(1),
+                }
             }
         }
     }
@@ -85,7 +96,10 @@ pub struct QuotaRules {
 
 impl Default for QuotaRules {
     fn default() -> Self {
-        Self { free_letters_per_month: 3, premium_letters_per_day: 20 }
+        Self {
+            free_letters_per_month: 3,
+            premium_letters_per_day: 20,
+        }
     }
 }
 
@@ -145,6 +159,9 @@ mod tests {
         assert_eq!(end, t("2026-06-19T00:00:00Z"));
         let (start, end) = premium_period_after_payment(now, Some(t("2026-05-01T00:00:00Z")), 30);
         assert_eq!((start, end), (now, t("2026-06-09T12:00:00Z")));
-        assert_eq!(premium_period_after_payment(now, None, 30).1, t("2026-06-09T12:00:00Z"));
+        assert_eq!(
+            premium_period_after_payment(now, None, 30).1,
+            t("2026-06-09T12:00:00Z")
+        );
     }
 }

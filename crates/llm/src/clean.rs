@@ -7,13 +7,33 @@ use crate::LlmError;
 const MIN_LETTER_CHARS: usize = 150;
 
 const PREAMBLE_STARTS: &[&str] = &[
-    "вот ", "конечно", "ниже ", "разумеется", "отлично", "хорошо,", "с удовольствием", "here is", "here's", "sure",
-    "certainly", "below is", "of course", "absolutely",
+    "вот ",
+    "конечно",
+    "ниже ",
+    "разумеется",
+    "отлично",
+    "хорошо,",
+    "с удовольствием",
+    "here is",
+    "here's",
+    "sure",
+    "certainly",
+    "below is",
+    "of course",
+    "absolutely",
 ];
 const PREAMBLE_WORDS: &[&str] = &["письм", "letter", "вариант", "version", "draft", "черновик"];
 const CLOSING_STARTS: &[&str] = &[
-    "надеюсь", "если нужно", "если хотите", "если потребуется", "дайте знать", "let me know", "i hope", "feel free",
-    "if you'd like", "if you want",
+    "надеюсь",
+    "если нужно",
+    "если хотите",
+    "если потребуется",
+    "дайте знать",
+    "let me know",
+    "i hope",
+    "feel free",
+    "if you'd like",
+    "if you want",
 ];
 const NOT_A_LETTER: &[&str] = &[
     "предоставьте, пожалуйста",
@@ -34,7 +54,8 @@ fn is_preamble(line: &str) -> bool {
     }
     let starts = PREAMBLE_STARTS.iter().any(|p| l.starts_with(p));
     let about_letter = PREAMBLE_WORDS.iter().any(|w| l.contains(w));
-    (starts && (about_letter || l.ends_with(':') || l.ends_with('!'))) || (about_letter && l.ends_with(':'))
+    (starts && (about_letter || l.ends_with(':') || l.ends_with('!')))
+        || (about_letter && l.ends_with(':'))
 }
 
 fn is_closing_remark(line: &str) -> bool {
@@ -45,20 +66,37 @@ fn is_closing_remark(line: &str) -> bool {
 fn strip_markdown(line: &str) -> String {
     let trimmed = line.trim_start();
     let without_heading = trimmed.trim_start_matches('#').trim_start();
-    let base = if trimmed.starts_with('#') { without_heading } else { line };
+    let base = if trimmed.starts_with('#') {
+        without_heading
+    } else {
+        line
+    };
     base.replace("**", "").replace("__", "")
 }
 
 /// The letter in a raw reply, or why there is none.
 pub fn clean_letter(raw: &str) -> Result<String, LlmError> {
-    let text = raw.replace("\r\n", "\n").replace("\\n", "\n").replace("\\t", " ");
-    let mut lines: Vec<String> =
-        text.lines().filter(|l| !l.trim_start().starts_with("```")).map(strip_markdown).map(|l| l.trim_end().to_string()).collect();
+    let text = raw
+        .replace("\r\n", "\n")
+        .replace("\\n", "\n")
+        .replace("\\t", " ");
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("```"))
+        .map(strip_markdown)
+        .map(|l| l.trim_end().to_string())
+        .collect();
 
-    while lines.first().is_some_and(|l| l.trim().is_empty() || is_preamble(l)) {
+    while lines
+        .first()
+        .is_some_and(|l| l.trim().is_empty() || is_preamble(l))
+    {
         lines.remove(0);
     }
-    while lines.last().is_some_and(|l| l.trim().is_empty() || l.trim() == "---" || is_closing_remark(l)) {
+    while lines
+        .last()
+        .is_some_and(|l| l.trim().is_empty() || l.trim() == "---" || is_closing_remark(l))
+    {
         lines.pop();
     }
     // Blank-line runs collapse to one blank line.
@@ -67,12 +105,18 @@ pub fn clean_letter(raw: &str) -> Result<String, LlmError> {
         if line.trim().is_empty() && out.last().is_some_and(|l: &String| l.is_empty()) {
             continue;
         }
-        out.push(if line.trim().is_empty() { String::new() } else { line });
+        out.push(if line.trim().is_empty() {
+            String::new()
+        } else {
+            line
+        });
     }
     let mut letter = out.join("\n").trim().to_string();
     for (open, close) in [('"', '"'), ('«', '»'), ('“', '”')] {
         if letter.starts_with(open) && letter.ends_with(close) && letter.chars().count() > 2 {
-            letter = letter[open.len_utf8()..letter.len() - close.len_utf8()].trim().to_string();
+            letter = letter[open.len_utf8()..letter.len() - close.len_utf8()]
+                .trim()
+                .to_string();
         }
     }
     if letter.is_empty() {
@@ -80,7 +124,9 @@ pub fn clean_letter(raw: &str) -> Result<String, LlmError> {
     }
     let lower = letter.to_lowercase();
     if letter.chars().count() < 600 && NOT_A_LETTER.iter().any(|p| lower.contains(p)) {
-        return Err(LlmError::NoLetter("the model asked for input instead of writing"));
+        return Err(LlmError::NoLetter(
+            "the model asked for input instead of writing",
+        ));
     }
     if letter.chars().count() < MIN_LETTER_CHARS {
         return Err(LlmError::NoLetter("reply too short for a letter"));
@@ -100,7 +146,10 @@ mod tests {
 
     #[test]
     fn a_preamble_fences_and_literal_newlines_are_removed() {
-        let raw = format!("Вот ваше сопроводительное письмо:\n```\n{}\n```\nНадеюсь, это поможет!", body().replace('\n', "\\n"));
+        let raw = format!(
+            "Вот ваше сопроводительное письмо:\n```\n{}\n```\nНадеюсь, это поможет!",
+            body().replace('\n', "\\n")
+        );
         assert_eq!(clean_letter(&raw).unwrap(), body());
         let raw = format!("Конечно! Here is a draft:\n\n**{}**", body());
         assert_eq!(clean_letter(&raw).unwrap(), body());
@@ -114,10 +163,18 @@ mod tests {
     #[test]
     fn empty_or_preamble_only_replies_hold_no_letter() {
         assert!(matches!(clean_letter(""), Err(LlmError::NoLetter(_))));
-        assert!(matches!(clean_letter("  \n```\n```"), Err(LlmError::NoLetter(_))));
-        assert!(matches!(clean_letter("Вот ваше письмо:"), Err(LlmError::NoLetter(_))));
         assert!(matches!(
-            clean_letter("Чтобы написать письмо, предоставьте, пожалуйста, текст вакансии и резюме."),
+            clean_letter("  \n```\n```"),
+            Err(LlmError::NoLetter(_))
+        ));
+        assert!(matches!(
+            clean_letter("Вот ваше письмо:"),
+            Err(LlmError::NoLetter(_))
+        ));
+        assert!(matches!(
+            clean_letter(
+                "Чтобы написать письмо, предоставьте, пожалуйста, текст вакансии и резюме."
+            ),
             Err(LlmError::NoLetter(_))
         ));
     }

@@ -56,7 +56,13 @@ impl Client {
         &self.settings
     }
 
-    async fn call(&self, model: &str, system: &str, user: &str, temperature: f64) -> (Result<Reply, LlmError>, Duration) {
+    async fn call(
+        &self,
+        model: &str,
+        system: &str,
+        user: &str,
+        temperature: f64,
+    ) -> (Result<Reply, LlmError>, Duration) {
         let started = Instant::now();
         let body = json!({
             "model": model,
@@ -67,7 +73,11 @@ impl Client {
             "temperature": temperature,
             "max_tokens": 1200,
         });
-        let mut request = self.http.post(format!("{}/chat/completions", self.settings.base_url)).timeout(self.settings.timeout).json(&body);
+        let mut request = self
+            .http
+            .post(format!("{}/chat/completions", self.settings.base_url))
+            .timeout(self.settings.timeout)
+            .json(&body);
         if let Some(key) = &self.settings.api_key {
             request = request.bearer_auth(key.expose());
         }
@@ -77,8 +87,13 @@ impl Client {
             if !status.is_success() {
                 return Err(LlmError::Status(status.as_u16()));
             }
-            let bytes = response.bytes().await.map_err(|e| self.transport_error(&e))?;
-            let parsed: Completion = serde_json::from_slice(&bytes).map_err(|e| LlmError::Malformed(format!("line {} column {}", e.line(), e.column())))?;
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| self.transport_error(&e))?;
+            let parsed: Completion = serde_json::from_slice(&bytes).map_err(|e| {
+                LlmError::Malformed(format!("line {} column {}", e.line(), e.column()))
+            })?;
             let content = parsed
                 .choices
                 .into_iter()
@@ -87,7 +102,10 @@ impl Client {
                 .message
                 .content
                 .unwrap_or_default();
-            Ok(Reply { content, usage: parsed.usage })
+            Ok(Reply {
+                content,
+                usage: parsed.usage,
+            })
         }
         .await;
         (result, started.elapsed())
@@ -101,7 +119,14 @@ impl Client {
         }
     }
 
-    fn record(&self, model: &str, task: &Task<'_>, elapsed: Duration, usage: Option<Usage>, error: Option<&LlmError>) -> CallRecord {
+    fn record(
+        &self,
+        model: &str,
+        task: &Task<'_>,
+        elapsed: Duration,
+        usage: Option<Usage>,
+        error: Option<&LlmError>,
+    ) -> CallRecord {
         CallRecord {
             provider: self.settings.provider.clone(),
             model: model.to_string(),
@@ -125,7 +150,12 @@ impl Client {
             _ => 0.7,
         };
         let mut models = vec![(self.settings.model.clone(), 1 + self.settings.retries)];
-        if let Some(fallback) = self.settings.fallback_model.as_ref().filter(|f| **f != self.settings.model) {
+        if let Some(fallback) = self
+            .settings
+            .fallback_model
+            .as_ref()
+            .filter(|f| **f != self.settings.model)
+        {
             models.push((fallback.clone(), 1));
         }
         let mut calls = Vec::new();
@@ -140,7 +170,13 @@ impl Client {
                 calls.push(self.record(&model, task, elapsed, usage, outcome.as_ref().err()));
                 match outcome {
                     Ok(text) => {
-                        return Ok(Letter { text, model, seconds: started.elapsed().as_secs_f64(), calls, offline: false });
+                        return Ok(Letter {
+                            text,
+                            model,
+                            seconds: started.elapsed().as_secs_f64(),
+                            calls,
+                            offline: false,
+                        });
                     }
                     Err(e) => {
                         tracing::warn!(model = %model, attempt = attempt + 1, error = %e, "LLM call failed");
@@ -149,11 +185,16 @@ impl Client {
                         if !retry {
                             break;
                         }
-                        tokio::time::sleep(self.settings.backoff * 2u32.saturating_pow(attempt)).await;
+                        tokio::time::sleep(self.settings.backoff * 2u32.saturating_pow(attempt))
+                            .await;
                     }
                 }
             }
         }
-        Err(Failure { error: last_error, calls, seconds: started.elapsed().as_secs_f64() })
+        Err(Failure {
+            error: last_error,
+            calls,
+            seconds: started.elapsed().as_secs_f64(),
+        })
     }
 }

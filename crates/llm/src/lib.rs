@@ -21,9 +21,18 @@ use std::time::Duration;
 #[derive(Clone, Copy)]
 pub enum Task<'a> {
     /// A letter from the vacancy and the resume; `variant` > 0 asks for a different take.
-    Letter { vacancy: &'a str, resume: &'a str, variant: u32 },
+    Letter {
+        vacancy: &'a str,
+        resume: &'a str,
+        variant: u32,
+    },
     /// A new version of `latest` changed as `request` says.
-    Improve { vacancy: &'a str, resume: &'a str, latest: &'a str, request: &'a str },
+    Improve {
+        vacancy: &'a str,
+        resume: &'a str,
+        latest: &'a str,
+        request: &'a str,
+    },
 }
 
 impl Task<'_> {

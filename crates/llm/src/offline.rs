@@ -11,7 +11,8 @@ pub const MODEL: &str = "offline-composer";
 const LABEL_RU: &str = "[Офлайн-черновик: составлен без ИИ из текста вакансии и резюме. Проверьте и доработайте перед отправкой.]";
 const LABEL_EN: &str = "[Offline draft: put together without AI from the vacancy and the resume. Review and edit it before sending.]";
 const NOTE_RU: &str = "[Офлайн-режим не переписывает текст по пожеланиям: внесите правку вручную.]";
-const NOTE_EN: &str = "[Offline mode cannot rewrite the text as asked: please make the change by hand.]";
+const NOTE_EN: &str =
+    "[Offline mode cannot rewrite the text as asked: please make the change by hand.]";
 
 /// Requirement bullets in one draft: more makes a checklist, not a letter.
 const MAX_BULLETS: usize = 5;
@@ -21,15 +22,100 @@ const MAX_CLAUSE_WORDS: usize = 28;
 
 /// Prefixes of words that appear in every requirement and say nothing about the match.
 const STOP_PREFIXES_RU: &[&str] = &[
-    "опыт", "работ", "знан", "умен", "умет", "навык", "будет", "плюс", "желат", "лет", "год", "боле", "менее", "понима",
-    "уверен", "хорош", "отлич", "владен", "глубок", "прак", "для", "или", "при", "как", "что", "это", "наш", "ваш",
-    "вас", "нас", "так", "также", "том", "они", "его", "если", "все", "всех", "мы", "вы", "кандидат", "требован",
+    "опыт",
+    "работ",
+    "знан",
+    "умен",
+    "умет",
+    "навык",
+    "будет",
+    "плюс",
+    "желат",
+    "лет",
+    "год",
+    "боле",
+    "менее",
+    "понима",
+    "уверен",
+    "хорош",
+    "отлич",
+    "владен",
+    "глубок",
+    "прак",
+    "для",
+    "или",
+    "при",
+    "как",
+    "что",
+    "это",
+    "наш",
+    "ваш",
+    "вас",
+    "нас",
+    "так",
+    "также",
+    "том",
+    "они",
+    "его",
+    "если",
+    "все",
+    "всех",
+    "мы",
+    "вы",
+    "кандидат",
+    "требован",
 ];
 const STOPWORDS_EN: &[&str] = &[
-    "experience", "experienced", "with", "knowledge", "skills", "skill", "years", "year", "ability", "from", "that",
-    "have", "your", "you", "our", "and", "the", "for", "are", "will", "strong", "good", "solid", "understanding",
-    "familiarity", "familiar", "working", "work", "plus", "nice", "using", "least", "proven", "hands", "deep",
-    "excellent", "able", "into", "this", "who", "what", "its", "their", "we", "all", "any", "of", "in", "on", "to",
+    "experience",
+    "experienced",
+    "with",
+    "knowledge",
+    "skills",
+    "skill",
+    "years",
+    "year",
+    "ability",
+    "from",
+    "that",
+    "have",
+    "your",
+    "you",
+    "our",
+    "and",
+    "the",
+    "for",
+    "are",
+    "will",
+    "strong",
+    "good",
+    "solid",
+    "understanding",
+    "familiarity",
+    "familiar",
+    "working",
+    "work",
+    "plus",
+    "nice",
+    "using",
+    "least",
+    "proven",
+    "hands",
+    "deep",
+    "excellent",
+    "able",
+    "into",
+    "this",
+    "who",
+    "what",
+    "its",
+    "their",
+    "we",
+    "all",
+    "any",
+    "of",
+    "in",
+    "on",
+    "to",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,22 +192,62 @@ const HEADINGS: &[(&str, Section)] = &[
 
 /// Openers that announce a role without being part of its name.
 const BOILERPLATE: &[&str] = &[
-    "мы ищем", "ищем", "в поисках", "требуется", "открыта вакансия", "вакансия", "we are looking for",
-    "we're looking for", "we are hiring", "we're hiring", "looking for", "hiring", "join us as", "position", "role",
+    "мы ищем",
+    "ищем",
+    "в поисках",
+    "требуется",
+    "открыта вакансия",
+    "вакансия",
+    "we are looking for",
+    "we're looking for",
+    "we are hiring",
+    "we're hiring",
+    "looking for",
+    "hiring",
+    "join us as",
+    "position",
+    "role",
     "job title",
 ];
 
 /// Words that name a job; a first sentence without one is a company blurb, not a title.
 const ROLE_WORDS: &[&str] = &[
-    "разработчик", "инженер", "аналитик", "менеджер", "дизайнер", "тестировщик", "специалист", "архитектор", "лид",
-    "руководител", "программист", "администратор", "консультант", "маркетолог", "devops", "developer", "engineer",
-    "analyst", "manager", "designer", "tester", "architect", "lead", "scientist", "administrator", "consultant",
-    "programmer", "qa", "sre",
+    "разработчик",
+    "инженер",
+    "аналитик",
+    "менеджер",
+    "дизайнер",
+    "тестировщик",
+    "специалист",
+    "архитектор",
+    "лид",
+    "руководител",
+    "программист",
+    "администратор",
+    "консультант",
+    "маркетолог",
+    "devops",
+    "developer",
+    "engineer",
+    "analyst",
+    "manager",
+    "designer",
+    "tester",
+    "architect",
+    "lead",
+    "scientist",
+    "administrator",
+    "consultant",
+    "programmer",
+    "qa",
+    "sre",
 ];
 
 fn bullet(line: &str) -> Option<&str> {
     let t = line.trim_start();
-    for marker in ["- ", "• ", "* ", "— ", "– ", "· ", "▪ ", "✓ ", "✔ ", "✅ ", "🔹 ", "▫ "] {
+    for marker in [
+        "- ", "• ", "* ", "— ", "– ", "· ", "▪ ", "✓ ", "✔ ", "✅ ", "🔹 ", "▫ ",
+    ] {
         if let Some(rest) = t.strip_prefix(marker) {
             return Some(rest.trim());
         }
@@ -145,12 +271,16 @@ fn lower(text: &str) -> String {
 }
 
 fn is_latin_word(w: &str) -> bool {
-    w.chars().any(|c| c.is_ascii_alphabetic()) && w.chars().all(|c| !c.is_alphabetic() || c.is_ascii_alphabetic())
+    w.chars().any(|c| c.is_ascii_alphabetic())
+        && w.chars()
+            .all(|c| !c.is_alphabetic() || c.is_ascii_alphabetic())
 }
 
 /// A technology name as vacancies write them: Latin script with a capital, a digit or a symbol.
 fn is_tech_word(w: &str) -> bool {
-    is_latin_word(w) && w.chars().any(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "+#./".contains(c))
+    is_latin_word(w)
+        && w.chars()
+            .any(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "+#./".contains(c))
 }
 
 /// Byte offset of `needle` (already lower case) in `hay`, case-insensitively, at a word start.
@@ -160,7 +290,9 @@ fn find_word_ci(hay: &str, needle: &str) -> Option<usize> {
     for (i, c) in hay.char_indices() {
         if !prev_alnum {
             let mut it = hay[i..].chars();
-            let ok = n.iter().all(|nc| it.next().and_then(|h| h.to_lowercase().next()) == Some(*nc));
+            let ok = n
+                .iter()
+                .all(|nc| it.next().and_then(|h| h.to_lowercase().next()) == Some(*nc));
             if ok && !it.next().is_some_and(char::is_alphanumeric) {
                 return Some(i);
             }
@@ -172,7 +304,9 @@ fn find_word_ci(hay: &str, needle: &str) -> Option<usize> {
 
 /// The heading a line consists of ("Требования", "Nice to have!"), if it is only a heading.
 fn heading_line(line: &str) -> Option<Section> {
-    let t = line.trim_start_matches(|c: char| !c.is_alphanumeric()).trim_end_matches([':', '!', '.', ' ']);
+    let t = line
+        .trim_start_matches(|c: char| !c.is_alphanumeric())
+        .trim_end_matches([':', '!', '.', ' ']);
     let l = lower(t);
     HEADINGS.iter().find(|(h, _)| l == *h).map(|(_, s)| *s)
 }
@@ -188,7 +322,11 @@ fn inline_headings(text: &str) -> Vec<(Option<Section>, &str)> {
             let mut base = 0;
             while let Some(pos) = find_word_ci(&rest[base..], h) {
                 let start = base + pos;
-                let end = start + rest[start..].char_indices().nth(h.chars().count()).map_or(rest.len() - start, |(i, _)| i);
+                let end = start
+                    + rest[start..]
+                        .char_indices()
+                        .nth(h.chars().count())
+                        .map_or(rest.len() - start, |(i, _)| i);
                 let after = rest[end..].trim_start_matches(' ');
                 if after.starts_with(':') {
                     let colon = end + (rest[end..].len() - after.len()) + 1;
@@ -230,8 +368,13 @@ fn sentences(text: &str) -> Vec<&str> {
         let split = match c {
             ';' | '!' | '?' => next_space,
             '.' => {
-                let word: String = text[start..i].split_whitespace().last().unwrap_or("").to_string();
-                let short_lower = word.chars().count() <= 3 && word.chars().all(|c| c.is_lowercase() || c == '.');
+                let word: String = text[start..i]
+                    .split_whitespace()
+                    .last()
+                    .unwrap_or("")
+                    .to_string();
+                let short_lower =
+                    word.chars().count() <= 3 && word.chars().all(|c| c.is_lowercase() || c == '.');
                 next_space && (word.is_empty() || !short_lower)
             }
             _ => false,
@@ -242,7 +385,10 @@ fn sentences(text: &str) -> Vec<&str> {
         }
     }
     out.push(&text[start..]);
-    out.into_iter().map(str::trim).filter(|s| !s.is_empty()).collect()
+    out.into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Pieces of a sentence between top-level ", " (not inside brackets or quotes).
@@ -267,7 +413,10 @@ fn comma_parts(sentence: &str) -> Vec<&str> {
 }
 
 fn clean_item(s: &str) -> String {
-    s.trim().trim_end_matches(['.', ';', ',', ':']).trim().to_string()
+    s.trim()
+        .trim_end_matches(['.', ';', ',', ':'])
+        .trim()
+        .to_string()
 }
 
 /// Individual requirements of one sentence: "a, b и c, d" → a / b и c / d, but a technology list
@@ -275,7 +424,10 @@ fn clean_item(s: &str) -> String {
 fn split_requirement_sentence(sentence: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for part in comma_parts(sentence) {
-        let tech_tail = out.last().and_then(|p| p.split_whitespace().last()).is_some_and(is_tech_word);
+        let tech_tail = out
+            .last()
+            .and_then(|p| p.split_whitespace().last())
+            .is_some_and(is_tech_word);
         if words(part) <= 2 && tech_tail && part.split_whitespace().all(is_tech_word) {
             let last = out.last_mut().expect("checked");
             last.push_str(", ");
@@ -284,7 +436,10 @@ fn split_requirement_sentence(sentence: &str) -> Vec<String> {
             out.push(part.to_string());
         }
     }
-    out.into_iter().map(|s| clean_item(&s)).filter(|s| s.chars().count() >= 2).collect()
+    out.into_iter()
+        .map(|s| clean_item(&s))
+        .filter(|s| s.chars().count() >= 2)
+        .collect()
 }
 
 #[derive(Debug, Default)]
@@ -319,8 +474,14 @@ fn parse_vacancy(text: &str) -> Vacancy {
             }
             let items: Vec<String> = if is_bullet && k == 0 {
                 vec![clean_item(piece)]
-            } else if matches!(section, Section::Requirements | Section::Nice | Section::Tasks) {
-                sentences(piece).into_iter().flat_map(split_requirement_sentence).collect()
+            } else if matches!(
+                section,
+                Section::Requirements | Section::Nice | Section::Tasks
+            ) {
+                sentences(piece)
+                    .into_iter()
+                    .flat_map(split_requirement_sentence)
+                    .collect()
             } else {
                 sentences(piece).into_iter().map(clean_item).collect()
             };
@@ -338,7 +499,17 @@ fn parse_vacancy(text: &str) -> Vacancy {
         // No heading: bullets are the requirements, else the sentences that sound like them.
         v.requirements = loose_bullets;
         if v.requirements.is_empty() {
-            let keys = ["опыт", "знан", "умен", "владен", "понима", "experience", "knowledge", "familiar", "proficien"];
+            let keys = [
+                "опыт",
+                "знан",
+                "умен",
+                "владен",
+                "понима",
+                "experience",
+                "knowledge",
+                "familiar",
+                "proficien",
+            ];
             v.requirements = v
                 .intro
                 .iter()
@@ -356,10 +527,18 @@ fn parse_vacancy(text: &str) -> Vacancy {
 
 /// Nominative of a role written after "Ищем" ("Python-разработчика" → "Python-разработчик").
 fn nominative(word: &str) -> String {
-    if !word.chars().last().is_some_and(|c| matches!(c, '\u{0400}'..='\u{04FF}')) {
+    if !word
+        .chars()
+        .last()
+        .is_some_and(|c| matches!(c, '\u{0400}'..='\u{04FF}'))
+    {
         return word.to_string();
     }
-    let strip = |n: usize| word.chars().take(word.chars().count() - n).collect::<String>();
+    let strip = |n: usize| {
+        word.chars()
+            .take(word.chars().count() - n)
+            .collect::<String>()
+    };
     if word.ends_with("ого") {
         return strip(3) + "ый";
     }
@@ -387,19 +566,47 @@ fn role(intro: &[String]) -> Option<(String, Option<String>)> {
         }
     }
     let (name, context, _) = role_in(intro.first()?)?;
-    let company = ["«", "\"", "ООО", "АО ", "LLC", "Inc", "Ltd", "компани", "compan"].iter().any(|m| name.contains(m));
+    let company = [
+        "«",
+        "\"",
+        "ООО",
+        "АО ",
+        "LLC",
+        "Inc",
+        "Ltd",
+        "компани",
+        "compan",
+    ]
+    .iter()
+    .any(|m| name.contains(m));
     (words(&name) <= 4 && !company).then_some((name, context))
 }
 
 /// The role a sentence names, what follows it, and whether it contains a word for a job.
 fn role_in(sentence: &str) -> Option<(String, Option<String>, bool)> {
-    let first = sentence.split([':', '(', '|', '!']).next().unwrap_or("").split(" — ").next().unwrap_or("");
-    let first = first.split(" - ").next().unwrap_or("").split(", ").next().unwrap_or("").trim();
+    let first = sentence
+        .split([':', '(', '|', '!'])
+        .next()
+        .unwrap_or("")
+        .split(" — ")
+        .next()
+        .unwrap_or("");
+    let first = first
+        .split(" - ")
+        .next()
+        .unwrap_or("")
+        .split(", ")
+        .next()
+        .unwrap_or("")
+        .trim();
     let mut rest = first.trim_start_matches(|c: char| !c.is_alphanumeric());
     let mut accusative = false;
     for b in BOILERPLATE {
         if find_word_ci(rest, b) == Some(0) {
-            let cut = rest.char_indices().nth(b.chars().count()).map_or(rest.len(), |(i, _)| i);
+            let cut = rest
+                .char_indices()
+                .nth(b.chars().count())
+                .map_or(rest.len(), |(i, _)| i);
             rest = rest[cut..].trim_start_matches([' ', ':']);
             accusative = matches!(*b, "мы ищем" | "ищем" | "в поисках");
             break;
@@ -411,7 +618,10 @@ fn role_in(sentence: &str) -> Option<(String, Option<String>, bool)> {
         }
     }
     let ws: Vec<&str> = rest.split_whitespace().collect();
-    let cutters = ["в", "во", "к", "для", "с", "со", "из", "to", "in", "at", "for", "who", "with", "that", "which", "on", "и", "and"];
+    let cutters = [
+        "в", "во", "к", "для", "с", "со", "из", "to", "in", "at", "for", "who", "with", "that",
+        "which", "on", "и", "and",
+    ];
     let mut n = ws.len();
     for (i, w) in ws.iter().enumerate().skip(1) {
         let lw = lower(w);
@@ -423,7 +633,16 @@ fn role_in(sentence: &str) -> Option<(String, Option<String>, bool)> {
             break;
         }
     }
-    let head: Vec<String> = ws[..n].iter().map(|w| if accusative { nominative(w) } else { (*w).to_string() }).collect();
+    let head: Vec<String> = ws[..n]
+        .iter()
+        .map(|w| {
+            if accusative {
+                nominative(w)
+            } else {
+                (*w).to_string()
+            }
+        })
+        .collect();
     let mut name = String::new();
     for w in &head {
         if name.chars().count() + w.chars().count() + 1 > 60 {
@@ -436,7 +655,10 @@ fn role_in(sentence: &str) -> Option<(String, Option<String>, bool)> {
     }
     let name = name.trim_end_matches(['.', ',', ';']).to_string();
     let l = lower(&name);
-    let names_a_role = ROLE_WORDS.iter().any(|r| l.split(|c: char| !c.is_alphanumeric()).any(|w| w.starts_with(r)));
+    let names_a_role = ROLE_WORDS.iter().any(|r| {
+        l.split(|c: char| !c.is_alphanumeric())
+            .any(|w| w.starts_with(r))
+    });
     if name.is_empty() {
         return None;
     }
@@ -464,7 +686,8 @@ fn stems(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for w in text.split(|c: char| !c.is_alphanumeric() && c != '+' && c != '#') {
         let n = w.chars().count();
-        let acronym = n >= 2 && (w.chars().any(|c| c.is_ascii_uppercase()) || w.contains(['+', '#']));
+        let acronym =
+            n >= 2 && (w.chars().any(|c| c.is_ascii_uppercase()) || w.contains(['+', '#']));
         if (n < 3 && !acronym) || w.chars().all(|c| c.is_ascii_digit()) {
             continue;
         }
@@ -486,18 +709,25 @@ fn is_year(n: u32) -> bool {
 
 /// "от 3 лет", "3+ года", "5+ years" → 3, 3, 5.
 fn years(text: &str) -> Option<u32> {
-    let toks: Vec<String> = text.split_whitespace().map(|t| lower(t.trim_matches(|c: char| !c.is_alphanumeric() && c != '+'))).collect();
+    let toks: Vec<String> = text
+        .split_whitespace()
+        .map(|t| lower(t.trim_matches(|c: char| !c.is_alphanumeric() && c != '+')))
+        .collect();
     toks.iter().enumerate().find_map(|(i, t)| {
         let num: u32 = t.trim_end_matches('+').split('-').next()?.parse().ok()?;
         let unit = toks.get(i + 1)?;
-        let is_unit = ["лет", "год", "years", "year", "yrs"].iter().any(|u| unit.starts_with(u));
+        let is_unit = ["лет", "год", "years", "year", "yrs"]
+            .iter()
+            .any(|u| unit.starts_with(u));
         (is_unit && !is_year(num)).then_some(num)
     })
 }
 
 /// A concrete number in a clause ("200 rps", "с 40 до 3 секунд"), not a calendar year.
 fn has_figure(text: &str) -> bool {
-    text.split(|c: char| !c.is_ascii_digit()).filter(|t| !t.is_empty()).any(|t| t.parse::<u32>().is_ok_and(|n| !is_year(n)))
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter(|t| !t.is_empty())
+        .any(|t| t.parse::<u32>().is_ok_and(|n| !is_year(n)))
 }
 
 #[derive(Debug, Clone)]
@@ -528,9 +758,24 @@ fn strip_label(text: &str) -> &str {
 fn continues(part: &str) -> bool {
     let first = lower(part.split_whitespace().next().unwrap_or(""));
     let n = first.chars().count();
-    let gerund_ru = n >= 5 && ["ав", "ив", "ев", "ыв", "ув", "вшись"].iter().any(|e| first.ends_with(e));
+    let gerund_ru = n >= 5
+        && ["ав", "ив", "ев", "ыв", "ув", "вшись"]
+            .iter()
+            .any(|e| first.ends_with(e));
     let gerund_en = n >= 5 && first.ends_with("ing");
-    gerund_ru || gerund_en || ["что", "который", "которая", "которые", "где", "which", "where", "that"].contains(&first.as_str())
+    gerund_ru
+        || gerund_en
+        || [
+            "что",
+            "который",
+            "которая",
+            "которые",
+            "где",
+            "which",
+            "where",
+            "that",
+        ]
+        .contains(&first.as_str())
 }
 
 fn resume_clauses(resume: &str) -> Vec<Clause> {
@@ -542,7 +787,11 @@ fn resume_clauses(resume: &str) -> Vec<Clause> {
             sentence_no += 1;
             let body = strip_label(sentence);
             if is_list(body) {
-                out.push(Clause { text: clean_item(body), sentence: sentence_no, list: true });
+                out.push(Clause {
+                    text: clean_item(body),
+                    sentence: sentence_no,
+                    list: true,
+                });
                 continue;
             }
             let mut parts: Vec<String> = Vec::new();
@@ -571,7 +820,11 @@ fn resume_clauses(resume: &str) -> Vec<Clause> {
             for p in parts {
                 let text = clean_item(strip_label(&p));
                 if text.chars().count() >= 12 {
-                    out.push(Clause { text, sentence: sentence_no, list: false });
+                    out.push(Clause {
+                        text,
+                        sentence: sentence_no,
+                        list: false,
+                    });
                 }
             }
         }
@@ -583,13 +836,21 @@ fn resume_clauses(resume: &str) -> Vec<Clause> {
 /// (technology names weigh more) and a sufficient number of years; the bonus rewards figures.
 fn score(req_stems: &[String], req_years: Option<u32>, clause: &str) -> (u32, u32) {
     let have = stems(clause);
-    let mut overlap: u32 = req_stems.iter().filter(|w| have.contains(w)).map(|w| if w.is_ascii() { 3 } else { 1 }).sum();
+    let mut overlap: u32 = req_stems
+        .iter()
+        .filter(|w| have.contains(w))
+        .map(|w| if w.is_ascii() { 3 } else { 1 })
+        .sum();
     if let (Some(want), Some(got)) = (req_years, years(clause)) {
         if got >= want {
             overlap += 2;
         }
     }
-    let bonus = if overlap > 0 && has_figure(clause) { 2 } else { 0 };
+    let bonus = if overlap > 0 && has_figure(clause) {
+        2
+    } else {
+        0
+    };
     (overlap, bonus)
 }
 
@@ -627,7 +888,12 @@ fn pair_up(reqs: &[String], clauses: &[Clause], used: &mut [bool]) -> (Vec<Pair>
             }
         }
     }
-    cands.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3)));
+    cands.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(b.1.cmp(&a.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
+    });
     let mut primary: Vec<Option<(usize, u32)>> = vec![None; reqs.len()];
     for &(total, _, ri, ci) in &cands {
         if primary[ri].is_none() && !used[ci] {
@@ -648,7 +914,11 @@ fn pair_up(reqs: &[String], clauses: &[Clause], used: &mut [bool]) -> (Vec<Pair>
         // A second clause when it covers a technology or the years the first one does not.
         let covered = stems(&clauses[ci].text);
         let years_covered = yr.is_some_and(|w| years(&clauses[ci].text).is_some_and(|g| g >= w));
-        let missing: Vec<String> = st.iter().filter(|w| w.is_ascii() && !covered.contains(w)).cloned().collect();
+        let missing: Vec<String> = st
+            .iter()
+            .filter(|w| w.is_ascii() && !covered.contains(w))
+            .cloned()
+            .collect();
         let second = clauses
             .iter()
             .enumerate()
@@ -668,10 +938,21 @@ fn pair_up(reqs: &[String], clauses: &[Clause], used: &mut [bool]) -> (Vec<Pair>
             used[j] = true;
             evidence.push(j);
         }
-        let covered: Vec<String> = evidence.iter().flat_map(|&j| stems(&clauses[j].text)).collect();
-        let still: Vec<String> = missing.into_iter().filter(|w| !covered.contains(w)).collect();
+        let covered: Vec<String> = evidence
+            .iter()
+            .flat_map(|&j| stems(&clauses[j].text))
+            .collect();
+        let still: Vec<String> = missing
+            .into_iter()
+            .filter(|w| !covered.contains(w))
+            .collect();
         list_items(&still, clauses, &mut listed);
-        pairs.push(Pair { req: reqs[ri].clone(), evidence, strength: total, order: ri });
+        pairs.push(Pair {
+            req: reqs[ri].clone(),
+            evidence,
+            strength: total,
+            order: ri,
+        });
     }
     (pairs, listed)
 }
@@ -680,15 +961,29 @@ fn pair_up(reqs: &[String], clauses: &[Clause], used: &mut [bool]) -> (Vec<Pair>
 fn soften(text: &str, corpus: &str) -> String {
     let first = text.split_whitespace().next().unwrap_or("");
     let mut cs = first.chars();
-    let (Some(c0), rest) = (cs.next(), cs.as_str()) else { return text.to_string() };
-    if !c0.is_uppercase() || rest.chars().any(|c| c.is_uppercase() || c.is_ascii_digit()) || rest.is_empty() {
+    let (Some(c0), rest) = (cs.next(), cs.as_str()) else {
+        return text.to_string();
+    };
+    if !c0.is_uppercase()
+        || rest.chars().any(|c| c.is_uppercase() || c.is_ascii_digit())
+        || rest.is_empty()
+    {
         return text.to_string();
     }
     let lw = lower(first);
     let word = lw.trim_matches(|c: char| !c.is_alphanumeric());
-    let verb_ru = ["л", "ла", "ли", "лся", "лась", "ю", "ал", "ил"].iter().any(|e| word.ends_with(e)) && word.chars().count() >= 5;
-    let verb_en = word.ends_with("ed") || ["built", "led", "ran", "wrote", "made", "set", "cut", "grew", "took", "drove"].contains(&word);
-    let seen_lower = corpus.split(|c: char| !c.is_alphanumeric()).any(|w| w == word);
+    let verb_ru = ["л", "ла", "ли", "лся", "лась", "ю", "ал", "ил"]
+        .iter()
+        .any(|e| word.ends_with(e))
+        && word.chars().count() >= 5;
+    let verb_en = word.ends_with("ed")
+        || [
+            "built", "led", "ran", "wrote", "made", "set", "cut", "grew", "took", "drove",
+        ]
+        .contains(&word);
+    let seen_lower = corpus
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w == word);
     if verb_ru || verb_en || seen_lower {
         let mut s = c0.to_lowercase().collect::<String>();
         s.push_str(&text[c0.len_utf8()..]);
@@ -703,24 +998,38 @@ fn shorten(text: &str) -> String {
     if ws.len() <= MAX_CLAUSE_WORDS {
         return text.to_string();
     }
-    format!("{}…", ws[..MAX_CLAUSE_WORDS].join(" ").trim_end_matches([',', ';', ':']))
+    format!(
+        "{}…",
+        ws[..MAX_CLAUSE_WORDS]
+            .join(" ")
+            .trim_end_matches([',', ';', ':'])
+    )
 }
 
 fn evidence_text(pair: &Pair, clauses: &[Clause], corpus: &str) -> String {
     let mut idx = pair.evidence.clone();
-    let adjacent = idx.len() == 2 && clauses[idx[0]].sentence == clauses[idx[1]].sentence && idx[0].abs_diff(idx[1]) == 1;
+    let adjacent = idx.len() == 2
+        && clauses[idx[0]].sentence == clauses[idx[1]].sentence
+        && idx[0].abs_diff(idx[1]) == 1;
     if adjacent {
         idx.sort_unstable();
     }
     let sep = if adjacent { ", " } else { "; " };
-    idx.iter().map(|&i| soften(&shorten(&clauses[i].text), corpus)).collect::<Vec<_>>().join(sep)
+    idx.iter()
+        .map(|&i| soften(&shorten(&clauses[i].text), corpus))
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 fn join_list(items: &[String], ru: bool) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),
-        [init @ .., last] => format!("{} {} {last}", init.join(", "), if ru { "и" } else { "and" }),
+        [init @ .., last] => format!(
+            "{} {} {last}",
+            init.join(", "),
+            if ru { "и" } else { "and" }
+        ),
     }
 }
 
@@ -771,7 +1080,10 @@ const EN: Phrases = Phrases {
 };
 
 fn opening(ru: bool, role: Option<&(String, Option<String>)>, i: usize) -> String {
-    let ctx = role.and_then(|(_, c)| c.as_deref()).map(|c| format!(" {c}")).unwrap_or_default();
+    let ctx = role
+        .and_then(|(_, c)| c.as_deref())
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default();
     match (ru, role) {
         (true, Some((r, _))) => [
             format!("Меня заинтересовала вакансия «{r}»{ctx}, и я хочу предложить свою кандидатуру."),
@@ -830,21 +1142,32 @@ pub fn compose(vacancy: &str, resume: &str, variant: u32) -> String {
 
     // The second opening says the vacancy matches the experience: only when something does.
     let open_with = if i == 1 && pairs.is_empty() { 0 } else { i };
-    let mut paras: Vec<String> = vec![p.greeting.to_string(), opening(ru, role.as_ref(), open_with)];
+    let mut paras: Vec<String> = vec![
+        p.greeting.to_string(),
+        opening(ru, role.as_ref(), open_with),
+    ];
     if pairs.is_empty() && nice.is_empty() && listed.is_empty() {
         paras.push(p.no_match.to_string());
     }
     if !pairs.is_empty() {
         let mut s = p.list_intro[i].to_string();
         for pair in &pairs {
-            s += &format!("\n• {} — {}", pair.req, evidence_text(pair, &clauses, &corpus));
+            s += &format!(
+                "\n• {} — {}",
+                pair.req,
+                evidence_text(pair, &clauses, &corpus)
+            );
         }
         paras.push(s);
     }
     if !nice.is_empty() {
         let mut s = p.nice_intro.to_string();
         for pair in &nice {
-            s += &format!("\n• {} — {}", pair.req, evidence_text(pair, &clauses, &corpus));
+            s += &format!(
+                "\n• {} — {}",
+                pair.req,
+                evidence_text(pair, &clauses, &corpus)
+            );
         }
         paras.push(s);
     }
@@ -856,7 +1179,13 @@ pub fn compose(vacancy: &str, resume: &str, variant: u32) -> String {
             format!("My stack also includes {items}, which you mention.")
         });
     }
-    let tasks: Vec<String> = v.tasks.iter().filter(|t| words(t) <= 8).take(3).map(|t| soften(t, &corpus)).collect();
+    let tasks: Vec<String> = v
+        .tasks
+        .iter()
+        .filter(|t| words(t) <= 8)
+        .take(3)
+        .map(|t| soften(t, &corpus))
+        .collect();
     if !tasks.is_empty() {
         let list = join_list(&tasks, ru);
         paras.push(if ru {
@@ -876,7 +1205,12 @@ pub fn compose(vacancy: &str, resume: &str, variant: u32) -> String {
             .enumerate()
             .filter(|(j, c)| !used[*j] && !c.list && words(&c.text) >= 3)
             .filter(|(_, c)| stems(&c.text).iter().any(|w| vacancy_stems.contains(w)))
-            .filter(|(_, c)| !c.text.split_whitespace().next().is_some_and(|w| w.chars().any(|ch| ch.is_ascii_digit())))
+            .filter(|(_, c)| {
+                !c.text
+                    .split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.chars().any(|ch| ch.is_ascii_digit()))
+            })
             .map(|(j, c)| (c, j, soften(&shorten(&c.text), &corpus)))
             .filter(|(_, _, t)| t.chars().next().is_some_and(char::is_lowercase))
             .map(|(c, j, t)| (!has_figure(&c.text), j, t))
@@ -885,7 +1219,11 @@ pub fn compose(vacancy: &str, resume: &str, variant: u32) -> String {
         let extra: Vec<String> = extra.into_iter().take(2).map(|(_, _, t)| t).collect();
         if !extra.is_empty() {
             let list = extra.join("; ");
-            paras.push(if ru { format!("Ещё из моего опыта: {list}.") } else { format!("Also from my experience: {list}.") });
+            paras.push(if ru {
+                format!("Ещё из моего опыта: {list}.")
+            } else {
+                format!("Also from my experience: {list}.")
+            });
         }
     }
     // A sparse match still deserves a letter, not a stub: a wish, not a claim.
@@ -906,16 +1244,24 @@ pub fn compose(vacancy: &str, resume: &str, variant: u32) -> String {
 /// The offline answer to any task.
 pub fn write(task: &Task<'_>) -> String {
     match *task {
-        Task::Letter { vacancy, resume, variant } => compose(vacancy, resume, variant),
-        Task::Improve { vacancy, latest, .. } => {
+        Task::Letter {
+            vacancy,
+            resume,
+            variant,
+        } => compose(vacancy, resume, variant),
+        Task::Improve {
+            vacancy, latest, ..
+        } => {
             let ru = TextLanguage::detect(vacancy) == TextLanguage::Russian;
             let note = if ru { NOTE_RU } else { NOTE_EN };
-            let body: Vec<&str> = latest.lines().filter(|l| *l != NOTE_RU && *l != NOTE_EN).collect();
+            let body: Vec<&str> = latest
+                .lines()
+                .filter(|l| *l != NOTE_RU && *l != NOTE_EN)
+                .collect();
             format!("{}\n\n{note}", body.join("\n").trim_end())
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -931,7 +1277,11 @@ mod tests {
     const RUST_RESUME: &str = "Иван Петров, разработчик\nРазрабатываю сервисы на Rust три года в компании Ромашка\nОптимизировал запросы PostgreSQL в биллинге\nЛюблю горные лыжи\n";
 
     fn bullets(draft: &str) -> Vec<(&str, &str)> {
-        draft.lines().filter_map(|l| l.strip_prefix("• ")).filter_map(|l| l.split_once(" — ")).collect()
+        draft
+            .lines()
+            .filter_map(|l| l.strip_prefix("• "))
+            .filter_map(|l| l.split_once(" — "))
+            .collect()
     }
 
     /// True when `part` is quoted from `resume` (the first letter may be lowered, a long clause cut).
@@ -956,11 +1306,21 @@ mod tests {
                 }
             }
             for (prefix, suffix) in [
-                ("Из упомянутых вами технологий в моём стеке также есть ", "."),
+                (
+                    "Из упомянутых вами технологий в моём стеке также есть ",
+                    ".",
+                ),
                 ("My stack also includes ", ", which you mention."),
             ] {
-                if let Some(rest) = line.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix)) {
-                    out.extend(rest.split([',', ' ']).filter(|w| !w.is_empty() && *w != "и" && *w != "and").map(str::to_string));
+                if let Some(rest) = line
+                    .strip_prefix(prefix)
+                    .and_then(|r| r.strip_suffix(suffix))
+                {
+                    out.extend(
+                        rest.split([',', ' '])
+                            .filter(|w| !w.is_empty() && *w != "и" && *w != "and")
+                            .map(str::to_string),
+                    );
                 }
             }
         }
@@ -970,20 +1330,41 @@ mod tests {
     #[test]
     fn the_role_is_named_without_the_hiring_boilerplate_and_never_cut_inside_a_word() {
         let d = compose(IVAN_VACANCY, IVAN_RESUME, 0);
-        assert!(d.contains("вакансия «Python-разработчик» в команду платежей"), "{d}");
+        assert!(
+            d.contains("вакансия «Python-разработчик» в команду платежей"),
+            "{d}"
+        );
         assert!(!d.contains("Ищем") && !d.contains("Требования:"), "{d}");
 
         let role_of = |v: &str| role(&parse_vacancy(v).intro).map(|(r, _)| r);
-        assert_eq!(role_of(ANNA_VACANCY).as_deref(), Some("Senior Backend Engineer"));
-        assert_eq!(role_of(RUST_VACANCY).as_deref(), Some("Backend-разработчик на Rust"));
-        assert_eq!(role_of("Мы ищем опытного инженера по тестированию в нашу команду.\nТребования: pytest").as_deref(), Some("опытный инженер по тестированию"));
-        assert_eq!(role_of("Требуется руководитель отдела аналитики, Москва").as_deref(), Some("руководитель отдела аналитики"));
+        assert_eq!(
+            role_of(ANNA_VACANCY).as_deref(),
+            Some("Senior Backend Engineer")
+        );
+        assert_eq!(
+            role_of(RUST_VACANCY).as_deref(),
+            Some("Backend-разработчик на Rust")
+        );
+        assert_eq!(
+            role_of(
+                "Мы ищем опытного инженера по тестированию в нашу команду.\nТребования: pytest"
+            )
+            .as_deref(),
+            Some("опытный инженер по тестированию")
+        );
+        assert_eq!(
+            role_of("Требуется руководитель отдела аналитики, Москва").as_deref(),
+            Some("руководитель отдела аналитики")
+        );
         // A company blurb first is not a title: better no name than a wrong one.
         assert_eq!(role_of("Наша компания уже двадцать лет делает программное обеспечение для крупнейших банков страны и растёт.\nТребования: Java"), None);
         // A very long heading is shortened between words.
         let long = "Ведущий разработчик высоконагруженных распределённых платёжных систем реального времени мирового уровня";
         let r = role_of(long).unwrap();
-        assert!(r.chars().count() <= 60 && long.starts_with(&r) && long[r.len()..].starts_with(' '), "{r}");
+        assert!(
+            r.chars().count() <= 60 && long.starts_with(&r) && long[r.len()..].starts_with(' '),
+            "{r}"
+        );
     }
 
     #[test]
@@ -999,53 +1380,115 @@ mod tests {
             ]
         );
         assert_eq!(v.nice, ["опыт в финтехе", "Kafka"]);
-        assert_eq!(v.tasks, ["развитие платёжного API", "оптимизация запросов", "код-ревью"]);
+        assert_eq!(
+            v.tasks,
+            [
+                "развитие платёжного API",
+                "оптимизация запросов",
+                "код-ревью"
+            ]
+        );
 
         let e = parse_vacancy(ANNA_VACANCY);
         assert_eq!(e.requirements.len(), 4, "{:?}", e.requirements);
-        assert_eq!(e.requirements[1], "strong SQL skills and experience with PostgreSQL");
+        assert_eq!(
+            e.requirements[1],
+            "strong SQL skills and experience with PostgreSQL"
+        );
         assert_eq!(e.nice, ["Kafka", "fintech experience"]);
-        assert_eq!(e.tasks, ["design and build payment APIs", "improve performance", "mentor engineers"]);
+        assert_eq!(
+            e.tasks,
+            [
+                "design and build payment APIs",
+                "improve performance",
+                "mentor engineers"
+            ]
+        );
 
         // A technology list stays one requirement; numbered lines are items too.
         let n = parse_vacancy("Аналитик данных\nЧто мы ожидаем:\n1. Знание Python, pandas, SQL\n2) Опыт A/B-тестов\nУсловия:\n- ДМС");
-        assert_eq!(n.requirements, ["Знание Python, pandas, SQL", "Опыт A/B-тестов"]);
+        assert_eq!(
+            n.requirements,
+            ["Знание Python, pandas, SQL", "Опыт A/B-тестов"]
+        );
     }
 
     #[test]
     fn each_requirement_with_evidence_is_paired_with_the_resume_clause_that_proves_it() {
         let d = compose(IVAN_VACANCY, IVAN_RESUME, 0);
         let b = bullets(&d);
-        let find = |req: &str| b.iter().find(|(r, _)| *r == req).map(|(_, e)| *e).unwrap_or_else(|| panic!("no bullet for {req}: {d}"));
-        assert!(find("опыт коммерческой разработки на Python от 3 лет").starts_with("Python-разработчик, 4 года опыта"), "{d}");
+        let find = |req: &str| {
+            b.iter()
+                .find(|(r, _)| *r == req)
+                .map(|(_, e)| *e)
+                .unwrap_or_else(|| panic!("no bullet for {req}: {d}"))
+        };
+        assert!(
+            find("опыт коммерческой разработки на Python от 3 лет")
+                .starts_with("Python-разработчик, 4 года опыта"),
+            "{d}"
+        );
         assert_eq!(
             find("знание PostgreSQL и умение писать сложные запросы"),
             "оптимизировал запросы PostgreSQL и сократил время отчётов с 40 до 3 секунд"
         );
-        assert!(find("опыт с Django или FastAPI").starts_with("разработал REST API на FastAPI для биллинга (200 rps)"), "{d}");
+        assert!(
+            find("опыт с Django или FastAPI")
+                .starts_with("разработал REST API на FastAPI для биллинга (200 rps)"),
+            "{d}"
+        );
         let docker = find("понимание Docker и CI/CD");
-        assert!(docker.contains("настроил CI/CD в GitLab") && docker.contains("контейнеризация в Docker"), "{d}");
+        assert!(
+            docker.contains("настроил CI/CD в GitLab")
+                && docker.contains("контейнеризация в Docker"),
+            "{d}"
+        );
         assert_eq!(b.len(), 4, "{d}");
 
         let e = compose(ANNA_VACANCY, ANNA_RESUME, 0);
         let b = bullets(&e);
-        assert!(b.contains(&("strong SQL skills and experience with PostgreSQL", "cut PostgreSQL query latency from 800 ms to 90 ms")), "{e}");
-        assert!(b.iter().any(|(r, ev)| r.starts_with("5+ years") && ev.contains("6 years of experience")), "{e}");
-        assert!(b.iter().any(|(r, ev)| r.starts_with("experience with Kubernetes") && ev.contains("moved 30 services to Kubernetes")), "{e}");
+        assert!(
+            b.contains(&(
+                "strong SQL skills and experience with PostgreSQL",
+                "cut PostgreSQL query latency from 800 ms to 90 ms"
+            )),
+            "{e}"
+        );
+        assert!(
+            b.iter()
+                .any(|(r, ev)| r.starts_with("5+ years") && ev.contains("6 years of experience")),
+            "{e}"
+        );
+        assert!(
+            b.iter()
+                .any(|(r, ev)| r.starts_with("experience with Kubernetes")
+                    && ev.contains("moved 30 services to Kubernetes")),
+            "{e}"
+        );
     }
 
     #[test]
     fn nothing_the_resume_does_not_say_is_claimed() {
-        for (vacancy, resume) in [(IVAN_VACANCY, IVAN_RESUME), (ANNA_VACANCY, ANNA_RESUME), (RUST_VACANCY, RUST_RESUME)] {
+        for (vacancy, resume) in [
+            (IVAN_VACANCY, IVAN_RESUME),
+            (ANNA_VACANCY, ANNA_RESUME),
+            (RUST_VACANCY, RUST_RESUME),
+        ] {
             for variant in 0..3 {
                 let d = compose(vacancy, resume, variant);
                 let c = claims(&d);
                 assert!(!c.is_empty(), "{d}");
                 for claim in c {
-                    assert!(quoted(&claim, resume), "«{claim}» is not in the resume:\n{d}");
+                    assert!(
+                        quoted(&claim, resume),
+                        "«{claim}» is not in the resume:\n{d}"
+                    );
                 }
                 // Requirements with no evidence are left out, not asserted.
-                assert!(!d.contains("Kafka") && !d.contains("финтех") && !d.contains("fintech"), "{d}");
+                assert!(
+                    !d.contains("Kafka") && !d.contains("финтех") && !d.contains("fintech"),
+                    "{d}"
+                );
                 assert!(!d.contains("communication"), "{d}");
             }
         }
@@ -1059,8 +1502,14 @@ mod tests {
                 let n = words(&d);
                 assert!((120..=300).contains(&n), "{n} words:\n{d}");
                 let paras: Vec<&str> = d.split("\n\n").collect();
-                assert!(paras.len() >= 6, "label, greeting, opening, body, closing, signature: {d}");
-                assert!(paras.last().unwrap().contains("[Ваше имя]") || paras.last().unwrap().contains("[Your name]"));
+                assert!(
+                    paras.len() >= 6,
+                    "label, greeting, opening, body, closing, signature: {d}"
+                );
+                assert!(
+                    paras.last().unwrap().contains("[Ваше имя]")
+                        || paras.last().unwrap().contains("[Your name]")
+                );
             }
         }
     }
@@ -1068,14 +1517,28 @@ mod tests {
     #[test]
     fn the_draft_is_labelled_and_written_in_the_language_of_the_vacancy() {
         let ru = compose(IVAN_VACANCY, IVAN_RESUME, 0);
-        assert!(ru.starts_with(LABEL_RU) && ru.contains("Здравствуйте!") && ru.contains("С уважением"), "{ru}");
+        assert!(
+            ru.starts_with(LABEL_RU) && ru.contains("Здравствуйте!") && ru.contains("С уважением"),
+            "{ru}"
+        );
         assert!(!ru.contains("Dear") && !ru.contains("regards"));
         let en = compose(ANNA_VACANCY, ANNA_RESUME, 0);
-        assert!(en.starts_with(LABEL_EN) && en.contains("Dear hiring team") && en.contains("Best regards"), "{en}");
-        assert!(!en.chars().any(|c| matches!(c, '\u{0400}'..='\u{04FF}')), "{en}");
+        assert!(
+            en.starts_with(LABEL_EN)
+                && en.contains("Dear hiring team")
+                && en.contains("Best regards"),
+            "{en}"
+        );
+        assert!(
+            !en.chars().any(|c| matches!(c, '\u{0400}'..='\u{04FF}')),
+            "{en}"
+        );
         // An English resume for a Russian vacancy: the letter is still Russian, the quotes stay as written.
         let mixed = compose(IVAN_VACANCY, ANNA_RESUME, 0);
-        assert!(mixed.starts_with(LABEL_RU) && mixed.contains("cut PostgreSQL query latency"), "{mixed}");
+        assert!(
+            mixed.starts_with(LABEL_RU) && mixed.contains("cut PostgreSQL query latency"),
+            "{mixed}"
+        );
     }
 
     #[test]
@@ -1087,7 +1550,12 @@ mod tests {
             assert_ne!(drafts[0], drafts[2]);
             let opening = |d: &str| d.split("\n\n").nth(2).unwrap().to_string();
             assert_ne!(opening(&drafts[0]), opening(&drafts[1]));
-            let order = |d: &str| bullets(d).into_iter().map(|(r, _)| r.to_string()).collect::<Vec<_>>();
+            let order = |d: &str| {
+                bullets(d)
+                    .into_iter()
+                    .map(|(r, _)| r.to_string())
+                    .collect::<Vec<_>>()
+            };
             assert_ne!(order(&drafts[0]), order(&drafts[1]));
             let mut a = claims(&drafts[0]);
             let mut b = claims(&drafts[1]);
@@ -1105,24 +1573,37 @@ mod tests {
         let d = compose(RUST_VACANCY, RUST_RESUME, 0);
         assert!(d.starts_with(LABEL_RU), "{d}");
         assert!(d.contains("• Опыт коммерческой разработки на Rust от 2 лет — разрабатываю сервисы на Rust три года в компании Ромашка"), "{d}");
-        assert!(d.contains("• Уверенное знание PostgreSQL — оптимизировал запросы PostgreSQL в биллинге"), "{d}");
+        assert!(
+            d.contains(
+                "• Уверенное знание PostgreSQL — оптимизировал запросы PostgreSQL в биллинге"
+            ),
+            "{d}"
+        );
         assert!(d.contains("«Backend-разработчик на Rust»"), "{d}");
         assert!(!d.contains("лыжи"), "a hobby backs no requirement: {d}");
     }
 
     #[test]
     fn a_technology_only_the_skills_list_names_is_mentioned_as_part_of_the_stack() {
-        let v = "Frontend developer\nRequirements:\n- React and TypeScript\n- Experience with GraphQL";
+        let v =
+            "Frontend developer\nRequirements:\n- React and TypeScript\n- Experience with GraphQL";
         let r = "Built a booking front end in React used by 20,000 people a month.\nSkills: React, TypeScript, GraphQL, Jest";
         let d = compose(v, r, 0);
         assert!(d.contains("• React and TypeScript — built a booking front end in React used by 20,000 people a month"), "{d}");
-        assert!(d.contains("My stack also includes TypeScript and GraphQL, which you mention."), "{d}");
+        assert!(
+            d.contains("My stack also includes TypeScript and GraphQL, which you mention."),
+            "{d}"
+        );
         assert!(!d.contains("Jest"), "{d}");
     }
 
     #[test]
     fn a_resume_that_matches_nothing_gets_a_modest_letter_without_claims() {
-        let d = compose(IVAN_VACANCY, "Мария Соколова. Повар. Готовлю итальянскую кухню, веду кулинарный блог.", 1);
+        let d = compose(
+            IVAN_VACANCY,
+            "Мария Соколова. Повар. Готовлю итальянскую кухню, веду кулинарный блог.",
+            1,
+        );
         assert!(d.starts_with(LABEL_RU), "{d}");
         assert!(bullets(&d).is_empty(), "{d}");
         assert!(d.contains(RU.no_match), "{d}");
@@ -1131,34 +1612,75 @@ mod tests {
     #[test]
     fn the_offline_improvement_keeps_the_text_and_says_it_cannot_rewrite() {
         let latest = compose(IVAN_VACANCY, IVAN_RESUME, 0);
-        let once = write(&Task::Improve { vacancy: IVAN_VACANCY, resume: IVAN_RESUME, latest: &latest, request: "короче" });
-        assert!(once.starts_with(&latest) && once.ends_with(NOTE_RU), "{once}");
-        let twice = write(&Task::Improve { vacancy: IVAN_VACANCY, resume: IVAN_RESUME, latest: &once, request: "ещё короче" });
+        let once = write(&Task::Improve {
+            vacancy: IVAN_VACANCY,
+            resume: IVAN_RESUME,
+            latest: &latest,
+            request: "короче",
+        });
+        assert!(
+            once.starts_with(&latest) && once.ends_with(NOTE_RU),
+            "{once}"
+        );
+        let twice = write(&Task::Improve {
+            vacancy: IVAN_VACANCY,
+            resume: IVAN_RESUME,
+            latest: &once,
+            request: "ещё короче",
+        });
         assert_eq!(twice.matches(NOTE_RU).count(), 1, "{twice}");
     }
     #[test]
-    fn a_vacancy_with_a_company_blurb_and_headed_bullet_sections_gets_the_title_and_requirements_right() {
+    fn a_vacancy_with_a_company_blurb_and_headed_bullet_sections_gets_the_title_and_requirements_right(
+    ) {
         let v = "ООО «Техно» — крупный интегратор.\n\n🔥 Senior Java Developer (удалённо)\n\nЧем предстоит заниматься:\n• проектирование микросервисов\n• участие в архитектурных решениях\n\nМы ожидаем:\n• Опыт разработки на Java от 5 лет;\n• Spring Boot, Hibernate;\n• Опыт работы с Kafka или RabbitMQ;\n\nБудет плюсом:\n• Kotlin\n\nМы предлагаем:\n• ДМС\n• Гибкий график";
         let r = "Алексей Смирнов\nJava-разработчик, 7 лет опыта\n\nОпыт:\n— 2018–2025, Сбер: разработка микросервисов на Spring Boot, переход с монолита на 40 сервисов\n— внедрил Kafka для обмена событиями, снизил задержку доставки в 5 раз\n\nНавыки: Java, Kotlin, Spring Boot, Hibernate, Kafka, PostgreSQL";
         let d = compose(v, r, 0);
         assert!(d.contains("вакансия «Senior Java Developer»"), "{d}");
         assert!(!d.contains("Техно") && !d.contains("ДМС"), "{d}");
         let b = bullets(&d);
-        assert!(b.contains(&("Опыт разработки на Java от 5 лет", "Java-разработчик, 7 лет опыта")), "{d}");
-        assert!(b.iter().any(|(r, e)| r.starts_with("Опыт работы с Kafka") && e.starts_with("внедрил Kafka для обмена событиями")), "{d}");
+        assert!(
+            b.contains(&(
+                "Опыт разработки на Java от 5 лет",
+                "Java-разработчик, 7 лет опыта"
+            )),
+            "{d}"
+        );
+        assert!(
+            b.iter().any(|(r, e)| r.starts_with("Опыт работы с Kafka")
+                && e.starts_with("внедрил Kafka для обмена событиями")),
+            "{d}"
+        );
         // Kotlin is only in the skills list: named as part of the stack, not as a bullet.
-        assert!(d.contains("в моём стеке также есть") && d.contains("Kotlin") && !b.iter().any(|(r, _)| *r == "Kotlin"), "{d}");
-        assert!(d.contains("проектирование микросервисов"), "the tasks are mentioned: {d}");
+        assert!(
+            d.contains("в моём стеке также есть")
+                && d.contains("Kotlin")
+                && !b.iter().any(|(r, _)| *r == "Kotlin"),
+            "{d}"
+        );
+        assert!(
+            d.contains("проектирование микросервисов"),
+            "the tasks are mentioned: {d}"
+        );
     }
 
     #[test]
     fn odd_or_empty_inputs_still_give_a_labelled_draft() {
-        for (v, r) in [("", ""), ("Требования:", "x"), ("Ищем", "—"), ("İİİ a, b, c. Requirements: İ, ü; ;;", "::: , , ,"), ("We are hiring\n- a\n- b", "a. b. c.")] {
+        for (v, r) in [
+            ("", ""),
+            ("Требования:", "x"),
+            ("Ищем", "—"),
+            ("İİİ a, b, c. Requirements: İ, ü; ;;", "::: , , ,"),
+            ("We are hiring\n- a\n- b", "a. b. c."),
+        ] {
             for variant in 0..3 {
                 let d = compose(v, r, variant);
                 assert!(d.starts_with(LABEL_RU) || d.starts_with(LABEL_EN), "{d}");
                 assert!(bullets(&d).is_empty(), "{d}");
-                assert!(d.ends_with("[Ваше имя]") || d.ends_with("[Your name]"), "{d}");
+                assert!(
+                    d.ends_with("[Ваше имя]") || d.ends_with("[Your name]"),
+                    "{d}"
+                );
             }
         }
     }

@@ -30,10 +30,25 @@ pub fn messages(task: &Task<'_>) -> (String, String) {
     let ru = lang == TextLanguage::Russian;
     let system = if ru { SYSTEM_RU } else { SYSTEM_EN }.to_string();
     let user = match *task {
-        Task::Letter { vacancy, resume, variant } => {
+        Task::Letter {
+            vacancy,
+            resume,
+            variant,
+        } => {
             let mut u = block(if ru { "ВАКАНСИЯ" } else { "VACANCY" }, vacancy);
-            u += &block(if ru { "РЕЗЮМЕ КАНДИДАТА" } else { "CANDIDATE'S RESUME" }, resume);
-            u += if ru { "Напиши сопроводительное письмо." } else { "Write the cover letter." };
+            u += &block(
+                if ru {
+                    "РЕЗЮМЕ КАНДИДАТА"
+                } else {
+                    "CANDIDATE'S RESUME"
+                },
+                resume,
+            );
+            u += if ru {
+                "Напиши сопроводительное письмо."
+            } else {
+                "Write the cover letter."
+            };
             if variant > 0 {
                 u += if ru {
                     " Это другой вариант: начни иначе и выбери другие примеры из резюме, чем в самом очевидном письме."
@@ -43,11 +58,37 @@ pub fn messages(task: &Task<'_>) -> (String, String) {
             }
             u
         }
-        Task::Improve { vacancy, resume, latest, request } => {
+        Task::Improve {
+            vacancy,
+            resume,
+            latest,
+            request,
+        } => {
             let mut u = block(if ru { "ВАКАНСИЯ" } else { "VACANCY" }, vacancy);
-            u += &block(if ru { "РЕЗЮМЕ КАНДИДАТА" } else { "CANDIDATE'S RESUME" }, resume);
-            u += &block(if ru { "ТЕКУЩАЯ ВЕРСИЯ ПИСЬМА" } else { "CURRENT VERSION OF THE LETTER" }, latest);
-            u += &block(if ru { "ЧТО ИЗМЕНИТЬ" } else { "WHAT TO CHANGE" }, request);
+            u += &block(
+                if ru {
+                    "РЕЗЮМЕ КАНДИДАТА"
+                } else {
+                    "CANDIDATE'S RESUME"
+                },
+                resume,
+            );
+            u += &block(
+                if ru {
+                    "ТЕКУЩАЯ ВЕРСИЯ ПИСЬМА"
+                } else {
+                    "CURRENT VERSION OF THE LETTER"
+                },
+                latest,
+            );
+            u += &block(
+                if ru {
+                    "ЧТО ИЗМЕНИТЬ"
+                } else {
+                    "WHAT TO CHANGE"
+                },
+                request,
+            );
             u += if ru {
                 "Перепиши текущую версию письма с учётом пожелания. Сохрани то, чего пожелание не касается, и соблюдай все правила."
             } else {

@@ -26,7 +26,11 @@ impl std::fmt::Debug for ApiKey {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
     #[error("{name} must be {what}, got {value:?}")]
-    Invalid { name: &'static str, what: &'static str, value: String },
+    Invalid {
+        name: &'static str,
+        what: &'static str,
+        value: String,
+    },
 }
 
 /// How to reach the model and how patient to be.
@@ -70,11 +74,22 @@ impl Settings {
 
     /// Reads the variables through `get`, so tests need not touch the process environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let get = |n: &str| get(n).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let mut s = Self { api_key: get("OPENAI_API_KEY").map(ApiKey::new), ..Self::default() };
+        let get = |n: &str| {
+            get(n)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut s = Self {
+            api_key: get("OPENAI_API_KEY").map(ApiKey::new),
+            ..Self::default()
+        };
         if let Some(url) = get("OPENAI_BASE_URL") {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(SettingsError::Invalid { name: "OPENAI_BASE_URL", what: "an http(s) URL", value: url });
+                return Err(SettingsError::Invalid {
+                    name: "OPENAI_BASE_URL",
+                    what: "an http(s) URL",
+                    value: url,
+                });
             }
             s.base_url = url.trim_end_matches('/').to_string();
         }
@@ -89,7 +104,11 @@ impl Settings {
                 .parse()
                 .ok()
                 .filter(|v: &f64| *v > 0.0 && *v <= 600.0)
-                .ok_or(SettingsError::Invalid { name: "OPENAI_TIMEOUT_SECS", what: "seconds between 0 and 600", value: t })?;
+                .ok_or(SettingsError::Invalid {
+                    name: "OPENAI_TIMEOUT_SECS",
+                    what: "seconds between 0 and 600",
+                    value: t,
+                })?;
             s.timeout = Duration::from_secs_f64(secs);
         }
         Ok(s)

@@ -31,21 +31,27 @@ impl Binaries {
                 }
             }
         }
-        let mut versioned: Vec<(u32, PathBuf)> = std::fs::read_dir(std::env::var_os("SOPROVOD_PG_ROOT").unwrap_or_else(|| "/usr/lib/postgresql".into()))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let version = e.file_name().to_str()?.parse::<u32>().ok()?;
-                Some((version, e.path().join("bin")))
-            })
-            .collect();
+        let mut versioned: Vec<(u32, PathBuf)> = std::fs::read_dir(
+            std::env::var_os("SOPROVOD_PG_ROOT").unwrap_or_else(|| "/usr/lib/postgresql".into()),
+        )
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .collect();
         versioned.sort_by(|a, b| b.0.cmp(&a.0));
         candidates.extend(versioned.into_iter().map(|(_, p)| p));
 
         candidates
             .into_iter()
-            .find(|dir| ["postgres", "initdb", "pg_ctl"].iter().all(|t| dir.join(t).is_file()))
+            .find(|dir| {
+                ["postgres", "initdb", "pg_ctl"]
+                    .iter()
+                    .all(|t| dir.join(t).is_file())
+            })
             .map(|dir| Self { dir })
             .ok_or(ClusterError::NotInstalled)
     }

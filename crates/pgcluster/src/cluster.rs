@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{free_port, port_in_use, url_for, Binaries, ClusterError, ServerUser, DATABASE, SUPERUSER};
+use crate::{
+    free_port, port_in_use, url_for, Binaries, ClusterError, ServerUser, DATABASE, SUPERUSER,
+};
 
 /// A cluster living in a data directory (`pg/` inside it holds PGDATA).
 #[derive(Debug)]
@@ -41,7 +43,11 @@ struct PidFile {
 impl LocalCluster {
     /// A cluster in `data_dir`; nothing is created until [`LocalCluster::up`].
     pub fn new(data_dir: impl Into<PathBuf>) -> Result<Self, ClusterError> {
-        Ok(Self { data_dir: data_dir.into(), bins: Binaries::locate()?, user: ServerUser::detect()? })
+        Ok(Self {
+            data_dir: data_dir.into(),
+            bins: Binaries::locate()?,
+            user: ServerUser::detect()?,
+        })
     }
 
     pub fn pgdata(&self) -> PathBuf {
@@ -90,7 +96,9 @@ impl LocalCluster {
             return Ok(false);
         }
         let pgdata = self.pgdata();
-        let out = self.user.command(self.bins.tool("pg_ctl"))
+        let out = self
+            .user
+            .command(self.bins.tool("pg_ctl"))
             .args(["stop", "-m", "fast", "-w", "-t", "60", "-D"])
             .arg(&pgdata)
             .stdin(Stdio::null())
@@ -109,7 +117,8 @@ impl LocalCluster {
             .write(true)
             .open(self.data_dir.join("lock"))
             .map_err(|e| ClusterError::io("opening the data directory's lock file", e))?;
-        file.lock().map_err(|e| ClusterError::io("locking the data directory", e))?;
+        file.lock()
+            .map_err(|e| ClusterError::io("locking the data directory", e))?;
         Ok(file)
     }
 
@@ -121,20 +130,35 @@ impl LocalCluster {
         }
         if pgdata.exists() {
             // No PG_VERSION: an initdb that was interrupted. Nothing of value can be inside.
-            std::fs::remove_dir_all(&pgdata).map_err(|e| ClusterError::io("removing a half-created cluster", e))?;
+            std::fs::remove_dir_all(&pgdata)
+                .map_err(|e| ClusterError::io("removing a half-created cluster", e))?;
         }
         for dir in self.user.ensure_reachable(&self.data_dir)? {
-            eprintln!("note: allowed the PostgreSQL server account to enter {}", dir.display());
+            eprintln!(
+                "note: allowed the PostgreSQL server account to enter {}",
+                dir.display()
+            );
         }
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&pgdata)
             .map_err(|e| ClusterError::io(format!("creating {}", pgdata.display()), e))?;
         self.user.take_ownership(&pgdata)?;
-        File::create(self.log_file()).map_err(|e| ClusterError::io("creating the server log", e))?;
+        File::create(self.log_file())
+            .map_err(|e| ClusterError::io("creating the server log", e))?;
         self.user.take_ownership(&self.log_file())?;
-        let out = self.user.command(self.bins.tool("initdb"))
-            .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-locale", "-D"])
+        let out = self
+            .user
+            .command(self.bins.tool("initdb"))
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "-D",
+            ])
             .arg(&pgdata)
             .stdin(Stdio::null())
             .output()
@@ -148,7 +172,9 @@ impl LocalCluster {
         let pid_path = self.pgdata().join("postmaster.pid");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let Some(pidfile) = read_pid_file(&pid_path) else { return Ok(None) };
+            let Some(pidfile) = read_pid_file(&pid_path) else {
+                return Ok(None);
+            };
             if !is_postgres_process(pidfile.pid) {
                 // Left behind by a crash (kill -9, power loss); the process is gone or reused.
                 tracing::info!(pid = pidfile.pid, "removing a stale postmaster.pid");
@@ -156,10 +182,17 @@ impl LocalCluster {
                 return Ok(None);
             }
             if pidfile.ready && port_in_use(pidfile.port) {
-                return Ok(Some(Running { port: pidfile.port, started_now: false, pid: pidfile.pid }));
+                return Ok(Some(Running {
+                    port: pidfile.port,
+                    started_now: false,
+                    pid: pidfile.pid,
+                }));
             }
             if Instant::now() > deadline {
-                return Err(ClusterError::NotReady { seconds: 30, log: self.log_file() });
+                return Err(ClusterError::NotReady {
+                    seconds: 30,
+                    log: self.log_file(),
+                });
             }
             // A server is starting or stopping right now; its state will settle shortly.
             std::thread::sleep(Duration::from_millis(100));
@@ -170,7 +203,9 @@ impl LocalCluster {
         let port_file = self.data_dir.join("port");
         let mut last_error = None;
         for attempt in 0..8 {
-            let remembered = std::fs::read_to_string(&port_file).ok().and_then(|s| s.trim().parse::<u16>().ok());
+            let remembered = std::fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<u16>().ok());
             let port = match remembered {
                 Some(p) if attempt == 0 && !port_in_use(p) => p,
                 _ => free_port()?,
@@ -178,7 +213,9 @@ impl LocalCluster {
             let options = format!(
                 "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
             );
-            let out = self.user.command(self.bins.tool("pg_ctl"))
+            let out = self
+                .user
+                .command(self.bins.tool("pg_ctl"))
                 .args(["start", "-w", "-t", "60", "-o", &options, "-l"])
                 .arg(self.log_file())
                 .arg("-D")
@@ -187,26 +224,47 @@ impl LocalCluster {
                 .output()
                 .map_err(|e| ClusterError::io("running pg_ctl start", e))?;
             if out.status.success() {
-                std::fs::write(&port_file, port.to_string()).map_err(|e| ClusterError::io("remembering the port", e))?;
-                let pidfile = read_pid_file(&self.pgdata().join("postmaster.pid"))
-                    .ok_or(ClusterError::NotReady { seconds: 60, log: self.log_file() })?;
-                return Ok(Running { port, started_now: true, pid: pidfile.pid });
+                std::fs::write(&port_file, port.to_string())
+                    .map_err(|e| ClusterError::io("remembering the port", e))?;
+                let pidfile = read_pid_file(&self.pgdata().join("postmaster.pid")).ok_or(
+                    ClusterError::NotReady {
+                        seconds: 60,
+                        log: self.log_file(),
+                    },
+                )?;
+                return Ok(Running {
+                    port,
+                    started_now: true,
+                    pid: pidfile.pid,
+                });
             }
             // Typical transient causes: the port was taken meanwhile, or the backends of a killed
             // server still hold its shared memory for a moment. Both pass on a retry.
             last_error = Some(check("pg_ctl start", &out).unwrap_err());
             std::thread::sleep(Duration::from_millis(250 * (attempt + 1)));
         }
-        Err(last_error.unwrap_or(ClusterError::NotReady { seconds: 60, log: self.log_file() }))
+        Err(last_error.unwrap_or(ClusterError::NotReady {
+            seconds: 60,
+            log: self.log_file(),
+        }))
     }
 
     fn create_database(&self, port: u16) -> Result<(), ClusterError> {
         let out = Command::new(self.bins.tool("createdb"))
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", SUPERUSER, DATABASE])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                SUPERUSER,
+                DATABASE,
+            ])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| ClusterError::io("running createdb", e))?;
-        if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("already exists") {
+        if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("already exists")
+        {
             return Ok(());
         }
         check("createdb", &out)
@@ -221,14 +279,21 @@ fn check(tool: &str, out: &Output) -> Result<(), ClusterError> {
     if stderr.is_empty() {
         stderr = String::from_utf8_lossy(&out.stdout).trim().to_string();
     }
-    Err(ClusterError::Tool { tool: tool.into(), status: out.status.to_string(), stderr })
+    Err(ClusterError::Tool {
+        tool: tool.into(),
+        status: out.status.to_string(),
+        stderr,
+    })
 }
 
 fn read_pid_file(path: &Path) -> Option<PidFile> {
     let text = std::fs::read_to_string(path).ok()?;
     let lines: Vec<&str> = text.lines().collect();
     let pid = lines.first()?.trim().parse().ok()?;
-    let port = lines.get(3).and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+    let port = lines
+        .get(3)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
     let ready = lines.get(7).map(|l| l.trim() == "ready").unwrap_or(false);
     Some(PidFile { pid, port, ready })
 }
@@ -239,7 +304,8 @@ pub(crate) fn is_postgres_process(pid: i32) -> bool {
         return false;
     }
     // SAFETY: signal 0 only checks for existence.
-    let alive = unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
     if !alive {
         return false;
     }

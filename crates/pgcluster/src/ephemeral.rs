@@ -36,8 +36,18 @@ impl Ephemeral {
             .create(&pgdata)
             .map_err(|e| ClusterError::io(format!("creating {}", pgdata.display()), e))?;
         user.take_ownership(&pgdata)?;
-        let out = user.command(bins.tool("initdb"))
-            .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync", "-D"])
+        let out = user
+            .command(bins.tool("initdb"))
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+                "-D",
+            ])
             .arg(&pgdata)
             .stdin(Stdio::null())
             .output()
@@ -54,7 +64,14 @@ impl Ephemeral {
         for _ in 0..5 {
             let port = free_port()?;
             match spawn_server(&bins, &user, &pgdata, &log, port) {
-                Ok(pid) => return Ok(Self { port, pid, root: root.to_path_buf(), bins }),
+                Ok(pid) => {
+                    return Ok(Self {
+                        port,
+                        pid,
+                        root: root.to_path_buf(),
+                        bins,
+                    })
+                }
                 Err(e) => last = Some(e),
             }
         }
@@ -90,15 +107,36 @@ impl Ephemeral {
     }
 }
 
-fn spawn_server(bins: &Binaries, user: &ServerUser, pgdata: &Path, log: &Path, port: u16) -> Result<i32, ClusterError> {
-    let log_file = std::fs::File::create(log).map_err(|e| ClusterError::io("creating the server log", e))?;
-    let log_err = log_file.try_clone().map_err(|e| ClusterError::io("creating the server log", e))?;
+fn spawn_server(
+    bins: &Binaries,
+    user: &ServerUser,
+    pgdata: &Path,
+    log: &Path,
+    port: u16,
+) -> Result<i32, ClusterError> {
+    let log_file =
+        std::fs::File::create(log).map_err(|e| ClusterError::io("creating the server log", e))?;
+    let log_err = log_file
+        .try_clone()
+        .map_err(|e| ClusterError::io("creating the server log", e))?;
     let mut cmd = user.command(bins.tool("postgres"));
     cmd.arg("-D")
         .arg(pgdata)
         .args(["-c", &format!("port={port}")])
-        .args(["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="])
-        .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+        ])
+        .args([
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ])
         .args(["-c", "max_connections=300", "-c", "shared_buffers=256MB"])
         .stdin(Stdio::null())
         .stdout(log_file)
@@ -136,19 +174,37 @@ fn spawn_server(bins: &Binaries, user: &ServerUser, pgdata: &Path, log: &Path, p
     let pid = match rx.recv() {
         Ok(Ok(pid)) => pid,
         Ok(Err(e)) => {
-            return Err(ClusterError::Tool { tool: "postgres".into(), status: "spawn".into(), stderr: e });
+            return Err(ClusterError::Tool {
+                tool: "postgres".into(),
+                status: "spawn".into(),
+                stderr: e,
+            });
         }
-        Err(_) => return Err(ClusterError::NotReady { seconds: 0, log: log.to_path_buf() }),
+        Err(_) => {
+            return Err(ClusterError::NotReady {
+                seconds: 0,
+                log: log.to_path_buf(),
+            })
+        }
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     let pid_path = pgdata.join("postmaster.pid");
     loop {
         if let Ok(Err(exit)) = rx.try_recv() {
             let tail = std::fs::read_to_string(log).unwrap_or_default();
-            return Err(ClusterError::Tool { tool: "postgres".into(), status: exit, stderr: tail });
+            return Err(ClusterError::Tool {
+                tool: "postgres".into(),
+                status: exit,
+                stderr: tail,
+            });
         }
         let ready = std::fs::read_to_string(&pid_path)
-            .map(|t| t.lines().nth(7).map(|l| l.trim() == "ready").unwrap_or(false))
+            .map(|t| {
+                t.lines()
+                    .nth(7)
+                    .map(|l| l.trim() == "ready")
+                    .unwrap_or(false)
+            })
             .unwrap_or(false);
         if ready {
             return Ok(pid);
@@ -156,7 +212,10 @@ fn spawn_server(bins: &Binaries, user: &ServerUser, pgdata: &Path, log: &Path, p
         if Instant::now() > deadline {
             // SAFETY: our own child.
             unsafe { libc::kill(pid, libc::SIGQUIT) };
-            return Err(ClusterError::NotReady { seconds: 60, log: log.to_path_buf() });
+            return Err(ClusterError::NotReady {
+                seconds: 60,
+                log: log.to_path_buf(),
+            });
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -31,16 +31,26 @@ pub enum ClusterError {
     #[error("running as root, but neither the `postgres` nor the `nobody` account exists to run the server as")]
     NoServerUser,
     #[error("{action} failed: {source}")]
-    Io { action: String, source: std::io::Error },
+    Io {
+        action: String,
+        source: std::io::Error,
+    },
     #[error("{tool} failed ({status}): {stderr}")]
-    Tool { tool: String, status: String, stderr: String },
+    Tool {
+        tool: String,
+        status: String,
+        stderr: String,
+    },
     #[error("the server did not become ready within {seconds} s; its log is {log}")]
     NotReady { seconds: u64, log: PathBuf },
 }
 
 impl ClusterError {
     pub(crate) fn io(action: impl Into<String>, source: std::io::Error) -> Self {
-        Self::Io { action: action.into(), source }
+        Self::Io {
+            action: action.into(),
+            source,
+        }
     }
 }
 
@@ -51,8 +61,12 @@ pub fn url_for(port: u16, database: &str) -> String {
 
 /// A TCP port that was free a moment ago on 127.0.0.1 (the caller retries if it is taken meanwhile).
 pub fn free_port() -> Result<u16, ClusterError> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| ClusterError::io("finding a free port", e))?;
-    let port = listener.local_addr().map_err(|e| ClusterError::io("finding a free port", e))?.port();
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .map_err(|e| ClusterError::io("finding a free port", e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| ClusterError::io("finding a free port", e))?
+        .port();
     Ok(port)
 }
 

@@ -55,8 +55,12 @@ impl ServerUser {
     /// Gives `path` (a file or directory made by us) to the server account.
     pub fn take_ownership(&self, path: &Path) -> Result<(), ClusterError> {
         if let Self::Switch { uid, gid, .. } = *self {
-            std::os::unix::fs::chown(path, Some(uid), Some(gid))
-                .map_err(|e| ClusterError::io(format!("giving {} to the server account", path.display()), e))?;
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
+                ClusterError::io(
+                    format!("giving {} to the server account", path.display()),
+                    e,
+                )
+            })?;
         }
         Ok(())
     }
@@ -65,11 +69,15 @@ impl ServerUser {
     /// enter" bit where it is missing (a 0700 temp dir or /root would otherwise lock the server out).
     /// Returns the directories it changed, so the caller can say so.
     pub fn ensure_reachable(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>, ClusterError> {
-        let Self::Switch { uid, gid, .. } = *self else { return Ok(Vec::new()) };
+        let Self::Switch { uid, gid, .. } = *self else {
+            return Ok(Vec::new());
+        };
         let mut changed = Vec::new();
-        let absolute = std::fs::canonicalize(dir).map_err(|e| ClusterError::io(format!("resolving {}", dir.display()), e))?;
+        let absolute = std::fs::canonicalize(dir)
+            .map_err(|e| ClusterError::io(format!("resolving {}", dir.display()), e))?;
         for ancestor in absolute.ancestors().skip(1) {
-            let meta = std::fs::metadata(ancestor).map_err(|e| ClusterError::io(format!("reading {}", ancestor.display()), e))?;
+            let meta = std::fs::metadata(ancestor)
+                .map_err(|e| ClusterError::io(format!("reading {}", ancestor.display()), e))?;
             let mode = meta.mode();
             let can_enter = if meta.uid() == uid {
                 mode & 0o100 != 0
@@ -80,8 +88,16 @@ impl ServerUser {
             };
             if !can_enter {
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(ancestor, std::fs::Permissions::from_mode((mode | 0o001) & 0o7777))
-                    .map_err(|e| ClusterError::io(format!("letting the server account enter {}", ancestor.display()), e))?;
+                std::fs::set_permissions(
+                    ancestor,
+                    std::fs::Permissions::from_mode((mode | 0o001) & 0o7777),
+                )
+                .map_err(|e| {
+                    ClusterError::io(
+                        format!("letting the server account enter {}", ancestor.display()),
+                        e,
+                    )
+                })?;
                 changed.push(ancestor.to_path_buf());
             }
         }
@@ -95,9 +111,21 @@ fn lookup(name: &str) -> Option<ServerUser> {
     let mut buf = vec![0 as libc::c_char; 4096];
     let mut result: *mut libc::passwd = std::ptr::null_mut();
     // SAFETY: all pointers are valid for the call; buf outlives it.
-    let rc = unsafe { libc::getpwnam_r(cname.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
     if rc != 0 || result.is_null() || pwd.pw_uid == 0 {
         return None;
     }
-    Some(ServerUser::Switch { name: name.to_string(), uid: pwd.pw_uid, gid: pwd.pw_gid })
+    Some(ServerUser::Switch {
+        name: name.to_string(),
+        uid: pwd.pw_uid,
+        gid: pwd.pw_gid,
+    })
 }

@@ -19,7 +19,10 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { lock_timeout: Duration::from_secs(5), compare: CompareOptions::default() }
+        Self {
+            lock_timeout: Duration::from_secs(5),
+            compare: CompareOptions::default(),
+        }
     }
 }
 
@@ -27,9 +30,18 @@ impl Default for ApplyOptions {
 #[derive(Debug)]
 pub enum Progress<'a> {
     /// Step `index` (1-based) of `total` is about to run.
-    Started { index: usize, total: usize, step: &'a Step },
+    Started {
+        index: usize,
+        total: usize,
+        step: &'a Step,
+    },
     /// Step `index` ran in `elapsed`.
-    Finished { index: usize, total: usize, step: &'a Step, elapsed: Duration },
+    Finished {
+        index: usize,
+        total: usize,
+        step: &'a Step,
+        elapsed: Duration,
+    },
     /// All steps ran; the database is being compared with the target.
     Verifying,
 }
@@ -54,11 +66,16 @@ pub async fn apply(
     let started = Instant::now();
     let mut conn = crate::target::connect(url).await?;
     let mut tx = conn.begin().await?;
-    sqlx::raw_sql(&format!("SET LOCAL lock_timeout = '{}ms'", options.lock_timeout.as_millis()))
+    sqlx::raw_sql(&format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        options.lock_timeout.as_millis()
+    ))
+    .execute(&mut *tx)
+    .await?;
+    // Function bodies may name tables created later in the plan.
+    sqlx::raw_sql("SET LOCAL check_function_bodies = off")
         .execute(&mut *tx)
         .await?;
-    // Function bodies may name tables created later in the plan.
-    sqlx::raw_sql("SET LOCAL check_function_bodies = off").execute(&mut *tx).await?;
 
     let now = catalog::introspect(&mut tx).await?;
     let changed = compare(&now, from, options.compare);
@@ -81,7 +98,12 @@ pub async fn apply(
                 source,
             });
         }
-        progress(Progress::Finished { index, total, step, elapsed: t.elapsed() });
+        progress(Progress::Finished {
+            index,
+            total,
+            step,
+            elapsed: t.elapsed(),
+        });
     }
 
     progress(Progress::Verifying);
@@ -92,12 +114,16 @@ pub async fn apply(
     let mut left = compare(&after, &target, options.compare);
     // Objects of kinds the engine does not model were named in the plan as left alone; they are
     // drift for `verify`, not a reason to undo the plan.
-    left.differences.retain(|d| d.kind != crate::diff::NOT_MODELLED);
+    left.differences
+        .retain(|d| d.kind != crate::diff::NOT_MODELLED);
     if !left.is_empty() {
         tx.rollback().await?;
         return Err(SchemaError::Leftover(left));
     }
     tx.commit().await?;
     let _ = conn.close().await;
-    Ok(ApplyReport { steps: total, elapsed: started.elapsed() })
+    Ok(ApplyReport {
+        steps: total,
+        elapsed: started.elapsed(),
+    })
 }

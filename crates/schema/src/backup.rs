@@ -16,10 +16,18 @@ pub struct Backup {
 }
 
 /// Dumps `tables` (structure and rows, custom format) from `url` into a new file in `dir`.
-pub fn backup_tables(url: &str, tables: &BTreeSet<QName>, dir: &Path) -> Result<Backup, SchemaError> {
+pub fn backup_tables(
+    url: &str,
+    tables: &BTreeSet<QName>,
+    dir: &Path,
+) -> Result<Backup, SchemaError> {
     let binaries = pgcluster::Binaries::locate().map_err(|e| SchemaError::Backup(e.to_string()))?;
-    std::fs::create_dir_all(dir).map_err(|e| SchemaError::Backup(format!("creating {}: {e}", dir.display())))?;
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    std::fs::create_dir_all(dir)
+        .map_err(|e| SchemaError::Backup(format!("creating {}: {e}", dir.display())))?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
     let file = dir.join(format!("soprovod-backup-{stamp}.dump"));
     let mut cmd = Command::new(binaries.tool("pg_dump"));
     cmd.arg("--format=custom")
@@ -28,11 +36,19 @@ pub fn backup_tables(url: &str, tables: &BTreeSet<QName>, dir: &Path) -> Result<
         .arg(format!("--dbname={url}"));
     for t in tables {
         // pg_dump patterns: double quotes keep names exact.
-        cmd.arg("--table").arg(format!("\"{}\".\"{}\"", t.schema.replace('"', "\"\""), t.name.replace('"', "\"\"")));
+        cmd.arg("--table").arg(format!(
+            "\"{}\".\"{}\"",
+            t.schema.replace('"', "\"\""),
+            t.name.replace('"', "\"\"")
+        ));
     }
-    let out = cmd.output().map_err(|e| SchemaError::Backup(format!("running pg_dump: {e}")))?;
+    let out = cmd
+        .output()
+        .map_err(|e| SchemaError::Backup(format!("running pg_dump: {e}")))?;
     if !out.status.success() {
-        return Err(SchemaError::Backup(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        return Err(SchemaError::Backup(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
     let restore_command = format!(
         "{} --clean --if-exists --single-transaction --dbname='{}' '{}'",
@@ -40,7 +56,10 @@ pub fn backup_tables(url: &str, tables: &BTreeSet<QName>, dir: &Path) -> Result<
         redact(url),
         file.display()
     );
-    Ok(Backup { file, restore_command })
+    Ok(Backup {
+        file,
+        restore_command,
+    })
 }
 
 /// A URL with its password replaced by `***`.

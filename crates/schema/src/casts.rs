@@ -13,7 +13,10 @@ pub struct CastEffect {
 fn split(t: &str) -> (&str, Vec<i64>) {
     match t.find('(') {
         Some(i) if t.ends_with(')') && !t.ends_with("[]") => {
-            let mods = t[i + 1..t.len() - 1].split(',').filter_map(|m| m.trim().parse().ok()).collect();
+            let mods = t[i + 1..t.len() - 1]
+                .split(',')
+                .filter_map(|m| m.trim().parse().ok())
+                .collect();
             (t[..i].trim(), mods)
         }
         _ => (t.trim(), Vec::new()),
@@ -35,9 +38,18 @@ fn is_text_like(base: &str) -> bool {
 
 /// Classifies a type change between two `format_type` renderings.
 pub fn cast_effect(from: &str, to: &str) -> CastEffect {
-    let safe_rewrite = CastEffect { lossy: false, rewrite: true };
-    let free = CastEffect { lossy: false, rewrite: false };
-    let lossy = CastEffect { lossy: true, rewrite: true };
+    let safe_rewrite = CastEffect {
+        lossy: false,
+        rewrite: true,
+    };
+    let free = CastEffect {
+        lossy: false,
+        rewrite: false,
+    };
+    let lossy = CastEffect {
+        lossy: true,
+        rewrite: true,
+    };
     if from == to {
         return free;
     }
@@ -48,7 +60,10 @@ pub fn cast_effect(from: &str, to: &str) -> CastEffect {
         return match (fm.first(), tm.first()) {
             (_, None) => free,
             (Some(a), Some(b)) if b >= a => free,
-            _ => CastEffect { lossy: true, rewrite: true },
+            _ => CastEffect {
+                lossy: true,
+                rewrite: true,
+            },
         };
     }
     if fb == "character" && is_text_like(tb) && tm.is_empty() {
@@ -86,8 +101,20 @@ mod tests {
 
     #[test]
     fn widening_integers_rewrites_without_loss() {
-        assert_eq!(cast_effect("integer", "bigint"), CastEffect { lossy: false, rewrite: true });
-        assert_eq!(cast_effect("integer", "double precision"), CastEffect { lossy: false, rewrite: true });
+        assert_eq!(
+            cast_effect("integer", "bigint"),
+            CastEffect {
+                lossy: false,
+                rewrite: true
+            }
+        );
+        assert_eq!(
+            cast_effect("integer", "double precision"),
+            CastEffect {
+                lossy: false,
+                rewrite: true
+            }
+        );
     }
 
     #[test]
@@ -100,11 +127,26 @@ mod tests {
 
     #[test]
     fn longer_varchar_and_text_are_free() {
-        assert_eq!(cast_effect("character varying(10)", "text"), CastEffect { lossy: false, rewrite: false });
+        assert_eq!(
+            cast_effect("character varying(10)", "text"),
+            CastEffect {
+                lossy: false,
+                rewrite: false
+            }
+        );
         assert_eq!(
             cast_effect("character varying(10)", "character varying(20)"),
-            CastEffect { lossy: false, rewrite: false }
+            CastEffect {
+                lossy: false,
+                rewrite: false
+            }
         );
-        assert_eq!(cast_effect("numeric(10,2)", "numeric"), CastEffect { lossy: false, rewrite: false });
+        assert_eq!(
+            cast_effect("numeric(10,2)", "numeric"),
+            CastEffect {
+                lossy: false,
+                rewrite: false
+            }
+        );
     }
 }

@@ -57,15 +57,22 @@ fn extras(row: &PgRow) -> Result<Extras, sqlx::Error> {
 }
 
 fn qname(row: &PgRow) -> Result<QName, sqlx::Error> {
-    Ok(QName::new(row.try_get::<String, _>("nspname")?, row.try_get::<String, _>("relname")?))
+    Ok(QName::new(
+        row.try_get::<String, _>("nspname")?,
+        row.try_get::<String, _>("relname")?,
+    ))
 }
 
 /// Reads the whole model. Call inside a transaction (`REPEATABLE READ READ ONLY` for a consistent
 /// snapshot, or the apply transaction to see its own changes).
 pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
-    sqlx::query("SET LOCAL search_path = ''").execute(&mut *conn).await?;
+    sqlx::query("SET LOCAL search_path = ''")
+        .execute(&mut *conn)
+        .await?;
     let mut m = Model {
-        current_user: sqlx::query_scalar("SELECT current_user::text").fetch_one(&mut *conn).await?,
+        current_user: sqlx::query_scalar("SELECT current_user::text")
+            .fetch_one(&mut *conn)
+            .await?,
         ..Model::default()
     };
 
@@ -79,7 +86,12 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
         ext = not_ext_member("pg_namespace", "n.oid"),
     );
     for row in sqlx::query(&sql).fetch_all(&mut *conn).await? {
-        m.namespaces.insert(row.try_get("nspname")?, Namespace { extras: extras(&row)? });
+        m.namespaces.insert(
+            row.try_get("nspname")?,
+            Namespace {
+                extras: extras(&row)?,
+            },
+        );
     }
 
     // Extensions.
@@ -92,7 +104,10 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
     {
         m.extensions.insert(
             row.try_get("extname")?,
-            Extension { schema: row.try_get("nspname")?, version: row.try_get("extversion")? },
+            Extension {
+                schema: row.try_get("nspname")?,
+                version: row.try_get("extversion")?,
+            },
         );
     }
 
@@ -116,14 +131,26 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
             ),
             _ => format!(
                 "provider = libc, lc_collate = {}, lc_ctype = {}",
-                literal(&row.try_get::<Option<String>, _>("collcollate")?.unwrap_or_default()),
-                literal(&row.try_get::<Option<String>, _>("collctype")?.unwrap_or_default())
+                literal(
+                    &row.try_get::<Option<String>, _>("collcollate")?
+                        .unwrap_or_default()
+                ),
+                literal(
+                    &row.try_get::<Option<String>, _>("collctype")?
+                        .unwrap_or_default()
+                )
             ),
         };
         if !row.try_get::<bool, _>("collisdeterministic")? {
             options.push_str(", deterministic = false");
         }
-        m.collations.insert(qname(&row)?, Collation { options, extras: extras(&row)? });
+        m.collations.insert(
+            qname(&row)?,
+            Collation {
+                options,
+                extras: extras(&row)?,
+            },
+        );
     }
 
     // Enum types, and the other user types the model leaves alone.
@@ -146,7 +173,13 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
         let kind: String = row.try_get("typtype")?;
         match kind.as_str() {
             "e" => {
-                m.enums.insert(name, EnumType { labels: row.try_get("labels")?, extras: extras(&row)? });
+                m.enums.insert(
+                    name,
+                    EnumType {
+                        labels: row.try_get("labels")?,
+                        extras: extras(&row)?,
+                    },
+                );
             }
             "d" => {
                 m.unmodelled.insert(format!("domain {name}"));
@@ -209,7 +242,9 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
                 );
             }
             "v" | "m" => {
-                let def: String = row.try_get::<Option<String>, _>("viewdef")?.unwrap_or_default();
+                let def: String = row
+                    .try_get::<Option<String>, _>("viewdef")?
+                    .unwrap_or_default();
                 m.views.insert(
                     name.clone(),
                     View {
@@ -244,14 +279,21 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
     .fetch_all(&mut *conn)
     .await?
     {
-        let (Some(child), Some(parent)) =
-            (rels.get(&row.try_get::<i64, _>("child")?), rels.get(&row.try_get::<i64, _>("parent")?))
-        else {
+        let (Some(child), Some(parent)) = (
+            rels.get(&row.try_get::<i64, _>("child")?),
+            rels.get(&row.try_get::<i64, _>("parent")?),
+        ) else {
             continue;
         };
-        let Some(table) = m.tables.get_mut(child) else { continue };
+        let Some(table) = m.tables.get_mut(child) else {
+            continue;
+        };
         if row.try_get::<bool, _>("relispartition")? {
-            table.partition_of = Some((parent.clone(), row.try_get::<Option<String>, _>("bound")?.unwrap_or_default()));
+            table.partition_of = Some((
+                parent.clone(),
+                row.try_get::<Option<String>, _>("bound")?
+                    .unwrap_or_default(),
+            ));
         } else {
             table.inherits.push(parent.clone());
         }
@@ -328,7 +370,9 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
         grants = grants_expr("a.attacl", "c", "c.relowner"),
     );
     for row in sqlx::query(&sql).fetch_all(&mut *conn).await? {
-        let Some(rel) = rels.get(&row.try_get::<i64, _>("rel")?) else { continue };
+        let Some(rel) = rels.get(&row.try_get::<i64, _>("rel")?) else {
+            continue;
+        };
         let name: String = row.try_get("name")?;
         let data_type: String = row.try_get("data_type")?;
         let comment: Option<String> = row.try_get("comment")?;
@@ -433,7 +477,10 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
     );
     let mut procs: HashMap<i64, FnName> = HashMap::new();
     for row in sqlx::query(&sql).fetch_all(&mut *conn).await? {
-        let key = FnName { name: qname(&row)?, args: row.try_get("args")? };
+        let key = FnName {
+            name: qname(&row)?,
+            args: row.try_get("args")?,
+        };
         let kind: String = row.try_get("kind")?;
         procs.insert(row.try_get("oid")?, key.clone());
         if kind == "a" || kind == "w" {
@@ -444,11 +491,20 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
         m.functions.insert(
             key,
             Function {
-                definition: row.try_get::<Option<String>, _>("def")?.unwrap_or_default().trim_end().to_string(),
-                result: row.try_get::<Option<String>, _>("result")?.unwrap_or_default(),
+                definition: row
+                    .try_get::<Option<String>, _>("def")?
+                    .unwrap_or_default()
+                    .trim_end()
+                    .to_string(),
+                result: row
+                    .try_get::<Option<String>, _>("result")?
+                    .unwrap_or_default(),
                 procedure: kind == "p",
                 extras: extras(&row)?,
-                uses_relations: rowtypes.iter().filter_map(|o| rels.get(o).cloned()).collect(),
+                uses_relations: rowtypes
+                    .iter()
+                    .filter_map(|o| rels.get(o).cloned())
+                    .collect(),
             },
         );
     }
@@ -618,7 +674,13 @@ fn parse_row_pair(text: &str) -> Option<(String, String)> {
 mod tests {
     #[test]
     fn row_pairs_parse_with_and_without_quotes() {
-        assert_eq!(super::parse_row_pair("(public,e)"), Some(("public".into(), "e".into())));
-        assert_eq!(super::parse_row_pair("(public,\"a,\"\"b\")"), Some(("public".into(), "a,\"b".into())));
+        assert_eq!(
+            super::parse_row_pair("(public,e)"),
+            Some(("public".into(), "e".into()))
+        );
+        assert_eq!(
+            super::parse_row_pair("(public,\"a,\"\"b\")"),
+            Some(("public".into(), "a,\"b".into()))
+        );
     }
 }

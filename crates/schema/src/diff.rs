@@ -87,7 +87,12 @@ impl Collector {
     }
 
     fn push(&mut self, kind: &str, name: String, presence: Presence, details: Vec<String>) {
-        self.out.push(Difference { kind: kind.to_string(), name, presence, details });
+        self.out.push(Difference {
+            kind: kind.to_string(),
+            name,
+            presence,
+            details,
+        });
     }
 }
 
@@ -109,17 +114,27 @@ fn extras_details(out: &mut Vec<String>, a: &Extras, b: &Extras, opts: CompareOp
         out.push(format!("owner: {} → {}", a.owner, b.owner));
     }
     if a.comment != b.comment {
-        out.push(format!("comment: {} → {}", show(&a.comment), show(&b.comment)));
+        out.push(format!(
+            "comment: {} → {}",
+            show(&a.comment),
+            show(&b.comment)
+        ));
     }
     grants_details(out, "", &a.grants, &b.grants);
 }
 
 fn grants_details(out: &mut Vec<String>, prefix: &str, a: &BTreeSet<Grant>, b: &BTreeSet<Grant>) {
     for g in a.difference(b) {
-        out.push(format!("{prefix}grant {} to {} only in FROM", g.privilege, g.grantee));
+        out.push(format!(
+            "{prefix}grant {} to {} only in FROM",
+            g.privilege, g.grantee
+        ));
     }
     for g in b.difference(a) {
-        out.push(format!("{prefix}grant {} to {} only in TO", g.privilege, g.grantee));
+        out.push(format!(
+            "{prefix}grant {} to {} only in TO",
+            g.privilege, g.grantee
+        ));
     }
 }
 
@@ -134,7 +149,9 @@ fn sub_details<V: PartialEq + Debug>(
     for (k, va) in a {
         match b.get(k) {
             None => out.push(format!("{what} {k} only in FROM")),
-            Some(vb) if va != vb => out.push(format!("{what} {k}: {} → {}", describe(va), describe(vb))),
+            Some(vb) if va != vb => {
+                out.push(format!("{what} {k}: {} → {}", describe(va), describe(vb)))
+            }
             _ => {}
         }
     }
@@ -148,13 +165,37 @@ fn sub_details<V: PartialEq + Debug>(
 pub fn column_details(out: &mut Vec<String>, a: &Column, b: &Column) {
     let n = &a.name;
     field(out, &format!("column {n} type"), &a.data_type, &b.data_type);
-    field(out, &format!("column {n} not null"), &a.not_null, &b.not_null);
+    field(
+        out,
+        &format!("column {n} not null"),
+        &a.not_null,
+        &b.not_null,
+    );
     if a.default != b.default {
-        out.push(format!("column {n} default: {} → {}", show(&a.default), show(&b.default)));
+        out.push(format!(
+            "column {n} default: {} → {}",
+            show(&a.default),
+            show(&b.default)
+        ));
     }
-    field(out, &format!("column {n} identity"), &a.identity, &b.identity);
-    field(out, &format!("column {n} generated"), &a.generated, &b.generated);
-    field(out, &format!("column {n} collation"), &a.collation, &b.collation);
+    field(
+        out,
+        &format!("column {n} identity"),
+        &a.identity,
+        &b.identity,
+    );
+    field(
+        out,
+        &format!("column {n} generated"),
+        &a.generated,
+        &b.generated,
+    );
+    field(
+        out,
+        &format!("column {n} collation"),
+        &a.collation,
+        &b.collation,
+    );
     field(out, &format!("column {n} comment"), &a.comment, &b.comment);
     grants_details(out, &format!("column {n}: "), &a.grants, &b.grants);
 }
@@ -163,7 +204,10 @@ fn table_details(a: &Table, b: &Table, opts: CompareOptions) -> Vec<String> {
     let mut out = Vec::new();
     for ca in &a.columns {
         match b.column(&ca.name) {
-            None => out.push(format!("column {} ({}) only in FROM", ca.name, ca.data_type)),
+            None => out.push(format!(
+                "column {} ({}) only in FROM",
+                ca.name, ca.data_type
+            )),
             Some(cb) => column_details(&mut out, ca, cb),
         }
     }
@@ -172,15 +216,42 @@ fn table_details(a: &Table, b: &Table, opts: CompareOptions) -> Vec<String> {
             out.push(format!("column {} ({}) only in TO", cb.name, cb.data_type));
         }
     }
-    sub_details(&mut out, "constraint", &a.constraints, &b.constraints, |c| c.definition.clone());
-    sub_details(&mut out, "index", &a.indexes, &b.indexes, |i| i.definition.clone());
-    sub_details(&mut out, "trigger", &a.triggers, &b.triggers, |t| format!("{} ({})", t.definition, t.enabled));
-    sub_details(&mut out, "policy", &a.policies, &b.policies, |p| format!("{p:?}"));
+    sub_details(
+        &mut out,
+        "constraint",
+        &a.constraints,
+        &b.constraints,
+        |c| c.definition.clone(),
+    );
+    sub_details(&mut out, "index", &a.indexes, &b.indexes, |i| {
+        i.definition.clone()
+    });
+    sub_details(&mut out, "trigger", &a.triggers, &b.triggers, |t| {
+        format!("{} ({})", t.definition, t.enabled)
+    });
+    sub_details(&mut out, "policy", &a.policies, &b.policies, |p| {
+        format!("{p:?}")
+    });
     field(&mut out, "unlogged", &a.unlogged, &b.unlogged);
     field(&mut out, "storage options", &a.reloptions, &b.reloptions);
-    field(&mut out, "row level security", &a.row_security, &b.row_security);
-    field(&mut out, "forced row level security", &a.force_row_security, &b.force_row_security);
-    field(&mut out, "partition key", &a.partition_key, &b.partition_key);
+    field(
+        &mut out,
+        "row level security",
+        &a.row_security,
+        &b.row_security,
+    );
+    field(
+        &mut out,
+        "forced row level security",
+        &a.force_row_security,
+        &b.force_row_security,
+    );
+    field(
+        &mut out,
+        "partition key",
+        &a.partition_key,
+        &b.partition_key,
+    );
     field(&mut out, "partition of", &a.partition_of, &b.partition_of);
     field(&mut out, "inherits", &a.inherits, &b.inherits);
     extras_details(&mut out, &a.extras, &b.extras, opts);
@@ -191,14 +262,27 @@ fn view_details(a: &View, b: &View, opts: CompareOptions) -> Vec<String> {
     let mut out = Vec::new();
     field(&mut out, "materialized", &a.materialized, &b.materialized);
     if a.definition != b.definition {
-        out.push(format!("definition: {} → {}", one_line(&a.definition), one_line(&b.definition)));
+        out.push(format!(
+            "definition: {} → {}",
+            one_line(&a.definition),
+            one_line(&b.definition)
+        ));
     }
     field(&mut out, "columns", &a.columns, &b.columns);
-    field(&mut out, "column comments", &a.column_comments, &b.column_comments);
+    field(
+        &mut out,
+        "column comments",
+        &a.column_comments,
+        &b.column_comments,
+    );
     field(&mut out, "options", &a.reloptions, &b.reloptions);
     field(&mut out, "populated", &a.populated, &b.populated);
-    sub_details(&mut out, "index", &a.indexes, &b.indexes, |i| i.definition.clone());
-    sub_details(&mut out, "trigger", &a.triggers, &b.triggers, |t| format!("{} ({})", t.definition, t.enabled));
+    sub_details(&mut out, "index", &a.indexes, &b.indexes, |i| {
+        i.definition.clone()
+    });
+    sub_details(&mut out, "trigger", &a.triggers, &b.triggers, |t| {
+        format!("{} ({})", t.definition, t.enabled)
+    });
     extras_details(&mut out, &a.extras, &b.extras, opts);
     out
 }
@@ -247,14 +331,22 @@ pub fn compare(from: &Model, to: &Model, opts: CompareOptions) -> Drift {
         extras_details(&mut out, &a.extras, &b.extras, opts);
         out
     });
-    c.maps("table", &from.tables, &to.tables, |a, b| table_details(a, b, opts));
+    c.maps("table", &from.tables, &to.tables, |a, b| {
+        table_details(a, b, opts)
+    });
     let (fv, tv) = split_views(from, to);
     c.maps("view", &fv.0, &tv.0, |a, b| view_details(a, b, opts));
-    c.maps("materialized view", &fv.1, &tv.1, |a, b| view_details(a, b, opts));
+    c.maps("materialized view", &fv.1, &tv.1, |a, b| {
+        view_details(a, b, opts)
+    });
     c.maps("function", &from.functions, &to.functions, |a, b| {
         let mut out = Vec::new();
         if a.definition != b.definition {
-            out.push(format!("definition: {} → {}", one_line(&a.definition), one_line(&b.definition)));
+            out.push(format!(
+                "definition: {} → {}",
+                one_line(&a.definition),
+                one_line(&b.definition)
+            ));
         }
         extras_details(&mut out, &a.extras, &b.extras, opts);
         out

@@ -13,13 +13,19 @@ use crate::SchemaError;
 /// For every view of both models whose definitions differ but render the same, makes `to` carry
 /// `from`'s text, so comparing and planning see no difference. Runs on a connection to the FROM
 /// database (the definitions must parse there); leaves nothing behind.
-pub async fn reconcile(conn: &mut PgConnection, from: &Model, to: &mut Model) -> Result<usize, SchemaError> {
+pub async fn reconcile(
+    conn: &mut PgConnection,
+    from: &Model,
+    to: &mut Model,
+) -> Result<usize, SchemaError> {
     let candidates: Vec<_> = to
         .views
         .iter()
         .filter_map(|(name, tv)| {
             let fv = from.views.get(name)?;
-            (fv.definition != tv.definition && fv.materialized == tv.materialized && fv.columns == tv.columns)
+            (fv.definition != tv.definition
+                && fv.materialized == tv.materialized
+                && fv.columns == tv.columns)
                 .then(|| (name.clone(), fv.definition.clone(), tv.definition.clone()))
         })
         .collect();
@@ -27,7 +33,9 @@ pub async fn reconcile(conn: &mut PgConnection, from: &Model, to: &mut Model) ->
         return Ok(0);
     }
     let mut tx = Connection::begin(&mut *conn).await?;
-    sqlx::query("SET LOCAL search_path = ''").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL search_path = ''")
+        .execute(&mut *tx)
+        .await?;
     let mut equal = 0;
     for (name, a, b) in candidates {
         let (ra, rb) = (render(&mut tx, &a).await, render(&mut tx, &b).await);
@@ -55,14 +63,19 @@ pub async fn reconcile_url(url: &str, from: &Model, to: &mut Model) -> Result<us
 /// The server's rendering of `definition` as a fresh view, or None when it does not parse here.
 async fn render(conn: &mut PgConnection, definition: &str) -> Option<String> {
     let mut sp = Connection::begin(&mut *conn).await.ok()?;
-    let created =
-        sqlx::raw_sql(&format!("CREATE TEMPORARY VIEW soprovod_render AS {definition}")).execute(&mut *sp).await;
+    let created = sqlx::raw_sql(&format!(
+        "CREATE TEMPORARY VIEW soprovod_render AS {definition}"
+    ))
+    .execute(&mut *sp)
+    .await;
     let out = match created {
-        Ok(_) => sqlx::query("SELECT pg_catalog.pg_get_viewdef('pg_temp.soprovod_render'::regclass) AS d")
-            .fetch_one(sp.acquire().await.ok()?)
-            .await
-            .ok()
-            .and_then(|r| r.try_get::<String, _>("d").ok()),
+        Ok(_) => sqlx::query(
+            "SELECT pg_catalog.pg_get_viewdef('pg_temp.soprovod_render'::regclass) AS d",
+        )
+        .fetch_one(sp.acquire().await.ok()?)
+        .await
+        .ok()
+        .and_then(|r| r.try_get::<String, _>("d").ok()),
         Err(_) => None,
     };
     let _ = sp.rollback().await;

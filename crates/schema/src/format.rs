@@ -60,12 +60,23 @@ pub fn plan_text(plan: &Plan) -> String {
         let hz = if counts.is_empty() {
             "no hazards".to_string()
         } else {
-            counts.iter().map(|(k, n)| format!("{k} ×{n}")).collect::<Vec<_>>().join(", ")
+            counts
+                .iter()
+                .map(|(k, n)| format!("{k} ×{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        out.push_str(&format!("Plan: {} steps in one transaction; {hz}\n\n", plan.steps.len()));
+        out.push_str(&format!(
+            "Plan: {} steps in one transaction; {hz}\n\n",
+            plan.steps.len()
+        ));
         for (i, s) in plan.steps.iter().enumerate() {
             let kinds: Vec<&str> = s.hazards.iter().map(|h| h.kind.as_str()).collect();
-            let tag = if kinds.is_empty() { String::new() } else { format!("   [{}]", kinds.join(", ")) };
+            let tag = if kinds.is_empty() {
+                String::new()
+            } else {
+                format!("   [{}]", kinds.join(", "))
+            };
             out.push_str(&format!("{:>3}. {}: {}{tag}\n", i + 1, s.object, s.action));
             for line in s.sql.lines() {
                 out.push_str(&format!("       {line}\n"));
@@ -74,7 +85,12 @@ pub fn plan_text(plan: &Plan) -> String {
         if !counts.is_empty() {
             out.push_str("\nHazards:\n");
             for (s, h) in plan.hazards() {
-                out.push_str(&format!("  {:<18} {}: {}\n", h.kind.as_str(), s.object, h.reason));
+                out.push_str(&format!(
+                    "  {:<18} {}: {}\n",
+                    h.kind.as_str(),
+                    s.object,
+                    h.reason
+                ));
             }
         }
     }
@@ -154,7 +170,11 @@ pub fn plan_json(plan: &Plan) -> String {
         hazards: plan
             .hazards()
             .into_iter()
-            .map(|(s, h)| JsonHazard { kind: h.kind, object: &s.object, reason: &h.reason })
+            .map(|(s, h)| JsonHazard {
+                kind: h.kind,
+                object: &s.object,
+                reason: &h.reason,
+            })
             .collect(),
         unmodelled: &plan.unmodelled,
         notes: &plan.notes,

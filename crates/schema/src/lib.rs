@@ -38,13 +38,21 @@ pub enum SchemaError {
     #[error("loading the target schema into a scratch database failed: {0}")]
     TargetSql(sqlx::Error),
     #[error("reading the target directory {path}: {source}")]
-    TargetDir { path: String, source: std::io::Error },
+    TargetDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the target directory {0} holds no .sql files")]
     EmptyTargetDir(String),
     #[error("bad database URL: {0}")]
     Url(String),
     #[error("step {step} ({object}: {action}) failed: {source}; the transaction was rolled back, nothing changed")]
-    Step { step: usize, object: String, action: String, source: sqlx::Error },
+    Step {
+        step: usize,
+        object: String,
+        action: String,
+        source: sqlx::Error,
+    },
     #[error("the database changed since the plan was made ({0} differences); nothing changed, plan again")]
     ChangedSincePlan(usize),
     #[error("after the plan the database still differs from the target in {} objects; the transaction was rolled back, nothing changed", .0.differences.len())]

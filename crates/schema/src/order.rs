@@ -6,7 +6,10 @@ use crate::model::QName;
 
 /// The keys of `items` such that every item comes after the items it depends on (`deps` may name
 /// things outside `items`; those are ignored). Ties keep name order, so plans are stable.
-pub fn topo_order<V>(items: &BTreeMap<QName, V>, deps: impl Fn(&V) -> &BTreeSet<QName>) -> Vec<QName> {
+pub fn topo_order<V>(
+    items: &BTreeMap<QName, V>,
+    deps: impl Fn(&V) -> &BTreeSet<QName>,
+) -> Vec<QName> {
     let mut placed: BTreeSet<&QName> = BTreeSet::new();
     let mut out = Vec::with_capacity(items.len());
     // Depth-first with an explicit stack; a cycle (impossible for views) is broken by name order.

@@ -30,8 +30,12 @@ pub enum HazardKind {
 }
 
 impl HazardKind {
-    pub const ALL: [HazardKind; 4] =
-        [HazardKind::DataLoss, HazardKind::LossyCast, HazardKind::TableRewrite, HazardKind::MatviewRepopulate];
+    pub const ALL: [HazardKind; 4] = [
+        HazardKind::DataLoss,
+        HazardKind::LossyCast,
+        HazardKind::TableRewrite,
+        HazardKind::MatviewRepopulate,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -90,7 +94,10 @@ impl Plan {
 
     /// Every hazard with the object it is on.
     pub fn hazards(&self) -> Vec<(&Step, &Hazard)> {
-        self.steps.iter().flat_map(|s| s.hazards.iter().map(move |h| (s, h))).collect()
+        self.steps
+            .iter()
+            .flat_map(|s| s.hazards.iter().map(move |h| (s, h)))
+            .collect()
     }
 
     pub fn hazard_kinds(&self) -> BTreeSet<HazardKind> {
@@ -99,7 +106,10 @@ impl Plan {
 
     /// Existing tables the plan changes, for the backup.
     pub fn touched_tables(&self) -> BTreeSet<QName> {
-        self.steps.iter().filter_map(|s| s.touches.clone()).collect()
+        self.steps
+            .iter()
+            .filter_map(|s| s.touches.clone())
+            .collect()
     }
 }
 
@@ -178,22 +188,41 @@ pub fn plan(from: &Model, to: &Model, opts: CompareOptions) -> Plan {
     p.run();
     let mut unmodelled = Vec::new();
     for u in &from.unmodelled {
-        let side = if to.unmodelled.contains(u) { "in both databases" } else { "only in the database; not dropped" };
+        let side = if to.unmodelled.contains(u) {
+            "in both databases"
+        } else {
+            "only in the database; not dropped"
+        };
         unmodelled.push(format!("{u} ({side}; not modelled, left alone)"));
     }
     for u in to.unmodelled.difference(&from.unmodelled) {
-        unmodelled.push(format!("{u} (only in the target; not modelled, NOT created)"));
+        unmodelled.push(format!(
+            "{u} (only in the target; not modelled, NOT created)"
+        ));
     }
-    Plan { steps: p.steps.into_values().flatten().collect(), unmodelled, notes: p.notes }
+    Plan {
+        steps: p.steps.into_values().flatten().collect(),
+        unmodelled,
+        notes: p.notes,
+    }
 }
 
 fn step(object: impl Into<String>, action: impl Into<String>, sql: impl Into<String>) -> Step {
-    Step { object: object.into(), action: action.into(), sql: sql.into(), hazards: Vec::new(), touches: None }
+    Step {
+        object: object.into(),
+        action: action.into(),
+        sql: sql.into(),
+        hazards: Vec::new(),
+        touches: None,
+    }
 }
 
 impl Step {
     fn hazard(mut self, kind: HazardKind, reason: impl Into<String>) -> Self {
-        self.hazards.push(Hazard { kind, reason: reason.into() });
+        self.hazards.push(Hazard {
+            kind,
+            reason: reason.into(),
+        });
         self
     }
 
@@ -213,7 +242,11 @@ fn grantee(g: &str) -> String {
 
 /// Grants a freshly created object of this kind has besides its owner's.
 fn default_grants(kind: &str) -> BTreeSet<Grant> {
-    let public = |p: &str| Grant { grantee: "PUBLIC".into(), privilege: p.into(), grantable: false };
+    let public = |p: &str| Grant {
+        grantee: "PUBLIC".into(),
+        privilege: p.into(),
+        grantable: false,
+    };
     match kind {
         "FUNCTION" | "PROCEDURE" => [public("EXECUTE")].into(),
         "TYPE" => [public("USAGE")].into(),
@@ -257,9 +290,16 @@ fn identity_kind(code: &str) -> &'static str {
 }
 
 fn is_volatile_default(expr: &str) -> bool {
-    ["nextval(", "random(", "gen_random_uuid(", "clock_timestamp(", "uuid_generate", "timeofday("]
-        .iter()
-        .any(|f| expr.contains(f))
+    [
+        "nextval(",
+        "random(",
+        "gen_random_uuid(",
+        "clock_timestamp(",
+        "uuid_generate",
+        "timeofday(",
+    ]
+    .iter()
+    .any(|f| expr.contains(f))
 }
 
 impl<'a> Planner<'a> {
@@ -302,7 +342,12 @@ impl<'a> Planner<'a> {
                     .into(),
             );
         }
-        if self.steps.values().flatten().any(|s| s.sql.contains("ADD VALUE")) {
+        if self
+            .steps
+            .values()
+            .flatten()
+            .any(|s| s.sql.contains("ADD VALUE"))
+        {
             self.notes.push(
                 "ALTER TYPE ... ADD VALUE runs inside the transaction (PostgreSQL 12 and later allow it); the new label \
                  cannot be used by a row in the same transaction, and the plan does not use it"
@@ -316,9 +361,18 @@ impl<'a> Planner<'a> {
     fn analyse(&mut self) {
         for (sn, sq) in &self.from.sequences {
             let Some((t, c)) = &sq.owned_by else { continue };
-            let becomes_identity =
-                self.from.tables.get(t).and_then(|ft| ft.column(c)).is_some_and(|fc| fc.identity.is_none())
-                    && self.to.tables.get(t).and_then(|tt| tt.column(c)).is_some_and(|tc| tc.identity.is_some());
+            let becomes_identity = self
+                .from
+                .tables
+                .get(t)
+                .and_then(|ft| ft.column(c))
+                .is_some_and(|fc| fc.identity.is_none())
+                && self
+                    .to
+                    .tables
+                    .get(t)
+                    .and_then(|tt| tt.column(c))
+                    .is_some_and(|tc| tc.identity.is_some());
             if becomes_identity && !self.to.sequences.contains_key(sn) {
                 self.serials_to_identity.insert(sn.clone());
             }
@@ -366,8 +420,13 @@ impl<'a> Planner<'a> {
         }
         for (ft_name, ft) in &self.from.tables {
             for fc in &ft.columns {
-                if fc.enum_type.as_ref().is_some_and(|e| self.replaced_enums.contains(e)) {
-                    self.changed_columns.insert((ft_name.clone(), fc.name.clone()));
+                if fc
+                    .enum_type
+                    .as_ref()
+                    .is_some_and(|e| self.replaced_enums.contains(e))
+                {
+                    self.changed_columns
+                        .insert((ft_name.clone(), fc.name.clone()));
                 }
             }
         }
@@ -396,14 +455,20 @@ impl<'a> Planner<'a> {
                 let changed = match self.to.views.get(name) {
                     None => true,
                     Some(tv) => {
-                        tv.materialized != fv.materialized || tv.definition != fv.definition || tv.columns != fv.columns
+                        tv.materialized != fv.materialized
+                            || tv.definition != fv.definition
+                            || tv.columns != fv.columns
                     }
                 };
                 let d = &fv.depends;
                 let broken = d.columns.iter().any(|c| self.changed_columns.contains(c))
-                    || d.relations.iter().any(|r| self.replaced_relations.contains(r) || affected.contains(r))
+                    || d.relations
+                        .iter()
+                        .any(|r| self.replaced_relations.contains(r) || affected.contains(r))
                     || d.types.iter().any(|t| self.replaced_enums.contains(t))
-                    || d.functions.iter().any(|f| self.replaced_functions.contains(f));
+                    || d.functions
+                        .iter()
+                        .any(|f| self.replaced_functions.contains(f));
                 if changed || broken {
                     affected.insert(name.clone());
                 }
@@ -453,35 +518,85 @@ impl<'a> Planner<'a> {
             other => other,
         };
         for g in from.difference(to) {
-            let sql = if to.iter().any(|t| t.grantee == g.grantee && t.privilege == g.privilege) {
-                format!("REVOKE GRANT OPTION FOR {} ON {on} {target} FROM {};", g.privilege, grantee(&g.grantee))
+            let sql = if to
+                .iter()
+                .any(|t| t.grantee == g.grantee && t.privilege == g.privilege)
+            {
+                format!(
+                    "REVOKE GRANT OPTION FOR {} ON {on} {target} FROM {};",
+                    g.privilege,
+                    grantee(&g.grantee)
+                )
             } else {
-                format!("REVOKE {} ON {on} {target} FROM {};", g.privilege, grantee(&g.grantee))
+                format!(
+                    "REVOKE {} ON {on} {target} FROM {};",
+                    g.privilege,
+                    grantee(&g.grantee)
+                )
             };
-            self.push(phase, step(object, format!("revoke {} from {}", g.privilege, g.grantee), sql));
+            self.push(
+                phase,
+                step(
+                    object,
+                    format!("revoke {} from {}", g.privilege, g.grantee),
+                    sql,
+                ),
+            );
         }
         for g in to.difference(from) {
-            let option = if g.grantable { " WITH GRANT OPTION" } else { "" };
+            let option = if g.grantable {
+                " WITH GRANT OPTION"
+            } else {
+                ""
+            };
             self.push(
                 phase,
                 step(
                     object,
                     format!("grant {} to {}", g.privilege, g.grantee),
-                    format!("GRANT {} ON {on} {target} TO {}{option};", g.privilege, grantee(&g.grantee)),
+                    format!(
+                        "GRANT {} ON {on} {target} TO {}{option};",
+                        g.privilege,
+                        grantee(&g.grantee)
+                    ),
                 ),
             );
         }
     }
 
     /// Owner, comment and grants: for an existing object (`from`) or a new one (`None`).
-    fn extras(&mut self, phase: Phase, kind: &str, target: &str, object: &str, from: Option<&Extras>, to: &Extras) {
-        self.owner_sql(phase, kind, target, object, from.map(|f| f.owner.as_str()), to);
+    fn extras(
+        &mut self,
+        phase: Phase,
+        kind: &str,
+        target: &str,
+        object: &str,
+        from: Option<&Extras>,
+        to: &Extras,
+    ) {
+        self.owner_sql(
+            phase,
+            kind,
+            target,
+            object,
+            from.map(|f| f.owner.as_str()),
+            to,
+        );
         let from_comment = from.and_then(|f| f.comment.clone());
         if from_comment != to.comment {
-            let ck = if kind == "PROCEDURE" { "PROCEDURE" } else { kind };
-            self.push(phase, step(object, "comment", comment_sql(ck, target, &to.comment)));
+            let ck = if kind == "PROCEDURE" {
+                "PROCEDURE"
+            } else {
+                kind
+            };
+            self.push(
+                phase,
+                step(object, "comment", comment_sql(ck, target, &to.comment)),
+            );
         }
-        let from_grants = from.map(|f| f.grants.clone()).unwrap_or_else(|| default_grants(kind));
+        let from_grants = from
+            .map(|f| f.grants.clone())
+            .unwrap_or_else(|| default_grants(kind));
         self.grants_sql(phase, kind, target, object, &from_grants, &to.grants);
     }
 
@@ -490,14 +605,33 @@ impl<'a> Planner<'a> {
             let object = format!("schema {name}");
             let fnm = self.from.namespaces.get(name);
             if fnm.is_none() {
-                self.push(Phase::CreateSchemas, step(&object, "create", format!("CREATE SCHEMA {};", ident(name))));
+                self.push(
+                    Phase::CreateSchemas,
+                    step(&object, "create", format!("CREATE SCHEMA {};", ident(name))),
+                );
             }
-            self.extras(Phase::Extras, "SCHEMA", &ident(name), &object, fnm.map(|f| &f.extras), &tn.extras);
+            self.extras(
+                Phase::Extras,
+                "SCHEMA",
+                &ident(name),
+                &object,
+                fnm.map(|f| &f.extras),
+                &tn.extras,
+            );
         }
-        for name in self.from.namespaces.keys().filter(|n| !self.to.namespaces.contains_key(*n)) {
+        for name in self
+            .from
+            .namespaces
+            .keys()
+            .filter(|n| !self.to.namespaces.contains_key(*n))
+        {
             self.push(
                 Phase::DropSchemas,
-                step(format!("schema {name}"), "drop", format!("DROP SCHEMA {};", ident(name))),
+                step(
+                    format!("schema {name}"),
+                    "drop",
+                    format!("DROP SCHEMA {};", ident(name)),
+                ),
             );
         }
     }
@@ -526,7 +660,11 @@ impl<'a> Planner<'a> {
                             step(
                                 &object,
                                 "move",
-                                format!("ALTER EXTENSION {} SET SCHEMA {};", ident(name), ident(&te.schema)),
+                                format!(
+                                    "ALTER EXTENSION {} SET SCHEMA {};",
+                                    ident(name),
+                                    ident(&te.schema)
+                                ),
                             ),
                         );
                     }
@@ -536,17 +674,30 @@ impl<'a> Planner<'a> {
                             step(
                                 &object,
                                 format!("update {} → {}", fe.version, te.version),
-                                format!("ALTER EXTENSION {} UPDATE TO {};", ident(name), literal(&te.version)),
+                                format!(
+                                    "ALTER EXTENSION {} UPDATE TO {};",
+                                    ident(name),
+                                    literal(&te.version)
+                                ),
                             ),
                         );
                     }
                 }
             }
         }
-        for name in self.from.extensions.keys().filter(|n| !self.to.extensions.contains_key(*n)) {
+        for name in self
+            .from
+            .extensions
+            .keys()
+            .filter(|n| !self.to.extensions.contains_key(*n))
+        {
             self.push(
                 Phase::DropExtensions,
-                step(format!("extension {name}"), "drop", format!("DROP EXTENSION {};", ident(name))),
+                step(
+                    format!("extension {name}"),
+                    "drop",
+                    format!("DROP EXTENSION {};", ident(name)),
+                ),
             );
         }
     }
@@ -558,22 +709,46 @@ impl<'a> Planner<'a> {
             if fc.is_some_and(|f| f.options != tc.options) {
                 self.push(
                     Phase::Collations,
-                    step(&object, "drop to recreate", format!("DROP COLLATION {};", name.sql())),
+                    step(
+                        &object,
+                        "drop to recreate",
+                        format!("DROP COLLATION {};", name.sql()),
+                    ),
                 );
             }
             if fc.is_none_or(|f| f.options != tc.options) {
                 self.push(
                     Phase::Collations,
-                    step(&object, "create", format!("CREATE COLLATION {} ({});", name.sql(), tc.options)),
+                    step(
+                        &object,
+                        "create",
+                        format!("CREATE COLLATION {} ({});", name.sql(), tc.options),
+                    ),
                 );
             }
             let kept = fc.filter(|f| f.options == tc.options).map(|f| &f.extras);
-            self.extras(Phase::Extras, "COLLATION", &name.sql(), &object, kept, &tc.extras);
+            self.extras(
+                Phase::Extras,
+                "COLLATION",
+                &name.sql(),
+                &object,
+                kept,
+                &tc.extras,
+            );
         }
-        for name in self.from.collations.keys().filter(|n| !self.to.collations.contains_key(*n)) {
+        for name in self
+            .from
+            .collations
+            .keys()
+            .filter(|n| !self.to.collations.contains_key(*n))
+        {
             self.push(
                 Phase::DropLate,
-                step(format!("collation {name}"), "drop", format!("DROP COLLATION {};", name.sql())),
+                step(
+                    format!("collation {name}"),
+                    "drop",
+                    format!("DROP COLLATION {};", name.sql()),
+                ),
             );
         }
     }
@@ -581,16 +756,32 @@ impl<'a> Planner<'a> {
     fn enums(&mut self) {
         for (name, te) in &self.to.enums {
             let object = format!("type {name}");
-            let labels = te.labels.iter().map(|l| literal(l)).collect::<Vec<_>>().join(", ");
+            let labels = te
+                .labels
+                .iter()
+                .map(|l| literal(l))
+                .collect::<Vec<_>>()
+                .join(", ");
             let create = format!("CREATE TYPE {} AS ENUM ({labels});", name.sql());
             match self.from.enums.get(name) {
                 None => {
                     self.push(Phase::Types, step(&object, "create", create));
-                    self.extras(Phase::Extras, "TYPE", &name.sql(), &object, None, &te.extras);
+                    self.extras(
+                        Phase::Extras,
+                        "TYPE",
+                        &name.sql(),
+                        &object,
+                        None,
+                        &te.extras,
+                    );
                 }
                 Some(fe) if self.replaced_enums.contains(name) => {
                     let old = QName::new(&name.schema, format!("{}__soprovod_old", name.name));
-                    let removed: Vec<&String> = fe.labels.iter().filter(|l| !te.labels.contains(l)).collect();
+                    let removed: Vec<&String> = fe
+                        .labels
+                        .iter()
+                        .filter(|l| !te.labels.contains(l))
+                        .collect();
                     let mut s = step(
                         &object,
                         "rename the old type to recreate it with other labels",
@@ -603,9 +794,26 @@ impl<'a> Planner<'a> {
                         );
                     }
                     self.push(Phase::Types, s);
-                    self.push(Phase::Types, step(&object, "create with the target labels", create));
-                    self.push(Phase::DropLate, step(&object, "drop the old type", format!("DROP TYPE {};", old.sql())));
-                    self.extras(Phase::Extras, "TYPE", &name.sql(), &object, None, &te.extras);
+                    self.push(
+                        Phase::Types,
+                        step(&object, "create with the target labels", create),
+                    );
+                    self.push(
+                        Phase::DropLate,
+                        step(
+                            &object,
+                            "drop the old type",
+                            format!("DROP TYPE {};", old.sql()),
+                        ),
+                    );
+                    self.extras(
+                        Phase::Extras,
+                        "TYPE",
+                        &name.sql(),
+                        &object,
+                        None,
+                        &te.extras,
+                    );
                 }
                 Some(fe) => {
                     for (i, label) in te.labels.iter().enumerate() {
@@ -621,19 +829,42 @@ impl<'a> Planner<'a> {
                             step(
                                 &object,
                                 format!("add label {label}"),
-                                format!("ALTER TYPE {} ADD VALUE {} {place};", name.sql(), literal(label)),
+                                format!(
+                                    "ALTER TYPE {} ADD VALUE {} {place};",
+                                    name.sql(),
+                                    literal(label)
+                                ),
                             ),
                         );
                     }
-                    self.extras(Phase::Extras, "TYPE", &name.sql(), &object, Some(&fe.extras), &te.extras);
+                    self.extras(
+                        Phase::Extras,
+                        "TYPE",
+                        &name.sql(),
+                        &object,
+                        Some(&fe.extras),
+                        &te.extras,
+                    );
                 }
             }
         }
     }
 
     fn drop_unused_types(&mut self) {
-        for name in self.from.enums.keys().filter(|n| !self.to.enums.contains_key(*n)) {
-            self.push(Phase::DropLate, step(format!("type {name}"), "drop", format!("DROP TYPE {};", name.sql())));
+        for name in self
+            .from
+            .enums
+            .keys()
+            .filter(|n| !self.to.enums.contains_key(*n))
+        {
+            self.push(
+                Phase::DropLate,
+                step(
+                    format!("type {name}"),
+                    "drop",
+                    format!("DROP TYPE {};", name.sql()),
+                ),
+            );
         }
     }
 
@@ -644,20 +875,41 @@ impl<'a> Planner<'a> {
     fn functions(&mut self) {
         let affected_views = self.affected_views();
         for (name, tf) in &self.to.functions {
-            let object = format!("{} {name}", if tf.procedure { "procedure" } else { "function" });
-            let kind = if tf.procedure { "PROCEDURE" } else { "FUNCTION" };
+            let object = format!(
+                "{} {name}",
+                if tf.procedure {
+                    "procedure"
+                } else {
+                    "function"
+                }
+            );
+            let kind = if tf.procedure {
+                "PROCEDURE"
+            } else {
+                "FUNCTION"
+            };
             let target = Self::function_target(name);
             let ff = self.from.functions.get(name);
             // A function whose signature uses a relation's row type waits for that relation.
             let late = tf.uses_relations.iter().any(|r| {
-                !self.from.has_relation(r) || self.replaced_relations.contains(r) || affected_views.contains(r)
+                !self.from.has_relation(r)
+                    || self.replaced_relations.contains(r)
+                    || affected_views.contains(r)
             });
-            let phase = if late { Phase::LateFunctions } else { Phase::Functions };
+            let phase = if late {
+                Phase::LateFunctions
+            } else {
+                Phase::Functions
+            };
             let recreate = self.replaced_functions.contains(name);
             if recreate {
                 self.push(
                     Phase::DropFunctionsEarly,
-                    step(&object, "drop to recreate with another result type", format!("DROP {kind} {target};")),
+                    step(
+                        &object,
+                        "drop to recreate with another result type",
+                        format!("DROP {kind} {target};"),
+                    ),
                 );
             }
             if ff.is_none() || recreate || ff.is_some_and(|f| f.definition != tf.definition) {
@@ -665,7 +917,11 @@ impl<'a> Planner<'a> {
                     phase,
                     step(
                         &object,
-                        if ff.is_none() { "create" } else { "create or replace" },
+                        if ff.is_none() {
+                            "create"
+                        } else {
+                            "create or replace"
+                        },
                         format!("{};", tf.definition),
                     ),
                 );
@@ -677,7 +933,11 @@ impl<'a> Planner<'a> {
             if self.to.functions.contains_key(name) {
                 continue;
             }
-            let kind = if ff.procedure { "PROCEDURE" } else { "FUNCTION" };
+            let kind = if ff.procedure {
+                "PROCEDURE"
+            } else {
+                "FUNCTION"
+            };
             // A function that relations use must outlive them; one only triggers use goes after the triggers.
             self.push(
                 Phase::DropLate,
@@ -707,7 +967,11 @@ impl<'a> Planner<'a> {
             match fs {
                 None => self.push(
                     Phase::CreateSequences,
-                    step(&object, "create", format!("CREATE SEQUENCE {} {options};", name.sql())),
+                    step(
+                        &object,
+                        "create",
+                        format!("CREATE SEQUENCE {} {options};", name.sql()),
+                    ),
                 ),
                 Some(fs) => {
                     let same = fs.data_type == ts.data_type
@@ -719,13 +983,20 @@ impl<'a> Planner<'a> {
                         && fs.cycle == ts.cycle;
                     if !same {
                         let what = if fs.data_type != ts.data_type {
-                            format!("retype {} → {} (with its column)", fs.data_type, ts.data_type)
+                            format!(
+                                "retype {} → {} (with its column)",
+                                fs.data_type, ts.data_type
+                            )
                         } else {
                             "change options".to_string()
                         };
                         self.push(
                             Phase::AlterSequences,
-                            step(&object, what, format!("ALTER SEQUENCE {} {options};", name.sql())),
+                            step(
+                                &object,
+                                what,
+                                format!("ALTER SEQUENCE {} {options};", name.sql()),
+                            ),
                         );
                     }
                 }
@@ -744,19 +1015,32 @@ impl<'a> Planner<'a> {
                     ),
                 );
             }
-            self.extras(Phase::Extras, "SEQUENCE", &name.sql(), &object, fs.map(|f| &f.extras), &ts.extras);
+            self.extras(
+                Phase::Extras,
+                "SEQUENCE",
+                &name.sql(),
+                &object,
+                fs.map(|f| &f.extras),
+                &ts.extras,
+            );
         }
         let dropped: Vec<&QName> = self
             .from
             .sequences
             .keys()
-            .filter(|n| !self.to.sequences.contains_key(*n) && !self.serials_to_identity.contains(*n))
+            .filter(|n| {
+                !self.to.sequences.contains_key(*n) && !self.serials_to_identity.contains(*n)
+            })
             .collect();
         for name in dropped {
             // A serial's sequence goes with its column, so it may be gone by now.
             self.push(
                 Phase::DropLate,
-                step(format!("sequence {name}"), "drop", format!("DROP SEQUENCE IF EXISTS {};", name.sql())),
+                step(
+                    format!("sequence {name}"),
+                    "drop",
+                    format!("DROP SEQUENCE IF EXISTS {};", name.sql()),
+                ),
             );
         }
     }
@@ -764,18 +1048,34 @@ impl<'a> Planner<'a> {
     fn create_table_sql(name: &QName, t: &Table) -> String {
         let unlogged = if t.unlogged { "UNLOGGED " } else { "" };
         let mut sql = if let Some((parent, bound)) = &t.partition_of {
-            format!("CREATE {unlogged}TABLE {} PARTITION OF {} {bound}", name.sql(), parent.sql())
+            format!(
+                "CREATE {unlogged}TABLE {} PARTITION OF {} {bound}",
+                name.sql(),
+                parent.sql()
+            )
         } else {
-            let cols: Vec<String> =
-                t.columns.iter().filter(|c| c.local).map(|c| format!("    {}", column_sql(c))).collect();
-            let mut s = format!("CREATE {unlogged}TABLE {} (\n{}\n)", name.sql(), cols.join(",\n"));
+            let cols: Vec<String> = t
+                .columns
+                .iter()
+                .filter(|c| c.local)
+                .map(|c| format!("    {}", column_sql(c)))
+                .collect();
+            let mut s = format!(
+                "CREATE {unlogged}TABLE {} (\n{}\n)",
+                name.sql(),
+                cols.join(",\n")
+            );
             if cols.is_empty() {
                 s = format!("CREATE {unlogged}TABLE {} ()", name.sql());
             }
             if !t.inherits.is_empty() {
                 s.push_str(&format!(
                     " INHERITS ({})",
-                    t.inherits.iter().map(QName::sql).collect::<Vec<_>>().join(", ")
+                    t.inherits
+                        .iter()
+                        .map(QName::sql)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             s
@@ -795,11 +1095,12 @@ impl<'a> Planner<'a> {
         let depth = |m: &Model, n: &QName| -> usize {
             let mut d = 0;
             let mut cur = n.clone();
-            while let Some(p) = m
-                .tables
-                .get(&cur)
-                .and_then(|t| t.partition_of.as_ref().map(|p| p.0.clone()).or_else(|| t.inherits.first().cloned()))
-            {
+            while let Some(p) = m.tables.get(&cur).and_then(|t| {
+                t.partition_of
+                    .as_ref()
+                    .map(|p| p.0.clone())
+                    .or_else(|| t.inherits.first().cloned())
+            }) {
                 d += 1;
                 cur = p;
                 if d > 32 {
@@ -829,7 +1130,10 @@ impl<'a> Planner<'a> {
             let phase = Phase::CreateTables;
             match ft {
                 None => {
-                    self.push(phase, step(&object, "create", Self::create_table_sql(name, tt)));
+                    self.push(
+                        phase,
+                        step(&object, "create", Self::create_table_sql(name, tt)),
+                    );
                     for c in &tt.columns {
                         if c.comment.is_some() {
                             let target = format!("{}.{}", name.sql(), ident(&c.name));
@@ -848,9 +1152,21 @@ impl<'a> Planner<'a> {
                 Some(ft) => self.alter_table(name, ft, tt),
             }
             self.table_parts(name, ft, tt);
-            self.extras(Phase::Extras, "TABLE", &name.sql(), &object, ft.map(|f| &f.extras), &tt.extras);
+            self.extras(
+                Phase::Extras,
+                "TABLE",
+                &name.sql(),
+                &object,
+                ft.map(|f| &f.extras),
+                &tt.extras,
+            );
         }
-        let mut dropped: Vec<&QName> = self.from.tables.keys().filter(|n| !self.to.tables.contains_key(*n)).collect();
+        let mut dropped: Vec<&QName> = self
+            .from
+            .tables
+            .keys()
+            .filter(|n| !self.to.tables.contains_key(*n))
+            .collect();
         dropped.sort_by_key(|n| std::cmp::Reverse(depth(self.from, n)));
         for name in dropped {
             // Its foreign keys go first, so dropped tables that reference each other drop in any order.
@@ -874,14 +1190,24 @@ impl<'a> Planner<'a> {
             let rows_note = "the table and its rows are dropped";
             self.push(
                 Phase::DropTables,
-                step(format!("table {name}"), "drop", format!("DROP TABLE {};", name.sql()))
-                    .hazard(HazardKind::DataLoss, rows_note)
-                    .touching(name),
+                step(
+                    format!("table {name}"),
+                    "drop",
+                    format!("DROP TABLE {};", name.sql()),
+                )
+                .hazard(HazardKind::DataLoss, rows_note)
+                .touching(name),
             );
         }
     }
 
-    fn column_grants(&mut self, table: &QName, column: &str, from: &BTreeSet<Grant>, to: &BTreeSet<Grant>) {
+    fn column_grants(
+        &mut self,
+        table: &QName,
+        column: &str,
+        from: &BTreeSet<Grant>,
+        to: &BTreeSet<Grant>,
+    ) {
         for g in from.difference(to) {
             self.push(
                 Phase::Extras,
@@ -899,7 +1225,11 @@ impl<'a> Planner<'a> {
             );
         }
         for g in to.difference(from) {
-            let option = if g.grantable { " WITH GRANT OPTION" } else { "" };
+            let option = if g.grantable {
+                " WITH GRANT OPTION"
+            } else {
+                ""
+            };
             self.push(
                 Phase::Extras,
                 step(
@@ -923,8 +1253,13 @@ impl<'a> Planner<'a> {
         let alter = |sql: String| format!("ALTER TABLE {t} {sql};");
         // Columns a parent's change takes care of.
         let parent_in_from = |tab: &Table| -> bool {
-            tab.partition_of.as_ref().is_some_and(|(p, _)| self.from.tables.contains_key(p))
-                || tab.inherits.iter().any(|p| self.from.tables.contains_key(p))
+            tab.partition_of
+                .as_ref()
+                .is_some_and(|(p, _)| self.from.tables.contains_key(p))
+                || tab
+                    .inherits
+                    .iter()
+                    .any(|p| self.from.tables.contains_key(p))
         };
         if let (Some((parent, _)), false) = (&ft.partition_of, ft.partition_of == tt.partition_of) {
             self.push(
@@ -940,8 +1275,12 @@ impl<'a> Planner<'a> {
         for p in ft.inherits.iter().filter(|p| !tt.inherits.contains(p)) {
             self.push(
                 Phase::DetachPartitions,
-                step(&object, format!("stop inheriting from {p}"), alter(format!("NO INHERIT {}", p.sql())))
-                    .touching(name),
+                step(
+                    &object,
+                    format!("stop inheriting from {p}"),
+                    alter(format!("NO INHERIT {}", p.sql())),
+                )
+                .touching(name),
             );
         }
         // (subcommand, hazards, description, column whose type changes)
@@ -952,14 +1291,20 @@ impl<'a> Planner<'a> {
                 if !tc.local && parent_in_from(tt) {
                     continue;
                 }
-                let mut s =
-                    step(&object, format!("add column {}", tc.name), alter(format!("ADD COLUMN {}", column_sql(tc))))
-                        .touching(name);
+                let mut s = step(
+                    &object,
+                    format!("add column {}", tc.name),
+                    alter(format!("ADD COLUMN {}", column_sql(tc))),
+                )
+                .touching(name);
                 if tc.generated.is_some()
                     || tc.identity.is_some()
                     || tc.default.as_deref().is_some_and(is_volatile_default)
                 {
-                    s = s.hazard(HazardKind::TableRewrite, format!("adding {} fills every row", tc.name));
+                    s = s.hazard(
+                        HazardKind::TableRewrite,
+                        format!("adding {} fills every row", tc.name),
+                    );
                     self.rewritten.insert(name.clone());
                 }
                 self.push(Phase::AlterColumns, s);
@@ -976,7 +1321,11 @@ impl<'a> Planner<'a> {
                 self.column_grants(name, &tc.name, &BTreeSet::new(), &tc.grants);
                 continue;
             };
-            if !fc.local && parent_in_from(ft) && fc.data_type == tc.data_type && fc.generated == tc.generated {
+            if !fc.local
+                && parent_in_from(ft)
+                && fc.data_type == tc.data_type
+                && fc.generated == tc.generated
+            {
                 // Inherited: defaults and the like are still per table.
             }
             // A generated expression cannot be changed in place: drop and add the column again.
@@ -990,7 +1339,10 @@ impl<'a> Planner<'a> {
                 if fc.generated.is_none() {
                     s = s.hazard(
                         HazardKind::DataLoss,
-                        format!("the stored values of {} are replaced by the generated expression", tc.name),
+                        format!(
+                            "the stored values of {} are replaced by the generated expression",
+                            tc.name
+                        ),
                     );
                 }
                 self.push(Phase::AlterColumns, s);
@@ -1001,7 +1353,10 @@ impl<'a> Planner<'a> {
                         format!("add column {} back", tc.name),
                         alter(format!("ADD COLUMN {}", column_sql(tc))),
                     )
-                    .hazard(HazardKind::TableRewrite, format!("computing {} rewrites every row", tc.name))
+                    .hazard(
+                        HazardKind::TableRewrite,
+                        format!("computing {} rewrites every row", tc.name),
+                    )
                     .touching(name),
                 );
                 self.rewritten.insert(name.clone());
@@ -1018,10 +1373,15 @@ impl<'a> Planner<'a> {
                     .touching(name),
                 );
             }
-            let enum_rebuilt = fc.enum_type.as_ref().is_some_and(|e| self.replaced_enums.contains(e));
-            let retype = (fc.data_type != tc.data_type || fc.collation != tc.collation || enum_rebuilt)
-                && (fc.local || !parent_in_from(ft));
-            if fc.default.is_some() && (fc.default != tc.default || retype) && fc.identity.is_none() {
+            let enum_rebuilt = fc
+                .enum_type
+                .as_ref()
+                .is_some_and(|e| self.replaced_enums.contains(e));
+            let retype =
+                (fc.data_type != tc.data_type || fc.collation != tc.collation || enum_rebuilt)
+                    && (fc.local || !parent_in_from(ft));
+            if fc.default.is_some() && (fc.default != tc.default || retype) && fc.identity.is_none()
+            {
                 self.push(
                     Phase::AlterColumns,
                     step(
@@ -1052,11 +1412,21 @@ impl<'a> Planner<'a> {
                 } else {
                     String::new()
                 };
-                let collate = tc.collation.as_ref().map(|c| format!(" COLLATE {c}")).unwrap_or_default();
+                let collate = tc
+                    .collation
+                    .as_ref()
+                    .map(|c| format!(" COLLATE {c}"))
+                    .unwrap_or_default();
                 let effect = if fc.data_type == tc.data_type && !enum_rebuilt {
-                    CastEffect { lossy: false, rewrite: false }
+                    CastEffect {
+                        lossy: false,
+                        rewrite: false,
+                    }
                 } else if through_text {
-                    CastEffect { lossy: true, rewrite: true }
+                    CastEffect {
+                        lossy: true,
+                        rewrite: true,
+                    }
                 } else {
                     cast_effect(&fc.data_type, &tc.data_type)
                 };
@@ -1064,7 +1434,10 @@ impl<'a> Planner<'a> {
                 if effect.lossy {
                     hazards.push(Hazard {
                         kind: HazardKind::LossyCast,
-                        reason: format!("{} {} → {} can lose or reject values", tc.name, fc.data_type, tc.data_type),
+                        reason: format!(
+                            "{} {} → {} can lose or reject values",
+                            tc.name, fc.data_type, tc.data_type
+                        ),
                     });
                 }
                 if effect.rewrite {
@@ -1079,7 +1452,11 @@ impl<'a> Planner<'a> {
                 } else if enum_rebuilt {
                     format!("{} onto the recreated {}", tc.name, tc.data_type)
                 } else {
-                    format!("{} collation → {}", tc.name, tc.collation.as_deref().unwrap_or("default"))
+                    format!(
+                        "{} collation → {}",
+                        tc.name,
+                        tc.collation.as_deref().unwrap_or("default")
+                    )
                 };
                 let type_changes = (fc.data_type != tc.data_type).then(|| tc.name.clone());
                 retypes.push((
@@ -1095,11 +1472,16 @@ impl<'a> Planner<'a> {
             let what: Vec<String> = retypes.iter().map(|r| r.2.clone()).collect();
             let sql = format!(
                 "ALTER TABLE {t}\n    {};",
-                retypes.iter().map(|r| r.0.clone()).collect::<Vec<_>>().join(",\n    ")
+                retypes
+                    .iter()
+                    .map(|r| r.0.clone())
+                    .collect::<Vec<_>>()
+                    .join(",\n    ")
             );
             let mut s = step(&object, format!("retype {}", what.join(", ")), sql).touching(name);
             s.hazards = retypes.iter().flat_map(|r| r.1.clone()).collect();
-            let retyped_cols: BTreeSet<String> = retypes.iter().filter_map(|r| r.3.clone()).collect();
+            let retyped_cols: BTreeSet<String> =
+                retypes.iter().filter_map(|r| r.3.clone()).collect();
             let fks = self.foreign_keys_on_retyped(name, &retyped_cols);
             if !fks.is_empty() {
                 self.notes.push(format!(
@@ -1110,7 +1492,9 @@ impl<'a> Planner<'a> {
             self.push(Phase::AlterColumns, s);
         }
         for tc in &tt.columns {
-            let Some(fc) = ft.column(&tc.name) else { continue };
+            let Some(fc) = ft.column(&tc.name) else {
+                continue;
+            };
             let col = ident(&tc.name);
             if tc.generated.is_some() && fc.generated != tc.generated {
                 continue;
@@ -1118,21 +1502,34 @@ impl<'a> Planner<'a> {
             if tc.not_null && !fc.not_null {
                 self.push(
                     Phase::AlterColumns,
-                    step(&object, format!("{} not null", tc.name), alter(format!("ALTER COLUMN {col} SET NOT NULL")))
-                        .touching(name),
+                    step(
+                        &object,
+                        format!("{} not null", tc.name),
+                        alter(format!("ALTER COLUMN {col} SET NOT NULL")),
+                    )
+                    .touching(name),
                 );
             }
             if !tc.not_null && fc.not_null {
                 self.push(
                     Phase::AlterColumns,
-                    step(&object, format!("{} nullable", tc.name), alter(format!("ALTER COLUMN {col} DROP NOT NULL")))
-                        .touching(name),
+                    step(
+                        &object,
+                        format!("{} nullable", tc.name),
+                        alter(format!("ALTER COLUMN {col} DROP NOT NULL")),
+                    )
+                    .touching(name),
                 );
             }
-            let enum_rebuilt = fc.enum_type.as_ref().is_some_and(|e| self.replaced_enums.contains(e));
-            let retyped = fc.data_type != tc.data_type || fc.collation != tc.collation || enum_rebuilt;
-            let default_dropped =
-                fc.default.is_some() && (fc.default != tc.default || retyped) && fc.identity.is_none();
+            let enum_rebuilt = fc
+                .enum_type
+                .as_ref()
+                .is_some_and(|e| self.replaced_enums.contains(e));
+            let retyped =
+                fc.data_type != tc.data_type || fc.collation != tc.collation || enum_rebuilt;
+            let default_dropped = fc.default.is_some()
+                && (fc.default != tc.default || retyped)
+                && fc.identity.is_none();
             if let Some(d) = &tc.default {
                 if fc.default.as_ref() != Some(d) || default_dropped {
                     self.push(
@@ -1154,7 +1551,8 @@ impl<'a> Planner<'a> {
                         .serials_to_identity
                         .iter()
                         .filter(|sn| {
-                            self.from.sequences[*sn].owned_by.as_ref() == Some(&(name.clone(), tc.name.clone()))
+                            self.from.sequences[*sn].owned_by.as_ref()
+                                == Some(&(name.clone(), tc.name.clone()))
                         })
                         .cloned()
                         .collect();
@@ -1163,7 +1561,10 @@ impl<'a> Planner<'a> {
                             Phase::AlterColumns,
                             step(
                                 format!("sequence {sn}"),
-                                format!("drop the serial sequence of {} (it becomes an identity)", tc.name),
+                                format!(
+                                    "drop the serial sequence of {} (it becomes an identity)",
+                                    tc.name
+                                ),
                                 format!("DROP SEQUENCE {};", sn.sql()),
                             ),
                         );
@@ -1173,7 +1574,10 @@ impl<'a> Planner<'a> {
                         step(
                             &object,
                             format!("{} becomes an identity", tc.name),
-                            alter(format!("ALTER COLUMN {col} ADD GENERATED {} AS IDENTITY", identity_kind(k))),
+                            alter(format!(
+                                "ALTER COLUMN {col} ADD GENERATED {} AS IDENTITY",
+                                identity_kind(k)
+                            )),
                         )
                         .touching(name),
                     );
@@ -1197,7 +1601,10 @@ impl<'a> Planner<'a> {
                         step(
                             &object,
                             format!("{} identity {}", tc.name, identity_kind(b)),
-                            alter(format!("ALTER COLUMN {col} SET GENERATED {}", identity_kind(b))),
+                            alter(format!(
+                                "ALTER COLUMN {col} SET GENERATED {}",
+                                identity_kind(b)
+                            )),
                         )
                         .touching(name),
                     );
@@ -1222,12 +1629,19 @@ impl<'a> Planner<'a> {
             }
             self.push(
                 Phase::AlterColumns,
-                step(&object, format!("drop column {}", fc.name), alter(format!("DROP COLUMN {}", ident(&fc.name))))
-                    .hazard(
-                        HazardKind::DataLoss,
-                        format!("column {} ({}) and its values are dropped", fc.name, fc.data_type),
-                    )
-                    .touching(name),
+                step(
+                    &object,
+                    format!("drop column {}", fc.name),
+                    alter(format!("DROP COLUMN {}", ident(&fc.name))),
+                )
+                .hazard(
+                    HazardKind::DataLoss,
+                    format!(
+                        "column {} ({}) and its values are dropped",
+                        fc.name, fc.data_type
+                    ),
+                )
+                .touching(name),
             );
         }
         // Columns that vanish with a parent's column and that TO keeps locally come back.
@@ -1235,10 +1649,21 @@ impl<'a> Planner<'a> {
             if fc.local || !parent_in_from(ft) {
                 continue;
             }
-            let parent_drops = ft.inherits.iter().chain(ft.partition_of.iter().map(|p| &p.0)).any(|p| {
-                self.from.tables.get(p).is_some_and(|pt| pt.column(&fc.name).is_some())
-                    && self.to.tables.get(p).is_none_or(|pt| pt.column(&fc.name).is_none())
-            });
+            let parent_drops = ft
+                .inherits
+                .iter()
+                .chain(ft.partition_of.iter().map(|p| &p.0))
+                .any(|p| {
+                    self.from
+                        .tables
+                        .get(p)
+                        .is_some_and(|pt| pt.column(&fc.name).is_some())
+                        && self
+                            .to
+                            .tables
+                            .get(p)
+                            .is_none_or(|pt| pt.column(&fc.name).is_none())
+                });
             if let (true, Some(tc)) = (parent_drops, tt.column(&fc.name)) {
                 self.push(
                     Phase::AlterColumns,
@@ -1255,9 +1680,16 @@ impl<'a> Planner<'a> {
             let to = if tt.unlogged { "UNLOGGED" } else { "LOGGED" };
             self.push(
                 Phase::TableOptions,
-                step(&object, format!("set {}", to.to_lowercase()), alter(format!("SET {to}")))
-                    .hazard(HazardKind::TableRewrite, format!("SET {to} rewrites the table"))
-                    .touching(name),
+                step(
+                    &object,
+                    format!("set {}", to.to_lowercase()),
+                    alter(format!("SET {to}")),
+                )
+                .hazard(
+                    HazardKind::TableRewrite,
+                    format!("SET {to} rewrites the table"),
+                )
+                .touching(name),
             );
         }
         if ft.reloptions != tt.reloptions {
@@ -1265,22 +1697,36 @@ impl<'a> Planner<'a> {
                 .reloptions
                 .iter()
                 .filter_map(|o| o.split('=').next().map(str::to_string))
-                .filter(|k| !tt.reloptions.iter().any(|o| o.split('=').next() == Some(k.as_str())))
+                .filter(|k| {
+                    !tt.reloptions
+                        .iter()
+                        .any(|o| o.split('=').next() == Some(k.as_str()))
+                })
                 .collect();
             if !removed.is_empty() {
                 self.push(
                     Phase::TableOptions,
-                    step(&object, "reset storage options", alter(format!("RESET ({})", removed.join(", ")))),
+                    step(
+                        &object,
+                        "reset storage options",
+                        alter(format!("RESET ({})", removed.join(", "))),
+                    ),
                 );
             }
             if !tt.reloptions.is_empty() {
                 self.push(
                     Phase::TableOptions,
-                    step(&object, "storage options", alter(format!("SET ({})", tt.reloptions.join(", ")))),
+                    step(
+                        &object,
+                        "storage options",
+                        alter(format!("SET ({})", tt.reloptions.join(", "))),
+                    ),
                 );
             }
         }
-        if let (Some((parent, bound)), false) = (&tt.partition_of, ft.partition_of == tt.partition_of) {
+        if let (Some((parent, bound)), false) =
+            (&tt.partition_of, ft.partition_of == tt.partition_of)
+        {
             self.push(
                 Phase::TableOptions,
                 step(
@@ -1294,7 +1740,12 @@ impl<'a> Planner<'a> {
         for p in tt.inherits.iter().filter(|p| !ft.inherits.contains(p)) {
             self.push(
                 Phase::TableOptions,
-                step(&object, format!("inherit from {p}"), alter(format!("INHERIT {}", p.sql()))).touching(name),
+                step(
+                    &object,
+                    format!("inherit from {p}"),
+                    alter(format!("INHERIT {}", p.sql())),
+                )
+                .touching(name),
             );
         }
     }
@@ -1307,8 +1758,8 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 let local = tn == name && c.columns.iter().any(|col| retyped.contains(col));
-                let remote =
-                    c.references.as_ref() == Some(name) && c.referenced_columns.iter().any(|col| retyped.contains(col));
+                let remote = c.references.as_ref() == Some(name)
+                    && c.referenced_columns.iter().any(|col| retyped.contains(col));
                 if local || remote {
                     out.push(format!("{tn}.{cn}"));
                 }
@@ -1324,9 +1775,16 @@ impl<'a> Planner<'a> {
         let empty = BTreeMap::new();
         let fcons = ft.map(|f| &f.constraints).unwrap_or(&empty);
         for (cn, fc) in fcons {
-            let target_ref_recreated = fc.references.as_ref().is_some_and(|r| self.recreated_tables.contains(r));
+            let target_ref_recreated = fc
+                .references
+                .as_ref()
+                .is_some_and(|r| self.recreated_tables.contains(r));
             if tt.constraints.get(cn) != Some(fc) || target_ref_recreated {
-                let phase = if fc.kind == "f" { Phase::DropForeignKeys } else { Phase::DropConstraints };
+                let phase = if fc.kind == "f" {
+                    Phase::DropForeignKeys
+                } else {
+                    Phase::DropConstraints
+                };
                 self.push(
                     phase,
                     step(
@@ -1339,9 +1797,14 @@ impl<'a> Planner<'a> {
             }
         }
         for (cn, tc) in &tt.constraints {
-            let target_ref_recreated = tc.references.as_ref().is_some_and(|r| self.recreated_tables.contains(r));
+            let target_ref_recreated = tc
+                .references
+                .as_ref()
+                .is_some_and(|r| self.recreated_tables.contains(r));
             if fcons.get(cn) != Some(tc) || target_ref_recreated {
-                if fcons.get(cn).is_some_and(|f| f.definition == tc.definition) && !target_ref_recreated {
+                if fcons.get(cn).is_some_and(|f| f.definition == tc.definition)
+                    && !target_ref_recreated
+                {
                     let target = format!("{} ON {t}", ident(cn));
                     self.push(
                         Phase::Extras,
@@ -1353,11 +1816,19 @@ impl<'a> Planner<'a> {
                     );
                     continue;
                 }
-                let phase = if tc.kind == "f" { Phase::AddForeignKeys } else { Phase::AddConstraints };
+                let phase = if tc.kind == "f" {
+                    Phase::AddForeignKeys
+                } else {
+                    Phase::AddConstraints
+                };
                 let mut s = step(
                     &object,
                     format!("add constraint {cn}"),
-                    format!("ALTER TABLE {t} ADD CONSTRAINT {} {};", ident(cn), tc.definition),
+                    format!(
+                        "ALTER TABLE {t} ADD CONSTRAINT {} {};",
+                        ident(cn),
+                        tc.definition
+                    ),
                 );
                 if ft.is_some() {
                     s = s.touching(name);
@@ -1385,17 +1856,30 @@ impl<'a> Planner<'a> {
             if tt.policies.get(pn) != Some(fp) {
                 self.push(
                     Phase::DropConstraints,
-                    step(&object, format!("drop policy {pn}"), format!("DROP POLICY {} ON {t};", ident(pn))),
+                    step(
+                        &object,
+                        format!("drop policy {pn}"),
+                        format!("DROP POLICY {} ON {t};", ident(pn)),
+                    ),
                 );
             }
         }
         for (pn, tp) in &tt.policies {
             if fpol.get(pn) != Some(tp) {
-                let roles = tp.roles.iter().map(|r| grantee(r)).collect::<Vec<_>>().join(", ");
+                let roles = tp
+                    .roles
+                    .iter()
+                    .map(|r| grantee(r))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let mut sql = format!(
                     "CREATE POLICY {} ON {t} AS {} FOR {} TO {roles}",
                     ident(pn),
-                    if tp.permissive { "PERMISSIVE" } else { "RESTRICTIVE" },
+                    if tp.permissive {
+                        "PERMISSIVE"
+                    } else {
+                        "RESTRICTIVE"
+                    },
                     tp.command
                 );
                 if let Some(u) = &tp.using {
@@ -1405,10 +1889,15 @@ impl<'a> Planner<'a> {
                     sql.push_str(&format!(" WITH CHECK ({c})"));
                 }
                 sql.push(';');
-                self.push(Phase::TableOptions, step(&object, format!("create policy {pn}"), sql));
+                self.push(
+                    Phase::TableOptions,
+                    step(&object, format!("create policy {pn}"), sql),
+                );
             }
         }
-        let (frls, fforce) = ft.map(|f| (f.row_security, f.force_row_security)).unwrap_or((false, false));
+        let (frls, fforce) = ft
+            .map(|f| (f.row_security, f.force_row_security))
+            .unwrap_or((false, false));
         if frls != tt.row_security {
             let what = if tt.row_security { "ENABLE" } else { "DISABLE" };
             self.push(
@@ -1421,7 +1910,11 @@ impl<'a> Planner<'a> {
             );
         }
         if fforce != tt.force_row_security {
-            let what = if tt.force_row_security { "FORCE" } else { "NO FORCE" };
+            let what = if tt.force_row_security {
+                "FORCE"
+            } else {
+                "NO FORCE"
+            };
             self.push(
                 Phase::TableOptions,
                 step(
@@ -1445,16 +1938,28 @@ impl<'a> Planner<'a> {
             if to.get(n).is_none_or(|ti| ti.definition != fi.definition) {
                 self.push(
                     Phase::DropConstraints,
-                    step(object, format!("drop index {n}"), format!("DROP INDEX {};", QName::new(schema, n).sql())),
+                    step(
+                        object,
+                        format!("drop index {n}"),
+                        format!("DROP INDEX {};", QName::new(schema, n).sql()),
+                    ),
                 );
             }
         }
         for (n, ti) in to {
             let fi = from.get(n).filter(|fi| fi.definition == ti.definition);
             if fi.is_none() {
-                self.push(Phase::Indexes, step(object, format!("create index {n}"), format!("{};", ti.definition)));
+                self.push(
+                    Phase::Indexes,
+                    step(
+                        object,
+                        format!("create index {n}"),
+                        format!("{};", ti.definition),
+                    ),
+                );
             }
-            if fi.map(|f| &f.comment) != Some(&ti.comment) && (ti.comment.is_some() || fi.is_some()) {
+            if fi.map(|f| &f.comment) != Some(&ti.comment) && (ti.comment.is_some() || fi.is_some())
+            {
                 self.push(
                     Phase::Extras,
                     step(
@@ -1468,27 +1973,43 @@ impl<'a> Planner<'a> {
         let _ = existing;
     }
 
-    fn triggers(&mut self, object: &str, on: &str, from: &BTreeMap<String, Trigger>, to: &BTreeMap<String, Trigger>) {
+    fn triggers(
+        &mut self,
+        object: &str,
+        on: &str,
+        from: &BTreeMap<String, Trigger>,
+        to: &BTreeMap<String, Trigger>,
+    ) {
         for (n, ft) in from {
             let function_replaced = self.replaced_functions.contains(&ft.function);
             if to.get(n).is_none_or(|tt| tt.definition != ft.definition) || function_replaced {
                 self.push(
                     Phase::DropTriggers,
-                    step(object, format!("drop trigger {n}"), format!("DROP TRIGGER {} ON {on};", ident(n))),
+                    step(
+                        object,
+                        format!("drop trigger {n}"),
+                        format!("DROP TRIGGER {} ON {on};", ident(n)),
+                    ),
                 );
             }
         }
         for (n, tt) in to {
-            let kept = from
-                .get(n)
-                .filter(|ft| ft.definition == tt.definition && !self.replaced_functions.contains(&ft.function));
+            let kept = from.get(n).filter(|ft| {
+                ft.definition == tt.definition && !self.replaced_functions.contains(&ft.function)
+            });
             if kept.is_none() {
                 self.push(
                     Phase::CreateTriggers,
-                    step(object, format!("create trigger {n}"), format!("{};", tt.definition)),
+                    step(
+                        object,
+                        format!("create trigger {n}"),
+                        format!("{};", tt.definition),
+                    ),
                 );
             }
-            if kept.map(|k| &k.enabled) != Some(&tt.enabled) && (kept.is_some() || tt.enabled != "O") {
+            if kept.map(|k| &k.enabled) != Some(&tt.enabled)
+                && (kept.is_some() || tt.enabled != "O")
+            {
                 let what = match tt.enabled.as_str() {
                     "D" => "DISABLE TRIGGER",
                     "R" => "ENABLE REPLICA TRIGGER",
@@ -1497,10 +2018,16 @@ impl<'a> Planner<'a> {
                 };
                 self.push(
                     Phase::CreateTriggers,
-                    step(object, format!("trigger {n} state"), format!("ALTER TABLE {on} {what} {};", ident(n))),
+                    step(
+                        object,
+                        format!("trigger {n} state"),
+                        format!("ALTER TABLE {on} {what} {};", ident(n)),
+                    ),
                 );
             }
-            if kept.map(|k| &k.comment) != Some(&tt.comment) && (tt.comment.is_some() || kept.is_some()) {
+            if kept.map(|k| &k.comment) != Some(&tt.comment)
+                && (tt.comment.is_some() || kept.is_some())
+            {
                 self.push(
                     Phase::Extras,
                     step(
@@ -1519,7 +2046,11 @@ impl<'a> Planner<'a> {
         let from_order = topo_order(&self.from.views, |v| &v.depends.relations);
         for name in from_order.iter().rev().filter(|n| affected.contains(*n)) {
             let fv = &self.from.views[name];
-            let kind = if fv.materialized { "MATERIALIZED VIEW" } else { "VIEW" };
+            let kind = if fv.materialized {
+                "MATERIALIZED VIEW"
+            } else {
+                "VIEW"
+            };
             let why = if !self.to.views.contains_key(name) {
                 "drop".to_string()
             } else if self.to.views[name].definition != fv.definition
@@ -1531,14 +2062,22 @@ impl<'a> Planner<'a> {
             };
             self.push(
                 Phase::DropViews,
-                step(format!("{} {name}", kind.to_lowercase()), why, format!("DROP {kind} {};", name.sql())),
+                step(
+                    format!("{} {name}", kind.to_lowercase()),
+                    why,
+                    format!("DROP {kind} {};", name.sql()),
+                ),
             );
         }
         // Create in dependency order of TO.
         let to_order = topo_order(&self.to.views, |v| &v.depends.relations);
         for name in &to_order {
             let tv = &self.to.views[name];
-            let kind = if tv.materialized { "MATERIALIZED VIEW" } else { "VIEW" };
+            let kind = if tv.materialized {
+                "MATERIALIZED VIEW"
+            } else {
+                "VIEW"
+            };
             let object = format!("{} {name}", kind.to_lowercase());
             let fv = self.from.views.get(name);
             let recreate = fv.is_none() || affected.contains(name);
@@ -1547,21 +2086,46 @@ impl<'a> Planner<'a> {
                 self.alter_view(name, fv, tv);
                 continue;
             }
-            let with =
-                if tv.reloptions.is_empty() { String::new() } else { format!(" WITH ({})", tv.reloptions.join(", ")) };
+            let with = if tv.reloptions.is_empty() {
+                String::new()
+            } else {
+                format!(" WITH ({})", tv.reloptions.join(", "))
+            };
             let sql = if tv.materialized {
-                let data = if tv.populated { "WITH DATA" } else { "WITH NO DATA" };
-                format!("CREATE MATERIALIZED VIEW {}{with} AS\n{}\n{data};", name.sql(), tv.definition)
+                let data = if tv.populated {
+                    "WITH DATA"
+                } else {
+                    "WITH NO DATA"
+                };
+                format!(
+                    "CREATE MATERIALIZED VIEW {}{with} AS\n{}\n{data};",
+                    name.sql(),
+                    tv.definition
+                )
             } else {
                 format!("CREATE VIEW {}{with} AS\n{};", name.sql(), tv.definition)
             };
-            let mut s = step(&object, if fv.is_some() { "recreate from the target definition" } else { "create" }, sql);
+            let mut s = step(
+                &object,
+                if fv.is_some() {
+                    "recreate from the target definition"
+                } else {
+                    "create"
+                },
+                sql,
+            );
             if tv.materialized && fv.is_some() {
-                s = s.hazard(HazardKind::MatviewRepopulate, "the materialized view is recreated and filled again");
+                s = s.hazard(
+                    HazardKind::MatviewRepopulate,
+                    "the materialized view is recreated and filled again",
+                );
             }
             self.push(Phase::CreateViews, s);
             for i in tv.indexes.values() {
-                self.push(Phase::CreateViews, step(&object, "create index", format!("{};", i.definition)));
+                self.push(
+                    Phase::CreateViews,
+                    step(&object, "create index", format!("{};", i.definition)),
+                );
             }
             for (c, comment) in &tv.column_comments {
                 let target = format!("{}.{}", name.sql(), ident(c));
@@ -1586,12 +2150,23 @@ impl<'a> Planner<'a> {
             if extras.owner.is_empty() {
                 extras.owner = self.from.current_user.clone();
             }
-            self.extras(Phase::CreateViews, kind, &name.sql(), &object, None, &extras);
+            self.extras(
+                Phase::CreateViews,
+                kind,
+                &name.sql(),
+                &object,
+                None,
+                &extras,
+            );
             self.opts = saved;
             for (n, t) in &tv.triggers {
                 self.push(
                     Phase::CreateTriggers,
-                    step(&object, format!("create trigger {n}"), format!("{};", t.definition)),
+                    step(
+                        &object,
+                        format!("create trigger {n}"),
+                        format!("{};", t.definition),
+                    ),
                 );
                 if t.comment.is_some() {
                     self.push(
@@ -1599,7 +2174,11 @@ impl<'a> Planner<'a> {
                         step(
                             &object,
                             format!("comment on trigger {n}"),
-                            comment_sql("TRIGGER", &format!("{} ON {}", ident(n), name.sql()), &t.comment),
+                            comment_sql(
+                                "TRIGGER",
+                                &format!("{} ON {}", ident(n), name.sql()),
+                                &t.comment,
+                            ),
                         ),
                     );
                 }
@@ -1609,14 +2188,22 @@ impl<'a> Planner<'a> {
     }
 
     fn alter_view(&mut self, name: &QName, fv: &View, tv: &View) {
-        let kind = if tv.materialized { "MATERIALIZED VIEW" } else { "VIEW" };
+        let kind = if tv.materialized {
+            "MATERIALIZED VIEW"
+        } else {
+            "VIEW"
+        };
         let object = format!("{} {name}", kind.to_lowercase());
         if fv.reloptions != tv.reloptions {
             let removed: Vec<String> = fv
                 .reloptions
                 .iter()
                 .filter_map(|o| o.split('=').next().map(str::to_string))
-                .filter(|k| !tv.reloptions.iter().any(|o| o.split('=').next() == Some(k.as_str())))
+                .filter(|k| {
+                    !tv.reloptions
+                        .iter()
+                        .any(|o| o.split('=').next() == Some(k.as_str()))
+                })
                 .collect();
             if !removed.is_empty() {
                 self.push(
@@ -1624,7 +2211,11 @@ impl<'a> Planner<'a> {
                     step(
                         &object,
                         "reset options",
-                        format!("ALTER {kind} {} RESET ({});", name.sql(), removed.join(", ")),
+                        format!(
+                            "ALTER {kind} {} RESET ({});",
+                            name.sql(),
+                            removed.join(", ")
+                        ),
                     ),
                 );
             }
@@ -1634,7 +2225,11 @@ impl<'a> Planner<'a> {
                     step(
                         &object,
                         "options",
-                        format!("ALTER {kind} {} SET ({});", name.sql(), tv.reloptions.join(", ")),
+                        format!(
+                            "ALTER {kind} {} SET ({});",
+                            name.sql(),
+                            tv.reloptions.join(", ")
+                        ),
                     ),
                 );
             }
@@ -1645,7 +2240,11 @@ impl<'a> Planner<'a> {
                 let target = format!("{}.{}", name.sql(), ident(c));
                 self.push(
                     Phase::Extras,
-                    step(&object, format!("comment on column {c}"), comment_sql("COLUMN", &target, &b.cloned())),
+                    step(
+                        &object,
+                        format!("comment on column {c}"),
+                        comment_sql("COLUMN", &target, &b.cloned()),
+                    ),
                 );
             }
         }
@@ -1657,13 +2256,22 @@ impl<'a> Planner<'a> {
             };
             self.push(
                 Phase::Extras,
-                step(&object, "refresh", sql)
-                    .hazard(HazardKind::MatviewRepopulate, "the materialized view is refilled"),
+                step(&object, "refresh", sql).hazard(
+                    HazardKind::MatviewRepopulate,
+                    "the materialized view is refilled",
+                ),
             );
         }
         self.indexes(&object, &name.schema, &fv.indexes, &tv.indexes, true);
         self.triggers(&object, &name.sql(), &fv.triggers, &tv.triggers);
-        self.extras(Phase::Extras, kind, &name.sql(), &object, Some(&fv.extras), &tv.extras);
+        self.extras(
+            Phase::Extras,
+            kind,
+            &name.sql(),
+            &object,
+            Some(&fv.extras),
+            &tv.extras,
+        );
     }
 }
 

@@ -27,7 +27,9 @@ impl Target {
     /// How to compare a database with this target: owners only count when the target is a live
     /// database (a scratch database's objects all belong to whoever loaded them).
     pub fn compare_options(&self) -> CompareOptions {
-        CompareOptions { owners: matches!(self, Target::Url(_)) }
+        CompareOptions {
+            owners: matches!(self, Target::Url(_)),
+        }
     }
 
     /// Parses a `--target` value: a `postgres://` URL or a directory.
@@ -39,7 +41,9 @@ impl Target {
         if path.is_dir() {
             Ok(Target::Dir(path))
         } else {
-            Err(format!("--target {raw:?} is neither a postgres:// URL nor a directory of .sql files"))
+            Err(format!(
+                "--target {raw:?} is neither a postgres:// URL nor a directory of .sql files"
+            ))
         }
     }
 }
@@ -61,7 +65,9 @@ pub async fn introspect_url(url: &str) -> Result<Model, SchemaError> {
 
 pub(crate) async fn introspect_conn(conn: &mut PgConnection) -> Result<Model, SchemaError> {
     let mut tx = conn.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
     let model = catalog::introspect(&mut tx).await?;
     tx.rollback().await?;
     Ok(model)
@@ -81,13 +87,24 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
         "soprovod_scratch_{}_{}_{}",
         std::process::id(),
         SCRATCH.fetch_add(1, Ordering::Relaxed),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
     );
     let mut admin = connect(server_url).await?;
-    sqlx::raw_sql(&format!("CREATE DATABASE {} TEMPLATE template0", ident(&name))).execute(&mut admin).await?;
+    sqlx::raw_sql(&format!(
+        "CREATE DATABASE {} TEMPLATE template0",
+        ident(&name)
+    ))
+    .execute(&mut admin)
+    .await?;
     let result = async {
         let mut conn = connect(&with_database(server_url, &name)?).await?;
-        let loaded = sqlx::raw_sql(&sql).execute(&mut conn).await.map_err(SchemaError::TargetSql);
+        let loaded = sqlx::raw_sql(&sql)
+            .execute(&mut conn)
+            .await
+            .map_err(SchemaError::TargetSql);
         let model = match loaded {
             Ok(_) => introspect_conn(&mut conn).await,
             Err(e) => Err(e),
@@ -96,8 +113,12 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
         model
     }
     .await;
-    let dropped =
-        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&name))).execute(&mut admin).await;
+    let dropped = sqlx::raw_sql(&format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        ident(&name)
+    ))
+    .execute(&mut admin)
+    .await;
     let _ = admin.close().await;
     let model = result?;
     dropped?;
@@ -105,7 +126,10 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
 }
 
 fn read_dir_sql(dir: &PathBuf) -> Result<String, SchemaError> {
-    let err = |source| SchemaError::TargetDir { path: dir.display().to_string(), source };
+    let err = |source| SchemaError::TargetDir {
+        path: dir.display().to_string(),
+        source,
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(err)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -127,8 +151,11 @@ fn read_dir_sql(dir: &PathBuf) -> Result<String, SchemaError> {
 pub fn with_database(url: &str, database: &str) -> Result<String, SchemaError> {
     let mut u = url::Url::parse(url).map_err(|e| SchemaError::Url(e.to_string()))?;
     u.set_path(&format!("/{database}"));
-    let pairs: Vec<(String, String)> =
-        u.query_pairs().filter(|(k, _)| k != "dbname").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| k != "dbname")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     if pairs.is_empty() {
         u.set_query(None);
     } else {
@@ -142,7 +169,11 @@ mod tests {
     #[test]
     fn the_database_of_a_url_is_replaced() {
         assert_eq!(
-            super::with_database("postgres://u:p@127.0.0.1:5432/prod?sslmode=disable", "scratch").unwrap(),
+            super::with_database(
+                "postgres://u:p@127.0.0.1:5432/prod?sslmode=disable",
+                "scratch"
+            )
+            .unwrap(),
             "postgres://u:p@127.0.0.1:5432/scratch?sslmode=disable"
         );
     }

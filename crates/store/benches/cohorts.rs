@@ -92,7 +92,10 @@ fn main() {
         .find(|a| !a.starts_with('-'))
         .map(|a| a.parse().expect("the argument is the number of users"))
         .unwrap_or(1_000_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     runtime.block_on(run(users));
 }
 
@@ -106,7 +109,10 @@ async fn run(users: i64) {
         "rows generated: users {}, letter_sessions {}, subscriptions {}, acquisition_channels {}",
         sizes[0], sizes[1], sizes[2], sizes[3]
     );
-    sqlx::raw_sql("VACUUM ANALYZE").execute(&mut conn).await.expect("vacuum analyze");
+    sqlx::raw_sql("VACUUM ANALYZE")
+        .execute(&mut conn)
+        .await
+        .expect("vacuum analyze");
 
     let mut seed_times = Vec::new();
     let mut our_times = Vec::new();
@@ -122,19 +128,45 @@ async fn run(users: i64) {
     }
     let seed = median(&mut seed_times);
     let ours = median(&mut our_times);
-    println!("seed TZ v9.5 SQL: median {:>10.1} ms  (runs {}; {} rows)", ms(seed), runs(&seed_times), seed_rows);
-    println!("user_cohorts_basic: median {:>8.1} ms  (runs {}; {} rows)", ms(ours), runs(&our_times), our_rows);
-    println!("ratio (seed / ours): {:.1}x", seed.as_secs_f64() / ours.as_secs_f64());
+    println!(
+        "seed TZ v9.5 SQL: median {:>10.1} ms  (runs {}; {} rows)",
+        ms(seed),
+        runs(&seed_times),
+        seed_rows
+    );
+    println!(
+        "user_cohorts_basic: median {:>8.1} ms  (runs {}; {} rows)",
+        ms(ours),
+        runs(&our_times),
+        our_rows
+    );
+    println!(
+        "ratio (seed / ours): {:.1}x",
+        seed.as_secs_f64() / ours.as_secs_f64()
+    );
 
     let (matched, detail) = compare_with_reference(&mut conn).await;
-    println!("user_cohorts_basic equals the exact reference: {} ({detail})", if matched { "yes" } else { "NO" });
+    println!(
+        "user_cohorts_basic equals the exact reference: {} ({detail})",
+        if matched { "yes" } else { "NO" }
+    );
 
     // The same exact figures without the summaries (what the view falls back to on a migrated
     // database until analytics_rebuild() has run): how much of the speed the summaries buy.
-    let (t, n) = time_query(&mut conn, "select * from analytics_cohorts_from_base_tables()").await;
-    println!("(for information) exact figures straight from the base tables: {:.1} ms, {n} rows", ms(t));
+    let (t, n) = time_query(
+        &mut conn,
+        "select * from analytics_cohorts_from_base_tables()",
+    )
+    .await;
+    println!(
+        "(for information) exact figures straight from the base tables: {:.1} ms, {n} rows",
+        ms(t)
+    );
     let (t, n) = time_query(&mut conn, "select * from user_retention_monthly").await;
-    println!("(for information) user_retention_monthly: {:.1} ms, {n} rows", ms(t));
+    println!(
+        "(for information) user_retention_monthly: {:.1} ms, {n} rows",
+        ms(t)
+    );
     if !matched {
         std::process::exit(1);
     }
@@ -205,21 +237,42 @@ async fn generate(conn: &mut PgConnection, users: i64) -> [i64; 4] {
     ];
     for (name, sql) in &steps {
         let started = Instant::now();
-        let done = sqlx::query(sql).execute(&mut *conn).await.unwrap_or_else(|e| panic!("generating {name}: {e}"));
+        let done = sqlx::query(sql)
+            .execute(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("generating {name}: {e}"));
         if *name != "seed" {
-            println!("  generated {name}: {} rows in {:.1} s (analytics triggers included)", done.rows_affected(), started.elapsed().as_secs_f64());
+            println!(
+                "  generated {name}: {} rows in {:.1} s (analytics triggers included)",
+                done.rows_affected(),
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     let mut sizes = [0i64; 4];
-    for (i, table) in ["users", "letter_sessions", "subscriptions", "acquisition_channels"].iter().enumerate() {
-        sizes[i] = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&mut *conn).await.expect("count");
+    for (i, table) in [
+        "users",
+        "letter_sessions",
+        "subscriptions",
+        "acquisition_channels",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sizes[i] = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&mut *conn)
+            .await
+            .expect("count");
     }
     sizes
 }
 
 async fn time_query(conn: &mut PgConnection, sql: &str) -> (Duration, usize) {
     let started = Instant::now();
-    let rows = sqlx::query(sql).fetch_all(&mut *conn).await.expect("benchmarked query");
+    let rows = sqlx::query(sql)
+        .fetch_all(&mut *conn)
+        .await
+        .expect("benchmarked query");
     (started.elapsed(), rows.len())
 }
 
@@ -227,28 +280,53 @@ async fn time_query(conn: &mut PgConnection, sql: &str) -> (Duration, usize) {
 /// and the same now().
 async fn compare_with_reference(conn: &mut PgConnection) -> (bool, String) {
     let mut tx = conn.begin().await.expect("begin");
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await.expect("isolation");
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *tx)
+        .await
+        .expect("isolation");
     let ours = analytics::cohorts(&mut *tx).await.expect("our view");
     let raw: Vec<(chrono::NaiveDate, String, i64, i64, i64, String)> =
-        sqlx::query_as(REFERENCE_SQL).fetch_all(&mut *tx).await.expect("reference query");
+        sqlx::query_as(REFERENCE_SQL)
+            .fetch_all(&mut *tx)
+            .await
+            .expect("reference query");
     tx.commit().await.expect("commit");
     let expected: Vec<CohortRow> = raw
         .into_iter()
-        .map(|(cohort_month, acquisition_channel, cohort_size, activated_users, premium_users, seconds)| CohortRow {
-            cohort_month,
-            acquisition_channel,
-            cohort_size,
-            activated_users,
-            premium_users,
-            avg_days_to_first_generation: mean_days(&seconds, activated_users),
-        })
+        .map(
+            |(
+                cohort_month,
+                acquisition_channel,
+                cohort_size,
+                activated_users,
+                premium_users,
+                seconds,
+            )| CohortRow {
+                cohort_month,
+                acquisition_channel,
+                cohort_size,
+                activated_users,
+                premium_users,
+                avg_days_to_first_generation: mean_days(&seconds, activated_users),
+            },
+        )
         .collect();
     let users: i64 = expected.iter().map(|r| r.cohort_size).sum();
     if ours == expected {
-        return (true, format!("{} rows, {users} users in the window", ours.len()));
+        return (
+            true,
+            format!("{} rows, {users} users in the window", ours.len()),
+        );
     }
     let first_diff = ours.iter().zip(&expected).find(|(a, b)| a != b);
-    (false, format!("ours {} rows, reference {} rows; first difference: {first_diff:?}", ours.len(), expected.len()))
+    (
+        false,
+        format!(
+            "ours {} rows, reference {} rows; first difference: {first_diff:?}",
+            ours.len(),
+            expected.len()
+        ),
+    )
 }
 
 /// `round(seconds / activated / 86400, 2)` exactly, half away from zero, from the decimal text of
@@ -266,7 +344,9 @@ fn mean_days(seconds: &str, activated: i64) -> Option<Hundredths> {
     let numerator = mantissa * 100;
     let denominator = i128::from(activated) * 86_400 * 10i128.pow(scale);
     let rounded = (2 * numerator + denominator) / (2 * denominator);
-    Some(Hundredths::from_hundredths((if negative { -rounded } else { rounded }) as i64))
+    Some(Hundredths::from_hundredths(
+        (if negative { -rounded } else { rounded }) as i64,
+    ))
 }
 
 fn median(times: &mut [Duration]) -> Duration {
@@ -279,5 +359,9 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn runs(times: &[Duration]) -> String {
-    times.iter().map(|t| format!("{:.1}", ms(*t))).collect::<Vec<_>>().join(" / ")
+    times
+        .iter()
+        .map(|t| format!("{:.1}", ms(*t)))
+        .collect::<Vec<_>>()
+        .join(" / ")
 }

@@ -7,10 +7,23 @@ use crate::StoreError;
 
 /// Stores where the user came from unless a row exists already (first touch only). An unknown
 /// referrer is stored as null, never an error.
-pub async fn record_first_touch(conn: &mut PgConnection, user: UserId, payload: &StartPayload) -> Result<bool, StoreError> {
+pub async fn record_first_touch(
+    conn: &mut PgConnection,
+    user: UserId,
+    payload: &StartPayload,
+) -> Result<bool, StoreError> {
     let (source, medium, campaign, referrer) = match payload.meaning() {
         Acquisition::Referral { referrer } => (None, None, None, Some(referrer.get())),
-        Acquisition::Utm { source, medium, campaign } => (Some(source.as_str()), medium.as_deref(), campaign.as_deref(), None),
+        Acquisition::Utm {
+            source,
+            medium,
+            campaign,
+        } => (
+            Some(source.as_str()),
+            medium.as_deref(),
+            campaign.as_deref(),
+            None,
+        ),
         Acquisition::Other => (None, None, None, None),
     };
     let done = sqlx::query(

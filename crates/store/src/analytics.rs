@@ -31,12 +31,18 @@ impl Hundredths {
         if whole == 0 {
             return None;
         }
-        Some(Self(Self::round_div(i128::from(part) * 10_000, i128::from(whole)) as i64))
+        Some(Self(
+            Self::round_div(i128::from(part) * 10_000, i128::from(whole)) as i64,
+        ))
     }
 
     /// `numerator / denominator` rounded half away from zero to an integer.
     fn round_div(numerator: i128, denominator: i128) -> i128 {
-        let (n, d) = if denominator < 0 { (-numerator, -denominator) } else { (numerator, denominator) };
+        let (n, d) = if denominator < 0 {
+            (-numerator, -denominator)
+        } else {
+            (numerator, denominator)
+        };
         let q = (2 * n.abs() + d) / (2 * d);
         if n < 0 {
             -q
@@ -156,14 +162,23 @@ pub async fn cohorts<'c>(db: impl PgExecutor<'c>) -> Result<Vec<CohortRow>, Stor
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(cohort_month, acquisition_channel, cohort_size, activated_users, premium_users, avg)| CohortRow {
-            cohort_month,
-            acquisition_channel,
-            cohort_size,
-            activated_users,
-            premium_users,
-            avg_days_to_first_generation: avg.map(Hundredths),
-        })
+        .map(
+            |(
+                cohort_month,
+                acquisition_channel,
+                cohort_size,
+                activated_users,
+                premium_users,
+                avg,
+            )| CohortRow {
+                cohort_month,
+                acquisition_channel,
+                cohort_size,
+                activated_users,
+                premium_users,
+                avg_days_to_first_generation: avg.map(Hundredths),
+            },
+        )
         .collect())
 }
 
@@ -173,12 +188,27 @@ pub async fn user_stats<'c>(db: impl PgExecutor<'c>) -> Result<UserStats, StoreE
         sqlx::query_as("SELECT total_users, users_today, users_week, users_month FROM user_stats")
             .fetch_one(db)
             .await?;
-    Ok(UserStats { total_users, users_today, users_week, users_month })
+    Ok(UserStats {
+        total_users,
+        users_today,
+        users_week,
+        users_month,
+    })
 }
 
 /// Letter sessions of the last 30 days per status and model, busiest first.
-pub async fn session_stats<'c>(db: impl PgExecutor<'c>) -> Result<Vec<SessionStatsRow>, StoreError> {
-    type Raw = (String, Option<String>, i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+pub async fn session_stats<'c>(
+    db: impl PgExecutor<'c>,
+) -> Result<Vec<SessionStatsRow>, StoreError> {
+    type Raw = (
+        String,
+        Option<String>,
+        i64,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+    );
     let rows: Vec<Raw> = sqlx::query_as(
         "SELECT status, model_used, sessions, avg_generation_time_seconds::float8,
                 avg_letter_length::float8, avg_resume_length::float8, avg_job_description_length::float8
@@ -189,27 +219,34 @@ pub async fn session_stats<'c>(db: impl PgExecutor<'c>) -> Result<Vec<SessionSta
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(status, model_used, sessions, gen, letter, resume, job)| SessionStatsRow {
-            status,
-            model_used,
-            sessions,
-            avg_generation_time_seconds: gen,
-            avg_letter_length: letter,
-            avg_resume_length: resume,
-            avg_job_description_length: job,
-        })
+        .map(
+            |(status, model_used, sessions, gen, letter, resume, job)| SessionStatsRow {
+                status,
+                model_used,
+                sessions,
+                avg_generation_time_seconds: gen,
+                avg_letter_length: letter,
+                avg_resume_length: resume,
+                avg_job_description_length: job,
+            },
+        )
         .collect())
 }
 
 /// Active users and events per UTC date of the last 30, newest first.
 pub async fn user_activity<'c>(db: impl PgExecutor<'c>) -> Result<Vec<ActivityRow>, StoreError> {
-    let rows: Vec<(NaiveDate, i64, i64)> =
-        sqlx::query_as("SELECT date, active_users, total_events FROM user_activity ORDER BY date DESC")
-            .fetch_all(db)
-            .await?;
+    let rows: Vec<(NaiveDate, i64, i64)> = sqlx::query_as(
+        "SELECT date, active_users, total_events FROM user_activity ORDER BY date DESC",
+    )
+    .fetch_all(db)
+    .await?;
     Ok(rows
         .into_iter()
-        .map(|(date, active_users, total_events)| ActivityRow { date, active_users, total_events })
+        .map(|(date, active_users, total_events)| ActivityRow {
+            date,
+            active_users,
+            total_events,
+        })
         .collect())
 }
 
@@ -226,16 +263,27 @@ pub async fn openai_usage<'c>(db: impl PgExecutor<'c>) -> Result<Vec<UsageRow>, 
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(date, model, requests, prompt_tokens, completion_tokens, total_tokens, avg_ms, success)| UsageRow {
-            date,
-            model,
-            requests,
-            prompt_tokens,
-            completion_tokens,
-            total_tokens,
-            avg_response_time_ms: Hundredths(avg_ms),
-            success_rate: Hundredths(success),
-        })
+        .map(
+            |(
+                date,
+                model,
+                requests,
+                prompt_tokens,
+                completion_tokens,
+                total_tokens,
+                avg_ms,
+                success,
+            )| UsageRow {
+                date,
+                model,
+                requests,
+                prompt_tokens,
+                completion_tokens,
+                total_tokens,
+                avg_response_time_ms: Hundredths(avg_ms),
+                success_rate: Hundredths(success),
+            },
+        )
         .collect())
 }
 
@@ -252,13 +300,15 @@ pub async fn retention<'c>(db: impl PgExecutor<'c>) -> Result<Vec<RetentionCell>
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(cohort_month, cohort_size, months_after_signup, retained_users, pct)| RetentionCell {
-            cohort_month,
-            cohort_size,
-            months_after_signup,
-            retained_users,
-            retention_pct: pct.map(Hundredths),
-        })
+        .map(
+            |(cohort_month, cohort_size, months_after_signup, retained_users, pct)| RetentionCell {
+                cohort_month,
+                cohort_size,
+                months_after_signup,
+                retained_users,
+                retention_pct: pct.map(Hundredths),
+            },
+        )
         .collect())
 }
 
@@ -269,17 +319,24 @@ pub async fn retention<'c>(db: impl PgExecutor<'c>) -> Result<Vec<RetentionCell>
 /// database that already had rows, until [`rebuild_summaries`] runs). False too when the summary
 /// tables do not exist at all.
 pub async fn summaries_filled(pool: &sqlx::PgPool) -> Result<bool, StoreError> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('analytics_summary_state') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('analytics_summary_state') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
     if !exists {
         return Ok(false);
     }
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM analytics_summary_state)").fetch_one(pool).await?)
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM analytics_summary_state)")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 pub async fn rebuild_summaries<'c>(db: impl PgExecutor<'c>) -> Result<(), StoreError> {
-    sqlx::query("SELECT analytics_rebuild()").execute(db).await?;
+    sqlx::query("SELECT analytics_rebuild()")
+        .execute(db)
+        .await?;
     Ok(())
 }
 

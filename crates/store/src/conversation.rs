@@ -43,7 +43,11 @@ impl State {
             "ready" => Self::Ready,
             "awaiting_feedback" => Self::AwaitingFeedback,
             "awaiting_improvement" => Self::AwaitingImprovement,
-            other => return Err(StoreError::Corrupt(format!("unknown conversation state {other:?}"))),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown conversation state {other:?}"
+                )))
+            }
         })
     }
 }
@@ -63,16 +67,23 @@ pub struct Conversation {
 /// Records an event id; false when it was processed before. Run it in the transaction that does
 /// the event's work, so a crash before commit leaves the event unprocessed.
 pub async fn mark_processed(conn: &mut PgConnection, event_id: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query("INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(event_id)
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        sqlx::query("INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(event_id)
+            .execute(&mut *conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Forgets processed event ids older than `before` (Telegram re-delivers within a day at most).
-pub async fn forget_processed_before(conn: &mut PgConnection, before: DateTime<Utc>) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM processed_events WHERE processed_at < $1").bind(before).execute(&mut *conn).await?;
+pub async fn forget_processed_before(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
+        .bind(before)
+        .execute(&mut *conn)
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -87,26 +98,41 @@ type Row = (
     Vec<DateTime<Utc>>,
 );
 
-const COLUMNS: &str = "state, session_id, generation_started_at, grant_subscription_id, grant_window_start, \
+const COLUMNS: &str =
+    "state, session_id, generation_started_at, grant_subscription_id, grant_window_start, \
                        delete_requested_at, command_times, generation_times";
 
 /// The user's conversation, created idle if new, locked until the transaction ends so events of
 /// one user are handled one at a time across replicas.
 pub async fn lock(conn: &mut PgConnection, user: UserId) -> Result<Conversation, StoreError> {
     let select = format!("SELECT {COLUMNS} FROM conversations WHERE user_id = $1 FOR UPDATE");
-    let mut row: Option<Row> = sqlx::query_as(&select).bind(user.get()).fetch_optional(&mut *conn).await?;
+    let mut row: Option<Row> = sqlx::query_as(&select)
+        .bind(user.get())
+        .fetch_optional(&mut *conn)
+        .await?;
     if row.is_none() {
-        sqlx::query("INSERT INTO conversations (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING")
+        sqlx::query(
+            "INSERT INTO conversations (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(user.get())
+        .execute(&mut *conn)
+        .await?;
+        row = sqlx::query_as(&select)
             .bind(user.get())
-            .execute(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
-        row = sqlx::query_as(&select).bind(user.get()).fetch_optional(&mut *conn).await?;
     }
     let r = row.ok_or_else(|| StoreError::Corrupt(format!("no conversation row for {user}")))?;
     let grant = match (r.3, r.4) {
         (Some(subscription_id), Some(window_start)) => {
             // Only the id and the window matter for giving the letter back.
-            Some(crate::quota::Grant { subscription_id, plan: domain::Plan::Free, window_start, letters_used: 0, letters_limit: 0 })
+            Some(crate::quota::Grant {
+                subscription_id,
+                plan: domain::Plan::Free,
+                window_start,
+                letters_used: 0,
+                letters_limit: 0,
+            })
         }
         _ => None,
     };
@@ -122,7 +148,12 @@ pub async fn lock(conn: &mut PgConnection, user: UserId) -> Result<Conversation,
 }
 
 /// Writes the conversation back.
-pub async fn save(conn: &mut PgConnection, user: UserId, c: &Conversation, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn save(
+    conn: &mut PgConnection,
+    user: UserId,
+    c: &Conversation,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE conversations SET state = $2, session_id = $3, generation_started_at = $4, grant_subscription_id = $5,
                 grant_window_start = $6, delete_requested_at = $7, command_times = $8, generation_times = $9, updated_at = $10

@@ -31,7 +31,10 @@ pub fn declared_schema() -> &'static [SqlFile] {
 
 /// The whole declared schema as one script.
 pub fn declared_sql() -> String {
-    FILES.iter().map(|f| format!("-- {}\n{}\n", f.name, f.sql)).collect()
+    FILES
+        .iter()
+        .map(|f| format!("-- {}\n{}\n", f.name, f.sql))
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! queries of the bot and the reports. No other crate of the product writes SQL.
 
 pub mod acquisition;
-pub mod conversation;
 pub mod analytics;
+pub mod conversation;
 pub mod declared;
 pub mod events;
 pub mod llm_log;
@@ -57,7 +57,11 @@ pub async fn create_declared_schema(pool: &PgPool) -> Result<(), StoreError> {
     let existing = user_relations(pool).await?;
     if !existing.is_empty() {
         let shown: Vec<_> = existing.iter().take(5).cloned().collect();
-        return Err(StoreError::NotEmpty(format!("{} relations, e.g. {}", existing.len(), shown.join(", "))));
+        return Err(StoreError::NotEmpty(format!(
+            "{} relations, e.g. {}",
+            existing.len(),
+            shown.join(", ")
+        )));
     }
     let mut tx = pool.begin().await?;
     sqlx::raw_sql(&declared_sql()).execute(&mut *tx).await?;

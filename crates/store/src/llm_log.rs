@@ -36,7 +36,12 @@ pub struct LlmCall {
     pub error_message: Option<String>,
 }
 
-pub async fn record(conn: &mut PgConnection, user: UserId, session: Option<SessionId>, call: &LlmCall) -> Result<(), StoreError> {
+pub async fn record(
+    conn: &mut PgConnection,
+    user: UserId,
+    session: Option<SessionId>,
+    call: &LlmCall,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO openai_requests (user_id, session_id, provider, model, request_type, prompt_tokens,
                                       completion_tokens, total_tokens, response_time_ms, success, error_message)

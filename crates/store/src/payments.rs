@@ -29,7 +29,11 @@ pub struct NewPayment<'a> {
 }
 
 /// Inserts the payment as succeeded; `None` when it was recorded before (a repeated delivery).
-pub async fn insert_succeeded(conn: &mut PgConnection, user: UserId, p: &NewPayment<'_>) -> Result<Option<i64>, StoreError> {
+pub async fn insert_succeeded(
+    conn: &mut PgConnection,
+    user: UserId,
+    p: &NewPayment<'_>,
+) -> Result<Option<i64>, StoreError> {
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO payments (user_id, provider, provider_payment_id, amount_minor, currency, status, period_days, metadata)
          VALUES ($1, $2, $3, $4, $5, 'succeeded', $6, $7)
@@ -49,7 +53,11 @@ pub async fn insert_succeeded(conn: &mut PgConnection, user: UserId, p: &NewPaym
 }
 
 /// The payment with this provider id, locked for the rest of the transaction.
-pub async fn find_for_update(conn: &mut PgConnection, provider: &str, provider_payment_id: &str) -> Result<Option<Payment>, StoreError> {
+pub async fn find_for_update(
+    conn: &mut PgConnection,
+    provider: &str,
+    provider_payment_id: &str,
+) -> Result<Option<Payment>, StoreError> {
     let row: Option<(i64, i64, String, i64, String, i32)> = sqlx::query_as(
         "SELECT id, user_id, status, amount_minor, currency, period_days FROM payments
          WHERE provider = $1 AND provider_payment_id = $2 FOR UPDATE",
@@ -59,7 +67,14 @@ pub async fn find_for_update(conn: &mut PgConnection, provider: &str, provider_p
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|(id, user, status, amount_minor, currency, period_days)| {
-        Ok(Payment { id, user: crate::users::user_id(user)?, status, amount_minor, currency, period_days })
+        Ok(Payment {
+            id,
+            user: crate::users::user_id(user)?,
+            status,
+            amount_minor,
+            currency,
+            period_days,
+        })
     })
     .transpose()
 }

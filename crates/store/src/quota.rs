@@ -37,7 +37,15 @@ pub struct Grant {
     pub letters_limit: i32,
 }
 
-type Row = (i64, String, i32, i32, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>);
+type Row = (
+    i64,
+    String,
+    i32,
+    i32,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
 
 fn from_row(r: Row) -> Result<Subscription, StoreError> {
     Ok(Subscription {
@@ -45,7 +53,10 @@ fn from_row(r: Row) -> Result<Subscription, StoreError> {
         plan: Plan::parse(&r.1).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         letters_limit: r.2,
         letters_used: r.3,
-        window: QuotaWindow { start: r.4, end: r.5 },
+        window: QuotaWindow {
+            start: r.4,
+            end: r.5,
+        },
         period_end: r.6,
     })
 }
@@ -61,7 +72,12 @@ async fn active(conn: &mut PgConnection, user: UserId) -> Result<Option<Subscrip
     row.map(from_row).transpose()
 }
 
-async fn insert_free(conn: &mut PgConnection, user: UserId, rules: &QuotaRules, now: DateTime<Utc>) -> Result<(), StoreError> {
+async fn insert_free(
+    conn: &mut PgConnection,
+    user: UserId,
+    rules: &QuotaRules,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let w = QuotaWindow::containing(Plan::Free, now);
     sqlx::query(
         "INSERT INTO subscriptions (user_id, plan_type, status, letters_limit, letters_used,
@@ -82,7 +98,12 @@ async fn insert_free(conn: &mut PgConnection, user: UserId, rules: &QuotaRules, 
 /// The user's active plan as of `now`: creates the free row if there is none, moves an expired
 /// premium back to free (premium row 'expired', a new active free row), and starts a new quota
 /// window when the old one is over. Each step is safe to run concurrently with itself.
-pub async fn current(conn: &mut PgConnection, user: UserId, rules: &QuotaRules, now: DateTime<Utc>) -> Result<Subscription, StoreError> {
+pub async fn current(
+    conn: &mut PgConnection,
+    user: UserId,
+    rules: &QuotaRules,
+    now: DateTime<Utc>,
+) -> Result<Subscription, StoreError> {
     for _ in 0..4 {
         let Some(sub) = active(conn, user).await? else {
             insert_free(conn, user, rules, now).await?;
@@ -117,12 +138,19 @@ pub async fn current(conn: &mut PgConnection, user: UserId, rules: &QuotaRules, 
         }
         return Ok(sub);
     }
-    Err(StoreError::Corrupt(format!("the subscription of {user} did not settle")))
+    Err(StoreError::Corrupt(format!(
+        "the subscription of {user} did not settle"
+    )))
 }
 
 /// Takes one letter from the quota if one is left: the check and the count are one statement, so
 /// two concurrent calls can never both take the last letter.
-pub async fn take_letter(conn: &mut PgConnection, user: UserId, rules: &QuotaRules, now: DateTime<Utc>) -> Result<Option<Grant>, StoreError> {
+pub async fn take_letter(
+    conn: &mut PgConnection,
+    user: UserId,
+    rules: &QuotaRules,
+    now: DateTime<Utc>,
+) -> Result<Option<Grant>, StoreError> {
     if let Some(grant) = take_in_current_window(conn, user, now).await? {
         return Ok(Some(grant));
     }
@@ -131,7 +159,11 @@ pub async fn take_letter(conn: &mut PgConnection, user: UserId, rules: &QuotaRul
     take_in_current_window(conn, user, now).await
 }
 
-async fn take_in_current_window(conn: &mut PgConnection, user: UserId, now: DateTime<Utc>) -> Result<Option<Grant>, StoreError> {
+async fn take_in_current_window(
+    conn: &mut PgConnection,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<Option<Grant>, StoreError> {
     let row: Option<(i64, DateTime<Utc>, i32, i32, String)> = sqlx::query_as(
         "UPDATE subscriptions SET letters_used = letters_used + 1, updated_at = $2
          WHERE user_id = $1 AND status = 'active' AND letters_used < letters_limit
@@ -143,15 +175,17 @@ async fn take_in_current_window(conn: &mut PgConnection, user: UserId, now: Date
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|(subscription_id, window_start, letters_used, letters_limit, plan)| {
-        Ok(Grant {
-            subscription_id,
-            plan: Plan::parse(&plan).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            window_start,
-            letters_used,
-            letters_limit,
-        })
-    })
+    row.map(
+        |(subscription_id, window_start, letters_used, letters_limit, plan)| {
+            Ok(Grant {
+                subscription_id,
+                plan: Plan::parse(&plan).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                window_start,
+                letters_used,
+                letters_limit,
+            })
+        },
+    )
     .transpose()
 }
 
@@ -180,7 +214,10 @@ pub async fn activate_premium(
 ) -> Result<DateTime<Utc>, StoreError> {
     let sub = current(conn, user, rules, now).await?;
     // Lock the active row: two payments of one user must not both see "free".
-    sqlx::query("SELECT 1 FROM subscriptions WHERE id = $1 FOR UPDATE").bind(sub.id).execute(&mut *conn).await?;
+    sqlx::query("SELECT 1 FROM subscriptions WHERE id = $1 FOR UPDATE")
+        .bind(sub.id)
+        .execute(&mut *conn)
+        .await?;
     let sub = current(conn, user, rules, now).await?;
     if sub.plan == Plan::Premium {
         let (_, end) = domain::plan::premium_period_after_payment(now, sub.period_end, days);
@@ -236,5 +273,9 @@ pub async fn revoke_premium_days(
         .execute(&mut *conn)
         .await?;
     let after = current(conn, user, rules, now).await?;
-    Ok(if after.plan == Plan::Premium { after.period_end } else { None })
+    Ok(if after.plan == Plan::Premium {
+        after.period_end
+    } else {
+        None
+    })
 }

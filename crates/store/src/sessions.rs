@@ -57,7 +57,15 @@ pub async fn create(
     Ok(id)
 }
 
-type SessionRow = (i64, String, Option<String>, Option<String>, Option<String>, i32, i32);
+type SessionRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i32,
+    i32,
+);
 
 pub async fn get(conn: &mut PgConnection, id: SessionId) -> Result<Option<Session>, StoreError> {
     let row: Option<SessionRow> = sqlx::query_as(
@@ -83,7 +91,12 @@ pub async fn get(conn: &mut PgConnection, id: SessionId) -> Result<Option<Sessio
 }
 
 /// Stores the resume on the session.
-pub async fn set_resume(conn: &mut PgConnection, id: SessionId, resume: &str, max_iterations: i32) -> Result<(), StoreError> {
+pub async fn set_resume(
+    conn: &mut PgConnection,
+    id: SessionId,
+    resume: &str,
+    max_iterations: i32,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE letter_sessions SET resume_text = $2, max_iterations = $3 WHERE id = $1")
         .bind(id.get())
         .bind(resume)
@@ -114,7 +127,11 @@ pub async fn start_generating(
 }
 
 /// Sets the status (started, generating, failed, abandoned).
-pub async fn set_status(conn: &mut PgConnection, id: SessionId, status: &str) -> Result<(), StoreError> {
+pub async fn set_status(
+    conn: &mut PgConnection,
+    id: SessionId,
+    status: &str,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE letter_sessions SET status = $2 WHERE id = $1")
         .bind(id.get())
         .bind(status)
@@ -157,7 +174,10 @@ pub async fn complete(
 }
 
 /// The latest version of the letter: (iteration number, text), 0 being the first letter.
-pub async fn latest_version(conn: &mut PgConnection, id: SessionId) -> Result<Option<(i32, String)>, StoreError> {
+pub async fn latest_version(
+    conn: &mut PgConnection,
+    id: SessionId,
+) -> Result<Option<(i32, String)>, StoreError> {
     let row: Option<(i32, Option<String>)> = sqlx::query_as(
         "SELECT coalesce(i.iteration_number, 0), coalesce(i.generated_letter, s.generated_letter)
          FROM letter_sessions s
@@ -258,14 +278,28 @@ pub async fn upsert_feedback(
 /// Erases every letter of the user with its vacancy, resume, improvements and ratings
 /// (`/delete_me`); analytics rows keep only ids. Returns the number of sessions deleted.
 pub async fn delete_all_of(conn: &mut PgConnection, user: UserId) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM letter_sessions WHERE user_id = $1").bind(user.get()).execute(&mut *conn).await?;
+    let done = sqlx::query("DELETE FROM letter_sessions WHERE user_id = $1")
+        .bind(user.get())
+        .execute(&mut *conn)
+        .await?;
     // Iterations and ratings cascade with their session; these catch rows whose session is gone.
-    sqlx::query("DELETE FROM letter_iterations WHERE user_id = $1").bind(user.get()).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM letter_feedback WHERE user_id = $1").bind(user.get()).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM letter_iterations WHERE user_id = $1")
+        .bind(user.get())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM letter_feedback WHERE user_id = $1")
+        .bind(user.get())
+        .execute(&mut *conn)
+        .await?;
     Ok(done.rows_affected())
 }
 
 /// How many letters the user has started, to number variants.
 pub async fn count_of(conn: &mut PgConnection, user: UserId) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM letter_sessions WHERE user_id = $1").bind(user.get()).fetch_one(&mut *conn).await?)
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM letter_sessions WHERE user_id = $1")
+            .bind(user.get())
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }

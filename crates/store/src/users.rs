@@ -20,7 +20,13 @@ pub struct Profile {
 impl Profile {
     /// A profile with only the id (e.g. the terminal chat).
     pub fn bare(telegram_id: TelegramUserId) -> Self {
-        Self { telegram_id, username: None, first_name: None, last_name: None, language_code: None }
+        Self {
+            telegram_id,
+            username: None,
+            first_name: None,
+            last_name: None,
+            language_code: None,
+        }
     }
 }
 
@@ -39,7 +45,11 @@ pub(crate) fn user_id(raw: i64) -> Result<UserId, StoreError> {
 
 /// Creates or refreshes the user of `profile`; the only place a `TelegramUserId` becomes a `UserId`
 /// besides [`find`].
-pub async fn upsert(conn: &mut PgConnection, profile: &Profile, now: DateTime<Utc>) -> Result<UserRow, StoreError> {
+pub async fn upsert(
+    conn: &mut PgConnection,
+    profile: &Profile,
+    now: DateTime<Utc>,
+) -> Result<UserRow, StoreError> {
     // Rewrites the row only when the profile changed or the last activity is over a minute old:
     // every event comes through here, and an unchanged row need not be written.
     let row: Option<(i64, bool, bool)> = sqlx::query_as(
@@ -72,19 +82,27 @@ pub async fn upsert(conn: &mut PgConnection, profile: &Profile, now: DateTime<Ut
         Some(r) => r,
         // Another transaction created the user after this statement's snapshot was taken.
         None => {
-            let (id, consent): (i64, bool) =
-                sqlx::query_as("SELECT id, consent_given_at IS NOT NULL FROM users WHERE telegram_user_id = $1")
-                    .bind(profile.telegram_id.get())
-                    .fetch_one(&mut *conn)
-                    .await?;
+            let (id, consent): (i64, bool) = sqlx::query_as(
+                "SELECT id, consent_given_at IS NOT NULL FROM users WHERE telegram_user_id = $1",
+            )
+            .bind(profile.telegram_id.get())
+            .fetch_one(&mut *conn)
+            .await?;
             (id, false, consent)
         }
     };
-    Ok(UserRow { id: user_id(id)?, created, consent_given: consent })
+    Ok(UserRow {
+        id: user_id(id)?,
+        created,
+        consent_given: consent,
+    })
 }
 
 /// The internal id of a Telegram user, if they ever wrote to the bot.
-pub async fn find(conn: &mut PgConnection, telegram_id: TelegramUserId) -> Result<Option<UserId>, StoreError> {
+pub async fn find(
+    conn: &mut PgConnection,
+    telegram_id: TelegramUserId,
+) -> Result<Option<UserId>, StoreError> {
     let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE telegram_user_id = $1")
         .bind(telegram_id.get())
         .fetch_optional(&mut *conn)
@@ -93,16 +111,25 @@ pub async fn find(conn: &mut PgConnection, telegram_id: TelegramUserId) -> Resul
 }
 
 /// Telegram's id of an internal user (to address a refund, for example).
-pub async fn telegram_id(conn: &mut PgConnection, user: UserId) -> Result<Option<TelegramUserId>, StoreError> {
+pub async fn telegram_id(
+    conn: &mut PgConnection,
+    user: UserId,
+) -> Result<Option<TelegramUserId>, StoreError> {
     let id: Option<i64> = sqlx::query_scalar("SELECT telegram_user_id FROM users WHERE id = $1")
         .bind(user.get())
         .fetch_optional(&mut *conn)
         .await?;
-    id.map(|t| TelegramUserId::parse(t).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+    id.map(|t| TelegramUserId::parse(t).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
 }
 
 /// Records consent to the privacy policy, once.
-pub async fn record_consent(conn: &mut PgConnection, user: UserId, version: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+pub async fn record_consent(
+    conn: &mut PgConnection,
+    user: UserId,
+    version: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let done = sqlx::query("UPDATE users SET consent_given_at = $2, consent_version = $3 WHERE id = $1 AND consent_given_at IS NULL")
         .bind(user.get())
         .bind(now)
@@ -114,9 +141,11 @@ pub async fn record_consent(conn: &mut PgConnection, user: UserId, version: &str
 
 /// Forgets the names Telegram gave us (the row and its id stay for the analytics).
 pub async fn erase_profile(conn: &mut PgConnection, user: UserId) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET username = NULL, first_name = NULL, last_name = NULL WHERE id = $1")
-        .bind(user.get())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET username = NULL, first_name = NULL, last_name = NULL WHERE id = $1",
+    )
+    .bind(user.get())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

@@ -17,24 +17,50 @@ use support::harness::{World, RESUME, VACANCY};
 use tokio::sync::Mutex;
 
 /// One step: the update and what shows it was answered.
-async fn step(api: &FakeBotApi, chat: i64, update: Value, needle: &str, latencies: &Mutex<Vec<Duration>>) {
+async fn step(
+    api: &FakeBotApi,
+    chat: i64,
+    update: Value,
+    needle: &str,
+    latencies: &Mutex<Vec<Duration>>,
+) {
     let before = api.wait_chat(chat, |_| true).await;
     let t0 = Instant::now();
     api.push(update);
-    api.wait_chat(chat, |texts| texts[before.min(texts.len())..].iter().any(|t| t.contains(needle))).await;
+    api.wait_chat(chat, |texts| {
+        texts[before.min(texts.len())..]
+            .iter()
+            .any(|t| t.contains(needle))
+    })
+    .await;
     latencies.lock().await.push(t0.elapsed());
 }
 
 async fn user(api: FakeBotApi, id: i64, latencies: Arc<Mutex<Vec<Duration>>>) -> usize {
     let u = TgUser::new(id);
-    step(&api, id, u.text("/start bench-load-test"), "Шаг 1 из 2", &latencies).await;
+    step(
+        &api,
+        id,
+        u.text("/start bench-load-test"),
+        "Шаг 1 из 2",
+        &latencies,
+    )
+    .await;
     step(&api, id, u.text(VACANCY), "Шаг 2 из 2", &latencies).await;
     step(&api, id, u.text(RESUME), "Версия письма номер", &latencies).await;
     // A button press: its answer is the callback answer.
     let like = {
         let calls = api.calls_of("sendMessage");
-        let letter = calls.iter().rev().find(|c| c.chat_id() == Some(id) && c.text().contains("Версия письма номер")).unwrap();
-        letter.callback_data().into_iter().find(|d| d.starts_with("fb:l:")).unwrap()
+        let letter = calls
+            .iter()
+            .rev()
+            .find(|c| c.chat_id() == Some(id) && c.text().contains("Версия письма номер"))
+            .unwrap();
+        letter
+            .callback_data()
+            .into_iter()
+            .find(|d| d.starts_with("fb:l:"))
+            .unwrap()
     };
     let press = u.press(&like, 1);
     let cb_id = press["callback_query"]["id"].as_str().unwrap().to_string();
@@ -52,8 +78,14 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let users: i64 = std::env::var("BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let users: i64 = std::env::var("BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let w = World::with_pool_size(20).await;
         let mut config = w.config();

@@ -4,13 +4,19 @@
 
 use std::time::Duration;
 
-use bot::{Engine, Event, EventId, EventKind, Lang, Media, OutMessage, PreCheckout, Profile, Replies, Signal, Step};
+use bot::{
+    Engine, Event, EventId, EventKind, Lang, Media, OutMessage, PreCheckout, Profile, Replies,
+    Signal, Step,
+};
 use domain::TelegramUserId;
-use teloxide::payloads::{AnswerCallbackQuerySetters, AnswerPreCheckoutQuerySetters, SendMessageSetters};
+use teloxide::payloads::{
+    AnswerCallbackQuerySetters, AnswerPreCheckoutQuerySetters, SendMessageSetters,
+};
 use teloxide::requests::Requester;
 use teloxide::types::{
-    CallbackQuery, CallbackQueryId, ChatAction, ChatId, Document, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice,
-    LinkPreviewOptions, Message, ParseMode, PreCheckoutQuery, TelegramTransactionId, Update, UpdateKind, User,
+    CallbackQuery, CallbackQueryId, ChatAction, ChatId, Document, InlineKeyboardButton,
+    InlineKeyboardMarkup, LabeledPrice, LinkPreviewOptions, Message, ParseMode, PreCheckoutQuery,
+    TelegramTransactionId, Update, UpdateKind, User,
 };
 use teloxide::{Bot, RequestError};
 
@@ -55,7 +61,9 @@ impl App {
         if !msg.chat.is_private() {
             return;
         }
-        let Some(from) = msg.from.as_ref().filter(|u| !u.is_bot).and_then(profile) else { return };
+        let Some(from) = msg.from.as_ref().filter(|u| !u.is_bot).and_then(profile) else {
+            return;
+        };
         let chat = msg.chat.id;
         if let Some(p) = msg.successful_payment() {
             let payment = bot::SuccessfulPayment {
@@ -65,7 +73,8 @@ impl App {
                 total_amount: i64::from(p.total_amount),
                 payload: p.invoice_payload.clone(),
                 telegram_payment_charge_id: p.telegram_payment_charge_id.0.clone(),
-                provider_payment_charge_id: Some(p.provider_payment_charge_id.clone()).filter(|s| !s.is_empty()),
+                provider_payment_charge_id: Some(p.provider_payment_charge_id.clone())
+                    .filter(|s| !s.is_empty()),
             };
             let replies = self.engine.payment_succeeded(payment).await;
             self.deliver(chat, replies, None).await;
@@ -78,7 +87,11 @@ impl App {
         } else {
             EventKind::Unsupported(media_of(&msg))
         };
-        let event = Event { id: EventId::telegram_update(update_id), from, kind };
+        let event = Event {
+            id: EventId::telegram_update(update_id),
+            from,
+            kind,
+        };
         self.run(chat, event, None).await;
     }
 
@@ -88,10 +101,18 @@ impl App {
             return;
         };
         // Buttons only exist in the private chat with the user, whose id is the chat's id.
-        let chat = q.message.as_ref().map(|m| m.chat().id).unwrap_or(ChatId(from.telegram_id.get()));
+        let chat = q
+            .message
+            .as_ref()
+            .map(|m| m.chat().id)
+            .unwrap_or(ChatId(from.telegram_id.get()));
         match q.data {
             Some(data) => {
-                let event = Event { id: EventId::telegram_update(update_id), from, kind: EventKind::Button { data } };
+                let event = Event {
+                    id: EventId::telegram_update(update_id),
+                    from,
+                    kind: EventKind::Button { data },
+                };
                 self.run(chat, event, Some(q.id)).await;
             }
             None => self.answer_button(q.id, None).await,
@@ -143,9 +164,19 @@ impl App {
         for signal in replies.signals {
             match signal {
                 Signal::SendInvoice(invoice) => {
-                    let prices = vec![LabeledPrice { label: invoice.title.clone(), amount: invoice.amount_stars }];
+                    let prices = vec![LabeledPrice {
+                        label: invoice.title.clone(),
+                        amount: invoice.amount_stars,
+                    }];
                     // Stars: currency XTR and no provider token.
-                    let req = self.bot.send_invoice(chat, invoice.title, invoice.description, invoice.payload, invoice.currency, prices);
+                    let req = self.bot.send_invoice(
+                        chat,
+                        invoice.title,
+                        invoice.description,
+                        invoice.payload,
+                        invoice.currency,
+                        prices,
+                    );
                     if let Err(e) = retry::send(req).await {
                         tracing::warn!(error = %describe(&e), "invoice not sent");
                     }
@@ -187,8 +218,13 @@ impl App {
     }
 
     async fn refund(&self, chat: ChatId, user: TelegramUserId, charge_id: String) {
-        let Ok(uid) = u64::try_from(user.get()) else { return };
-        let req = self.bot.refund_star_payment(teloxide::types::UserId(uid), TelegramTransactionId(charge_id.clone()));
+        let Ok(uid) = u64::try_from(user.get()) else {
+            return;
+        };
+        let req = self.bot.refund_star_payment(
+            teloxide::types::UserId(uid),
+            TelegramTransactionId(charge_id.clone()),
+        );
         match retry::send(req).await {
             Ok(_) => {
                 // Only messages come back for the admin; no signals to act on.
@@ -205,7 +241,15 @@ impl App {
                     bot::escape_html(&charge_id),
                     bot::escape_html(&describe(&e))
                 );
-                let _ = self.send(chat, &OutMessage { html: text, ..Default::default() }).await;
+                let _ = self
+                    .send(
+                        chat,
+                        &OutMessage {
+                            html: text,
+                            ..Default::default()
+                        },
+                    )
+                    .await;
             }
         }
     }
@@ -222,7 +266,9 @@ impl App {
                     total_amount: i64::from(q.total_amount),
                     payload: q.invoice_payload.clone(),
                 };
-                match tokio::time::timeout(PRE_CHECKOUT_BUDGET, self.engine.pre_checkout(&check)).await {
+                match tokio::time::timeout(PRE_CHECKOUT_BUDGET, self.engine.pre_checkout(&check))
+                    .await
+                {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(refusal)) => Err(bot::plain_text(&refusal.message)),
                     Err(_) => Err(busy(lang).to_string()),
@@ -232,7 +278,10 @@ impl App {
         };
         let req = match verdict {
             Ok(()) => self.bot.answer_pre_checkout_query(q.id, true),
-            Err(message) => self.bot.answer_pre_checkout_query(q.id, false).error_message(message),
+            Err(message) => self
+                .bot
+                .answer_pre_checkout_query(q.id, false)
+                .error_message(message),
         };
         if let Err(e) = retry::send(req).await {
             tracing::warn!(error = %describe(&e), "pre-checkout not answered");
@@ -259,7 +308,10 @@ impl App {
             }
         };
         match tokio::task::spawn_blocking(move || documents::extract_text(kind, &bytes)).await {
-            Ok(Ok(text)) => EventKind::Document { file_name: doc.file_name.clone().unwrap_or_default(), text },
+            Ok(Ok(text)) => EventKind::Document {
+                file_name: doc.file_name.clone().unwrap_or_default(),
+                text,
+            },
             Ok(Err(e)) => {
                 tracing::info!(error = %e, "document text not extracted");
                 unsupported
@@ -270,26 +322,44 @@ impl App {
 
     /// getFile, then the file itself, refusing anything over the size limit while reading.
     async fn download(&self, file_id: &str) -> Result<Vec<u8>, String> {
-        let file = retry::send(self.bot.get_file(teloxide::types::FileId(file_id.to_string())))
-            .await
-            .map_err(|e| describe(&e))?;
+        let file = retry::send(
+            self.bot
+                .get_file(teloxide::types::FileId(file_id.to_string())),
+        )
+        .await
+        .map_err(|e| describe(&e))?;
         if file.meta.size as usize > documents::MAX_DOCUMENT_BYTES {
             return Err("over the size limit".into());
         }
         let mut url = self.bot.api_url();
         {
-            let mut segments = url.path_segments_mut().map_err(|_| "the API URL cannot take a path".to_string())?;
-            segments.pop_if_empty().push("file").push(&format!("bot{}", self.bot.token()));
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|_| "the API URL cannot take a path".to_string())?;
+            segments
+                .pop_if_empty()
+                .push("file")
+                .push(&format!("bot{}", self.bot.token()));
             for part in file.path.split('/').filter(|p| !p.is_empty()) {
                 segments.push(part);
             }
         }
-        let mut response = self.bot.client().get(url).send().await.map_err(|e| retry::describe_reqwest(&e))?;
+        let mut response = self
+            .bot
+            .client()
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| retry::describe_reqwest(&e))?;
         if !response.status().is_success() {
             return Err(format!("file download answered {}", response.status()));
         }
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| retry::describe_reqwest(&e))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| retry::describe_reqwest(&e))?
+        {
             bytes.extend_from_slice(&chunk);
             if bytes.len() > documents::MAX_DOCUMENT_BYTES {
                 return Err("over the size limit".into());
@@ -300,7 +370,9 @@ impl App {
 }
 
 fn telegram_id(user: &User) -> Option<TelegramUserId> {
-    i64::try_from(user.id.0).ok().and_then(|n| TelegramUserId::parse(n).ok())
+    i64::try_from(user.id.0)
+        .ok()
+        .and_then(|n| TelegramUserId::parse(n).ok())
 }
 
 fn profile(user: &User) -> Option<Profile> {
@@ -340,7 +412,13 @@ fn keyboard(rows: &[Vec<bot::Button>]) -> InlineKeyboardMarkup {
 }
 
 fn no_preview() -> LinkPreviewOptions {
-    LinkPreviewOptions { is_disabled: true, url: None, prefer_small_media: false, prefer_large_media: false, show_above_text: false }
+    LinkPreviewOptions {
+        is_disabled: true,
+        url: None,
+        prefer_small_media: false,
+        prefer_large_media: false,
+        show_above_text: false,
+    }
 }
 
 fn busy(lang: Lang) -> &'static str {
@@ -357,8 +435,14 @@ mod tests {
     #[test]
     fn oversized_callback_data_never_reaches_telegram() {
         let rows = vec![vec![
-            bot::Button { label: "ok".into(), data: "x".repeat(64) },
-            bot::Button { label: "too long".into(), data: "y".repeat(65) },
+            bot::Button {
+                label: "ok".into(),
+                data: "x".repeat(64),
+            },
+            bot::Button {
+                label: "too long".into(),
+                data: "y".repeat(65),
+            },
         ]];
         let kb = keyboard(&rows);
         assert_eq!(kb.inline_keyboard[0].len(), 1);

@@ -33,7 +33,9 @@ pub enum DocumentError {
 impl DocumentKind {
     /// The kind from the file name, or from the MIME type when the name says nothing.
     pub fn detect(file_name: Option<&str>, mime: Option<&str>) -> Result<Self, DocumentError> {
-        let ext = file_name.and_then(|n| n.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase());
+        let ext = file_name
+            .and_then(|n| n.rsplit_once('.'))
+            .map(|(_, e)| e.to_ascii_lowercase());
         match ext.as_deref() {
             Some("txt") | Some("text") | Some("md") => return Ok(Self::Text),
             Some("pdf") => return Ok(Self::Pdf),
@@ -52,7 +54,10 @@ impl DocumentKind {
 /// The text of a document. CPU-bound for PDFs: call it from `spawn_blocking`.
 pub fn extract_text(kind: DocumentKind, bytes: &[u8]) -> Result<String, DocumentError> {
     if bytes.len() > MAX_DOCUMENT_BYTES {
-        return Err(DocumentError::TooLarge { bytes: bytes.len(), max: MAX_DOCUMENT_BYTES });
+        return Err(DocumentError::TooLarge {
+            bytes: bytes.len(),
+            max: MAX_DOCUMENT_BYTES,
+        });
     }
     let text = match kind {
         DocumentKind::Text => decode_plain_text(bytes),
@@ -78,7 +83,13 @@ fn decode_plain_text(bytes: &[u8]) -> String {
         let le = bytes[0] == 0xFF;
         let units: Vec<u16> = bytes[2..]
             .chunks_exact(2)
-            .map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) })
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
             .collect();
         return String::from_utf16_lossy(&units);
     }
@@ -92,7 +103,8 @@ fn decode_plain_text(bytes: &[u8]) -> String {
 fn docx_text(bytes: &[u8]) -> Result<String, DocumentError> {
     use quick_xml::events::Event;
 
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| DocumentError::Unreadable(format!("not a .docx ({e})")))?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| DocumentError::Unreadable(format!("not a .docx ({e})")))?;
     let mut xml = Vec::new();
     {
         let entry = archive
@@ -104,7 +116,9 @@ fn docx_text(bytes: &[u8]) -> Result<String, DocumentError> {
             .map_err(|e| DocumentError::Unreadable(format!("unpacking the .docx: {e}")))?;
     }
     if xml.len() as u64 > MAX_DOCX_XML_BYTES {
-        return Err(DocumentError::Unreadable("the .docx unpacks to too much data".into()));
+        return Err(DocumentError::Unreadable(
+            "the .docx unpacks to too much data".into(),
+        ));
     }
     let mut reader = quick_xml::Reader::from_reader(xml.as_slice());
     let mut out = String::new();
@@ -131,7 +145,11 @@ fn docx_text(bytes: &[u8]) -> Result<String, DocumentError> {
             }
             Ok(Event::Eof) => break,
             Ok(_) => {}
-            Err(e) => return Err(DocumentError::Unreadable(format!("bad XML in the .docx: {e}"))),
+            Err(e) => {
+                return Err(DocumentError::Unreadable(format!(
+                    "bad XML in the .docx: {e}"
+                )))
+            }
         }
         buf.clear();
     }
@@ -158,7 +176,9 @@ fn unescape_xml(s: &str) -> String {
             "gt" => Some('>'),
             "quot" => Some('"'),
             "apos" => Some('\''),
-            n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32),
+            n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -173,7 +193,8 @@ fn unescape_xml(s: &str) -> String {
 }
 
 fn pdf_text(bytes: &[u8]) -> Result<String, DocumentError> {
-    let doc = lopdf::Document::load_mem(bytes).map_err(|e| DocumentError::Unreadable(format!("not a readable PDF ({e})")))?;
+    let doc = lopdf::Document::load_mem(bytes)
+        .map_err(|e| DocumentError::Unreadable(format!("not a readable PDF ({e})")))?;
     if doc.is_encrypted() {
         return Err(DocumentError::Unreadable("the PDF is encrypted".into()));
     }
@@ -194,7 +215,10 @@ fn pdf_text(bytes: &[u8]) -> Result<String, DocumentError> {
 
 /// Line endings unified, trailing spaces dropped, runs of blank lines collapsed.
 fn normalise(text: &str) -> String {
-    let text = text.replace("\r\n", "\n").replace('\r', "\n").replace('\u{0}', "");
+    let text = text
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\u{0}', "");
     let mut out = String::with_capacity(text.len());
     let mut blank = 0;
     for line in text.lines() {
@@ -230,7 +254,8 @@ mod tests {
         let mut buf = Cursor::new(Vec::new());
         {
             let mut zip = zip::ZipWriter::new(&mut buf);
-            let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
             zip.start_file("[Content_Types].xml", opts).unwrap();
             zip.write_all(b"<Types/>").unwrap();
             zip.start_file("word/document.xml", opts).unwrap();
@@ -242,43 +267,84 @@ mod tests {
 
     #[test]
     fn the_kind_comes_from_the_name_or_the_mime_type() {
-        assert_eq!(DocumentKind::detect(Some("CV.PDF"), None), Ok(DocumentKind::Pdf));
-        assert_eq!(DocumentKind::detect(Some("resume.docx"), Some("application/octet-stream")), Ok(DocumentKind::Docx));
-        assert_eq!(DocumentKind::detect(None, Some("text/plain; charset=utf-8")), Ok(DocumentKind::Text));
-        assert_eq!(DocumentKind::detect(Some("resume.doc"), Some("application/msword")), Err(DocumentError::Unsupported));
-        assert_eq!(DocumentKind::detect(Some("photo.jpg"), Some("image/jpeg")), Err(DocumentError::Unsupported));
+        assert_eq!(
+            DocumentKind::detect(Some("CV.PDF"), None),
+            Ok(DocumentKind::Pdf)
+        );
+        assert_eq!(
+            DocumentKind::detect(Some("resume.docx"), Some("application/octet-stream")),
+            Ok(DocumentKind::Docx)
+        );
+        assert_eq!(
+            DocumentKind::detect(None, Some("text/plain; charset=utf-8")),
+            Ok(DocumentKind::Text)
+        );
+        assert_eq!(
+            DocumentKind::detect(Some("resume.doc"), Some("application/msword")),
+            Err(DocumentError::Unsupported)
+        );
+        assert_eq!(
+            DocumentKind::detect(Some("photo.jpg"), Some("image/jpeg")),
+            Err(DocumentError::Unsupported)
+        );
     }
 
     #[test]
     fn a_docx_gives_its_paragraphs_with_entities_decoded() {
-        let bytes = docx_with(&["Иван Петров", "Rust &amp; PostgreSQL, 5 лет", "Опыт: &lt;бэкенд&gt;"]);
+        let bytes = docx_with(&[
+            "Иван Петров",
+            "Rust &amp; PostgreSQL, 5 лет",
+            "Опыт: &lt;бэкенд&gt;",
+        ]);
         let text = extract_text(DocumentKind::Docx, &bytes).unwrap();
-        assert_eq!(text, "Иван Петров\nRust & PostgreSQL, 5 лет\nОпыт: <бэкенд>");
+        assert_eq!(
+            text,
+            "Иван Петров\nRust & PostgreSQL, 5 лет\nОпыт: <бэкенд>"
+        );
     }
 
     #[test]
     fn a_windows_1251_text_file_is_decoded() {
         let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode("Опыт работы: 5 лет");
-        assert_eq!(extract_text(DocumentKind::Text, &bytes).unwrap(), "Опыт работы: 5 лет");
+        assert_eq!(
+            extract_text(DocumentKind::Text, &bytes).unwrap(),
+            "Опыт работы: 5 лет"
+        );
         let mut bom = vec![0xEF, 0xBB, 0xBF];
         bom.extend_from_slice("Резюме\r\n\r\n\r\nНавыки".as_bytes());
-        assert_eq!(extract_text(DocumentKind::Text, &bom).unwrap(), "Резюме\n\nНавыки");
+        assert_eq!(
+            extract_text(DocumentKind::Text, &bom).unwrap(),
+            "Резюме\n\nНавыки"
+        );
     }
 
     #[test]
     fn a_pdf_with_text_is_read() {
-        let bytes = crate::documents::tests::pdf_with("Senior Rust engineer, five years of PostgreSQL");
+        let bytes =
+            crate::documents::tests::pdf_with("Senior Rust engineer, five years of PostgreSQL");
         let text = extract_text(DocumentKind::Pdf, &bytes).unwrap();
         assert!(text.contains("Senior Rust engineer"), "{text:?}");
     }
 
     #[test]
     fn broken_and_oversized_documents_are_refused_not_panicked_on() {
-        assert!(matches!(extract_text(DocumentKind::Pdf, b"%PDF-1.4 garbage"), Err(DocumentError::Unreadable(_))));
-        assert!(matches!(extract_text(DocumentKind::Docx, b"PK not a zip"), Err(DocumentError::Unreadable(_))));
-        assert_eq!(extract_text(DocumentKind::Text, b"  \n \n"), Err(DocumentError::NoText));
+        assert!(matches!(
+            extract_text(DocumentKind::Pdf, b"%PDF-1.4 garbage"),
+            Err(DocumentError::Unreadable(_))
+        ));
+        assert!(matches!(
+            extract_text(DocumentKind::Docx, b"PK not a zip"),
+            Err(DocumentError::Unreadable(_))
+        ));
+        assert_eq!(
+            extract_text(DocumentKind::Text, b"  \n \n"),
+            Err(DocumentError::NoText)
+        );
         let big = vec![b'a'; MAX_DOCUMENT_BYTES + 1];
-        assert!(matches!(extract_text(DocumentKind::Text, &big), Err(DocumentError::TooLarge { .. })));
+        assert!(matches!(
+            extract_text(DocumentKind::Text, &big),
+            Err(DocumentError::TooLarge { .. })
+        ));
     }
 
     /// A one-page PDF with `text` in Helvetica, built with lopdf.
@@ -290,7 +356,8 @@ mod tests {
         let font_id = doc.add_object(dictionary! {
             "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
         });
-        let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
+        let resources_id =
+            doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
         let content = Content {
             operations: vec![
                 Operation::new("BT", vec![]),

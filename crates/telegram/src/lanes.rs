@@ -37,7 +37,9 @@ struct Queues<K, J> {
 
 impl<K, J> Clone for Lanes<K, J> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone() }
+        Self {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -60,7 +62,11 @@ where
         let handler: Handler<J> = Arc::new(move |job| Box::pin(handler(job)));
         Self {
             inner: Arc::new(Inner {
-                queues: Mutex::new(Queues { by_key: HashMap::new(), in_flight: 0, closed: false }),
+                queues: Mutex::new(Queues {
+                    by_key: HashMap::new(),
+                    in_flight: 0,
+                    closed: false,
+                }),
                 handler,
                 running: Semaphore::new(parallel.max(1)),
                 idle: Notify::new(),
@@ -88,12 +94,20 @@ where
 
     /// Jobs accepted and not finished yet.
     pub fn in_flight(&self) -> usize {
-        self.inner.queues.lock().unwrap_or_else(|e| e.into_inner()).in_flight
+        self.inner
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .in_flight
     }
 
     /// Stops accepting work.
     pub fn close(&self) {
-        self.inner.queues.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.inner
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .closed = true;
     }
 
     /// Stops accepting work and waits until everything accepted has finished.

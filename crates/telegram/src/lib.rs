@@ -5,14 +5,14 @@
 //! control obeyed ([`retry`]), long texts split ([`split`]), "typing…" shown during generations
 //! ([`typing`]) and resume documents read ([`documents`]).
 
+pub mod app;
 pub mod documents;
 pub mod lanes;
 pub mod retry;
+pub mod serve;
 pub mod split;
 pub mod transport;
 pub mod typing;
-pub mod app;
-pub mod serve;
 
 pub use app::App;
 pub use serve::{serve, serve_on, shutdown_signal, Mode, Options, ServeError};

@@ -34,7 +34,10 @@ where
             Err(RequestError::RetryAfter(after)) if floods < MAX_FLOOD_WAITS => {
                 floods += 1;
                 let wait = after.duration().min(MAX_RETRY_AFTER);
-                tracing::warn!(seconds = wait.as_secs(), "Telegram asked to slow down (429); waiting");
+                tracing::warn!(
+                    seconds = wait.as_secs(),
+                    "Telegram asked to slow down (429); waiting"
+                );
                 tokio::time::sleep(wait).await;
             }
             Err(RequestError::Network(e)) if network < NETWORK_RETRIES && !e.is_builder() => {

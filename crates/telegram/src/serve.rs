@@ -26,7 +26,11 @@ pub enum Mode {
     Polling,
     /// An HTTP server on `addr` taking Telegram's POSTs with the secret token; any number of
     /// replicas on one database. With `public_url`, Telegram is told to deliver there.
-    Webhook { addr: SocketAddr, secret: String, public_url: Option<reqwest::Url> },
+    Webhook {
+        addr: SocketAddr,
+        secret: String,
+        public_url: Option<reqwest::Url>,
+    },
 }
 
 /// What `serve` needs besides the engine.
@@ -41,7 +45,11 @@ pub struct Options {
 
 impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options").field("token", &"***").field("api_url", &self.api_url.as_str()).field("mode", &self.mode).finish()
+        f.debug_struct("Options")
+            .field("token", &"***")
+            .field("api_url", &self.api_url.as_str())
+            .field("mode", &self.mode)
+            .finish()
     }
 }
 
@@ -59,8 +67,14 @@ pub enum ServeError {
 
 /// The Bot API base URL from TELEGRAM_API_URL's value (None: Telegram's own).
 pub fn api_url(raw: Option<&str>) -> Result<reqwest::Url, ServeError> {
-    let raw = raw.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("https://api.telegram.org");
-    let url: reqwest::Url = raw.trim_end_matches('/').parse().map_err(|e| ServeError::ApiUrl(format!("{e}")))?;
+    let raw = raw
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("https://api.telegram.org");
+    let url: reqwest::Url = raw
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e| ServeError::ApiUrl(format!("{e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
         return Err(ServeError::ApiUrl("it must be an http(s) URL".into()));
     }
@@ -69,9 +83,14 @@ pub fn api_url(raw: Option<&str>) -> Result<reqwest::Url, ServeError> {
 
 /// The public webhook URL (TELEGRAM_WEBHOOK_URL); Telegram delivers only to HTTPS.
 pub fn public_url(raw: &str) -> Result<reqwest::Url, ServeError> {
-    let url: reqwest::Url = raw.trim().parse().map_err(|e| ServeError::PublicUrl(format!("{e}")))?;
+    let url: reqwest::Url = raw
+        .trim()
+        .parse()
+        .map_err(|e| ServeError::PublicUrl(format!("{e}")))?;
     if url.scheme() != "https" {
-        return Err(ServeError::PublicUrl("Telegram delivers webhooks only to https:// URLs".into()));
+        return Err(ServeError::PublicUrl(
+            "Telegram delivers webhooks only to https:// URLs".into(),
+        ));
     }
     Ok(url)
 }
@@ -80,7 +99,9 @@ pub fn public_url(raw: &str) -> Result<reqwest::Url, ServeError> {
 pub fn make_bot(token: &str, api_url: reqwest::Url) -> Bot {
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(u64::from(transport::POLL_TIMEOUT_SECS) + 15))
+        .timeout(Duration::from_secs(
+            u64::from(transport::POLL_TIMEOUT_SECS) + 15,
+        ))
         .tcp_nodelay(true)
         .build()
         .unwrap_or_default();
@@ -96,14 +117,19 @@ pub fn lanes_for(app: App) -> UpdateLanes {
 }
 
 /// Runs the bot until `shutdown` resolves and every accepted update is finished.
-pub async fn serve(engine: Engine, options: Options, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+pub async fn serve(
+    engine: Engine,
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let listener = match &options.mode {
         Mode::Polling => None,
-        Mode::Webhook { addr, .. } => Some(
-            tokio::net::TcpListener::bind(*addr)
-                .await
-                .map_err(|source| TransportError::Bind { addr: *addr, source })?,
-        ),
+        Mode::Webhook { addr, .. } => Some(tokio::net::TcpListener::bind(*addr).await.map_err(
+            |source| TransportError::Bind {
+                addr: *addr,
+                source,
+            },
+        )?),
     };
     serve_on(engine, options, listener, shutdown).await
 }
@@ -117,8 +143,13 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let bot = make_bot(&options.token, options.api_url.clone());
-    let me = retry::send(bot.get_me()).await.map_err(|e| ServeError::GetMe(describe(&e)))?;
-    tracing::info!(bot = me.username.as_deref().unwrap_or("?"), "connected to the Bot API");
+    let me = retry::send(bot.get_me())
+        .await
+        .map_err(|e| ServeError::GetMe(describe(&e)))?;
+    tracing::info!(
+        bot = me.username.as_deref().unwrap_or("?"),
+        "connected to the Bot API"
+    );
     register_commands(&bot).await;
     let cleanup = tokio::spawn(forget_old_updates(engine.clone()));
     let lanes = lanes_for(App::new(bot.clone(), engine));
@@ -127,9 +158,12 @@ pub async fn serve_on(
             transport::poll(bot, lanes, shutdown).await;
             Ok(())
         }
-        (Mode::Webhook { secret, public_url, .. }, Some(listener)) => {
-            transport::webhook_on(bot, lanes, listener, secret, public_url, shutdown).await
-        }
+        (
+            Mode::Webhook {
+                secret, public_url, ..
+            },
+            Some(listener),
+        ) => transport::webhook_on(bot, lanes, listener, secret, public_url, shutdown).await,
         (Mode::Webhook { addr, .. }, None) => Err(TransportError::Bind {
             addr,
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no listener given"),
@@ -167,17 +201,35 @@ pub fn commands(english: bool) -> Vec<BotCommand> {
     let list: [(&str, &str, &str); 11] = [
         ("start", "Начать: что умеет бот", "Start: what the bot does"),
         ("new", "Новое письмо", "A new letter"),
-        ("cancel", "Остановить текущее письмо", "Stop the current letter"),
-        ("subscription", "Мой план и остаток писем", "My plan and letters left"),
-        ("premium", "Premium за Telegram Stars", "Premium for Telegram Stars"),
+        (
+            "cancel",
+            "Остановить текущее письмо",
+            "Stop the current letter",
+        ),
+        (
+            "subscription",
+            "Мой план и остаток писем",
+            "My plan and letters left",
+        ),
+        (
+            "premium",
+            "Premium за Telegram Stars",
+            "Premium for Telegram Stars",
+        ),
         ("help", "Как пользоваться", "How to use the bot"),
         ("about", "О боте", "About the bot"),
         ("support", "Поддержка", "Support"),
-        ("privacy", "Какие данные хранятся и как их удалить", "What is stored and how to erase it"),
+        (
+            "privacy",
+            "Какие данные хранятся и как их удалить",
+            "What is stored and how to erase it",
+        ),
         ("terms", "Условия использования", "Terms of use"),
         ("delete_me", "Удалить мои данные", "Erase my data"),
     ];
-    list.iter().map(|(c, ru, en)| BotCommand::new(*c, if english { *en } else { *ru })).collect()
+    list.iter()
+        .map(|(c, ru, en)| BotCommand::new(*c, if english { *en } else { *ru }))
+        .collect()
 }
 
 async fn register_commands(bot: &Bot) {
@@ -198,7 +250,10 @@ async fn forget_old_updates(engine: Engine) {
     let mut every = tokio::time::interval(Duration::from_secs(6 * 3600));
     loop {
         every.tick().await;
-        match engine.forget_processed_events(chrono::Duration::days(3)).await {
+        match engine
+            .forget_processed_events(chrono::Duration::days(3))
+            .await
+        {
             Ok(n) => tracing::debug!(forgotten = n, "old processed update ids removed"),
             Err(e) => tracing::warn!(error = %e, "old processed update ids not removed"),
         }
@@ -212,7 +267,10 @@ mod tests {
     #[test]
     fn the_api_url_defaults_to_telegram_and_rejects_nonsense() {
         assert_eq!(api_url(None).unwrap().as_str(), "https://api.telegram.org/");
-        assert_eq!(api_url(Some("http://127.0.0.1:8081/")).unwrap().as_str(), "http://127.0.0.1:8081/");
+        assert_eq!(
+            api_url(Some("http://127.0.0.1:8081/")).unwrap().as_str(),
+            "http://127.0.0.1:8081/"
+        );
         assert!(api_url(Some("ftp://x")).is_err());
         assert!(api_url(Some("not a url")).is_err());
     }
@@ -220,9 +278,17 @@ mod tests {
     #[test]
     fn both_menus_list_the_same_commands_within_telegrams_limits() {
         let (ru, en) = (commands(false), commands(true));
-        assert_eq!(ru.iter().map(|c| &c.command).collect::<Vec<_>>(), en.iter().map(|c| &c.command).collect::<Vec<_>>());
+        assert_eq!(
+            ru.iter().map(|c| &c.command).collect::<Vec<_>>(),
+            en.iter().map(|c| &c.command).collect::<Vec<_>>()
+        );
         for c in ru.iter().chain(&en) {
-            assert!(c.command.len() <= 32 && c.command.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'));
+            assert!(
+                c.command.len() <= 32
+                    && c.command
+                        .chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch == '_')
+            );
             assert!(!c.description.is_empty() && c.description.chars().count() <= 256);
         }
     }

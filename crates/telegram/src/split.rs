@@ -21,12 +21,20 @@ pub fn split_html(html: &str, max: usize) -> Vec<String> {
     if telegram_len(html) <= max {
         return vec![html.to_string()];
     }
-    let budget = if html.contains('<') { max.saturating_sub(TAG_RESERVE).max(200) } else { max };
+    let budget = if html.contains('<') {
+        max.saturating_sub(TAG_RESERVE).max(200)
+    } else {
+        max
+    };
     let mut raw_parts = Vec::new();
     let mut current = String::new();
     for para in html.split("\n\n") {
         for piece in cut_to_fit(para, budget) {
-            let joined_len = if current.is_empty() { telegram_len(&piece) } else { telegram_len(&current) + 2 + telegram_len(&piece) };
+            let joined_len = if current.is_empty() {
+                telegram_len(&piece)
+            } else {
+                telegram_len(&current) + 2 + telegram_len(&piece)
+            };
             if joined_len <= budget {
                 if !current.is_empty() {
                     current.push_str("\n\n");
@@ -87,7 +95,9 @@ fn byte_index_at_units(s: &str, units: usize) -> usize {
 /// Is cutting before byte `i` outside any `<...>` tag and `&...;` entity?
 fn safe_cut(s: &str, i: usize) -> bool {
     let head = &s[..i];
-    let in_tag = head.rfind('<').is_some_and(|lt| head.rfind('>').is_none_or(|gt| gt < lt));
+    let in_tag = head
+        .rfind('<')
+        .is_some_and(|lt| head.rfind('>').is_none_or(|gt| gt < lt));
     let in_entity = head.rfind('&').is_some_and(|amp| {
         let after = &head[amp..];
         !after.contains(';') && !after.contains(char::is_whitespace) && after.len() < 10
@@ -116,7 +126,9 @@ fn balance_tags(parts: Vec<String>) -> Vec<String> {
         text.push_str(&part);
         let mut rest = part.as_str();
         while let Some(lt) = rest.find('<') {
-            let Some(gt) = rest[lt..].find('>') else { break };
+            let Some(gt) = rest[lt..].find('>') else {
+                break;
+            };
             let tag = &rest[lt..lt + gt + 1];
             let inner = tag.trim_start_matches('<').trim_end_matches('>');
             if let Some(name) = inner.strip_prefix('/') {
@@ -125,7 +137,11 @@ fn balance_tags(parts: Vec<String>) -> Vec<String> {
                     open.remove(pos);
                 }
             } else if !inner.ends_with('/') {
-                let name = inner.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+                let name = inner
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
                 if !name.is_empty() {
                     open.push((name, tag.to_string()));
                 }
@@ -154,7 +170,10 @@ mod tests {
 
     #[test]
     fn a_short_text_stays_one_message() {
-        assert_eq!(split_html("Привет", MESSAGE_LIMIT), vec!["Привет".to_string()]);
+        assert_eq!(
+            split_html("Привет", MESSAGE_LIMIT),
+            vec!["Привет".to_string()]
+        );
     }
 
     #[test]
@@ -166,7 +185,11 @@ mod tests {
         for p in &parts {
             assert!(telegram_len(p) <= MESSAGE_LIMIT);
             // Every part starts where a paragraph starts.
-            assert!(p.starts_with("Абзац "), "part starts mid-paragraph: {:?}", &p[..40]);
+            assert!(
+                p.starts_with("Абзац "),
+                "part starts mid-paragraph: {:?}",
+                &p[..40]
+            );
         }
         assert_eq!(parts.join("\n\n"), text);
     }
@@ -181,7 +204,10 @@ mod tests {
             assert!(!p.starts_with(' ') && !p.ends_with(' '));
         }
         let words: Vec<&str> = text.split_whitespace().collect();
-        let rejoined: Vec<String> = parts.iter().flat_map(|p| p.split_whitespace().map(str::to_string)).collect();
+        let rejoined: Vec<String> = parts
+            .iter()
+            .flat_map(|p| p.split_whitespace().map(str::to_string))
+            .collect();
         assert_eq!(rejoined, words);
     }
 
@@ -193,11 +219,19 @@ mod tests {
         assert!(parts.len() >= 2);
         for p in &parts {
             assert!(telegram_len(p) <= MESSAGE_LIMIT);
-            assert!(p.starts_with("<b>") && p.ends_with("</b>"), "unbalanced part");
+            assert!(
+                p.starts_with("<b>") && p.ends_with("</b>"),
+                "unbalanced part"
+            );
             // No entity was cut in half: every '&' starts a whole entity.
             for (i, _) in p.match_indices('&') {
                 let tail = &p[i..];
-                assert!(tail.starts_with("&amp;") || tail.starts_with("&lt;") || tail.starts_with("&gt;"), "cut entity");
+                assert!(
+                    tail.starts_with("&amp;")
+                        || tail.starts_with("&lt;")
+                        || tail.starts_with("&gt;"),
+                    "cut entity"
+                );
             }
         }
     }

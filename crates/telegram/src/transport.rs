@@ -29,7 +29,11 @@ pub const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
 
 /// The update kinds the bot asks Telegram for.
 pub fn allowed_updates() -> Vec<AllowedUpdate> {
-    vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery, AllowedUpdate::PreCheckoutQuery]
+    vec![
+        AllowedUpdate::Message,
+        AllowedUpdate::CallbackQuery,
+        AllowedUpdate::PreCheckoutQuery,
+    ]
 }
 
 /// Which lane an update goes to: its user, or the update itself when it has no user.
@@ -55,7 +59,10 @@ pub type UpdateLanes = Lanes<LaneKey, Update>;
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the webhook server failed: {0}")]
     Serve(std::io::Error),
     #[error("Telegram refused the webhook: {0}")]
@@ -73,7 +80,11 @@ pub async fn poll(bot: Bot, lanes: UpdateLanes, shutdown: impl Future<Output = (
     let mut offset: i32 = 0;
     let mut failures: u32 = 0;
     loop {
-        let request = bot.get_updates().offset(offset).timeout(POLL_TIMEOUT_SECS).allowed_updates(allowed_updates());
+        let request = bot
+            .get_updates()
+            .offset(offset)
+            .timeout(POLL_TIMEOUT_SECS)
+            .allowed_updates(allowed_updates());
         let answer = tokio::select! {
             _ = &mut shutdown => break,
             a = retry::send(request) => a,
@@ -100,11 +111,19 @@ pub async fn poll(bot: Bot, lanes: UpdateLanes, shutdown: impl Future<Output = (
             }
         }
     }
-    tracing::info!(in_flight = lanes.in_flight(), "stopping: finishing the updates in progress");
+    tracing::info!(
+        in_flight = lanes.in_flight(),
+        "stopping: finishing the updates in progress"
+    );
     lanes.drain().await;
     if offset > 0 {
         // Passing the offset is how Telegram learns these updates are done.
-        let confirm = bot.get_updates().offset(offset).timeout(0).limit(1).allowed_updates(allowed_updates());
+        let confirm = bot
+            .get_updates()
+            .offset(offset)
+            .timeout(0)
+            .limit(1)
+            .allowed_updates(allowed_updates());
         if let Err(e) = retry::send(confirm).await {
             tracing::warn!(error = %retry::describe(&e), "could not confirm the last updates; they will be re-delivered and skipped");
         }
@@ -126,7 +145,9 @@ pub async fn webhook(
     public_url: Option<reqwest::Url>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), TransportError> {
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| TransportError::Bind { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| TransportError::Bind { addr, source })?;
     webhook_on(bot, lanes, listener, secret, public_url, shutdown).await
 }
 
@@ -140,19 +161,39 @@ pub async fn webhook_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), TransportError> {
     if let Some(url) = public_url {
-        let set = bot.set_webhook(url).secret_token(secret.clone()).allowed_updates(allowed_updates());
-        retry::send(set).await.map_err(|e| TransportError::SetWebhook(retry::describe(&e)))?;
+        let set = bot
+            .set_webhook(url)
+            .secret_token(secret.clone())
+            .allowed_updates(allowed_updates());
+        retry::send(set)
+            .await
+            .map_err(|e| TransportError::SetWebhook(retry::describe(&e)))?;
     }
-    let hook = Arc::new(Hook { secret, lanes: lanes.clone() });
-    let app = Router::new().route("/health", get(|| async { "ok" })).fallback(post(receive)).with_state(hook);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(TransportError::Serve)?;
-    tracing::info!(in_flight = lanes.in_flight(), "stopping: finishing the updates in progress");
+    let hook = Arc::new(Hook {
+        secret,
+        lanes: lanes.clone(),
+    });
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .fallback(post(receive))
+        .with_state(hook);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(TransportError::Serve)?;
+    tracing::info!(
+        in_flight = lanes.in_flight(),
+        "stopping: finishing the updates in progress"
+    );
     lanes.drain().await;
     Ok(())
 }
 
 async fn receive(State(hook): State<Arc<Hook>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    let given = headers
+        .get(SECRET_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
     if !constant_time_eq(given, hook.secret.as_bytes()) {
         return StatusCode::UNAUTHORIZED;
     }
@@ -183,7 +224,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// A webhook secret as Telegram accepts it: 1–256 characters of `A-Za-z0-9_-`.
 pub fn parse_secret(raw: &str) -> Result<String, SecretError> {
     let s = raw.trim();
-    if s.is_empty() || s.len() > 256 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if s.is_empty()
+        || s.len() > 256
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(SecretError);
     }
     Ok(s.to_string())

@@ -37,7 +37,10 @@ impl Typing {
                 }
             }
         });
-        Self { stop: Some(stop), task: Some(task) }
+        Self {
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// Stops the indicator and waits until no more actions can be sent.
@@ -80,7 +83,11 @@ mod tests {
         assert_eq!(sent.load(Ordering::SeqCst), 4);
         typing.stop().await;
         tokio::time::sleep(Duration::from_secs(60)).await;
-        assert_eq!(sent.load(Ordering::SeqCst), 4, "no action after the generation ended");
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            4,
+            "no action after the generation ended"
+        );
     }
 
     #[tokio::test(start_paused = true)]

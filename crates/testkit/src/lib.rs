@@ -25,7 +25,8 @@ pub fn cluster() -> &'static Ephemeral {
         remove_stale_clusters();
         let root = std::env::temp_dir().join(format!("soprovod-testkit-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let cluster = Ephemeral::start(&root).unwrap_or_else(|e| panic!("starting the test cluster: {e}"));
+        let cluster =
+            Ephemeral::start(&root).unwrap_or_else(|e| panic!("starting the test cluster: {e}"));
         // SAFETY: registering a plain extern "C" function.
         unsafe { libc::atexit(stop_cluster) };
         cluster
@@ -40,10 +41,16 @@ extern "C" fn stop_cluster() {
 
 /// Clusters of earlier test processes that died before their exit hook ran.
 fn remove_stale_clusters() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("soprovod-testkit-")).and_then(|p| p.parse::<i32>().ok()) else {
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("soprovod-testkit-"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
             continue;
         };
         // SAFETY: signal 0 only probes for existence.
@@ -73,7 +80,9 @@ impl TestDb {
 
     /// One connection to this database.
     pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url).await.unwrap_or_else(|e| panic!("connecting to {}: {e}", self.name))
+        PgConnection::connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.name))
     }
 }
 
@@ -84,11 +93,18 @@ pub fn bin(tool: &str) -> PathBuf {
 
 async fn admin() -> PgConnection {
     let options: PgConnectOptions = cluster().url("postgres").parse().expect("cluster url");
-    options.connect().await.expect("connecting to the test cluster")
+    options
+        .connect()
+        .await
+        .expect("connecting to the test cluster")
 }
 
 fn fresh_name(prefix: &str) -> String {
-    format!("{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// An empty database (from template0).
@@ -102,21 +118,34 @@ pub async fn db_with(template: &str, setup_sql: &str) -> TestDb {
     let template_db = format!("tpl_{template}");
     {
         let _building = TEMPLATE_BUILD.lock().await;
-        let known = TEMPLATES.lock().unwrap().get_or_insert_with(HashMap::new).contains_key(&template_db);
+        let known = TEMPLATES
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashMap::new)
+            .contains_key(&template_db);
         if !known {
             let mut admin = admin().await;
-            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {template_db}")).execute(&mut admin).await.expect("drop template");
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {template_db}"))
+                .execute(&mut admin)
+                .await
+                .expect("drop template");
             sqlx::raw_sql(&format!("CREATE DATABASE {template_db} TEMPLATE template0"))
                 .execute(&mut admin)
                 .await
                 .expect("create template");
-            let mut conn = PgConnection::connect(&cluster().url(&template_db)).await.expect("connect template");
+            let mut conn = PgConnection::connect(&cluster().url(&template_db))
+                .await
+                .expect("connect template");
             sqlx::raw_sql(setup_sql)
                 .execute(&mut conn)
                 .await
                 .unwrap_or_else(|e| panic!("preparing template {template}: {e}"));
             conn.close().await.expect("close template connection");
-            TEMPLATES.lock().unwrap().get_or_insert_with(HashMap::new).insert(template_db.clone(), ());
+            TEMPLATES
+                .lock()
+                .unwrap()
+                .get_or_insert_with(HashMap::new)
+                .insert(template_db.clone(), ());
         }
     }
     create_from(&template_db).await
@@ -129,5 +158,8 @@ async fn create_from(template: &str) -> TestDb {
         .execute(&mut admin)
         .await
         .unwrap_or_else(|e| panic!("creating test database from {template}: {e}"));
-    TestDb { url: cluster().url(&name), name }
+    TestDb {
+        url: cluster().url(&name),
+        name,
+    }
 }

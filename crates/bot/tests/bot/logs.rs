@@ -35,8 +35,13 @@ async fn a_whole_conversation_leaves_no_user_text_in_the_logs() {
     // miss events when other tests run in parallel. It also captures the other tests' logs, which
     // must be just as clean.
     let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(capture.clone()).with_ansi(false).finish();
-    tracing::subscriber::set_global_default(subscriber).expect("only this test installs a subscriber");
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("only this test installs a subscriber");
 
     let h = Harness::new().await;
     let engine = h.engine();
@@ -44,7 +49,11 @@ async fn a_whole_conversation_leaves_no_user_text_in_the_logs() {
     let vacancy = format!("{VACANCY}\nПроект Изумрудный-Трамвай-7731 для банка.");
     let resume = format!("{RESUME}\nПочта ivan.petrov.secret@example.org, телефон +7 915 123-45-67, проект Лиловый-Дирижабль-5520.");
     send(&engine, anna.text("/start")).await;
-    send(&engine, anna.text("Короткая вакансия Оранжевый-Пингвин-3390")).await;
+    send(
+        &engine,
+        anna.text("Короткая вакансия Оранжевый-Пингвин-3390"),
+    )
+    .await;
     send(&engine, anna.text(&vacancy)).await;
     h.llm.script(vec![Behaviour::Status(429)]);
     let r = send(&engine, anna.text(&resume)).await;
@@ -57,7 +66,11 @@ async fn a_whole_conversation_leaves_no_user_text_in_the_logs() {
     send(&engine, anna.press(&button(&r, "Нравится"))).await;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("LLM call failed"), "the capture works: {}", &logs[..logs.len().min(2000)]);
+    assert!(
+        logs.contains("LLM call failed"),
+        "the capture works: {}",
+        &logs[..logs.len().min(2000)]
+    );
     for secret in [
         "Изумрудный-Трамвай",
         "Лиловый-Дирижабль",

@@ -52,8 +52,17 @@ async fn complete(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) ->
     shared.seen.lock().unwrap().push(body);
     let next = shared.script.lock().unwrap().pop_front();
     let content = match next {
-        Some(Behaviour::Status(code)) => return (StatusCode::from_u16(code).unwrap(), "scripted failure").into_response(),
-        Some(Behaviour::Malformed) => return (StatusCode::OK, [("content-type", "application/json")], "{\"choices\":").into_response(),
+        Some(Behaviour::Status(code)) => {
+            return (StatusCode::from_u16(code).unwrap(), "scripted failure").into_response()
+        }
+        Some(Behaviour::Malformed) => {
+            return (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                "{\"choices\":",
+            )
+                .into_response()
+        }
         Some(Behaviour::Hang) => return std::future::pending::<Response>().await,
         Some(Behaviour::Reply(text)) => text,
         None => letter_number(shared.served.fetch_add(1, Ordering::SeqCst) + 1),
@@ -70,11 +79,16 @@ async fn complete(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) ->
 impl Llm {
     pub async fn start() -> Self {
         let shared = Arc::new(Shared::default());
-        let app = Router::new().route("/v1/chat/completions", post(complete)).with_state(shared.clone());
+        let app = Router::new()
+            .route("/v1/chat/completions", post(complete))
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { base_url: format!("http://{addr}/v1"), shared }
+        Self {
+            base_url: format!("http://{addr}/v1"),
+            shared,
+        }
     }
 
     pub fn script(&self, behaviours: Vec<Behaviour>) {
@@ -83,7 +97,18 @@ impl Llm {
 
     /// The user messages of every request seen so far.
     pub fn prompts(&self) -> Vec<String> {
-        self.shared.seen.lock().unwrap().iter().map(|b| b["messages"][1]["content"].as_str().unwrap_or("").to_string()).collect()
+        self.shared
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                b["messages"][1]["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
     }
 
     pub fn requests(&self) -> usize {
@@ -123,12 +148,22 @@ impl Harness {
     pub async fn with_config(config: Config) -> Self {
         let db = testkit::db_with("declared", &store::declared_sql()).await;
         let pool = db.pool().await;
-        Self { pool, llm: Llm::start().await, clock: Arc::new(FakeClock::at(t("2026-03-10T09:00:00Z"))), config }
+        Self {
+            pool,
+            llm: Llm::start().await,
+            clock: Arc::new(FakeClock::at(t("2026-03-10T09:00:00Z"))),
+            config,
+        }
     }
 
     /// A new engine on the same database, double and clock (as after a restart).
     pub fn engine(&self) -> Engine {
-        Engine::with_clock(self.pool.clone(), llm::Writer::from_settings(self.llm.settings()), self.config.clone(), self.clock.clone())
+        Engine::with_clock(
+            self.pool.clone(),
+            llm::Writer::from_settings(self.llm.settings()),
+            self.config.clone(),
+            self.clock.clone(),
+        )
     }
 
     pub fn advance(&self, minutes: i64) {
@@ -136,7 +171,10 @@ impl Harness {
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.pool).await.unwrap()
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
     }
 
     pub async fn letters_used(&self, user: &User) -> i32 {
@@ -181,7 +219,11 @@ impl User {
 
     pub fn event(&self, kind: EventKind) -> Event {
         let n = EVENT_SEQ.fetch_add(1, Ordering::Relaxed);
-        Event { id: EventId::parse(&format!("test:{}:{n}", std::process::id())).unwrap(), from: self.profile.clone(), kind }
+        Event {
+            id: EventId::parse(&format!("test:{}:{n}", std::process::id())).unwrap(),
+            from: self.profile.clone(),
+            kind,
+        }
     }
 
     pub fn text(&self, s: &str) -> Event {
@@ -189,7 +231,9 @@ impl User {
     }
 
     pub fn press(&self, data: &str) -> Event {
-        self.event(EventKind::Button { data: data.to_string() })
+        self.event(EventKind::Button {
+            data: data.to_string(),
+        })
     }
 
     pub fn media(&self, m: Media) -> Event {

@@ -26,7 +26,12 @@ fn soprovod_chat(url: &str, script: &str) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run soprovod chat");
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -37,23 +42,55 @@ async fn a_scripted_chat_writes_an_offline_letter_and_takes_a_button_by_number()
     let script = format!("{VACANCY}\n.\n{RESUME}\n.\n1\n/subscription\n/quit\n");
     let out = soprovod_chat(&db.url, &script);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "stderr: {}\nstdout: {stdout}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("строкой из одной точки"), "the way to end a message is shown: {stdout}");
-    assert!(stdout.contains("Шаг 1 из 2") && stdout.contains("Шаг 2 из 2"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "stderr: {}\nstdout: {stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("строкой из одной точки"),
+        "the way to end a message is shown: {stdout}"
+    );
+    assert!(
+        stdout.contains("Шаг 1 из 2") && stdout.contains("Шаг 2 из 2"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Офлайн-черновик"), "{stdout}");
-    assert!(stdout.contains("уверенное знание PostgreSQL — оптимизировала запросы PostgreSQL"), "{stdout}");
-    assert!(stdout.contains("опыт коммерческой разработки на Rust от 2 лет — 2020–2026: сервисы на Rust"), "{stdout}");
+    assert!(
+        stdout.contains("уверенное знание PostgreSQL — оптимизировала запросы PostgreSQL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("опыт коммерческой разработки на Rust от 2 лет — 2020–2026: сервисы на Rust"),
+        "{stdout}"
+    );
     assert!(stdout.contains("[1] ❤️ Нравится"), "{stdout}");
-    assert!(stdout.contains("Спасибо"), "the like was answered: {stdout}");
-    assert!(stdout.contains("Писем осталось в этом месяце: 2/3"), "{stdout}");
+    assert!(
+        stdout.contains("Спасибо"),
+        "the like was answered: {stdout}"
+    );
+    assert!(
+        stdout.contains("Писем осталось в этом месяце: 2/3"),
+        "{stdout}"
+    );
     // No HTML tags reach the terminal.
     assert!(!stdout.contains("<b>"), "{stdout}");
 
     let pool = db.pool().await;
     let (status, model): (String, String) =
-        sqlx::query_as("SELECT status, model_used FROM letter_sessions").fetch_one(&pool).await.unwrap();
-    assert_eq!((status.as_str(), model.as_str()), ("completed", "offline-composer"));
-    let feedback: String = sqlx::query_scalar("SELECT feedback_type FROM letter_feedback").fetch_one(&pool).await.unwrap();
+        sqlx::query_as("SELECT status, model_used FROM letter_sessions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), model.as_str()),
+        ("completed", "offline-composer")
+    );
+    let feedback: String = sqlx::query_scalar("SELECT feedback_type FROM letter_feedback")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(feedback, "like");
 
     // A second run continues with the same user: the quota remembers the first letter.

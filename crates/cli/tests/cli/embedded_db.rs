@@ -11,7 +11,12 @@ struct DataDir {
 
 impl DataDir {
     fn new() -> Self {
-        Self { dir: tempfile::Builder::new().prefix("soprovod-cli-").tempdir().unwrap() }
+        Self {
+            dir: tempfile::Builder::new()
+                .prefix("soprovod-cli-")
+                .tempdir()
+                .unwrap(),
+        }
     }
 
     fn path(&self) -> &Path {
@@ -24,7 +29,11 @@ impl DataDir {
 
     fn up(&self) -> String {
         let out = self.soprovod(&["db", "up"]);
-        assert!(out.status.success(), "db up failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "db up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
@@ -60,7 +69,11 @@ fn psql(url: &str, sql: &str) -> String {
         .args([url, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()
         .expect("running psql");
-    assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -74,7 +87,11 @@ fn db_up_creates_the_declared_schema_and_prints_a_url() {
                   'subscriptions_backup','payments','acquisition_channels','openai_requests','user_events'";
     let views = "'user_stats','session_stats','user_activity','openai_usage','user_cohorts_basic'";
     let count = |catalog: &str, names: &str| {
-        let name_col = if catalog == "pg_tables" { "tablename" } else { "viewname" };
+        let name_col = if catalog == "pg_tables" {
+            "tablename"
+        } else {
+            "viewname"
+        };
         psql(&url, &format!("SELECT count(*) FROM {catalog} WHERE schemaname = 'public' AND {name_col} IN ({names})"))
     };
     assert_eq!(count("pg_tables", tables), "10");
@@ -85,12 +102,25 @@ fn db_up_creates_the_declared_schema_and_prints_a_url() {
 fn data_survives_up_down_up() {
     let data = DataDir::new();
     let url = data.up();
-    psql(&url, "INSERT INTO users (telegram_user_id, username) VALUES (1001, 'kept')");
+    psql(
+        &url,
+        "INSERT INTO users (telegram_user_id, username) VALUES (1001, 'kept')",
+    );
     let down = data.soprovod(&["db", "down"]);
-    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
     assert!(data.postmaster_pid().is_none(), "the server is stopped");
     let url_again = data.up();
-    assert_eq!(psql(&url_again, "SELECT username FROM users WHERE telegram_user_id = 1001"), "kept");
+    assert_eq!(
+        psql(
+            &url_again,
+            "SELECT username FROM users WHERE telegram_user_id = 1001"
+        ),
+        "kept"
+    );
 }
 
 #[test]
@@ -98,17 +128,31 @@ fn db_up_recovers_after_the_server_is_killed() {
     let data = DataDir::new();
     let url = data.up();
     psql(&url, "INSERT INTO users (telegram_user_id) VALUES (2002)");
-    let pid = data.postmaster_pid().expect("a running server has a pid file");
+    let pid = data
+        .postmaster_pid()
+        .expect("a running server has a pid file");
     // SAFETY: killing the server we started, as a crash would.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     let deadline = Instant::now() + Duration::from_secs(10);
     while process_alive(pid) {
-        assert!(Instant::now() < deadline, "the killed server did not go away");
+        assert!(
+            Instant::now() < deadline,
+            "the killed server did not go away"
+        );
         std::thread::yield_now();
     }
-    assert!(data.path().join("pg/postmaster.pid").exists(), "the crash leaves a stale pid file");
+    assert!(
+        data.path().join("pg/postmaster.pid").exists(),
+        "the crash leaves a stale pid file"
+    );
     let url_again = data.up();
-    assert_eq!(psql(&url_again, "SELECT count(*) FROM users WHERE telegram_user_id = 2002"), "1");
+    assert_eq!(
+        psql(
+            &url_again,
+            "SELECT count(*) FROM users WHERE telegram_user_id = 2002"
+        ),
+        "1"
+    );
     assert_ne!(data.postmaster_pid(), Some(pid));
 }
 
@@ -126,10 +170,24 @@ fn two_concurrent_db_up_start_one_server() {
     let ok: Vec<_> = outcomes.iter().filter(|o| o.status.success()).collect();
     // One creates the schema; the other either finds it done or refuses to touch a non-empty
     // database (exit 2) — but neither starts a second server.
-    assert!(!ok.is_empty(), "a: {}\nb: {}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+    assert!(
+        !ok.is_empty(),
+        "a: {}\nb: {}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
     let log = std::fs::read_to_string(data.path().join("postgres.log")).unwrap();
-    assert_eq!(log.matches("database system is ready to accept connections").count(), 1, "{log}");
-    let urls: Vec<String> = outcomes.iter().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|u| !u.is_empty()).collect();
+    assert_eq!(
+        log.matches("database system is ready to accept connections")
+            .count(),
+        1,
+        "{log}"
+    );
+    let urls: Vec<String> = outcomes
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|u| !u.is_empty())
+        .collect();
     assert!(urls.windows(2).all(|w| w[0] == w[1]), "{urls:?}");
 }
 
@@ -139,7 +197,15 @@ fn the_server_does_not_run_as_root() {
     data.up();
     let pid = data.postmaster_pid().unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let uid: u32 = status.lines().find(|l| l.starts_with("Uid:")).unwrap().split_whitespace().nth(2).unwrap().parse().unwrap();
+    let uid: u32 = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
     // SAFETY: no preconditions.
     let me = unsafe { libc::geteuid() };
     if me == 0 {
@@ -180,7 +246,10 @@ fn the_embedded_database_works_for_a_normal_user_too() {
     use std::os::unix::process::CommandExt;
     let (uid, gid) = (65534u32, 65534u32);
     // The test binary's own directory may be private to root; give nobody a readable copy.
-    let place = tempfile::Builder::new().prefix("soprovod-nobody-").tempdir().unwrap();
+    let place = tempfile::Builder::new()
+        .prefix("soprovod-nobody-")
+        .tempdir()
+        .unwrap();
     std::fs::set_permissions(place.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let exe = place.path().join("soprovod");
     std::fs::copy(env!("CARGO_BIN_EXE_soprovod"), &exe).unwrap();
@@ -189,11 +258,18 @@ fn the_embedded_database_works_for_a_normal_user_too() {
     std::os::unix::fs::chown(&data, Some(uid), Some(gid)).unwrap();
     let run = |args: &[&str]| {
         let mut cmd = Command::new(&exe);
-        cmd.args(args).env("SOPROVOD_DATA_DIR", &data).env("HOME", "/tmp").env_remove("DATABASE_URL").current_dir(&data);
+        cmd.args(args)
+            .env("SOPROVOD_DATA_DIR", &data)
+            .env("HOME", "/tmp")
+            .env_remove("DATABASE_URL")
+            .current_dir(&data);
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(gid) != 0
+                    || libc::setuid(uid) != 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -203,11 +279,22 @@ fn the_embedded_database_works_for_a_normal_user_too() {
     };
     let up = run(&["db", "up"]);
     let down = run(&["db", "down"]);
-    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
-    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
     assert!(String::from_utf8_lossy(&up.stdout).starts_with("postgres://"));
     let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(data.join("pg")).unwrap());
-    assert_eq!(owner, uid, "the cluster belongs to the user who ran soprovod");
+    assert_eq!(
+        owner, uid,
+        "the cluster belongs to the user who ran soprovod"
+    );
 }
 
 #[tokio::test]
@@ -220,12 +307,21 @@ async fn with_database_url_set_db_up_uses_that_server_and_starts_none() {
         .env("DATABASE_URL", &db.url)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), db.url);
-    assert!(!data.path().join("pg").exists(), "no embedded cluster is created");
-    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'users'")
-        .fetch_one(&db.pool().await)
-        .await
-        .unwrap();
+    assert!(
+        !data.path().join("pg").exists(),
+        "no embedded cluster is created"
+    );
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'users'",
+    )
+    .fetch_one(&db.pool().await)
+    .await
+    .unwrap();
     assert_eq!(tables, 1);
 }

@@ -233,7 +233,10 @@ fn code(out: &Output) -> i32 {
 async fn old_prod() -> TestDb {
     let db = testkit::empty_db().await;
     let mut conn = db.connect().await;
-    sqlx::raw_sql(OLD_PROD).execute(&mut conn).await.expect("building the old production state");
+    sqlx::raw_sql(OLD_PROD)
+        .execute(&mut conn)
+        .await
+        .expect("building the old production state");
     db
 }
 
@@ -273,7 +276,8 @@ async fn column_type(db: &TestDb, table: &str, column: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_old_production_database_reaches_the_declared_schema_in_one_command_and_keeps_every_row() {
+async fn the_old_production_database_reaches_the_declared_schema_in_one_command_and_keeps_every_row(
+) {
     let db = old_prod().await;
     let dir = tempfile::tempdir().unwrap();
     let backups = dir.path().join("backups");
@@ -296,21 +300,38 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(code(&out), 0, "apply failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("DROP VIEW public.ops_slow_top"), "{stdout}");
-    assert!(stderr.contains("[1/") && stderr.contains("restore with: "), "{stderr}");
-    assert_eq!(std::fs::read_dir(&backups).unwrap().count(), 1, "one backup file");
+    assert!(
+        stderr.contains("[1/") && stderr.contains("restore with: "),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&backups).unwrap().count(),
+        1,
+        "one backup file"
+    );
 
     let after = fingerprints(&db).await;
-    let dropped: Vec<_> = before.keys().filter(|k| !after.contains_key(*k)).cloned().collect();
+    let dropped: Vec<_> = before
+        .keys()
+        .filter(|k| !after.contains_key(*k))
+        .cloned()
+        .collect();
     assert_eq!(
         dropped,
-        vec![("users".to_string(), "total_generations".to_string()), ("users".to_string(), "updated_at".to_string())]
+        vec![
+            ("users".to_string(), "total_generations".to_string()),
+            ("users".to_string(), "updated_at".to_string())
+        ]
     );
     for (key, value) in &before {
         if let Some(now) = after.get(key) {
             assert_eq!(now, value, "rows or values of {key:?} changed");
         }
     }
-    assert_eq!(column_type(&db, "letter_sessions", "generation_time_seconds").await, "double precision");
+    assert_eq!(
+        column_type(&db, "letter_sessions", "generation_time_seconds").await,
+        "double precision"
+    );
     for (table, column) in [
         ("acquisition_channels", "user_id"),
         ("acquisition_channels", "referral_user_id"),
@@ -320,7 +341,11 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
         ("subscriptions", "user_id"),
         ("subscriptions_backup", "user_id"),
     ] {
-        assert_eq!(column_type(&db, table, column).await, "bigint", "{table}.{column}");
+        assert_eq!(
+            column_type(&db, table, column).await,
+            "bigint",
+            "{table}.{column}"
+        );
     }
     let mut conn = db.connect().await;
     // The cohort view exists with the contract's columns (its summaries are filled by the product's
@@ -345,26 +370,49 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
 
     // The product fills the new analytics summaries from the kept rows right after the apply.
     assert!(stderr.contains("analytics summaries filled"), "{stderr}");
-    let (facts, users): (i64, i64) =
-        sqlx::query_as("SELECT (SELECT count(*) FROM analytics_user_facts), (SELECT count(*) FROM users)")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+    let (facts, users): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM analytics_user_facts), (SELECT count(*) FROM users)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     assert!(users > 0);
     assert_eq!(facts, users, "one summary row per kept user");
 
     let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify"]);
-    assert_eq!(code(&verify), 0, "verify:\n{}{}", text(&verify.stdout), text(&verify.stderr));
-    let plan = soprovod(dir.path(), &["--database-url", &db.url, "db", "plan", "--format", "json"]);
+    assert_eq!(
+        code(&verify),
+        0,
+        "verify:\n{}{}",
+        text(&verify.stdout),
+        text(&verify.stderr)
+    );
+    let plan = soprovod(
+        dir.path(),
+        &["--database-url", &db.url, "db", "plan", "--format", "json"],
+    );
     assert_eq!(code(&plan), 0, "{}", text(&plan.stderr));
     let json: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan json");
     assert_eq!(json["steps"].as_array().map(Vec::len), Some(0), "{json}");
     let again = soprovod(
         dir.path(),
-        &["--database-url", &db.url, "db", "apply", "--yes", "--allow-hazards", "all", "--no-backup"],
+        &[
+            "--database-url",
+            &db.url,
+            "db",
+            "apply",
+            "--yes",
+            "--allow-hazards",
+            "all",
+            "--no-backup",
+        ],
     );
     assert_eq!(code(&again), 0);
-    assert!(text(&again.stderr).contains("nothing to do"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("nothing to do"),
+        "{}",
+        text(&again.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,7 +421,10 @@ async fn without_allowed_hazards_apply_lists_them_exits_1_and_changes_nothing() 
     let dir = tempfile::tempdir().unwrap();
     let before = schema::introspect_url(&db.url).await.unwrap();
 
-    let out = soprovod(dir.path(), &["--database-url", &db.url, "db", "apply", "--yes"]);
+    let out = soprovod(
+        dir.path(),
+        &["--database-url", &db.url, "db", "apply", "--yes"],
+    );
     assert_eq!(code(&out), 1, "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     for kind in ["data-loss", "table-rewrite"] {
@@ -382,21 +433,52 @@ async fn without_allowed_hazards_apply_lists_them_exits_1_and_changes_nothing() 
     assert!(stderr.contains("column total_generations"), "{stderr}");
 
     // Allowing only some kinds is still a refusal.
-    let partly =
-        soprovod(dir.path(), &["--database-url", &db.url, "db", "apply", "--yes", "--allow-hazards", "table-rewrite"]);
+    let partly = soprovod(
+        dir.path(),
+        &[
+            "--database-url",
+            &db.url,
+            "db",
+            "apply",
+            "--yes",
+            "--allow-hazards",
+            "table-rewrite",
+        ],
+    );
     assert_eq!(code(&partly), 1);
-    assert!(!text(&partly.stderr).contains("  table-rewrite "), "allowed kinds are not listed as refused");
+    assert!(
+        !text(&partly.stderr).contains("  table-rewrite "),
+        "allowed kinds are not listed as refused"
+    );
 
     // Hazards allowed but no --yes and no terminal: refused too.
-    let unconfirmed = soprovod(dir.path(), &["--database-url", &db.url, "db", "apply", "--allow-hazards", "all"]);
+    let unconfirmed = soprovod(
+        dir.path(),
+        &[
+            "--database-url",
+            &db.url,
+            "db",
+            "apply",
+            "--allow-hazards",
+            "all",
+        ],
+    );
     assert_eq!(code(&unconfirmed), 1);
-    assert!(text(&unconfirmed.stderr).contains("--yes"), "{}", text(&unconfirmed.stderr));
+    assert!(
+        text(&unconfirmed.stderr).contains("--yes"),
+        "{}",
+        text(&unconfirmed.stderr)
+    );
 
     let after = schema::introspect_url(&db.url).await.unwrap();
     assert_eq!(after, before, "nothing changed");
     let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify"]);
     assert_eq!(code(&verify), 1, "the drift is still there");
-    assert!(text(&verify.stdout).contains("table public.users: differs"), "{}", text(&verify.stdout));
+    assert!(
+        text(&verify.stdout).contains("table public.users: differs"),
+        "{}",
+        text(&verify.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -406,9 +488,23 @@ async fn db_up_on_an_existing_database_refuses_hazards_unless_allowed_and_then_c
     let refused = soprovod(dir.path(), &["--database-url", &db.url, "db", "up"]);
     assert_eq!(code(&refused), 1, "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("data-loss"));
-    assert!(refused.stdout.is_empty(), "no URL is printed when nothing was done");
+    assert!(
+        refused.stdout.is_empty(),
+        "no URL is printed when nothing was done"
+    );
 
-    let up = soprovod(dir.path(), &["--database-url", &db.url, "db", "up", "--allow-hazards", "all", "--no-backup"]);
+    let up = soprovod(
+        dir.path(),
+        &[
+            "--database-url",
+            &db.url,
+            "db",
+            "up",
+            "--allow-hazards",
+            "all",
+            "--no-backup",
+        ],
+    );
     assert_eq!(code(&up), 0, "{}", text(&up.stderr));
     assert_eq!(text(&up.stdout).trim(), db.url, "stdout holds only the URL");
     let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify"]);
@@ -444,34 +540,78 @@ async fn db_diff_reports_drift_and_its_sql_run_with_psql_makes_from_equal_to() {
         sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    let report = soprovod(dir.path(), &["db", "diff", "--from", &a.url, "--to", &b.url]);
+    let report = soprovod(
+        dir.path(),
+        &["db", "diff", "--from", &a.url, "--to", &b.url],
+    );
     assert_eq!(code(&report), 1, "{}", text(&report.stderr));
     let stdout = text(&report.stdout);
-    assert!(stdout.contains("table public.gone: only in FROM"), "{stdout}");
-    assert!(stdout.contains("table public.extra: only in TO"), "{stdout}");
+    assert!(
+        stdout.contains("table public.gone: only in FROM"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("table public.extra: only in TO"),
+        "{stdout}"
+    );
     assert!(stdout.contains("table public.items: differs"), "{stdout}");
-    assert!(stdout.contains("column owner_id type: \"integer\" → \"bigint\""), "{stdout}");
-    assert!(stdout.contains("sequence public.items_id_seq: differs"), "{stdout}");
+    assert!(
+        stdout.contains("column owner_id type: \"integer\" → \"bigint\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sequence public.items_id_seq: differs"),
+        "{stdout}"
+    );
 
-    let json = soprovod(dir.path(), &["db", "diff", "--from", &a.url, "--to", &b.url, "--format", "json"]);
+    let json = soprovod(
+        dir.path(),
+        &[
+            "db", "diff", "--from", &a.url, "--to", &b.url, "--format", "json",
+        ],
+    );
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("diff json");
     assert_eq!(doc["drift"], serde_json::Value::Bool(true));
 
-    let sql = soprovod(dir.path(), &["db", "diff", "--from", &a.url, "--to", &b.url, "--format", "sql"]);
+    let sql = soprovod(
+        dir.path(),
+        &[
+            "db", "diff", "--from", &a.url, "--to", &b.url, "--format", "sql",
+        ],
+    );
     assert_eq!(code(&sql), 1);
     let script = dir.path().join("drift.sql");
     std::fs::write(&script, &sql.stdout).unwrap();
     let psql = Command::new(testkit::bin("psql"))
-        .args(["-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", script.to_str().unwrap(), &a.url])
+        .args([
+            "-X",
+            "-q",
+            "-1",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+            script.to_str().unwrap(),
+            &a.url,
+        ])
         .output()
         .unwrap();
-    assert!(psql.status.success(), "psql -1 failed: {}", text(&psql.stderr));
+    assert!(
+        psql.status.success(),
+        "psql -1 failed: {}",
+        text(&psql.stderr)
+    );
 
-    let after = soprovod(dir.path(), &["db", "diff", "--from", &a.url, "--to", &b.url]);
+    let after = soprovod(
+        dir.path(),
+        &["db", "diff", "--from", &a.url, "--to", &b.url],
+    );
     assert_eq!(code(&after), 0, "{}", text(&after.stdout));
     assert!(text(&after.stdout).starts_with("No drift"));
     let mut conn = a.connect().await;
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM items").fetch_one(&mut conn).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(rows, 300, "the rows survive");
 }
 
@@ -484,7 +624,10 @@ async fn a_lock_held_elsewhere_makes_apply_time_out_and_roll_everything_back() {
     // users is changed late in the plan (its columns are dropped after the other tables are retyped).
     let mut holder = db.connect().await;
     let mut tx = holder.begin().await.unwrap();
-    sqlx::query("LOCK TABLE users IN ACCESS SHARE MODE").execute(&mut *tx).await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS SHARE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     let out = soprovod(
         dir.path(),
         &[
@@ -503,7 +646,10 @@ async fn a_lock_held_elsewhere_makes_apply_time_out_and_roll_everything_back() {
     tx.rollback().await.unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(code(&out), 2, "{stderr}");
-    assert!(stderr.contains("lock timeout") && stderr.contains("rolled back"), "{stderr}");
+    assert!(
+        stderr.contains("lock timeout") && stderr.contains("rolled back"),
+        "{stderr}"
+    );
     assert!(stderr.contains("[1/"), "earlier steps had run: {stderr}");
     let after = schema::introspect_url(&db.url).await.unwrap();
     assert_eq!(after, before, "the database is exactly as it was");
@@ -515,22 +661,76 @@ async fn a_directory_of_sql_files_is_a_target_for_plan_apply_and_verify() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("schema");
     std::fs::create_dir(&target).unwrap();
-    std::fs::write(target.join("010_t.sql"), "CREATE TABLE t (id bigint PRIMARY KEY, name text);").unwrap();
-    std::fs::write(target.join("020_v.sql"), "CREATE VIEW v AS SELECT name FROM t;").unwrap();
+    std::fs::write(
+        target.join("010_t.sql"),
+        "CREATE TABLE t (id bigint PRIMARY KEY, name text);",
+    )
+    .unwrap();
+    std::fs::write(
+        target.join("020_v.sql"),
+        "CREATE VIEW v AS SELECT name FROM t;",
+    )
+    .unwrap();
     std::fs::write(target.join("README.txt"), "not SQL, not run").unwrap();
     let t = target.to_str().unwrap();
 
-    let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify", "--target", t]);
+    let verify = soprovod(
+        dir.path(),
+        &["--database-url", &db.url, "db", "verify", "--target", t],
+    );
     assert_eq!(code(&verify), 1);
-    assert!(text(&verify.stdout).contains("table public.t: only in TO"), "{}", text(&verify.stdout));
-    let plan = soprovod(dir.path(), &["--database-url", &db.url, "db", "plan", "--target", t, "--format", "sql"]);
+    assert!(
+        text(&verify.stdout).contains("table public.t: only in TO"),
+        "{}",
+        text(&verify.stdout)
+    );
+    let plan = soprovod(
+        dir.path(),
+        &[
+            "--database-url",
+            &db.url,
+            "db",
+            "plan",
+            "--target",
+            t,
+            "--format",
+            "sql",
+        ],
+    );
     assert_eq!(code(&plan), 0);
     let sql = text(&plan.stdout);
-    assert!(sql.find("CREATE TABLE public.t").unwrap() < sql.find("CREATE VIEW public.v").unwrap(), "{sql}");
-    let apply = soprovod(dir.path(), &["--database-url", &db.url, "db", "apply", "--target", t, "--yes"]);
+    assert!(
+        sql.find("CREATE TABLE public.t").unwrap() < sql.find("CREATE VIEW public.v").unwrap(),
+        "{sql}"
+    );
+    let apply = soprovod(
+        dir.path(),
+        &[
+            "--database-url",
+            &db.url,
+            "db",
+            "apply",
+            "--target",
+            t,
+            "--yes",
+        ],
+    );
     assert_eq!(code(&apply), 0, "{}", text(&apply.stderr));
-    let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify", "--target", t]);
+    let verify = soprovod(
+        dir.path(),
+        &["--database-url", &db.url, "db", "verify", "--target", t],
+    );
     assert_eq!(code(&verify), 0, "{}", text(&verify.stdout));
-    let bad = soprovod(dir.path(), &["--database-url", &db.url, "db", "plan", "--target", "/nonexistent/dir"]);
+    let bad = soprovod(
+        dir.path(),
+        &[
+            "--database-url",
+            &db.url,
+            "db",
+            "plan",
+            "--target",
+            "/nonexistent/dir",
+        ],
+    );
     assert_eq!(code(&bad), 2);
 }

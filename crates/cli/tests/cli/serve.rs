@@ -53,16 +53,25 @@ async fn serve_answers_start_through_the_configured_api_and_stops_on_sigterm() {
         .unwrap();
     api.push(TgUser::new(424_242_001).text("/start"));
     let greeting = api.nth_message_to(424_242_001, 1).await;
-    assert!(greeting.text().contains("Шаг 1 из 2"), "{}", greeting.text());
+    assert!(
+        greeting.text().contains("Шаг 1 из 2"),
+        "{}",
+        greeting.text()
+    );
     api.wait_all_confirmed().await;
 
     let pid = child.id().unwrap() as i32;
     // SAFETY: sending SIGTERM to the child this test started.
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.expect("serve did not stop").unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("serve did not stop")
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("stopped"), "{stderr}");
     // The token never appears in what the process printed.
-    assert!(!stderr.contains(&api.token) && !String::from_utf8_lossy(&out.stdout).contains(&api.token));
+    assert!(
+        !stderr.contains(&api.token) && !String::from_utf8_lossy(&out.stdout).contains(&api.token)
+    );
 }

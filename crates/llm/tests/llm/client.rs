@@ -6,7 +6,8 @@ use llm::{Kind, LlmError, Settings, Task, Writer};
 
 use crate::double::{Behaviour, Double, LETTER};
 
-const VACANCY: &str = "Ищем backend-разработчика на Rust. Требования: опыт с PostgreSQL, Kafka, умение писать тесты.";
+const VACANCY: &str =
+    "Ищем backend-разработчика на Rust. Требования: опыт с PostgreSQL, Kafka, умение писать тесты.";
 const RESUME: &str = "Пять лет разработки на Rust и PostgreSQL, платёжный шлюз, наставничество.";
 
 fn settings(double: &Double) -> Settings {
@@ -17,18 +18,29 @@ fn settings(double: &Double) -> Settings {
         "OPENAI_FALLBACK_MODEL" => Some("fallback-model".into()),
         _ => None,
     })
-    .map(|s| Settings { timeout: Duration::from_millis(300), backoff: Duration::from_millis(1), ..s })
+    .map(|s| Settings {
+        timeout: Duration::from_millis(300),
+        backoff: Duration::from_millis(1),
+        ..s
+    })
     .unwrap()
 }
 
 fn task() -> Task<'static> {
-    Task::Letter { vacancy: VACANCY, resume: RESUME, variant: 0 }
+    Task::Letter {
+        vacancy: VACANCY,
+        resume: RESUME,
+        variant: 0,
+    }
 }
 
 #[tokio::test]
 async fn a_request_carries_a_system_prompt_the_inputs_and_the_key() {
     let double = Double::start(vec![]).await;
-    let letter = Writer::from_settings(settings(&double)).write(&task()).await.unwrap();
+    let letter = Writer::from_settings(settings(&double))
+        .write(&task())
+        .await
+        .unwrap();
     assert_eq!(letter.text, LETTER);
     assert_eq!(letter.model, "main-model");
     assert!(!letter.offline);
@@ -47,26 +59,53 @@ async fn a_request_carries_a_system_prompt_the_inputs_and_the_key() {
     assert_eq!(letter.calls.len(), 1);
     let call = &letter.calls[0];
     assert!(call.success);
-    assert_eq!((call.prompt_tokens, call.completion_tokens, call.total_tokens), (Some(120), Some(80), Some(200)));
+    assert_eq!(
+        (
+            call.prompt_tokens,
+            call.completion_tokens,
+            call.total_tokens
+        ),
+        (Some(120), Some(80), Some(200))
+    );
     assert_eq!(call.kind, Kind::Generation);
 }
 
 #[tokio::test]
 async fn an_english_vacancy_gets_the_english_rules() {
     let double = Double::start(vec![]).await;
-    let t = Task::Letter { vacancy: "We are hiring a Rust engineer to build payment services.", resume: RESUME, variant: 1 };
-    Writer::from_settings(settings(&double)).write(&t).await.unwrap();
+    let t = Task::Letter {
+        vacancy: "We are hiring a Rust engineer to build payment services.",
+        resume: RESUME,
+        variant: 1,
+    };
+    Writer::from_settings(settings(&double))
+        .write(&t)
+        .await
+        .unwrap();
     let body = &double.seen()[0].1;
-    assert!(body["messages"][0]["content"].as_str().unwrap().contains("Write in English"));
-    assert!(body["messages"][1]["content"].as_str().unwrap().contains("another variant"));
+    assert!(body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Write in English"));
+    assert!(body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .contains("another variant"));
 }
 
 #[tokio::test]
 async fn a_429_is_retried_and_then_succeeds() {
     let double = Double::start(vec![Behaviour::Status(429), Behaviour::Status(503)]).await;
-    let letter = Writer::from_settings(settings(&double)).write(&task()).await.unwrap();
+    let letter = Writer::from_settings(settings(&double))
+        .write(&task())
+        .await
+        .unwrap();
     assert_eq!(letter.model, "main-model");
-    let outcomes: Vec<(bool, Option<String>)> = letter.calls.iter().map(|c| (c.success, c.error.clone())).collect();
+    let outcomes: Vec<(bool, Option<String>)> = letter
+        .calls
+        .iter()
+        .map(|c| (c.success, c.error.clone()))
+        .collect();
     assert_eq!(
         outcomes,
         vec![
@@ -79,36 +118,70 @@ async fn a_429_is_retried_and_then_succeeds() {
 
 #[tokio::test]
 async fn after_the_retries_the_fallback_model_is_tried_once() {
-    let script = vec![Behaviour::Status(500), Behaviour::Status(500), Behaviour::Status(500)];
+    let script = vec![
+        Behaviour::Status(500),
+        Behaviour::Status(500),
+        Behaviour::Status(500),
+    ];
     let double = Double::start(script).await;
-    let letter = Writer::from_settings(settings(&double)).write(&task()).await.unwrap();
+    let letter = Writer::from_settings(settings(&double))
+        .write(&task())
+        .await
+        .unwrap();
     assert_eq!(letter.model, "fallback-model");
-    let models: Vec<String> = double.seen().iter().map(|(_, b)| b["model"].as_str().unwrap().to_string()).collect();
-    assert_eq!(models, ["main-model", "main-model", "main-model", "fallback-model"]);
+    let models: Vec<String> = double
+        .seen()
+        .iter()
+        .map(|(_, b)| b["model"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        models,
+        ["main-model", "main-model", "main-model", "fallback-model"]
+    );
 }
 
 #[tokio::test]
 async fn a_hanging_endpoint_times_out_and_every_attempt_is_reported() {
     let double = Double::start(vec![Behaviour::Hang; 4]).await;
-    let failure = Writer::from_settings(settings(&double)).write(&task()).await.unwrap_err();
+    let failure = Writer::from_settings(settings(&double))
+        .write(&task())
+        .await
+        .unwrap_err();
     assert_eq!(failure.error, LlmError::Timeout(Duration::from_millis(300)));
     assert_eq!(failure.calls.len(), 4);
-    assert!(failure.calls.iter().all(|c| !c.success && c.response_time_ms >= 300));
+    assert!(failure
+        .calls
+        .iter()
+        .all(|c| !c.success && c.response_time_ms >= 300));
 }
 
 #[tokio::test]
 async fn malformed_json_is_a_failure_and_goes_to_the_fallback_without_retrying() {
     let double = Double::start(vec![Behaviour::Malformed, Behaviour::Malformed]).await;
-    let failure = Writer::from_settings(settings(&double)).write(&task()).await.unwrap_err();
-    assert!(matches!(failure.error, LlmError::Malformed(_)), "{:?}", failure.error);
+    let failure = Writer::from_settings(settings(&double))
+        .write(&task())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(failure.error, LlmError::Malformed(_)),
+        "{:?}",
+        failure.error
+    );
     let models: Vec<&str> = failure.calls.iter().map(|c| c.model.as_str()).collect();
     assert_eq!(models, ["main-model", "fallback-model"]);
 }
 
 #[tokio::test]
 async fn an_empty_or_preamble_only_reply_is_no_letter() {
-    let double = Double::start(vec![Behaviour::Letter(String::new()), Behaviour::Letter("Вот ваше письмо:\n```\n```".into())]).await;
-    let failure = Writer::from_settings(settings(&double)).write(&task()).await.unwrap_err();
+    let double = Double::start(vec![
+        Behaviour::Letter(String::new()),
+        Behaviour::Letter("Вот ваше письмо:\n```\n```".into()),
+    ])
+    .await;
+    let failure = Writer::from_settings(settings(&double))
+        .write(&task())
+        .await
+        .unwrap_err();
     assert!(matches!(failure.error, LlmError::NoLetter(_)));
     assert_eq!(failure.calls.len(), 2);
     // The HTTP exchange worked, so the tokens are still reported.
@@ -118,8 +191,15 @@ async fn an_empty_or_preamble_only_reply_is_no_letter() {
 
 #[tokio::test]
 async fn a_reply_with_a_preamble_comes_back_clean() {
-    let double = Double::start(vec![Behaviour::Letter(format!("Конечно! Вот ваше письмо:\n\n```\n{}\n```", LETTER.replace('\n', "\\n")))]).await;
-    let letter = Writer::from_settings(settings(&double)).write(&task()).await.unwrap();
+    let double = Double::start(vec![Behaviour::Letter(format!(
+        "Конечно! Вот ваше письмо:\n\n```\n{}\n```",
+        LETTER.replace('\n', "\\n")
+    ))])
+    .await;
+    let letter = Writer::from_settings(settings(&double))
+        .write(&task())
+        .await
+        .unwrap();
     assert_eq!(letter.text, LETTER);
 }
 
@@ -135,6 +215,8 @@ async fn without_an_api_key_the_offline_composer_writes_a_labelled_draft() {
 
 #[test]
 fn the_api_key_never_shows_in_debug_output() {
-    let s = Settings::from_lookup(|n| (n == "OPENAI_API_KEY").then(|| "sk-very-secret".to_string())).unwrap();
+    let s =
+        Settings::from_lookup(|n| (n == "OPENAI_API_KEY").then(|| "sk-very-secret".to_string()))
+            .unwrap();
     assert!(!format!("{s:?}").contains("sk-very-secret"));
 }

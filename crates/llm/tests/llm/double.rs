@@ -34,10 +34,22 @@ pub struct Double {
 pub const LETTER: &str = "Здравствуйте!\n\nМеня заинтересовала ваша вакансия. Пять лет я разрабатываю сервисы на Rust и PostgreSQL, \
                           последние два года отвечаю за платёжный шлюз.\n\nБуду рад обсудить детали.\n\nС уважением,\n[Ваше имя]";
 
-async fn complete(State(shared): State<Arc<Shared>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+async fn complete(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     shared.seen.lock().unwrap().push((auth, body));
-    let next = shared.script.lock().unwrap().pop_front().unwrap_or(Behaviour::Letter(LETTER.into()));
+    let next = shared
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or(Behaviour::Letter(LETTER.into()));
     match next {
         Behaviour::Letter(text) => Json(json!({
             "id": "chatcmpl-test",
@@ -54,12 +66,20 @@ async fn complete(State(shared): State<Arc<Shared>>, headers: HeaderMap, Json(bo
 
 impl Double {
     pub async fn start(script: Vec<Behaviour>) -> Self {
-        let shared = Arc::new(Shared { script: Mutex::new(script.into()), seen: Mutex::default() });
-        let app = Router::new().route("/v1/chat/completions", post(complete)).with_state(shared.clone());
+        let shared = Arc::new(Shared {
+            script: Mutex::new(script.into()),
+            seen: Mutex::default(),
+        });
+        let app = Router::new()
+            .route("/v1/chat/completions", post(complete))
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { base_url: format!("http://{addr}/v1"), shared }
+        Self {
+            base_url: format!("http://{addr}/v1"),
+            shared,
+        }
     }
 
     /// The request bodies seen so far, with their Authorization header.

@@ -67,7 +67,8 @@ CREATE VIEW invoker WITH (security_invoker = true) AS SELECT id, seconds FROM ru
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_view_chain_over_retyped_columns_is_rebuilt_and_keeps_its_grants_comments_options_and_data() {
+async fn a_view_chain_over_retyped_columns_is_rebuilt_and_keeps_its_grants_comments_options_and_data(
+) {
     let db = db_from(BEFORE).await;
     let mut conn = db.connect().await;
     let oid = |name: &'static str| format!("SELECT '{name}'::regclass::oid::text");
@@ -79,61 +80,113 @@ async fn a_view_chain_over_retyped_columns_is_rebuilt_and_keeps_its_grants_comme
     )
     .await;
 
-    let target = schema::load_target(&db.url, &Target::Sql(AFTER.into())).await.unwrap();
+    let target = schema::load_target(&db.url, &Target::Sql(AFTER.into()))
+        .await
+        .unwrap();
     let plan = converge(&db, &target, Target::Sql(String::new()).compare_options()).await;
 
     let kinds = plan.hazard_kinds();
     assert!(
-        kinds.contains(&schema::HazardKind::TableRewrite) && kinds.contains(&schema::HazardKind::MatviewRepopulate),
+        kinds.contains(&schema::HazardKind::TableRewrite)
+            && kinds.contains(&schema::HazardKind::MatviewRepopulate),
         "{kinds:?}"
     );
     assert!(
-        !kinds.contains(&schema::HazardKind::DataLoss) && !kinds.contains(&schema::HazardKind::LossyCast),
+        !kinds.contains(&schema::HazardKind::DataLoss)
+            && !kinds.contains(&schema::HazardKind::LossyCast),
         "{kinds:?}"
     );
     // Views are dropped dependents-first and created base-first.
     let pos = |needle: &str| {
-        plan.steps.iter().position(|s| s.sql.starts_with(needle)).unwrap_or_else(|| panic!("no step {needle}"))
+        plan.steps
+            .iter()
+            .position(|s| s.sql.starts_with(needle))
+            .unwrap_or_else(|| panic!("no step {needle}"))
     };
     assert!(pos("DROP VIEW public.run_top") < pos("DROP VIEW public.run_per_account"));
     assert!(pos("DROP VIEW public.run_per_account") < pos("DROP VIEW public.run_base"));
     assert!(pos("CREATE VIEW public.run_base") < pos("CREATE VIEW public.run_per_account"));
     assert!(pos("CREATE VIEW public.run_per_account") < pos("CREATE VIEW public.run_top"));
-    assert!(plan.steps.iter().all(|s| !s.sql.contains("public.labels")), "the unrelated view must not be touched");
-    for recreated in ["CREATE VIEW public.checked WITH (check_option=local)", "CREATE VIEW public.invoker WITH (security_invoker=true)"] {
-        assert!(plan.steps.iter().any(|s| s.sql.starts_with(recreated)), "no step {recreated}");
+    assert!(
+        plan.steps.iter().all(|s| !s.sql.contains("public.labels")),
+        "the unrelated view must not be touched"
+    );
+    for recreated in [
+        "CREATE VIEW public.checked WITH (check_option=local)",
+        "CREATE VIEW public.invoker WITH (security_invoker=true)",
+    ] {
+        assert!(
+            plan.steps.iter().any(|s| s.sql.starts_with(recreated)),
+            "no step {recreated}"
+        );
     }
-    assert!(plan.steps.iter().any(|s| s.sql == "ALTER VIEW public.run_top OWNER TO analyst;"), "owner restored by the plan");
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| s.sql == "ALTER VIEW public.run_top OWNER TO analyst;"),
+        "owner restored by the plan"
+    );
 
-    assert_eq!(scalar_text(&mut conn, &oid("labels")).await, labels_oid, "unrelated view kept its oid");
-    assert_ne!(scalar_text(&mut conn, &oid("guarded")).await, guarded_oid, "guarded was recreated");
+    assert_eq!(
+        scalar_text(&mut conn, &oid("labels")).await,
+        labels_oid,
+        "unrelated view kept its oid"
+    );
+    assert_ne!(
+        scalar_text(&mut conn, &oid("guarded")).await,
+        guarded_oid,
+        "guarded was recreated"
+    );
     assert_eq!(
         scalar_text(&mut conn, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'run_per_account'::regclass AND attname = 'total'").await,
         "double precision"
     );
     assert_eq!(
-        scalar_text(&mut conn, "SELECT data_type::text FROM pg_sequences WHERE sequencename = 'accounts_id_seq'").await,
+        scalar_text(
+            &mut conn,
+            "SELECT data_type::text FROM pg_sequences WHERE sequencename = 'accounts_id_seq'"
+        )
+        .await,
         "bigint"
     );
     assert_eq!(
-        scalar_text(&mut conn, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = 'guarded'::regclass")
-            .await,
+        scalar_text(
+            &mut conn,
+            "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = 'guarded'::regclass"
+        )
+        .await,
         "security_barrier=true"
     );
     assert_eq!(
-        scalar_text(&mut conn, "SELECT obj_description('guarded'::regclass, 'pg_class')").await,
+        scalar_text(
+            &mut conn,
+            "SELECT obj_description('guarded'::regclass, 'pg_class')"
+        )
+        .await,
         "runs longer than five seconds"
     );
     assert_eq!(
-        scalar_text(&mut conn, "SELECT has_table_privilege('reporting', 'guarded', 'SELECT')::text").await,
+        scalar_text(
+            &mut conn,
+            "SELECT has_table_privilege('reporting', 'guarded', 'SELECT')::text"
+        )
+        .await,
         "true"
     );
     assert_eq!(
-        scalar_text(&mut conn, "SELECT obj_description('run_totals'::regclass, 'pg_class')").await,
+        scalar_text(
+            &mut conn,
+            "SELECT obj_description('run_totals'::regclass, 'pg_class')"
+        )
+        .await,
         "per account"
     );
     assert_eq!(
-        scalar_text(&mut conn, "SELECT indexdef FROM pg_indexes WHERE indexname = 'run_totals_account'").await,
+        scalar_text(
+            &mut conn,
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'run_totals_account'"
+        )
+        .await,
         "CREATE UNIQUE INDEX run_totals_account ON public.run_totals USING btree (account_id)"
     );
     let totals_after = scalar_text(
@@ -141,9 +194,23 @@ async fn a_view_chain_over_retyped_columns_is_rebuilt_and_keeps_its_grants_comme
         "SELECT string_agg(account_id || ':' || total, ',' ORDER BY account_id) FROM run_totals",
     )
     .await;
-    assert_eq!(totals_after, totals_before, "the materialized view holds the same data");
-    assert_eq!(scalar_text(&mut conn, "SELECT count(*)::text FROM runs").await, "2000");
+    assert_eq!(
+        totals_after, totals_before,
+        "the materialized view holds the same data"
+    );
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT count(*)::text FROM runs").await,
+        "2000"
+    );
 
-    let again = schema::plan(&model(&db).await, &target, Target::Sql(String::new()).compare_options());
-    assert!(again.is_empty(), "second plan: {}", schema::format::plan_text(&again));
+    let again = schema::plan(
+        &model(&db).await,
+        &target,
+        Target::Sql(String::new()).compare_options(),
+    );
+    assert!(
+        again.is_empty(),
+        "second plan: {}",
+        schema::format::plan_text(&again)
+    );
 }

@@ -32,73 +32,155 @@ async fn functions_triggers_and_enums_change_in_dependency_order_and_the_trigger
     let target = model(&target_db).await;
 
     let drift = schema::compare(&model(&db).await, &target, CompareOptions::default());
-    let find = |kind: &str, name: &str| drift.differences.iter().find(|d| d.kind == kind && d.name == name).cloned();
-    assert_eq!(find("function", "public.obsolete(x integer)").map(|d| d.presence), Some(Presence::OnlyInFrom));
-    assert_eq!(find("function", "public.audit()").map(|d| d.presence), Some(Presence::OnlyInTo));
+    let find = |kind: &str, name: &str| {
+        drift
+            .differences
+            .iter()
+            .find(|d| d.kind == kind && d.name == name)
+            .cloned()
+    };
+    assert_eq!(
+        find("function", "public.obsolete(x integer)").map(|d| d.presence),
+        Some(Presence::OnlyInFrom)
+    );
+    assert_eq!(
+        find("function", "public.audit()").map(|d| d.presence),
+        Some(Presence::OnlyInTo)
+    );
     let notes = find("table", "public.notes").expect("notes differs");
     assert!(
-        notes.details.iter().any(|d| d.starts_with("column edits") && d.ends_with("only in TO")),
+        notes
+            .details
+            .iter()
+            .any(|d| d.starts_with("column edits") && d.ends_with("only in TO")),
         "{:?}",
         notes.details
     );
-    assert!(notes.details.iter().any(|d| d.starts_with("trigger notes_audit only in TO")), "{:?}", notes.details);
+    assert!(
+        notes
+            .details
+            .iter()
+            .any(|d| d.starts_with("trigger notes_audit only in TO")),
+        "{:?}",
+        notes.details
+    );
 
     let plan = converge(&db, &target, CompareOptions::default()).await;
     let pos = |needle: &str| {
-        plan.steps.iter().position(|s| s.sql.contains(needle)).unwrap_or_else(|| panic!("no step {needle}"))
+        plan.steps
+            .iter()
+            .position(|s| s.sql.contains(needle))
+            .unwrap_or_else(|| panic!("no step {needle}"))
     };
-    assert!(pos("FUNCTION public.audit()") < pos("CREATE TRIGGER notes_audit"), "functions before triggers");
+    assert!(
+        pos("FUNCTION public.audit()") < pos("CREATE TRIGGER notes_audit"),
+        "functions before triggers"
+    );
     assert!(pos("ADD VALUE 'great' BEFORE 'good'") < pos("ADD VALUE 'meh' AFTER 'good'"));
-    assert!(plan.hazard_kinds().contains(&schema::HazardKind::LossyCast), "reordering an enum recreates it");
+    assert!(
+        plan.hazard_kinds().contains(&schema::HazardKind::LossyCast),
+        "reordering an enum recreates it"
+    );
 
     let mut conn = db.connect().await;
-    sqlx::raw_sql("UPDATE notes SET body = body || '!' WHERE body = 'a'").execute(&mut conn).await.unwrap();
+    sqlx::raw_sql("UPDATE notes SET body = body || '!' WHERE body = 'a'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(
-        scalar_text(&mut conn, "SELECT edits::text || ' ' || (touched IS NOT NULL)::text FROM notes WHERE body = 'a!'")
-            .await,
+        scalar_text(
+            &mut conn,
+            "SELECT edits::text || ' ' || (touched IS NOT NULL)::text FROM notes WHERE body = 'a!'"
+        )
+        .await,
         "1 true"
     );
     assert_eq!(
-        scalar_text(&mut conn, "SELECT string_agg(body || '=' || mood || '/' || sz, ',' ORDER BY id) FROM notes").await,
+        scalar_text(
+            &mut conn,
+            "SELECT string_agg(body || '=' || mood || '/' || sz, ',' ORDER BY id) FROM notes"
+        )
+        .await,
         "a!=good/s,b=bad/m,c=good/l"
     );
-    assert_eq!(scalar_text(&mut conn, "SELECT count(*)::text FROM pg_proc WHERE proname = 'obsolete'").await, "0");
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT count(*)::text FROM pg_proc WHERE proname = 'obsolete'"
+        )
+        .await,
+        "0"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_kind_the_engine_does_not_model_is_named_in_the_plan_and_left_alone() {
-    let db = db_from("CREATE DOMAIN posint AS integer CHECK (VALUE > 0); CREATE TABLE t (id integer, n posint);").await;
+    let db = db_from(
+        "CREATE DOMAIN posint AS integer CHECK (VALUE > 0); CREATE TABLE t (id integer, n posint);",
+    )
+    .await;
     let target_db = db_from("CREATE TABLE t (id bigint);").await;
     let target = model(&target_db).await;
     let plan = converge(&db, &target, CompareOptions::default()).await;
     assert!(
-        plan.unmodelled.iter().any(|u| u.starts_with("domain public.posint (only in the database; not dropped")),
+        plan.unmodelled
+            .iter()
+            .any(|u| u.starts_with("domain public.posint (only in the database; not dropped")),
         "{:?}",
         plan.unmodelled
     );
     assert!(schema::format::plan_text(&plan).contains("Not modelled"));
     let mut conn = db.connect().await;
-    assert_eq!(scalar_text(&mut conn, "SELECT count(*)::text FROM pg_type WHERE typname = 'posint'").await, "1");
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT count(*)::text FROM pg_type WHERE typname = 'posint'"
+        )
+        .await,
+        "1"
+    );
     let drift = schema::compare(&model(&db).await, &target, CompareOptions::default());
-    let kinds: Vec<(&str, &str)> = drift.differences.iter().map(|d| (d.kind.as_str(), d.name.as_str())).collect();
-    assert_eq!(kinds, vec![("not modelled", "domain public.posint")], "verify still reports it");
+    let kinds: Vec<(&str, &str)> = drift
+        .differences
+        .iter()
+        .map(|d| (d.kind.as_str(), d.name.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![("not modelled", "domain public.posint")],
+        "verify still reports it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_serial_id_becoming_an_identity_keeps_its_values_and_continues_after_them() {
     let db = db_from("CREATE TABLE people (id serial PRIMARY KEY, name text); INSERT INTO people (name) SELECT 'p' || g FROM generate_series(1, 40) g;").await;
-    let target_db =
-        db_from("CREATE TABLE people (id integer GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, name text);").await;
+    let target_db = db_from(
+        "CREATE TABLE people (id integer GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, name text);",
+    )
+    .await;
     let target = model(&target_db).await;
     let plan = converge(&db, &target, CompareOptions::default()).await;
     let pos = |needle: &str| {
-        plan.steps.iter().position(|s| s.sql.contains(needle)).unwrap_or_else(|| panic!("no step {needle}"))
+        plan.steps
+            .iter()
+            .position(|s| s.sql.contains(needle))
+            .unwrap_or_else(|| panic!("no step {needle}"))
     };
-    assert!(pos("DROP SEQUENCE public.people_id_seq") < pos("ADD GENERATED BY DEFAULT AS IDENTITY"));
+    assert!(
+        pos("DROP SEQUENCE public.people_id_seq") < pos("ADD GENERATED BY DEFAULT AS IDENTITY")
+    );
     let mut conn = db.connect().await;
-    let id = scalar_text(&mut conn, "INSERT INTO people (name) VALUES ('new') RETURNING id::text").await;
+    let id = scalar_text(
+        &mut conn,
+        "INSERT INTO people (name) VALUES ('new') RETURNING id::text",
+    )
+    .await;
     assert_eq!(id, "41", "the identity continues after the existing ids");
-    assert_eq!(scalar_text(&mut conn, "SELECT count(DISTINCT id)::text FROM people").await, "41");
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT count(DISTINCT id)::text FROM people").await,
+        "41"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +198,10 @@ async fn schemas_and_extensions_are_dropped_after_the_objects_in_or_using_them()
     let target = model(&target_db).await;
     let plan = converge(&db, &target, CompareOptions::default()).await;
     let pos = |needle: &str| {
-        plan.steps.iter().position(|s| s.sql.starts_with(needle)).unwrap_or_else(|| panic!("no step {needle}"))
+        plan.steps
+            .iter()
+            .position(|s| s.sql.starts_with(needle))
+            .unwrap_or_else(|| panic!("no step {needle}"))
     };
     assert!(pos("DROP FUNCTION old.pick") < pos("DROP SCHEMA old"));
     assert!(pos("DROP TYPE old.kind") < pos("DROP SCHEMA old"));
@@ -134,7 +219,10 @@ async fn dropped_tables_that_reference_each_other_drop_in_one_plan() {
     .await;
     let target = model(&db_from("CREATE TABLE keep (id integer);").await).await;
     let plan = converge(&db, &target, CompareOptions::default()).await;
-    assert_eq!(plan.hazard_kinds().into_iter().collect::<Vec<_>>(), vec![schema::HazardKind::DataLoss]);
+    assert_eq!(
+        plan.hazard_kinds().into_iter().collect::<Vec<_>>(),
+        vec![schema::HazardKind::DataLoss]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,13 +244,20 @@ async fn a_function_whose_result_type_changes_is_recreated_between_the_views_tha
     .await;
     let plan = converge(&db, &target, CompareOptions::default()).await;
     let pos = |needle: &str| {
-        plan.steps.iter().position(|s| s.sql.starts_with(needle)).unwrap_or_else(|| panic!("no step {needle}"))
+        plan.steps
+            .iter()
+            .position(|s| s.sql.starts_with(needle))
+            .unwrap_or_else(|| panic!("no step {needle}"))
     };
     assert!(pos("DROP VIEW public.asks") < pos("DROP FUNCTION public.answer"));
     assert!(pos("CREATE OR REPLACE FUNCTION public.answer") < pos("CREATE VIEW public.asks"));
     let mut conn = db.connect().await;
     assert_eq!(
-        scalar_text(&mut conn, "SELECT b::text || ' ' || pg_typeof(b)::text FROM asks_twice").await,
+        scalar_text(
+            &mut conn,
+            "SELECT b::text || ' ' || pg_typeof(b)::text FROM asks_twice"
+        )
+        .await,
         "84 bigint"
     );
 }
@@ -186,8 +281,17 @@ async fn a_table_recreated_as_partitioned_gets_its_indexes_constraints_and_parti
     )
     .await;
     let plan = converge(&db, &target, CompareOptions::default()).await;
-    assert!(plan.hazard_kinds().contains(&schema::HazardKind::DataLoss), "recreating the table is data loss");
+    assert!(
+        plan.hazard_kinds().contains(&schema::HazardKind::DataLoss),
+        "recreating the table is data loss"
+    );
     let mut conn = db.connect().await;
-    sqlx::raw_sql("INSERT INTO m VALUES (1, '2024-05-01')").execute(&mut conn).await.unwrap();
-    assert_eq!(scalar_text(&mut conn, "SELECT tableoid::regclass::text FROM m").await, "m_2024");
+    sqlx::raw_sql("INSERT INTO m VALUES (1, '2024-05-01')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT tableoid::regclass::text FROM m").await,
+        "m_2024"
+    );
 }

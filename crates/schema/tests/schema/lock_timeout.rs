@@ -28,16 +28,33 @@ async fn a_lock_timeout_in_the_middle_leaves_the_database_exactly_as_it_was() {
     let before = model(&db).await;
     let target = model(&target_db).await;
     let plan = schema::plan(&before, &target, schema::CompareOptions::default());
-    let first_omega = plan.steps.iter().position(|s| s.sql.contains("public.omega")).expect("a step on omega");
-    let first_alpha = plan.steps.iter().position(|s| s.sql.contains("public.alpha")).expect("a step on alpha");
-    assert!(first_alpha < first_omega, "alpha changes before omega, so a failure on omega has work to undo");
+    let first_omega = plan
+        .steps
+        .iter()
+        .position(|s| s.sql.contains("public.omega"))
+        .expect("a step on omega");
+    let first_alpha = plan
+        .steps
+        .iter()
+        .position(|s| s.sql.contains("public.alpha"))
+        .expect("a step on alpha");
+    assert!(
+        first_alpha < first_omega,
+        "alpha changes before omega, so a failure on omega has work to undo"
+    );
 
     // Another session reads omega in an open transaction: ALTER TABLE omega must wait for it.
     let mut holder = db.connect().await;
     let mut tx = holder.begin().await.unwrap();
-    sqlx::query("LOCK TABLE omega IN ACCESS SHARE MODE").execute(&mut *tx).await.unwrap();
+    sqlx::query("LOCK TABLE omega IN ACCESS SHARE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
 
-    let options = schema::ApplyOptions { lock_timeout: Duration::from_millis(300), ..Default::default() };
+    let options = schema::ApplyOptions {
+        lock_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
     let mut finished = Vec::new();
     let result = schema::apply(&db.url, &before, &plan, &target, options, &mut |p| {
         if let schema::Progress::Finished { index, .. } = p {
@@ -48,7 +65,9 @@ async fn a_lock_timeout_in_the_middle_leaves_the_database_exactly_as_it_was() {
     tx.rollback().await.unwrap();
 
     let err = result.expect_err("the apply must fail on the lock");
-    let schema::SchemaError::Step { step, source, .. } = &err else { panic!("unexpected error {err}") };
+    let schema::SchemaError::Step { step, source, .. } = &err else {
+        panic!("unexpected error {err}")
+    };
     assert_eq!(*step, first_omega + 1);
     assert!(source.to_string().contains("lock timeout"), "{source}");
     assert_eq!(finished.len(), first_omega, "the steps before it had run");
@@ -57,8 +76,11 @@ async fn a_lock_timeout_in_the_middle_leaves_the_database_exactly_as_it_was() {
     assert_eq!(after, before, "the catalog is exactly as before");
     let mut conn = db.connect().await;
     assert_eq!(
-        scalar_text(&mut conn, "SELECT sum(n)::text || '/' || pg_typeof(n)::text FROM alpha GROUP BY pg_typeof(n)")
-            .await,
+        scalar_text(
+            &mut conn,
+            "SELECT sum(n)::text || '/' || pg_typeof(n)::text FROM alpha GROUP BY pg_typeof(n)"
+        )
+        .await,
         "125250/integer"
     );
 }

@@ -27,26 +27,43 @@ pub async fn db_from(sql: &str) -> TestDb {
     ensure_roles().await;
     let db = testkit::empty_db().await;
     let mut conn = db.connect().await;
-    sqlx::raw_sql(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("loading fixture into {}: {e}", db.name));
+    sqlx::raw_sql(sql)
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("loading fixture into {}: {e}", db.name));
     db
 }
 
 pub async fn model(db: &TestDb) -> Model {
-    schema::introspect_url(&db.url).await.expect("introspecting")
+    schema::introspect_url(&db.url)
+        .await
+        .expect("introspecting")
 }
 
 pub async fn scalar_text(conn: &mut PgConnection, sql: &str) -> String {
-    sqlx::query_scalar::<_, String>(sql).fetch_one(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    sqlx::query_scalar::<_, String>(sql)
+        .fetch_one(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// Plans FROM -> TO, applies it, and returns the plan; panics with the plan text on failure.
 pub async fn converge(from: &TestDb, to: &Model, opts: CompareOptions) -> schema::Plan {
     let before = model(from).await;
     let plan = schema::plan(&before, to, opts);
-    let options = schema::ApplyOptions { compare: opts, ..Default::default() };
+    let options = schema::ApplyOptions {
+        compare: opts,
+        ..Default::default()
+    };
     schema::apply(&from.url, &before, &plan, to, options, &mut |_| {})
         .await
-        .unwrap_or_else(|e| panic!("apply failed: {e}\n{}\n{}", schema::format::plan_text(&plan), leftover(&e)));
+        .unwrap_or_else(|e| {
+            panic!(
+                "apply failed: {e}\n{}\n{}",
+                schema::format::plan_text(&plan),
+                leftover(&e)
+            )
+        });
     plan
 }
 

@@ -10,7 +10,12 @@ use sqlx::{Connection, PgConnection};
 use store::analytics::{self, CohortRow, Hundredths, RetentionCell};
 use uuid::Uuid;
 
-const TIME_ZONES: [&str; 4] = ["UTC", "Europe/Moscow", "America/Los_Angeles", "Pacific/Kiritimati"];
+const TIME_ZONES: [&str; 4] = [
+    "UTC",
+    "Europe/Moscow",
+    "America/Los_Angeles",
+    "Pacific/Kiritimati",
+];
 
 // ---------------------------------------------------------------------------------------------
 // The in-memory model
@@ -68,15 +73,31 @@ fn person(username: &str, created_at: DateTime<Utc>) -> Person {
 }
 
 fn session(status: &'static str, created_at: DateTime<Utc>) -> Session {
-    Session { id: Uuid::new_v4(), status, created_at }
+    Session {
+        id: Uuid::new_v4(),
+        status,
+        created_at,
+    }
 }
 
-fn subscription(plan: &'static str, status: &'static str, period_end: Option<DateTime<Utc>>) -> Subscription {
-    Subscription { id: 0, plan, status, period_end }
+fn subscription(
+    plan: &'static str,
+    status: &'static str,
+    period_end: Option<DateTime<Utc>>,
+) -> Subscription {
+    Subscription {
+        id: 0,
+        plan,
+        status,
+        period_end,
+    }
 }
 
 fn utm(source: &str) -> Option<Acquisition> {
-    Some(Acquisition { utm_source: Some(source.to_string()), referrer: None })
+    Some(Acquisition {
+        utm_source: Some(source.to_string()),
+        referrer: None,
+    })
 }
 
 impl World {
@@ -91,21 +112,30 @@ impl World {
 
     fn channel(&self, p: &Person) -> String {
         match &p.acquisition {
-            Some(Acquisition { utm_source: Some(s), .. }) => s.clone(),
-            Some(Acquisition { referrer: Some(r), .. }) if !self.people[*r].deleted => "referral".into(),
+            Some(Acquisition {
+                utm_source: Some(s),
+                ..
+            }) => s.clone(),
+            Some(Acquisition {
+                referrer: Some(r), ..
+            }) if !self.people[*r].deleted => "referral".into(),
             _ => "direct".into(),
         }
     }
 }
 
 fn first_completed(p: &Person) -> Option<DateTime<Utc>> {
-    p.sessions.iter().filter(|s| s.status == "completed").map(|s| s.created_at).min()
+    p.sessions
+        .iter()
+        .filter(|s| s.status == "completed")
+        .map(|s| s.created_at)
+        .min()
 }
 
 fn is_premium(p: &Person, now: DateTime<Utc>) -> bool {
-    p.subscriptions
-        .iter()
-        .any(|s| s.plan == "premium" && s.status == "active" && s.period_end.is_none_or(|end| end > now))
+    p.subscriptions.iter().any(|s| {
+        s.plan == "premium" && s.status == "active" && s.period_end.is_none_or(|end| end > now)
+    })
 }
 
 fn month_of(t: DateTime<Utc>) -> NaiveDate {
@@ -135,7 +165,8 @@ fn micros(d: Duration) -> i128 {
 /// months ending with now's month.
 fn in_window(w: &World, now: DateTime<Utc>) -> impl Iterator<Item = &Person> {
     let first = add_months(month_of(now), -11);
-    w.live().filter(move |p| !p.is_test && p.created_at <= now && month_of(p.created_at) >= first)
+    w.live()
+        .filter(move |p| !p.is_test && p.created_at <= now && month_of(p.created_at) >= first)
 }
 
 fn expected_cohorts(w: &World, now: DateTime<Utc>) -> Vec<CohortRow> {
@@ -148,7 +179,9 @@ fn expected_cohorts(w: &World, now: DateTime<Utc>) -> Vec<CohortRow> {
     }
     let mut groups: BTreeMap<(NaiveDate, String), Acc> = BTreeMap::new();
     for p in in_window(w, now) {
-        let acc = groups.entry((month_of(p.created_at), w.channel(p))).or_default();
+        let acc = groups
+            .entry((month_of(p.created_at), w.channel(p)))
+            .or_default();
         acc.size += 1;
         if let Some(first) = first_completed(p) {
             acc.activated += 1;
@@ -174,7 +207,11 @@ fn expected_cohorts(w: &World, now: DateTime<Utc>) -> Vec<CohortRow> {
             }),
         })
         .collect();
-    rows.sort_by(|a, b| b.cohort_month.cmp(&a.cohort_month).then(a.acquisition_channel.cmp(&b.acquisition_channel)));
+    rows.sort_by(|a, b| {
+        b.cohort_month
+            .cmp(&a.cohort_month)
+            .then(a.acquisition_channel.cmp(&b.acquisition_channel))
+    });
     rows
 }
 
@@ -192,7 +229,11 @@ fn expected_retention(w: &World, now: DateTime<Utc>) -> Vec<RetentionCell> {
             let retained = (cell_month <= current).then(|| {
                 members
                     .iter()
-                    .filter(|p| p.sessions.iter().any(|s| s.status == "completed" && month_of(s.created_at) == cell_month))
+                    .filter(|p| {
+                        p.sessions.iter().any(|s| {
+                            s.status == "completed" && month_of(s.created_at) == cell_month
+                        })
+                    })
                     .count() as i64
             });
             cells.push(RetentionCell {
@@ -200,7 +241,12 @@ fn expected_retention(w: &World, now: DateTime<Utc>) -> Vec<RetentionCell> {
                 cohort_size: size,
                 months_after_signup: n,
                 retained_users: retained,
-                retention_pct: retained.map(|r| Hundredths::from_hundredths(round_half_away(i128::from(r) * 10_000, i128::from(size)))),
+                retention_pct: retained.map(|r| {
+                    Hundredths::from_hundredths(round_half_away(
+                        i128::from(r) * 10_000,
+                        i128::from(size),
+                    ))
+                }),
             });
         }
     }
@@ -222,92 +268,162 @@ fn dataset(now: DateTime<Utc>) -> (World, Named) {
     let boundary = month_start(add_months(current, -2));
 
     let mut last_day = person("last_day", boundary - Duration::minutes(30));
-    last_day.sessions.push(session("completed", boundary - Duration::minutes(30) + Duration::hours(26)));
-    last_day.sessions.push(session("completed", boundary + Duration::days(20)));
+    last_day.sessions.push(session(
+        "completed",
+        boundary - Duration::minutes(30) + Duration::hours(26),
+    ));
+    last_day
+        .sessions
+        .push(session("completed", boundary + Duration::days(20)));
     let last_day = w.add(last_day);
 
     let mut first_day = person("first_day", boundary + Duration::minutes(20));
     first_day.acquisition = utm("google");
     let same_instant = boundary + Duration::minutes(20) + Duration::days(3) + Duration::seconds(17);
-    first_day.sessions.push(session("failed", boundary + Duration::minutes(25)));
+    first_day
+        .sessions
+        .push(session("failed", boundary + Duration::minutes(25)));
     for _ in 0..3 {
         first_day.sessions.push(session("completed", same_instant));
     }
-    first_day.subscriptions.push(subscription("premium", "active", Some(now + Duration::days(12))));
+    first_day.subscriptions.push(subscription(
+        "premium",
+        "active",
+        Some(now + Duration::days(12)),
+    ));
     let first_day = w.add(first_day);
 
     let mut future = person("clock_skew", now + Duration::hours(3));
-    future.sessions.push(session("completed", now + Duration::hours(4)));
-    future.subscriptions.push(subscription("premium", "active", None));
+    future
+        .sessions
+        .push(session("completed", now + Duration::hours(4)));
+    future
+        .subscriptions
+        .push(subscription("premium", "active", None));
     w.add(future);
 
     let mut tester = person("qa_account", boundary + Duration::days(2));
     tester.is_test = true;
     tester.acquisition = utm("google");
-    tester.sessions.push(session("completed", boundary + Duration::days(2) + Duration::hours(1)));
-    tester.subscriptions.push(subscription("premium", "active", Some(now + Duration::days(5))));
+    tester.sessions.push(session(
+        "completed",
+        boundary + Duration::days(2) + Duration::hours(1),
+    ));
+    tester.subscriptions.push(subscription(
+        "premium",
+        "active",
+        Some(now + Duration::days(5)),
+    ));
     let tester = w.add(tester);
 
     let mut contest = person("contest_winner", boundary + Duration::days(4));
     contest.acquisition = utm("vk");
-    contest.sessions.push(session("completed", boundary + Duration::days(4) + Duration::minutes(90)));
+    contest.sessions.push(session(
+        "completed",
+        boundary + Duration::days(4) + Duration::minutes(90),
+    ));
     let contest = w.add(contest);
 
     let mut expired_then_free = person("expired_then_free", boundary + Duration::days(5));
-    expired_then_free.subscriptions.push(subscription("premium", "expired", Some(now - Duration::days(3))));
-    expired_then_free.subscriptions.push(subscription("free", "active", None));
+    expired_then_free.subscriptions.push(subscription(
+        "premium",
+        "expired",
+        Some(now - Duration::days(3)),
+    ));
+    expired_then_free
+        .subscriptions
+        .push(subscription("free", "active", None));
     w.add(expired_then_free);
 
     let mut stale_premium = person("stale_premium", boundary + Duration::days(6));
-    stale_premium.subscriptions.push(subscription("premium", "active", Some(now - Duration::days(1))));
+    stale_premium.subscriptions.push(subscription(
+        "premium",
+        "active",
+        Some(now - Duration::days(1)),
+    ));
     let stale_premium = w.add(stale_premium);
 
-    let mut open_premium = person("open_premium", boundary + Duration::days(6) + Duration::hours(5));
-    open_premium.subscriptions.push(subscription("premium", "active", None));
+    let mut open_premium = person(
+        "open_premium",
+        boundary + Duration::days(6) + Duration::hours(5),
+    );
+    open_premium
+        .subscriptions
+        .push(subscription("premium", "active", None));
     w.add(open_premium);
 
     let mut referred = person("referred", boundary + Duration::days(7));
-    referred.acquisition = Some(Acquisition { utm_source: None, referrer: Some(contest) });
-    referred.sessions.push(session("completed", boundary + Duration::days(9)));
+    referred.acquisition = Some(Acquisition {
+        utm_source: None,
+        referrer: Some(contest),
+    });
+    referred
+        .sessions
+        .push(session("completed", boundary + Duration::days(9)));
     w.add(referred);
 
     // utm wins over a referral.
     let mut both = person("utm_and_referral", boundary + Duration::days(8));
-    both.acquisition = Some(Acquisition { utm_source: Some("yandex".into()), referrer: Some(contest) });
+    both.acquisition = Some(Acquisition {
+        utm_source: Some("yandex".into()),
+        referrer: Some(contest),
+    });
     w.add(both);
 
     // Means exactly halfway between two hundredths, either sign: 0.125 days and -0.125 days.
     let mut halfway = person("halfway", boundary + Duration::days(10));
     halfway.acquisition = utm("halfway_up");
-    halfway.sessions.push(session("completed", boundary + Duration::days(10) + Duration::hours(3)));
+    halfway.sessions.push(session(
+        "completed",
+        boundary + Duration::days(10) + Duration::hours(3),
+    ));
     w.add(halfway);
     let mut before = person("letter_before_signup", boundary + Duration::days(10));
     before.acquisition = utm("halfway_down");
-    before.sessions.push(session("completed", boundary + Duration::days(10) - Duration::hours(3)));
+    before.sessions.push(session(
+        "completed",
+        boundary + Duration::days(10) - Duration::hours(3),
+    ));
     w.add(before);
 
     // The window's edges: its first instant is in, the microsecond before it and older users out.
     let mut window_start = person("window_start", month_start(first_window_month));
-    window_start.sessions.push(session("completed", month_start(first_window_month) + Duration::days(40)));
+    window_start.sessions.push(session(
+        "completed",
+        month_start(first_window_month) + Duration::days(40),
+    ));
     w.add(window_start);
-    let mut just_before = person("just_before_window", month_start(first_window_month) - Duration::microseconds(1));
-    just_before.sessions.push(session("completed", month_start(first_window_month) + Duration::days(1)));
+    let mut just_before = person(
+        "just_before_window",
+        month_start(first_window_month) - Duration::microseconds(1),
+    );
+    just_before.sessions.push(session(
+        "completed",
+        month_start(first_window_month) + Duration::days(1),
+    ));
     w.add(just_before);
     for k in 0..3 {
         let created = month_start(add_months(current, -13 - k)) + Duration::days(3);
         let mut old = person(&format!("old_{k}"), created);
-        old.sessions.push(session("completed", created + Duration::days(1)));
-        old.subscriptions.push(subscription("premium", "active", None));
+        old.sessions
+            .push(session("completed", created + Duration::days(1)));
+        old.subscriptions
+            .push(subscription("premium", "active", None));
         w.add(old);
     }
 
     // The current month: a user created at its first instant and one a minute ago.
     let mut month_first = person("month_first_instant", month_start(current));
-    month_first.sessions.push(session("started", month_start(current) + Duration::seconds(5)));
+    month_first.sessions.push(session(
+        "started",
+        month_start(current) + Duration::seconds(5),
+    ));
     w.add(month_first);
     let mut recent = person("recent", now - Duration::minutes(1));
     recent.acquisition = utm("telegram_ads");
-    recent.sessions.push(session("completed", now - Duration::seconds(30)));
+    recent
+        .sessions
+        .push(session("completed", now - Duration::seconds(30)));
     w.add(recent);
 
     // A deterministic crowd over 15 months, for the sums.
@@ -320,27 +436,59 @@ fn dataset(now: DateTime<Utc>) -> (World, Named) {
     };
     let sources = [None, Some("google"), Some("vk"), Some("yandex")];
     for i in 0..150 {
-        let created = now - Duration::seconds(next(450 * 86_400) as i64) - Duration::microseconds(next(1_000_000) as i64);
+        let created = now
+            - Duration::seconds(next(450 * 86_400) as i64)
+            - Duration::microseconds(next(1_000_000) as i64);
         let mut p = person(&format!("crowd_{i}"), created);
         p.is_test = next(25) == 0;
         match next(5) {
             0 => {}
-            1 => p.acquisition = Some(Acquisition { utm_source: None, referrer: Some(next(i as u64 + 1) as usize) }),
-            _ => p.acquisition = Some(Acquisition { utm_source: sources[next(4) as usize].map(String::from), referrer: None }),
+            1 => {
+                p.acquisition = Some(Acquisition {
+                    utm_source: None,
+                    referrer: Some(next(i as u64 + 1) as usize),
+                })
+            }
+            _ => {
+                p.acquisition = Some(Acquisition {
+                    utm_source: sources[next(4) as usize].map(String::from),
+                    referrer: None,
+                })
+            }
         }
         for _ in 0..next(5) {
-            let status = ["completed", "completed", "started", "failed", "abandoned"][next(5) as usize];
-            let at = created + Duration::seconds(next(90 * 86_400) as i64) + Duration::microseconds(next(1_000_000) as i64);
+            let status =
+                ["completed", "completed", "started", "failed", "abandoned"][next(5) as usize];
+            let at = created
+                + Duration::seconds(next(90 * 86_400) as i64)
+                + Duration::microseconds(next(1_000_000) as i64);
             p.sessions.push(session(status, at));
         }
         match next(6) {
-            0 => p.subscriptions.push(subscription("premium", "active", Some(now + Duration::days(next(40) as i64 - 20)))),
-            1 => p.subscriptions.push(subscription("premium", "cancelled", Some(now + Duration::days(5)))),
+            0 => p.subscriptions.push(subscription(
+                "premium",
+                "active",
+                Some(now + Duration::days(next(40) as i64 - 20)),
+            )),
+            1 => p.subscriptions.push(subscription(
+                "premium",
+                "cancelled",
+                Some(now + Duration::days(5)),
+            )),
             _ => p.subscriptions.push(subscription("free", "active", None)),
         }
         w.add(p);
     }
-    (w, Named { last_day, first_day, tester, contest, stale_premium })
+    (
+        w,
+        Named {
+            last_day,
+            first_day,
+            tester,
+            contest,
+            stale_premium,
+        },
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -413,7 +561,10 @@ async fn insert_rows_of(conn: &mut PgConnection, w: &mut World, i: usize, id: Us
 }
 
 async fn db_now(conn: &mut PgConnection) -> DateTime<Utc> {
-    sqlx::query_scalar("SELECT now()").fetch_one(conn).await.unwrap()
+    sqlx::query_scalar("SELECT now()")
+        .fetch_one(conn)
+        .await
+        .unwrap()
 }
 
 /// A fresh database holding the dataset; people are inserted in order, so referrers exist first.
@@ -421,7 +572,10 @@ async fn loaded() -> (testkit::TestDb, World, Named) {
     let db = testkit::db_with("declared", &store::declared_sql()).await;
     let mut conn = db.connect().await;
     // The summaries are derived when rows are written: write in a zone far from UTC.
-    sqlx::query("SET TimeZone = 'Europe/Moscow'").execute(&mut conn).await.unwrap();
+    sqlx::query("SET TimeZone = 'Europe/Moscow'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let now = db_now(&mut conn).await;
     let (mut w, named) = dataset(now);
     for i in 0..w.people.len() {
@@ -432,8 +586,14 @@ async fn loaded() -> (testkit::TestDb, World, Named) {
 
 /// The cohort report and the retention triangle read in one transaction with a session TimeZone,
 /// and the now() they were computed at.
-async fn read_reports(conn: &mut PgConnection, tz: &str) -> (DateTime<Utc>, Vec<CohortRow>, Vec<RetentionCell>) {
-    sqlx::query(&format!("SET TimeZone = '{tz}'")).execute(&mut *conn).await.unwrap();
+async fn read_reports(
+    conn: &mut PgConnection,
+    tz: &str,
+) -> (DateTime<Utc>, Vec<CohortRow>, Vec<RetentionCell>) {
+    sqlx::query(&format!("SET TimeZone = '{tz}'"))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     let mut tx = conn.begin().await.unwrap();
     let now = db_now(&mut tx).await;
     let cohorts = analytics::cohorts(&mut *tx).await.unwrap();
@@ -445,8 +605,16 @@ async fn read_reports(conn: &mut PgConnection, tz: &str) -> (DateTime<Utc>, Vec<
 async fn assert_reports_match(conn: &mut PgConnection, w: &World, when: &str) {
     for tz in TIME_ZONES {
         let (now, cohorts, retention) = read_reports(conn, tz).await;
-        assert_eq!(cohorts, expected_cohorts(w, now), "user_cohorts_basic {when}, TimeZone {tz}");
-        assert_eq!(retention, expected_retention(w, now), "user_retention_monthly {when}, TimeZone {tz}");
+        assert_eq!(
+            cohorts,
+            expected_cohorts(w, now),
+            "user_cohorts_basic {when}, TimeZone {tz}"
+        );
+        assert_eq!(
+            retention,
+            expected_retention(w, now),
+            "user_retention_monthly {when}, TimeZone {tz}"
+        );
     }
 }
 
@@ -466,19 +634,43 @@ async fn the_cohort_report_matches_the_rust_computation_in_every_session_time_zo
         // no longer exercises them).
         let boundary = add_months(month_of(now), -2);
         let row = |month: NaiveDate, channel: &str| {
-            rows.iter().find(|r| r.cohort_month == month && r.acquisition_channel == channel).cloned()
+            rows.iter()
+                .find(|r| r.cohort_month == month && r.acquisition_channel == channel)
+                .cloned()
         };
         let last_day_month = month_of(w.people[named.last_day].created_at);
         assert_eq!(last_day_month, add_months(boundary, -1));
-        assert!(row(last_day_month, "direct").is_some_and(|r| r.cohort_size >= 1 && r.activated_users >= 1));
+        assert!(row(last_day_month, "direct")
+            .is_some_and(|r| r.cohort_size >= 1 && r.activated_users >= 1));
         let google = row(boundary, "google").expect("the 00:20 user's cohort");
         assert!(google.premium_users >= 1);
-        assert_eq!(row(boundary, "halfway_up").unwrap().avg_days_to_first_generation, Some(Hundredths::from_hundredths(13)));
-        assert_eq!(row(boundary, "halfway_down").unwrap().avg_days_to_first_generation, Some(Hundredths::from_hundredths(-13)));
-        assert!(row(boundary, "vk").is_some(), "the non-test user named contest_winner counts");
+        assert_eq!(
+            row(boundary, "halfway_up")
+                .unwrap()
+                .avg_days_to_first_generation,
+            Some(Hundredths::from_hundredths(13))
+        );
+        assert_eq!(
+            row(boundary, "halfway_down")
+                .unwrap()
+                .avg_days_to_first_generation,
+            Some(Hundredths::from_hundredths(-13))
+        );
+        assert!(
+            row(boundary, "vk").is_some(),
+            "the non-test user named contest_winner counts"
+        );
         assert!(row(boundary, "referral").is_some());
-        assert!(rows.iter().all(|r| r.cohort_month >= add_months(month_of(now), -11)), "12 months only");
-        assert!(rows.iter().any(|r| r.cohort_month == add_months(month_of(now), -11)), "the first month is whole");
+        assert!(
+            rows.iter()
+                .all(|r| r.cohort_month >= add_months(month_of(now), -11)),
+            "12 months only"
+        );
+        assert!(
+            rows.iter()
+                .any(|r| r.cohort_month == add_months(month_of(now), -11)),
+            "the first month is whole"
+        );
     }
 }
 
@@ -496,7 +688,13 @@ async fn the_retention_triangle_matches_the_rust_computation_and_leaves_future_c
             assert_eq!(c.retention_pct.is_some(), happened, "{c:?}");
         }
         // The current month's cohort has only its month 0.
-        assert_eq!(cells.iter().filter(|c| c.cohort_month == current && c.retained_users.is_some()).count(), 1);
+        assert_eq!(
+            cells
+                .iter()
+                .filter(|c| c.cohort_month == current && c.retained_users.is_some())
+                .count(),
+            1
+        );
     }
 }
 
@@ -506,37 +704,57 @@ async fn the_four_checks_of_tz_v9_5_hold() {
     let mut conn = db.connect().await;
     // The seed's queries use CURRENT_DATE, which follows the session time zone; they are meant
     // for a UTC session.
-    sqlx::query("SET TimeZone = 'UTC'").execute(&mut conn).await.unwrap();
-    let future: i64 = sqlx::query_scalar("SELECT count(*) FROM user_cohorts_basic WHERE cohort_month > CURRENT_DATE")
-        .fetch_one(&mut conn)
+    sqlx::query("SET TimeZone = 'UTC'")
+        .execute(&mut conn)
         .await
         .unwrap();
+    let future: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM user_cohorts_basic WHERE cohort_month > CURRENT_DATE",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     assert_eq!(future, 0, "no future month");
-    let over_activated: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM user_cohorts_basic WHERE activated_users > cohort_size")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+    let over_activated: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM user_cohorts_basic WHERE activated_users > cohort_size",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     assert_eq!(over_activated, 0, "activated <= size");
-    let over_premium: i64 = sqlx::query_scalar("SELECT count(*) FROM user_cohorts_basic WHERE premium_users > cohort_size")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let over_premium: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM user_cohorts_basic WHERE premium_users > cohort_size",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     assert_eq!(over_premium, 0, "premium <= size");
-    let channels: Vec<Option<String>> =
-        sqlx::query_scalar("SELECT DISTINCT acquisition_channel FROM user_cohorts_basic ORDER BY 1")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
-    assert!(channels.iter().all(Option::is_some), "no null channel: {channels:?}");
+    let channels: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT DISTINCT acquisition_channel FROM user_cohorts_basic ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        channels.iter().all(Option::is_some),
+        "no null channel: {channels:?}"
+    );
     for needed in ["direct", "google", "referral"] {
-        assert!(channels.contains(&Some(needed.to_string())), "{needed} in {channels:?}");
+        assert!(
+            channels.contains(&Some(needed.to_string())),
+            "{needed} in {channels:?}"
+        );
     }
     // And in every zone, no cohort after the current UTC month.
     for tz in TIME_ZONES {
         let (now, rows, _) = read_reports(&mut conn, tz).await;
-        assert!(rows.iter().all(|r| r.cohort_month <= month_of(now)), "TimeZone {tz}");
-        assert!(rows.iter().all(|r| r.activated_users <= r.cohort_size && r.premium_users <= r.cohort_size));
+        assert!(
+            rows.iter().all(|r| r.cohort_month <= month_of(now)),
+            "TimeZone {tz}"
+        );
+        assert!(rows
+            .iter()
+            .all(|r| r.activated_users <= r.cohort_size && r.premium_users <= r.cohort_size));
     }
 }
 
@@ -544,7 +762,16 @@ async fn the_four_checks_of_tz_v9_5_hold() {
 /// (month, channel) over all non-test users, all months.
 async fn assert_summaries_exact(conn: &mut PgConnection, w: &World, when: &str) {
     // premium_until: (the end, open-ended)
-    type Fact = (i64, DateTime<Utc>, NaiveDate, bool, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
+    type Fact = (
+        i64,
+        DateTime<Utc>,
+        NaiveDate,
+        bool,
+        String,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        bool,
+    );
     let facts: Vec<Fact> = sqlx::query_as(
         "SELECT user_id, created_at, cohort_month, is_test, channel, first_completed_at,
                 nullif(premium_until, 'infinity'), coalesce(premium_until = 'infinity', false)
@@ -556,12 +783,28 @@ async fn assert_summaries_exact(conn: &mut PgConnection, w: &World, when: &str) 
     let mut expected_facts: Vec<Fact> = w
         .live()
         .map(|p| {
-            let premium: Vec<&Subscription> =
-                p.subscriptions.iter().filter(|s| s.plan == "premium" && s.status == "active").collect();
+            let premium: Vec<&Subscription> = p
+                .subscriptions
+                .iter()
+                .filter(|s| s.plan == "premium" && s.status == "active")
+                .collect();
             let open = premium.iter().any(|s| s.period_end.is_none());
-            let end = if open { None } else { premium.iter().filter_map(|s| s.period_end).max() };
+            let end = if open {
+                None
+            } else {
+                premium.iter().filter_map(|s| s.period_end).max()
+            };
             let id = p.id.unwrap().get();
-            (id, p.created_at, month_of(p.created_at), p.is_test, w.channel(p), first_completed(p), end, open)
+            (
+                id,
+                p.created_at,
+                month_of(p.created_at),
+                p.is_test,
+                w.channel(p),
+                first_completed(p),
+                end,
+                open,
+            )
         })
         .collect();
     expected_facts.sort_by_key(|f| f.0);
@@ -577,15 +820,19 @@ async fn assert_summaries_exact(conn: &mut PgConnection, w: &World, when: &str) 
     .unwrap();
     let mut expected: BTreeMap<(NaiveDate, String), (i64, i64, i128)> = BTreeMap::new();
     for p in w.live().filter(|p| !p.is_test) {
-        let e = expected.entry((month_of(p.created_at), w.channel(p))).or_default();
+        let e = expected
+            .entry((month_of(p.created_at), w.channel(p)))
+            .or_default();
         e.0 += 1;
         if let Some(first) = first_completed(p) {
             e.1 += 1;
             e.2 += micros(first - p.created_at);
         }
     }
-    let expected: Vec<(NaiveDate, String, i64, i64, i128)> =
-        expected.into_iter().map(|((m, c), (u, a, s))| (m, c, u, a, s)).collect();
+    let expected: Vec<(NaiveDate, String, i64, i64, i128)> = expected
+        .into_iter()
+        .map(|((m, c), (u, a, s))| (m, c, u, a, s))
+        .collect();
     let counts: Vec<(NaiveDate, String, i64, i64, i128)> = counts
         .into_iter()
         .map(|(m, c, u, a, s)| (m, c, u, a, seconds_text_to_micros(&s)))
@@ -598,7 +845,10 @@ fn seconds_text_to_micros(text: &str) -> i128 {
     let digits = text.trim_start_matches('-');
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
     let frac = format!("{frac:0<6}");
-    assert!(frac.len() == 6 || frac[6..].chars().all(|c| c == '0'), "sub-microsecond seconds: {text}");
+    assert!(
+        frac.len() == 6 || frac[6..].chars().all(|c| c == '0'),
+        "sub-microsecond seconds: {text}"
+    );
     let v: i128 = format!("{int}{}", &frac[..6]).parse().unwrap();
     if negative {
         -v
@@ -642,7 +892,10 @@ async fn the_summaries_stay_exact_through_updates_deletes_and_cascades() {
     assert_summaries_exact(&mut conn, &w, "after session status changes").await;
 
     // A bulk update over many users: every started session abandoned; and a session moved in time.
-    sqlx::query("UPDATE letter_sessions SET status = 'abandoned' WHERE status = 'started'").execute(&mut conn).await.unwrap();
+    sqlx::query("UPDATE letter_sessions SET status = 'abandoned' WHERE status = 'started'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     for p in &mut w.people {
         for s in &mut p.sessions {
             if s.status == "started" {
@@ -653,21 +906,36 @@ async fn the_summaries_stay_exact_through_updates_deletes_and_cascades() {
     let last_day = named.last_day;
     let moved = w.people[last_day].sessions[0].id;
     let moved_to = w.people[last_day].created_at + Duration::minutes(7);
-    sqlx::query("UPDATE letter_sessions SET created_at = $2 WHERE id = $1").bind(moved).bind(moved_to).execute(&mut conn).await.unwrap();
+    sqlx::query("UPDATE letter_sessions SET created_at = $2 WHERE id = $1")
+        .bind(moved)
+        .bind(moved_to)
+        .execute(&mut conn)
+        .await
+        .unwrap();
     w.people[last_day].sessions[0].created_at = moved_to;
     assert_summaries_exact(&mut conn, &w, "after bulk session updates").await;
 
     // Quota bookkeeping does not matter; premium expiry and extension do.
-    sqlx::query("UPDATE subscriptions SET letters_used = letters_used + 1").execute(&mut conn).await.unwrap();
-    let stale = named.stale_premium;
-    let extended = db_now(&mut conn).await + Duration::days(30);
-    sqlx::query("UPDATE subscriptions SET period_end = $2 WHERE user_id = $1").bind(uid(&w, stale)).bind(extended).execute(&mut conn).await.unwrap();
-    w.people[stale].subscriptions[0].period_end = Some(extended);
-    sqlx::query("UPDATE subscriptions SET status = 'expired' WHERE user_id = $1 AND plan_type = 'premium'")
-        .bind(uid(&w, first_day))
+    sqlx::query("UPDATE subscriptions SET letters_used = letters_used + 1")
         .execute(&mut conn)
         .await
         .unwrap();
+    let stale = named.stale_premium;
+    let extended = db_now(&mut conn).await + Duration::days(30);
+    sqlx::query("UPDATE subscriptions SET period_end = $2 WHERE user_id = $1")
+        .bind(uid(&w, stale))
+        .bind(extended)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    w.people[stale].subscriptions[0].period_end = Some(extended);
+    sqlx::query(
+        "UPDATE subscriptions SET status = 'expired' WHERE user_id = $1 AND plan_type = 'premium'",
+    )
+    .bind(uid(&w, first_day))
+    .execute(&mut conn)
+    .await
+    .unwrap();
     for s in &mut w.people[first_day].subscriptions {
         if s.plan == "premium" {
             s.status = "expired";
@@ -677,7 +945,11 @@ async fn the_summaries_stay_exact_through_updates_deletes_and_cascades() {
 
     // A user becomes a test user, another moves to an older month, a channel changes, a
     // first-touch row is deleted.
-    sqlx::query("UPDATE users SET is_test = true WHERE id = $1").bind(uid(&w, stale)).execute(&mut conn).await.unwrap();
+    sqlx::query("UPDATE users SET is_test = true WHERE id = $1")
+        .bind(uid(&w, stale))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     w.people[stale].is_test = true;
     let moved_user = named.last_day;
     let older = w.people[moved_user].created_at - Duration::days(45);
@@ -688,23 +960,46 @@ async fn the_summaries_stay_exact_through_updates_deletes_and_cascades() {
         .await
         .unwrap();
     w.people[moved_user].created_at = older;
-    sqlx::query("UPDATE acquisition_channels SET utm_source = 'partner' WHERE user_id = $1").bind(uid(&w, first_day)).execute(&mut conn).await.unwrap();
+    sqlx::query("UPDATE acquisition_channels SET utm_source = 'partner' WHERE user_id = $1")
+        .bind(uid(&w, first_day))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     w.people[first_day].acquisition.as_mut().unwrap().utm_source = Some("partner".into());
     let contest = named.contest;
-    sqlx::query("DELETE FROM acquisition_channels WHERE user_id = $1").bind(uid(&w, contest)).execute(&mut conn).await.unwrap();
+    sqlx::query("DELETE FROM acquisition_channels WHERE user_id = $1")
+        .bind(uid(&w, contest))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     w.people[contest].acquisition = None;
     assert_summaries_exact(&mut conn, &w, "after user and channel changes").await;
     assert_reports_match(&mut conn, &w, "after updates").await;
 
     // Deleting a referrer cascades to its rows and turns its referrals into 'direct' (SET NULL);
     // deleting a test user and several users in one statement.
-    sqlx::query("DELETE FROM users WHERE id = $1").bind(uid(&w, contest)).execute(&mut conn).await.unwrap();
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(uid(&w, contest))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     w.people[contest].deleted = true;
-    sqlx::query("DELETE FROM users WHERE id = $1").bind(uid(&w, named.tester)).execute(&mut conn).await.unwrap();
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(uid(&w, named.tester))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     w.people[named.tester].deleted = true;
-    let crowd: Vec<usize> = (0..w.people.len()).filter(|&i| w.people[i].username.starts_with("crowd_")).step_by(4).collect();
+    let crowd: Vec<usize> = (0..w.people.len())
+        .filter(|&i| w.people[i].username.starts_with("crowd_"))
+        .step_by(4)
+        .collect();
     let crowd_ids: Vec<i64> = crowd.iter().map(|&i| uid(&w, i)).collect();
-    sqlx::query("DELETE FROM users WHERE id = ANY($1)").bind(&crowd_ids).execute(&mut conn).await.unwrap();
+    sqlx::query("DELETE FROM users WHERE id = ANY($1)")
+        .bind(&crowd_ids)
+        .execute(&mut conn)
+        .await
+        .unwrap();
     for i in crowd {
         w.people[i].deleted = true;
     }
@@ -716,7 +1011,9 @@ async fn the_summaries_stay_exact_through_updates_deletes_and_cascades() {
         .execute(&mut conn)
         .await
         .unwrap();
-    w.people[first_day].sessions.retain(|s| s.status != "completed");
+    w.people[first_day]
+        .sessions
+        .retain(|s| s.status != "completed");
     assert_summaries_exact(&mut conn, &w, "after session deletes").await;
 
     // Several new users and their rows in one transaction, then rolled back: nothing remains.
@@ -727,7 +1024,8 @@ async fn the_summaries_stay_exact_through_updates_deletes_and_cascades() {
         let mut extra = w.clone();
         let mut p = person("rolled_back", now - Duration::hours(2));
         p.acquisition = utm("google");
-        p.sessions.push(session("completed", now - Duration::hours(1)));
+        p.sessions
+            .push(session("completed", now - Duration::hours(1)));
         let i = extra.add(p);
         insert_person(&mut tx, &mut extra, i).await;
         assert_summaries_exact(&mut tx, &extra, "inside the transaction").await;
@@ -738,23 +1036,39 @@ async fn the_summaries_stay_exact_through_updates_deletes_and_cascades() {
 }
 
 #[tokio::test]
-async fn before_the_summaries_are_filled_the_report_comes_exact_from_the_base_tables_and_a_rebuild_fills_them() {
+async fn before_the_summaries_are_filled_the_report_comes_exact_from_the_base_tables_and_a_rebuild_fills_them(
+) {
     let (db, w, _) = loaded().await;
     let mut conn = db.connect().await;
     // The view reads the summaries: emptied, with the "filled" mark left, the report is empty.
-    sqlx::query("DELETE FROM analytics_cohort_counts").execute(&mut conn).await.unwrap();
-    sqlx::query("DELETE FROM analytics_user_facts").execute(&mut conn).await.unwrap();
+    sqlx::query("DELETE FROM analytics_cohort_counts")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM analytics_user_facts")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let (now, emptied, _) = read_reports(&mut conn, "UTC").await;
     assert!(emptied.is_empty() && !expected_cohorts(&w, now).is_empty());
 
     // As after a migration added the summaries to a database with users: no mark, so the view
     // computes from the base tables, exactly.
-    sqlx::query("DELETE FROM analytics_summary_state").execute(&mut conn).await.unwrap();
+    sqlx::query("DELETE FROM analytics_summary_state")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     assert_reports_match(&mut conn, &w, "before the summaries are filled").await;
 
-    sqlx::query("SET TimeZone = 'America/Los_Angeles'").execute(&mut conn).await.unwrap();
+    sqlx::query("SET TimeZone = 'America/Los_Angeles'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     analytics::rebuild_summaries(&mut conn).await.unwrap();
-    let marks: i64 = sqlx::query_scalar("SELECT count(*) FROM analytics_summary_state").fetch_one(&mut conn).await.unwrap();
+    let marks: i64 = sqlx::query_scalar("SELECT count(*) FROM analytics_summary_state")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(marks, 1);
     assert_summaries_exact(&mut conn, &w, "after a rebuild").await;
     assert_reports_match(&mut conn, &w, "after a rebuild").await;
@@ -764,12 +1078,18 @@ async fn before_the_summaries_are_filled_the_report_comes_exact_from_the_base_ta
 async fn truncating_a_table_recomputes_the_summaries() {
     let (db, mut w, _) = loaded().await;
     let mut conn = db.connect().await;
-    sqlx::query("TRUNCATE letter_sessions CASCADE").execute(&mut conn).await.unwrap();
+    sqlx::query("TRUNCATE letter_sessions CASCADE")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     for p in &mut w.people {
         p.sessions.clear();
     }
     assert_summaries_exact(&mut conn, &w, "after TRUNCATE letter_sessions").await;
-    sqlx::query("TRUNCATE users CASCADE").execute(&mut conn).await.unwrap();
+    sqlx::query("TRUNCATE users CASCADE")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     for p in &mut w.people {
         p.deleted = true;
     }
@@ -785,24 +1105,31 @@ async fn concurrent_letters_of_one_user_both_count_for_the_first_generation() {
     let mut b = db.connect().await;
     let now = db_now(&mut a).await;
     let created = now - Duration::days(3);
-    let raw: i64 = sqlx::query_scalar("INSERT INTO users (telegram_user_id, created_at) VALUES (1, $1) RETURNING id")
-        .bind(created)
-        .fetch_one(&mut a)
-        .await
-        .unwrap();
+    let raw: i64 = sqlx::query_scalar(
+        "INSERT INTO users (telegram_user_id, created_at) VALUES (1, $1) RETURNING id",
+    )
+    .bind(created)
+    .fetch_one(&mut a)
+    .await
+    .unwrap();
     let user = UserId::parse(raw).unwrap();
 
     // A writes the earlier letter and holds its transaction open; B writes a later one and must
     // wait for A's lock on the user's facts, then see A's letter too (else B would record its own
     // later letter as the first, and count the user as activated a second time).
     let mut tx_a = a.begin().await.unwrap();
-    sqlx::query("INSERT INTO letter_sessions (user_id, status, created_at) VALUES ($1, 'completed', $2)")
-        .bind(user.get())
-        .bind(created + Duration::days(1))
-        .execute(&mut *tx_a)
+    sqlx::query(
+        "INSERT INTO letter_sessions (user_id, status, created_at) VALUES ($1, 'completed', $2)",
+    )
+    .bind(user.get())
+    .bind(created + Duration::days(1))
+    .execute(&mut *tx_a)
+    .await
+    .unwrap();
+    let b_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut b)
         .await
         .unwrap();
-    let b_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut b).await.unwrap();
     let later = created + Duration::days(2);
     let writer_b = tokio::spawn(async move {
         sqlx::query("INSERT INTO letter_sessions (user_id, status, created_at) VALUES ($1, 'completed', $2)")
@@ -872,7 +1199,12 @@ async fn the_small_views_count_utc_days_and_skip_test_users() {
     let stats = analytics::user_stats(&mut conn).await.unwrap();
     assert_eq!(
         stats,
-        analytics::UserStats { total_users: 5, users_today: 1, users_week: 2, users_month: 3 },
+        analytics::UserStats {
+            total_users: 5,
+            users_today: 1,
+            users_week: 2,
+            users_month: 3
+        },
         "future and test users are in no window"
     );
 
@@ -897,7 +1229,12 @@ async fn the_small_views_count_utc_days_and_skip_test_users() {
             .unwrap();
     }
     // LLM calls: three on one model today (one failed), one of a test user.
-    for (user, ok, ms) in [(ids[0], true, 1000), (ids[1], true, 2001), (ids[1], false, 3000), (ids[5], true, 10)] {
+    for (user, ok, ms) in [
+        (ids[0], true, 1000),
+        (ids[1], true, 2001),
+        (ids[1], false, 3000),
+        (ids[5], true, 10),
+    ] {
         sqlx::query(
             "INSERT INTO openai_requests (user_id, provider, model, request_type, prompt_tokens, completion_tokens,
                                           total_tokens, response_time_ms, success, created_at)
@@ -945,21 +1282,35 @@ async fn the_small_views_count_utc_days_and_skip_test_users() {
         }]
     );
     for tz in TIME_ZONES {
-        sqlx::query(&format!("SET TimeZone = '{tz}'")).execute(&mut conn).await.unwrap();
+        sqlx::query(&format!("SET TimeZone = '{tz}'"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         let activity = analytics::user_activity(&mut conn).await.unwrap();
         let yesterday = today.pred_opt().unwrap();
         assert_eq!(
             activity,
             vec![
-                analytics::ActivityRow { date: today, active_users: 1, total_events: 2 },
-                analytics::ActivityRow { date: yesterday, active_users: 2, total_events: 3 },
+                analytics::ActivityRow {
+                    date: today,
+                    active_users: 1,
+                    total_events: 2
+                },
+                analytics::ActivityRow {
+                    date: yesterday,
+                    active_users: 2,
+                    total_events: 3
+                },
             ],
             "TimeZone {tz}"
         );
         let usage = analytics::openai_usage(&mut conn).await.unwrap();
         assert_eq!(usage.len(), 1, "TimeZone {tz}");
         let u = &usage[0];
-        assert_eq!((u.date, u.requests, u.prompt_tokens, u.total_tokens), (today, 3, 30, 90));
+        assert_eq!(
+            (u.date, u.requests, u.prompt_tokens, u.total_tokens),
+            (today, 3, 30, 90)
+        );
         assert_eq!(u.success_rate, Hundredths::from_hundredths(6667));
         assert_eq!(u.avg_response_time_ms, Hundredths::from_hundredths(200033));
     }

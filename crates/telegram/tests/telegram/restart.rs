@@ -21,7 +21,11 @@ async fn a_restart_between_steps_continues_the_conversation() {
     w.api.push(u.text(RESUME));
     message_containing(&w.api, 700_000_001, 2, "Версия письма номер 1").await;
     second.stop().await;
-    assert_eq!(w.scalar("SELECT count(*) FROM letter_sessions WHERE status = 'completed'").await, 1);
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM letter_sessions WHERE status = 'completed'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -35,7 +39,11 @@ async fn stopping_waits_for_the_letter_being_written_and_delivers_it() {
     let gate = w.llm.hold();
     w.api.push(u.text(RESUME));
     // The model has the request: the generation is in flight.
-    w.api.wait_until("typing shown", |c| c.iter().any(|c| c.method == "sendChatAction")).await;
+    w.api
+        .wait_until("typing shown", |c| {
+            c.iter().any(|c| c.method == "sendChatAction")
+        })
+        .await;
     while w.llm.requests().is_empty() {
         tokio::task::yield_now().await;
     }
@@ -44,11 +52,18 @@ async fn stopping_waits_for_the_letter_being_written_and_delivers_it() {
     for _ in 0..50 {
         tokio::task::yield_now().await;
     }
-    assert!(!stopping.is_finished(), "stopped before the generation in flight ended");
+    assert!(
+        !stopping.is_finished(),
+        "stopped before the generation in flight ended"
+    );
     gate.add_permits(1);
     stopping.await.unwrap();
     message_containing(&w.api, 700_000_002, 2, "Версия письма номер 1").await;
-    assert_eq!(w.scalar("SELECT count(*) FROM letter_sessions WHERE status = 'completed'").await, 1);
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM letter_sessions WHERE status = 'completed'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -68,7 +83,11 @@ async fn a_process_killed_mid_generation_is_recovered_by_the_next_one() {
     // The process dies while the model is writing: no letter, the letter taken from the quota.
     doomed.kill();
     w.llm.release_hold();
-    let used: i32 = sqlx::query_scalar("SELECT letters_used FROM subscriptions WHERE status = 'active'").fetch_one(&w.pool).await.unwrap();
+    let used: i32 =
+        sqlx::query_scalar("SELECT letters_used FROM subscriptions WHERE status = 'active'")
+            .fetch_one(&w.pool)
+            .await
+            .unwrap();
     assert_eq!(used, 1);
 
     // Later a new process starts; the user writes again and gets the interrupted letter back.
@@ -77,10 +96,18 @@ async fn a_process_killed_mid_generation_is_recovered_by_the_next_one() {
     w.api.push(u.text("Ну что там?"));
     let notice = message_containing(&w.api, chat, 3, "").await;
     let retry = button(&notice, "gen:");
-    let used: i32 = sqlx::query_scalar("SELECT letters_used FROM subscriptions WHERE status = 'active'").fetch_one(&w.pool).await.unwrap();
+    let used: i32 =
+        sqlx::query_scalar("SELECT letters_used FROM subscriptions WHERE status = 'active'")
+            .fetch_one(&w.pool)
+            .await
+            .unwrap();
     assert_eq!(used, 0, "the interrupted generation gave its letter back");
     w.api.push(u.press(&retry, 5));
     message_containing(&w.api, chat, 4, "Версия письма номер").await;
     next.stop().await;
-    assert_eq!(w.scalar("SELECT count(*) FROM letter_sessions WHERE status = 'completed'").await, 1);
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM letter_sessions WHERE status = 'completed'")
+            .await,
+        1
+    );
 }

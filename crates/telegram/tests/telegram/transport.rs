@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
+use telegram::transport::{self, LaneKey, UpdateLanes};
 use teloxide::types::{Update, UpdateKind};
 use teloxide::Bot;
-use telegram::transport::{self, LaneKey, UpdateLanes};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::support::fake_api::{FakeBotApi, TgUser};
@@ -59,7 +59,9 @@ async fn until_seen(rx: &mut mpsc::UnboundedReceiver<usize>, n: usize) {
             }
         }
     };
-    tokio::time::timeout(std::time::Duration::from_secs(30), wait).await.expect("updates never arrived");
+    tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+        .await
+        .expect("updates never arrived");
 }
 
 #[tokio::test]
@@ -82,13 +84,35 @@ async fn long_polling_delivers_every_update_in_order_and_confirms_the_offset_on_
     stop.send(()).unwrap();
     polling.await.unwrap();
     let seen = seen.lock().unwrap().clone();
-    let anna_seen: Vec<String> = seen.iter().filter(|(u, _)| *u == 555_000_001).map(|(_, t)| t.clone()).collect();
-    assert_eq!(anna_seen, vec!["a0", "a1", "a2", "a3", "a4", "button:like:x", "pre_checkout:premium:1:150"]);
-    let boris_seen: Vec<String> = seen.iter().filter(|(u, _)| *u == 555_000_002).map(|(_, t)| t.clone()).collect();
+    let anna_seen: Vec<String> = seen
+        .iter()
+        .filter(|(u, _)| *u == 555_000_001)
+        .map(|(_, t)| t.clone())
+        .collect();
+    assert_eq!(
+        anna_seen,
+        vec![
+            "a0",
+            "a1",
+            "a2",
+            "a3",
+            "a4",
+            "button:like:x",
+            "pre_checkout:premium:1:150"
+        ]
+    );
+    let boris_seen: Vec<String> = seen
+        .iter()
+        .filter(|(u, _)| *u == 555_000_002)
+        .map(|(_, t)| t.clone())
+        .collect();
     assert_eq!(boris_seen, vec!["b0", "b1", "b2", "b3", "b4"]);
     // The last getUpdates passed an offset past every update: Telegram will not re-deliver them.
     assert_eq!(api.unconfirmed(), 0);
-    assert!(api.calls_of("deleteWebhook").len() == 1, "polling removes a stale webhook first");
+    assert!(
+        api.calls_of("deleteWebhook").len() == 1,
+        "polling removes a stale webhook first"
+    );
 }
 
 #[tokio::test]
@@ -131,25 +155,43 @@ async fn the_webhook_takes_updates_only_with_the_secret_token() {
     let url = format!("http://{}/telegram", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
     let public: reqwest::Url = "https://bot.example.org/telegram".parse().unwrap();
-    let server = tokio::spawn(transport::webhook_on(bot_for(&api), lanes.clone(), listener, "s3cret-token".into(), Some(public), async move {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(transport::webhook_on(
+        bot_for(&api),
+        lanes.clone(),
+        listener,
+        "s3cret-token".into(),
+        Some(public),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     let user = TgUser::new(888);
     let update = api.with_id(user.text("через вебхук"));
     // setWebhook was called with the secret and the public URL before serving.
-    let set = api.wait_until("setWebhook", |c| c.iter().any(|c| c.method == "setWebhook")).await;
+    let set = api
+        .wait_until("setWebhook", |c| c.iter().any(|c| c.method == "setWebhook"))
+        .await;
     let set = set.iter().find(|c| c.method == "setWebhook").unwrap();
     assert_eq!(set.str("secret_token"), Some("s3cret-token"));
     assert_eq!(set.str("url"), Some("https://bot.example.org/telegram"));
 
     assert_eq!(api.post_webhook(&url, None, &update).await, 401);
     assert_eq!(api.post_webhook(&url, Some("wrong"), &update).await, 401);
-    assert_eq!(api.post_webhook(&url, Some("s3cret-token"), &update).await, 200);
+    assert_eq!(
+        api.post_webhook(&url, Some("s3cret-token"), &update).await,
+        200
+    );
     // Garbage with the right secret is taken (Telegram would re-send it forever) and dropped.
-    assert_eq!(api.post_webhook(&url, Some("s3cret-token"), &json!({"nonsense": true})).await, 200);
+    assert_eq!(
+        api.post_webhook(&url, Some("s3cret-token"), &json!({"nonsense": true}))
+            .await,
+        200
+    );
     lanes.wait_idle().await;
-    assert_eq!(seen.lock().unwrap().clone(), vec![(888, "через вебхук".to_string())]);
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        vec![(888, "через вебхук".to_string())]
+    );
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
-

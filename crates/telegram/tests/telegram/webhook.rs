@@ -14,9 +14,16 @@ async fn two_replicas_given_the_same_updates_process_each_once() {
     let w = World::with_pool_size(20).await;
     let a = w.start_webhook(w.config(), SECRET).await;
     let b = w.start_webhook(w.config(), SECRET).await;
-    let (url_a, url_b) = (a.webhook_url.clone().unwrap(), b.webhook_url.clone().unwrap());
+    let (url_a, url_b) = (
+        a.webhook_url.clone().unwrap(),
+        b.webhook_url.clone().unwrap(),
+    );
     // Wait until both listen (each registers its command menu after getMe).
-    w.api.wait_until("both replicas up", |c| c.iter().filter(|c| c.method == "setMyCommands").count() >= 6).await;
+    w.api
+        .wait_until("both replicas up", |c| {
+            c.iter().filter(|c| c.method == "setMyCommands").count() >= 6
+        })
+        .await;
 
     let users: Vec<TgUser> = (0..4).map(|i| TgUser::new(800_000_001 + i)).collect();
     let mut updates: Vec<Value> = Vec::new();
@@ -40,21 +47,53 @@ async fn two_replicas_given_the_same_updates_process_each_once() {
     assert_eq!(w.api.post_webhook(&url_b, Some("guess"), &stray).await, 401);
 
     for u in &users {
-        w.api.wait_chat(u.id, |texts| texts.iter().any(|t| t.contains("Версия письма номер"))).await;
+        w.api
+            .wait_chat(u.id, |texts| {
+                texts.iter().any(|t| t.contains("Версия письма номер"))
+            })
+            .await;
     }
     a.stop().await;
     b.stop().await;
 
     let calls = w.api.calls();
     for u in &users {
-        let texts: Vec<String> = sent_to(&calls, u.id).iter().map(|c| c.text().to_string()).collect();
+        let texts: Vec<String> = sent_to(&calls, u.id)
+            .iter()
+            .map(|c| c.text().to_string())
+            .collect();
         let count = |needle: &str| texts.iter().filter(|t| t.contains(needle)).count();
-        assert_eq!((count("Шаг 1 из 2"), count("Шаг 2 из 2"), count("Версия письма номер")), (1, 1, 1), "{texts:?}");
+        assert_eq!(
+            (
+                count("Шаг 1 из 2"),
+                count("Шаг 2 из 2"),
+                count("Версия письма номер")
+            ),
+            (1, 1, 1),
+            "{texts:?}"
+        );
     }
     assert_eq!(w.llm.count(), users.len(), "one generation per user");
-    assert_eq!(w.scalar("SELECT count(*) FROM letter_sessions").await, users.len() as i64);
-    assert_eq!(w.scalar("SELECT count(*) FROM openai_requests").await, users.len() as i64);
-    assert_eq!(w.scalar("SELECT count(*) FROM user_events WHERE event_type = 'start'").await, users.len() as i64);
-    assert_eq!(w.scalar("SELECT count(*) FROM processed_events").await, unique_ids);
-    assert_eq!(w.scalar("SELECT count(*) FROM users WHERE telegram_user_id = 800000099").await, 0);
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM letter_sessions").await,
+        users.len() as i64
+    );
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM openai_requests").await,
+        users.len() as i64
+    );
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM user_events WHERE event_type = 'start'")
+            .await,
+        users.len() as i64
+    );
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM processed_events").await,
+        unique_ids
+    );
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM users WHERE telegram_user_id = 800000099")
+            .await,
+        0
+    );
 }

@@ -4,7 +4,13 @@
 fn main() {
     let how = std::env::args().nth(1).unwrap_or_default();
     let cluster = testkit::cluster();
-    println!("{} {}", cluster.pid(), std::env::temp_dir().join(format!("soprovod-testkit-{}", std::process::id())).display());
+    println!(
+        "{} {}",
+        cluster.pid(),
+        std::env::temp_dir()
+            .join(format!("soprovod-testkit-{}", std::process::id()))
+            .display()
+    );
     use std::io::Write;
     std::io::stdout().flush().unwrap();
     match how.as_str() {

@@ -10,17 +10,28 @@ fn alive(pid: i32) -> bool {
 
 /// Runs the probe and returns the server pid and directory it reported.
 fn run_probe(how: &str) -> (i32, std::path::PathBuf) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cluster_probe")).arg(how).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cluster_probe"))
+        .arg(how)
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "the probe is meant to fail");
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let (pid, dir) = stdout.trim().split_once(' ').unwrap_or_else(|| panic!("probe said {stdout:?}, stderr {}", String::from_utf8_lossy(&out.stderr)));
+    let (pid, dir) = stdout.trim().split_once(' ').unwrap_or_else(|| {
+        panic!(
+            "probe said {stdout:?}, stderr {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     (pid.parse().unwrap(), dir.into())
 }
 
 fn wait_gone(pid: i32) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while alive(pid) {
-        assert!(Instant::now() < deadline, "postgres {pid} outlived the process that started it");
+        assert!(
+            Instant::now() < deadline,
+            "postgres {pid} outlived the process that started it"
+        );
         std::thread::yield_now();
     }
 }
@@ -44,10 +55,14 @@ async fn tests_get_separate_databases_from_one_cluster() {
     let b = testkit::empty_db().await;
     assert_ne!(a.name, b.name);
     let pool = a.pool().await;
-    sqlx::query("CREATE TABLE only_in_a (x int)").execute(&pool).await.unwrap();
-    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_a'")
-        .fetch_one(&b.pool().await)
+    sqlx::query("CREATE TABLE only_in_a (x int)")
+        .execute(&pool)
         .await
         .unwrap();
+    let seen: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_a'")
+            .fetch_one(&b.pool().await)
+            .await
+            .unwrap();
     assert_eq!(seen, 0);
 }

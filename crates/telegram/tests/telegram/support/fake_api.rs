@@ -68,8 +68,15 @@ impl Call {
         if let Some(rows) = markup.get("inline_keyboard").and_then(Value::as_array) {
             for row in rows {
                 for b in row.as_array().into_iter().flatten() {
-                    let label = b.get("text").and_then(Value::as_str).unwrap_or("").to_string();
-                    let data = b.get("callback_data").and_then(Value::as_str).map(str::to_string);
+                    let label = b
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    let data = b
+                        .get("callback_data")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
                     out.push((label, data));
                 }
             }
@@ -111,8 +118,13 @@ pub struct FakeBotApi {
 impl FakeBotApi {
     pub async fn start() -> Self {
         let token = "123456:TEST-token_not-a-secret".to_string();
-        let state = Arc::new(Mutex::new(State { token: token.clone(), ..State::default() }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake Bot API");
+        let state = Arc::new(Mutex::new(State {
+            token: token.clone(),
+            ..State::default()
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake Bot API");
         let addr = listener.local_addr().unwrap();
         let api = Self {
             addr,
@@ -125,12 +137,16 @@ impl FakeBotApi {
             http: reqwest::Client::new(),
         };
         let served = api.clone();
-        let app = Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let api = served.clone();
-            async move { api.handle(method, uri, headers, body).await }
-        });
+        let app = Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let api = served.clone();
+                async move { api.handle(method, uri, headers, body).await }
+            },
+        );
         tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake Bot API server");
+            axum::serve(listener, app)
+                .await
+                .expect("fake Bot API server");
         });
         api
     }
@@ -166,7 +182,10 @@ impl FakeBotApi {
     pub fn with_id(&self, body: Value) -> Value {
         let id = self.next_update_id.fetch_add(1, Ordering::SeqCst);
         let mut update = body;
-        update.as_object_mut().expect("an update is an object").insert("update_id".into(), json!(id));
+        update
+            .as_object_mut()
+            .expect("an update is an object")
+            .insert("update_id".into(), json!(id));
         update
     }
 
@@ -188,7 +207,11 @@ impl FakeBotApi {
 
     /// A file getFile can describe and the file endpoint can serve.
     pub fn add_file(&self, file_id: &str, file_path: &str, bytes: Vec<u8>) {
-        self.state.lock().unwrap().files.insert(file_id.to_string(), (file_path.to_string(), bytes));
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .insert(file_id.to_string(), (file_path.to_string(), bytes));
     }
 
     // ---- observing -------------------------------------------------------------------------
@@ -198,12 +221,18 @@ impl FakeBotApi {
     }
 
     pub fn calls_of(&self, method: &str) -> Vec<Call> {
-        self.calls().into_iter().filter(|c| c.method == method).collect()
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
     }
 
     /// Messages sent to one chat, in order.
     pub fn messages_to(&self, chat: i64) -> Vec<Call> {
-        self.calls().into_iter().filter(|c| c.method == "sendMessage" && c.chat_id() == Some(chat) && !c.throttled).collect()
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == "sendMessage" && c.chat_id() == Some(chat) && !c.throttled)
+            .collect()
     }
 
     /// Updates still waiting to be confirmed by an offset.
@@ -230,9 +259,15 @@ impl FakeBotApi {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let st = self.state.lock().unwrap();
-                let seen: Vec<String> =
-                    st.calls.iter().map(|c| format!("{} {}", c.method, short(&c.body.to_string()))).collect();
-                panic!("timed out waiting for {what}; calls so far:\n{}", seen.join("\n"));
+                let seen: Vec<String> = st
+                    .calls
+                    .iter()
+                    .map(|c| format!("{} {}", c.method, short(&c.body.to_string())))
+                    .collect();
+                panic!(
+                    "timed out waiting for {what}; calls so far:\n{}",
+                    seen.join("\n")
+                );
             }
             let _ = tokio::time::timeout(left.min(Duration::from_millis(500)), notified).await;
         }
@@ -245,12 +280,19 @@ impl FakeBotApi {
             let notified = self.calls_changed.notified();
             {
                 let st = self.state.lock().unwrap();
-                let texts = st.texts_by_chat.get(&chat).map(Vec::as_slice).unwrap_or(&[]);
+                let texts = st
+                    .texts_by_chat
+                    .get(&chat)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
                 if cond(texts) {
                     return texts.len();
                 }
             }
-            assert!(Instant::now() < deadline, "chat {chat} never got what was expected");
+            assert!(
+                Instant::now() < deadline,
+                "chat {chat} never got what was expected"
+            );
             let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
         }
     }
@@ -272,10 +314,20 @@ impl FakeBotApi {
     pub async fn nth_message_to(&self, chat: i64, n: usize) -> Call {
         let calls = self
             .wait_until(&format!("message #{n} to chat {chat}"), |calls| {
-                calls.iter().filter(|c| c.method == "sendMessage" && c.chat_id() == Some(chat) && !c.throttled).count() >= n
+                calls
+                    .iter()
+                    .filter(|c| {
+                        c.method == "sendMessage" && c.chat_id() == Some(chat) && !c.throttled
+                    })
+                    .count()
+                    >= n
             })
             .await;
-        calls.into_iter().filter(|c| c.method == "sendMessage" && c.chat_id() == Some(chat) && !c.throttled).nth(n - 1).unwrap()
+        calls
+            .into_iter()
+            .filter(|c| c.method == "sendMessage" && c.chat_id() == Some(chat) && !c.throttled)
+            .nth(n - 1)
+            .unwrap()
     }
 
     /// Waits until every queued update has been confirmed by a getUpdates offset.
@@ -326,12 +378,23 @@ impl FakeBotApi {
 
         let retry_after = {
             let mut st = self.state.lock().unwrap();
-            let r = st.throttle.get_mut(&method_name).and_then(VecDeque::pop_front);
+            let r = st
+                .throttle
+                .get_mut(&method_name)
+                .and_then(VecDeque::pop_front);
             if r.is_none() {
-                let call = Call { method: method_name.clone(), body: body.clone(), at: Instant::now(), throttled: false };
+                let call = Call {
+                    method: method_name.clone(),
+                    body: body.clone(),
+                    at: Instant::now(),
+                    throttled: false,
+                };
                 if method_name == "sendMessage" {
                     if let Some(chat) = call.chat_id() {
-                        st.texts_by_chat.entry(chat).or_default().push(call.text().to_string());
+                        st.texts_by_chat
+                            .entry(chat)
+                            .or_default()
+                            .push(call.text().to_string());
                     }
                 }
                 if method_name == "answerCallbackQuery" {
@@ -340,7 +403,12 @@ impl FakeBotApi {
                     }
                 }
             }
-            st.calls.push(Call { method: method_name.clone(), body: body.clone(), at: Instant::now(), throttled: r.is_some() });
+            st.calls.push(Call {
+                method: method_name.clone(),
+                body: body.clone(),
+                at: Instant::now(),
+                throttled: r.is_some(),
+            });
             r
         };
         self.calls_changed.notify_waiters();
@@ -369,7 +437,12 @@ impl FakeBotApi {
                 let mut st = self.state.lock().unwrap();
                 if offset > 0 {
                     // Telegram forgets every update below the offset: it is confirmed.
-                    while st.pending.front().and_then(|u| u["update_id"].as_i64()).is_some_and(|id| id < offset) {
+                    while st
+                        .pending
+                        .front()
+                        .and_then(|u| u["update_id"].as_i64())
+                        .is_some_and(|id| id < offset)
+                    {
                         st.pending.pop_front();
                     }
                     st.confirmed_offset = st.confirmed_offset.max(offset);
@@ -447,8 +520,15 @@ impl FakeBotApi {
                 let (path, bytes) = st.files.get(id)?;
                 json!({"file_id": id, "file_unique_id": format!("u{id}"), "file_size": bytes.len(), "file_path": path})
             }
-            "sendChatAction" | "answerCallbackQuery" | "answerPreCheckoutQuery" | "setMyCommands" | "refundStarPayment"
-            | "setWebhook" | "deleteWebhook" | "editMessageReplyMarkup" | "deleteMessage" => json!(true),
+            "sendChatAction"
+            | "answerCallbackQuery"
+            | "answerPreCheckoutQuery"
+            | "setMyCommands"
+            | "refundStarPayment"
+            | "setWebhook"
+            | "deleteWebhook"
+            | "editMessageReplyMarkup"
+            | "deleteMessage" => json!(true),
             _ => return None,
         })
     }
@@ -458,20 +538,44 @@ impl FakeBotApi {
 /// recorded under the documented spelling.
 fn canonical(name: &str) -> String {
     const KNOWN: &[&str] = &[
-        "getUpdates", "getMe", "sendMessage", "sendChatAction", "answerCallbackQuery", "sendInvoice",
-        "answerPreCheckoutQuery", "setMyCommands", "getFile", "refundStarPayment", "setWebhook", "deleteWebhook",
-        "editMessageReplyMarkup", "editMessageText", "deleteMessage",
+        "getUpdates",
+        "getMe",
+        "sendMessage",
+        "sendChatAction",
+        "answerCallbackQuery",
+        "sendInvoice",
+        "answerPreCheckoutQuery",
+        "setMyCommands",
+        "getFile",
+        "refundStarPayment",
+        "setWebhook",
+        "deleteWebhook",
+        "editMessageReplyMarkup",
+        "editMessageText",
+        "deleteMessage",
     ];
-    KNOWN.iter().find(|k| k.eq_ignore_ascii_case(name)).map(|k| k.to_string()).unwrap_or_else(|| name.to_string())
+    KNOWN
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .map(|k| k.to_string())
+        .unwrap_or_else(|| name.to_string())
 }
 
 fn ok(result: Value) -> Response {
-    (StatusCode::OK, axum::Json(json!({"ok": true, "result": result}))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(json!({"ok": true, "result": result})),
+    )
+        .into_response()
 }
 
 fn err(code: u16, description: &str) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, axum::Json(json!({"ok": false, "error_code": code, "description": description}))).into_response()
+    (
+        status,
+        axum::Json(json!({"ok": false, "error_code": code, "description": description})),
+    )
+        .into_response()
 }
 
 fn num(body: &Value, key: &str) -> Option<i64> {
@@ -484,15 +588,24 @@ fn num(body: &Value, key: &str) -> Option<i64> {
 
 /// JSON bodies as they are; form bodies (urlencoded) as an object of strings.
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Value {
-    let ctype = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ctype = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if body.is_empty() {
         return json!({});
     }
     if ctype.starts_with("application/x-www-form-urlencoded") {
-        let map: serde_json::Map<String, Value> = url_pairs(body).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let map: serde_json::Map<String, Value> = url_pairs(body)
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
         return Value::Object(map);
     }
-    if let Some(boundary) = ctype.strip_prefix("multipart/form-data").and_then(|rest| rest.split("boundary=").nth(1)) {
+    if let Some(boundary) = ctype
+        .strip_prefix("multipart/form-data")
+        .and_then(|rest| rest.split("boundary=").nth(1))
+    {
         return multipart_fields(body, boundary.trim_matches('"'));
     }
     serde_json::from_slice(body).unwrap_or_else(|_| json!({"_raw": String::from_utf8_lossy(body)}))
@@ -503,11 +616,24 @@ fn multipart_fields(body: &[u8], boundary: &str) -> Value {
     let text = String::from_utf8_lossy(body);
     let mut map = serde_json::Map::new();
     for part in text.split(&format!("--{boundary}")) {
-        let Some((head, value)) = part.split_once("\r\n\r\n") else { continue };
-        let Some(name) = head.split("name=\"").nth(1).and_then(|r| r.split('"').next()) else { continue };
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        else {
+            continue;
+        };
         let value = value.strip_suffix("\r\n").unwrap_or(value);
-        let parsed = serde_json::from_str::<Value>(value).ok().filter(|v| v.is_array() || v.is_object());
-        map.insert(name.to_string(), parsed.unwrap_or_else(|| Value::String(value.to_string())));
+        let parsed = serde_json::from_str::<Value>(value)
+            .ok()
+            .filter(|v| v.is_array() || v.is_object());
+        map.insert(
+            name.to_string(),
+            parsed.unwrap_or_else(|| Value::String(value.to_string())),
+        );
     }
     Value::Object(map)
 }
@@ -531,7 +657,9 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -552,7 +680,10 @@ fn bot_user() -> Value {
 }
 
 fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Telegram returns the text with the HTML markup parsed away.
@@ -567,7 +698,10 @@ fn strip_tags(html: &str) -> String {
             _ => {}
         }
     }
-    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
 }
 
 fn short(s: &str) -> String {
@@ -590,7 +724,11 @@ pub struct TgUser {
 
 impl TgUser {
     pub fn new(id: i64) -> Self {
-        Self { id, first_name: "Анна".into(), language_code: "ru".into() }
+        Self {
+            id,
+            first_name: "Анна".into(),
+            language_code: "ru".into(),
+        }
     }
 
     pub fn json(&self) -> Value {
@@ -618,7 +756,11 @@ impl TgUser {
     pub fn text(&self, text: &str) -> Value {
         let mut extra = json!({"text": text});
         if text.starts_with('/') {
-            let cmd_len = text.split_whitespace().next().map(|w| w.encode_utf16().count()).unwrap_or(0);
+            let cmd_len = text
+                .split_whitespace()
+                .next()
+                .map(|w| w.encode_utf16().count())
+                .unwrap_or(0);
             extra["entities"] = json!([{"offset": 0, "length": cmd_len, "type": "bot_command"}]);
         }
         self.message(extra)

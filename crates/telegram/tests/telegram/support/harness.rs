@@ -51,7 +51,10 @@ impl RunningBot {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        (&mut self.task).await.expect("the bot task panicked").expect("the bot stopped with an error");
+        (&mut self.task)
+            .await
+            .expect("the bot task panicked")
+            .expect("the bot stopped with an error");
     }
 
     /// A crash: the process is gone at once, whatever it was doing.
@@ -69,14 +72,29 @@ impl World {
     pub async fn with_pool_size(connections: u32) -> Self {
         // SOPROVOD_LOG=debug shows the bot's log in a failing test's output.
         if let Ok(filter) = std::env::var("SOPROVOD_LOG") {
-            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
         }
         let db = testkit::db_with("declared", &store::declared_sql()).await;
-        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(connections).connect(&db.url).await.unwrap();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(connections)
+            .connect(&db.url)
+            .await
+            .unwrap();
         let api = FakeBotApi::start().await;
         let llm = LlmDouble::start().await;
-        let clock = Arc::new(FakeClock::at(Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0).unwrap()));
-        Self { api, llm, db, pool, clock }
+        let clock = Arc::new(FakeClock::at(
+            Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0).unwrap(),
+        ));
+        Self {
+            api,
+            llm,
+            db,
+            pool,
+            clock,
+        }
     }
 
     pub fn config(&self) -> Config {
@@ -93,11 +111,20 @@ impl World {
             _ => None,
         })
         .unwrap();
-        Engine::with_clock(self.pool.clone(), llm::Writer::from_settings(settings), config, self.clock.clone())
+        Engine::with_clock(
+            self.pool.clone(),
+            llm::Writer::from_settings(settings),
+            config,
+            self.clock.clone(),
+        )
     }
 
     fn options(&self, mode: Mode) -> Options {
-        Options { token: self.api.token.clone(), api_url: telegram::serve::api_url(Some(&self.api.url())).unwrap(), mode }
+        Options {
+            token: self.api.token.clone(),
+            api_url: telegram::serve::api_url(Some(&self.api.url())).unwrap(),
+            mode,
+        }
     }
 
     /// Starts the bot with long polling.
@@ -108,7 +135,11 @@ impl World {
         let task = tokio::spawn(telegram::serve_on(engine, options, None, async move {
             let _ = stopped.await;
         }));
-        RunningBot { stop: Some(stop), task, webhook_url: None }
+        RunningBot {
+            stop: Some(stop),
+            task,
+            webhook_url: None,
+        }
     }
 
     /// Starts a webhook replica on a free local port with `secret`.
@@ -117,15 +148,31 @@ impl World {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let engine = self.engine(config);
-        let options = self.options(Mode::Webhook { addr, secret: secret.into(), public_url: None });
-        let task = tokio::spawn(telegram::serve_on(engine, options, Some(listener), async move {
-            let _ = stopped.await;
-        }));
-        RunningBot { stop: Some(stop), task, webhook_url: Some(format!("http://{addr}/telegram")) }
+        let options = self.options(Mode::Webhook {
+            addr,
+            secret: secret.into(),
+            public_url: None,
+        });
+        let task = tokio::spawn(telegram::serve_on(
+            engine,
+            options,
+            Some(listener),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        RunningBot {
+            stop: Some(stop),
+            task,
+            webhook_url: Some(format!("http://{addr}/telegram")),
+        }
     }
 
     pub async fn scalar(&self, sql: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// The internal id of the user with this Telegram id.

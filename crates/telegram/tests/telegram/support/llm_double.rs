@@ -36,9 +36,13 @@ impl LlmDouble {
             gate: Mutex::new(None),
             repeat: AtomicUsize::new(1),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind LLM double");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind LLM double");
         let addr = listener.local_addr().unwrap();
-        let app = Router::new().route("/chat/completions", post(complete)).with_state(inner.clone());
+        let app = Router::new()
+            .route("/chat/completions", post(complete))
+            .with_state(inner.clone());
         tokio::spawn(async move {
             axum::serve(listener, app).await.expect("LLM double server");
         });
@@ -103,8 +107,13 @@ pub fn long_letter(n: usize, times: usize) -> String {
 Мне близки ваши принципы: ответственность за результат, открытое обсуждение решений и аккуратный код.";
     let end = "Буду рад рассказать подробнее о своём опыте на собеседовании и обсудить, чем могу быть полезен \
 вашей команде уже в первые месяцы работы. Спасибо за внимание к моей кандидатуре.";
-    let body: Vec<String> = (0..times).map(|i| format!("{para}\n\n{mid} Часть {}.", i + 1)).collect();
-    format!("Здравствуйте!\n\n{}\n\nВерсия письма номер {n}.\n\n{end}\n\nС уважением,\nАнна", body.join("\n\n"))
+    let body: Vec<String> = (0..times)
+        .map(|i| format!("{para}\n\n{mid} Часть {}.", i + 1))
+        .collect();
+    format!(
+        "Здравствуйте!\n\n{}\n\nВерсия письма номер {n}.\n\n{end}\n\nС уважением,\nАнна",
+        body.join("\n\n")
+    )
 }
 
 async fn complete(State(inner): State<Arc<Inner>>, Json(body): Json<Value>) -> Json<Value> {
