@@ -64,19 +64,22 @@ GROUP BY 1, 2;
 -- The TZ v9.5 cohort report, exact: the 12 UTC calendar months ending with the current one (the
 -- first one whole), users created after now() in no cohort, each user once per figure.
 --
--- Normally it is the sum of three parts, read from the summaries of 045_analytics.sql that
--- triggers keep exact in every writing transaction:
+-- Normally it is the sum of four parts, read from the summaries of 045_analytics.sql and
+-- 046_analytics_retention.sql that triggers keep exact in every writing transaction:
 --   1. the counters of every non-test user per (month, channel): size, activated, days sum;
 --   2. minus the users of those months whose created_at is still in the future (a few rows,
---      through an index);
---   3. plus one per user whose active premium has not ended yet (premium depends on now(), so it
---      cannot be counted in advance; the partial index holds only users with premium).
+--      through an index), premium included;
+--   3. plus the users whose active premium ends on a UTC day after today (or never): a few
+--      counter rows per (month, channel) and day;
+--   4. plus the users whose premium ends later today (premium depends on now(), so the last day
+--      is decided per user; the partial index holds only users with premium, ordered by the end).
 -- The mean is taken from an exact sum of seconds; the division runs at scale 30, far finer than
 -- any difference between two means of microsecond data, so rounding to 2 decimals is exact.
 --
--- Until the summaries have been filled (analytics_summary_state is empty after a migration added
--- them), the same figures come from analytics_cohorts_from_base_tables() instead. Only one of the
--- two branches runs: each is gated by a one-time filter.
+-- Until the summaries have been filled (analytics_summary_state or analytics_retention_state is
+-- empty after a migration added them), the same figures come from
+-- analytics_cohorts_from_base_tables() instead. Only one of the two branches runs: each is gated
+-- by a one-time filter.
 CREATE VIEW user_cohorts_basic AS
 WITH parts AS (
     SELECT c.cohort_month, c.channel, c.users, c.activated, c.days_to_first_seconds AS seconds,
@@ -86,20 +89,28 @@ WITH parts AS (
       AND c.cohort_month <= date_trunc('month', now() AT TIME ZONE 'UTC')::date
     UNION ALL
     SELECT f.cohort_month, f.channel, -1, CASE WHEN f.first_completed_at IS NULL THEN 0 ELSE -1 END,
-           -coalesce(extract(epoch FROM f.first_completed_at - f.created_at), 0), 0
+           -coalesce(extract(epoch FROM f.first_completed_at - f.created_at), 0),
+           CASE WHEN f.premium_until > now() THEN -1 ELSE 0 END
     FROM analytics_user_facts f
     WHERE f.created_at > now()
       AND NOT f.is_test
       AND f.cohort_month >= (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months')::date
       AND f.cohort_month <= date_trunc('month', now() AT TIME ZONE 'UTC')::date
     UNION ALL
+    SELECT e.cohort_month, e.channel, 0, 0, 0, e.users
+    FROM analytics_premium_expiry_counts e
+    WHERE e.until_day > (now() AT TIME ZONE 'UTC')::date
+      AND e.cohort_month >= (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months')::date
+      AND e.cohort_month <= date_trunc('month', now() AT TIME ZONE 'UTC')::date
+    UNION ALL
     SELECT f.cohort_month, f.channel, 0, 0, 0, 1
     FROM analytics_user_facts f
     WHERE f.premium_until > now()
+      AND f.premium_until < ((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'
       AND f.premium_until IS NOT NULL
       AND NOT f.is_test
-      AND f.created_at <= now()
       AND f.cohort_month >= (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months')::date
+      AND f.cohort_month <= date_trunc('month', now() AT TIME ZONE 'UTC')::date
 ),
 from_summaries AS (
     SELECT p.cohort_month,
@@ -113,49 +124,74 @@ from_summaries AS (
     GROUP BY p.cohort_month, p.channel
     HAVING sum(p.users) > 0
 )
-SELECT * FROM from_summaries WHERE EXISTS (SELECT 1 FROM analytics_summary_state)
+SELECT * FROM from_summaries
+WHERE EXISTS (SELECT 1 FROM analytics_summary_state) AND EXISTS (SELECT 1 FROM analytics_retention_state)
 UNION ALL
-SELECT * FROM analytics_cohorts_from_base_tables() WHERE NOT EXISTS (SELECT 1 FROM analytics_summary_state);
+SELECT * FROM analytics_cohorts_from_base_tables()
+WHERE NOT (EXISTS (SELECT 1 FROM analytics_summary_state) AND EXISTS (SELECT 1 FROM analytics_retention_state));
 
 -- Monthly retention triangle: for each cohort of user_cohorts_basic's window (all channels), the
 -- share of its users with a completed letter session created in the UTC calendar month N after
 -- signup (N = 0 is the signup month), N = 0..11. Cells of months that have not begun yet are null.
+--
+-- Read from the summaries (046_analytics_retention.sql): cohort sizes from the cohort counters,
+-- active users per (cohort, month) from the retention counters, both minus the users whose
+-- created_at is still in the future. Until the summaries are filled, the same figures come from
+-- analytics_retention_from_base_tables().
 CREATE VIEW user_retention_monthly AS
 WITH bounds AS (
     SELECT now()                                                                AS at_now,
            (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months')::date AS first_month,
            date_trunc('month', now() AT TIME ZONE 'UTC')::date                 AS last_month
 ),
-cohort AS (
-    SELECT u.id, date_trunc('month', u.created_at AT TIME ZONE 'UTC')::date AS cohort_month
-    FROM users u
-    JOIN bounds b ON u.created_at >= b.first_month::timestamp AT TIME ZONE 'UTC'
-                 AND u.created_at <= b.at_now
-    WHERE NOT u.is_test
+future_users AS (
+    SELECT f.user_id, f.cohort_month
+    FROM analytics_user_facts f, bounds b
+    WHERE f.created_at > b.at_now
+      AND NOT f.is_test
+      AND f.cohort_month >= b.first_month
+      AND f.cohort_month <= b.last_month
 ),
 sizes AS (
-    SELECT c.cohort_month, count(*)::bigint AS cohort_size
-    FROM cohort c
-    GROUP BY c.cohort_month
+    SELECT p.cohort_month, sum(p.users)::bigint AS cohort_size
+    FROM (SELECT c.cohort_month, c.users
+          FROM analytics_cohort_counts c, bounds b
+          WHERE c.cohort_month >= b.first_month AND c.cohort_month <= b.last_month
+          UNION ALL
+          SELECT fu.cohort_month, -1 FROM future_users fu) p
+    GROUP BY p.cohort_month
+    HAVING sum(p.users) > 0
 ),
 active AS (
-    SELECT a.cohort_month, a.months_after_signup, count(DISTINCT a.id)::bigint AS retained_users
-    FROM (SELECT c.cohort_month, c.id,
-                 ((extract(year FROM ls.created_at AT TIME ZONE 'UTC') - extract(year FROM c.cohort_month)) * 12
-                  + extract(month FROM ls.created_at AT TIME ZONE 'UTC') - extract(month FROM c.cohort_month))::integer
-                     AS months_after_signup
-          FROM cohort c
-          JOIN letter_sessions ls ON ls.user_id = c.id AND ls.status = 'completed') a
-    GROUP BY a.cohort_month, a.months_after_signup
+    SELECT p.cohort_month,
+           ((extract(year FROM p.active_month) - extract(year FROM p.cohort_month)) * 12
+            + extract(month FROM p.active_month) - extract(month FROM p.cohort_month))::integer
+               AS months_after_signup,
+           sum(p.users)::bigint AS retained_users
+    FROM (SELECT r.cohort_month, r.active_month, r.users
+          FROM analytics_retention_counts r, bounds b
+          WHERE r.cohort_month >= b.first_month AND r.cohort_month <= b.last_month
+          UNION ALL
+          SELECT fu.cohort_month, m.active_month, -1
+          FROM future_users fu
+          JOIN analytics_user_active_months m ON m.user_id = fu.user_id) p
+    GROUP BY p.cohort_month, p.active_month
+),
+from_summaries AS (
+    SELECT s.cohort_month,
+           s.cohort_size,
+           n.months_after_signup,
+           CASE WHEN (s.cohort_month + make_interval(months => n.months_after_signup))::date <= b.last_month
+                THEN coalesce(a.retained_users, 0) END                          AS retained_users,
+           CASE WHEN (s.cohort_month + make_interval(months => n.months_after_signup))::date <= b.last_month
+                THEN round(100.0 * coalesce(a.retained_users, 0) / s.cohort_size, 2) END AS retention_pct
+    FROM sizes s
+    CROSS JOIN bounds b
+    CROSS JOIN generate_series(0, 11) AS n (months_after_signup)
+    LEFT JOIN active a ON a.cohort_month = s.cohort_month AND a.months_after_signup = n.months_after_signup
 )
-SELECT s.cohort_month,
-       s.cohort_size,
-       n.months_after_signup,
-       CASE WHEN (s.cohort_month + make_interval(months => n.months_after_signup))::date <= b.last_month
-            THEN coalesce(a.retained_users, 0) END                          AS retained_users,
-       CASE WHEN (s.cohort_month + make_interval(months => n.months_after_signup))::date <= b.last_month
-            THEN round(100.0 * coalesce(a.retained_users, 0) / s.cohort_size, 2) END AS retention_pct
-FROM sizes s
-CROSS JOIN bounds b
-CROSS JOIN generate_series(0, 11) AS n (months_after_signup)
-LEFT JOIN active a ON a.cohort_month = s.cohort_month AND a.months_after_signup = n.months_after_signup;
+SELECT * FROM from_summaries
+WHERE EXISTS (SELECT 1 FROM analytics_summary_state) AND EXISTS (SELECT 1 FROM analytics_retention_state)
+UNION ALL
+SELECT * FROM analytics_retention_from_base_tables()
+WHERE NOT (EXISTS (SELECT 1 FROM analytics_summary_state) AND EXISTS (SELECT 1 FROM analytics_retention_state));

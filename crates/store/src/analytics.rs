@@ -312,27 +312,31 @@ pub async fn retention<'c>(db: impl PgExecutor<'c>) -> Result<Vec<RetentionCell>
         .collect())
 }
 
-/// Recomputes the analytics summaries from the base tables (`analytics_rebuild()`): needed once
-/// when the summaries are added to a database that already has users; triggers keep them exact
-/// afterwards.
 /// Whether the analytics summaries cover every user (false after a migration created them on a
 /// database that already had rows, until [`rebuild_summaries`] runs). False too when the summary
 /// tables do not exist at all.
 pub async fn summaries_filled(pool: &sqlx::PgPool) -> Result<bool, StoreError> {
-    let exists: bool =
-        sqlx::query_scalar("SELECT to_regclass('analytics_summary_state') IS NOT NULL")
+    for mark in ["analytics_summary_state", "analytics_retention_state"] {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(mark)
             .fetch_one(pool)
             .await?;
-    if !exists {
-        return Ok(false);
-    }
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM analytics_summary_state)")
+        if !exists {
+            return Ok(false);
+        }
+        let filled: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {mark})"))
             .fetch_one(pool)
-            .await?,
-    )
+            .await?;
+        if !filled {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
+/// Recomputes the analytics summaries from the base tables (`analytics_rebuild()`, which also
+/// rebuilds the retention and premium-expiry summaries): needed once when the summaries are added
+/// to a database that already has users; triggers keep them exact afterwards.
 pub async fn rebuild_summaries<'c>(db: impl PgExecutor<'c>) -> Result<(), StoreError> {
     sqlx::query("SELECT analytics_rebuild()")
         .execute(db)

@@ -20,7 +20,9 @@ const FILES: &[SqlFile] = schema_files![
     "030_billing.sql",
     "040_tracking.sql",
     "045_analytics.sql",
+    "046_analytics_retention.sql",
     "050_views.sql",
+    "055_funnel.sql",
     "070_conversation.sql",
 ];
 

@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod conversation;
 pub mod declared;
 pub mod events;
+pub mod funnel;
 pub mod llm_log;
 pub mod payments;
 pub mod quota;

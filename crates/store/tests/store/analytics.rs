@@ -426,6 +426,19 @@ fn dataset(now: DateTime<Utc>) -> (World, Named) {
         .push(session("completed", now - Duration::seconds(30)));
     w.add(recent);
 
+    // Premium ending within the hour either side of now: decided by the user's own end, not by
+    // the per-day counters (both land on today's UTC date unless the test runs near midnight).
+    for (name, end) in [
+        ("premium_ends_soon", now + Duration::minutes(50)),
+        ("premium_just_ended", now - Duration::minutes(50)),
+    ] {
+        let mut p = person(name, boundary + Duration::days(11));
+        p.acquisition = utm("google");
+        p.subscriptions
+            .push(subscription("premium", "active", Some(end)));
+        w.add(p);
+    }
+
     // A deterministic crowd over 15 months, for the sums.
     let mut seed: u64 = 0x5eed_cafe;
     let mut next = move |n: u64| {
@@ -1072,6 +1085,33 @@ async fn before_the_summaries_are_filled_the_report_comes_exact_from_the_base_ta
     assert_eq!(marks, 1);
     assert_summaries_exact(&mut conn, &w, "after a rebuild").await;
     assert_reports_match(&mut conn, &w, "after a rebuild").await;
+}
+
+#[tokio::test]
+async fn a_database_whose_retention_summaries_are_not_filled_reads_the_base_tables_until_a_rebuild()
+{
+    let (db, w, _) = loaded().await;
+    let mut conn = db.connect().await;
+    // As after a migration added 046's tables to a database whose 045 summaries were filled:
+    // the retention summaries are empty and unmarked.
+    sqlx::raw_sql(
+        "DELETE FROM analytics_retention_counts; DELETE FROM analytics_user_active_months;
+         DELETE FROM analytics_premium_expiry_counts; DELETE FROM analytics_retention_state;",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let pool = db.pool().await;
+    assert!(!analytics::summaries_filled(&pool).await.unwrap());
+    assert_reports_match(&mut conn, &w, "with the retention summaries unfilled").await;
+    analytics::rebuild_summaries(&mut conn).await.unwrap();
+    assert!(analytics::summaries_filled(&pool).await.unwrap());
+    let counters: i64 = sqlx::query_scalar("SELECT count(*) FROM analytics_retention_counts")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(counters > 0, "the rebuild filled the retention counters");
+    assert_reports_match(&mut conn, &w, "after the rebuild").await;
 }
 
 #[tokio::test]
