@@ -141,12 +141,13 @@ async fn make_plan(
     url: &str,
     target: &Target,
 ) -> anyhow::Result<(schema::Model, schema::Model, Plan)> {
-    let mut to = schema::load_target(url, target)
-        .await
-        .context("loading the target schema")?;
+    // The live database first: when it is unreachable, that is what the error names.
     let from = schema::introspect_url(url)
         .await
         .with_context(|| format!("introspecting {}", redact(url)))?;
+    let mut to = schema::load_target(url, target)
+        .await
+        .context("loading the target schema")?;
     schema::reconcile_url(url, &from, &mut to)
         .await
         .context("comparing view definitions")?;
@@ -155,8 +156,9 @@ async fn make_plan(
 }
 
 async fn plan(source: &DbSource, args: PlanArgs) -> anyhow::Result<Outcome> {
+    let target = target(&args.target)?;
     let url = source.ensure_url().await?;
-    let (_, _, plan) = make_plan(&url, &target(&args.target)?).await?;
+    let (_, _, plan) = make_plan(&url, &target).await?;
     match Format::parse(&args.format).unwrap_or(Format::Text) {
         Format::Text => print!("{}", format::plan_text(&plan)),
         Format::Sql => print!("{}", format::plan_sql(&plan)),
@@ -305,8 +307,8 @@ async fn run_plan(
 
 async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let allowed = parse_allowed(args.hazards.allow_hazards.as_deref())?;
-    let url = source.ensure_url().await?;
     let target = target(&args.target)?;
+    let url = source.ensure_url().await?;
     let (from, to, plan) = make_plan(&url, &target).await?;
     if plan.is_empty() {
         eprintln!(
@@ -393,14 +395,14 @@ async fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn verify(source: &DbSource, args: VerifyArgs) -> anyhow::Result<Outcome> {
-    let url = source.ensure_url().await?;
     let target = target(&args.target)?;
-    let mut to = schema::load_target(&url, &target)
-        .await
-        .context("loading the target schema")?;
+    let url = source.ensure_url().await?;
     let from = schema::introspect_url(&url)
         .await
         .with_context(|| format!("introspecting {}", redact(&url)))?;
+    let mut to = schema::load_target(&url, &target)
+        .await
+        .context("loading the target schema")?;
     schema::reconcile_url(&url, &from, &mut to)
         .await
         .context("comparing view definitions")?;

@@ -15,16 +15,18 @@ pub enum DbSource {
 }
 
 impl DbSource {
-    pub fn resolve(flag: Option<&str>) -> Self {
+    /// Where the database is; a URL that is not a PostgreSQL one is refused here, before
+    /// anything starts.
+    pub fn resolve(flag: Option<&str>) -> anyhow::Result<Self> {
         if let Some(url) = flag.filter(|u| !u.is_empty()) {
-            return Self::Url(url.to_string());
+            return Ok(Self::Url(check_url(url, "--database-url")?));
         }
         if let Ok(url) = std::env::var("DATABASE_URL") {
             if !url.is_empty() {
-                return Self::Url(url);
+                return Ok(Self::Url(check_url(&url, "DATABASE_URL")?));
             }
         }
-        Self::Embedded(data_dir())
+        Ok(Self::Embedded(data_dir()))
     }
 
     /// The URL to connect to, starting the embedded database first if that is the source.
@@ -73,18 +75,43 @@ pub async fn ensure_product_schema(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A URL with any password replaced, for printing.
-pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((creds, host)) => match creds.split_once(':') {
-                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-                None => url.to_string(),
-            },
-            None => url.to_string(),
-        },
-        None => url.to_string(),
+/// Accepts `postgres://` and `postgresql://` URLs; anything else is a one-line error naming
+/// where the value came from (the value itself is not printed: it may hold a password).
+pub fn check_url(raw: &str, origin: &str) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(raw)
+        .map_err(|e| anyhow::anyhow!("{origin} is not a valid URL ({e}); expected postgres://user:password@host:port/database"))?;
+    match parsed.scheme() {
+        "postgres" | "postgresql" => Ok(raw.to_string()),
+        other => anyhow::bail!(
+            "{origin} is a {other}:// URL; Soprovod needs PostgreSQL: postgres://user:password@host:port/database"
+        ),
     }
+}
+
+/// A URL with any password replaced (in the user part and in a `password=` query parameter),
+/// for printing; anything that is not a URL (a directory) is returned as it is.
+pub fn redact(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return raw.to_string();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    if url.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "***".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 #[cfg(test)]
@@ -96,5 +123,23 @@ mod tests {
             "postgres://u:***@h:5/db"
         );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn redact_hides_a_password_given_as_a_query_parameter() {
+        let shown = super::redact("postgres://h/db?user=u&password=secret&sslmode=require");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("sslmode=require"), "{shown}");
+    }
+
+    #[test]
+    fn a_mysql_url_is_refused_before_anything_starts() {
+        let e = super::check_url("mysql://x", "DATABASE_URL").unwrap_err();
+        assert!(
+            e.to_string().contains("DATABASE_URL is a mysql:// URL"),
+            "{e}"
+        );
+        assert!(super::check_url("postgresql://u@h/db", "x").is_ok());
+        assert!(super::check_url("not a url", "x").is_err());
     }
 }

@@ -4,6 +4,7 @@ mod analytics;
 mod chat;
 mod db;
 mod dbsource;
+mod report;
 mod serve;
 
 use std::process::ExitCode;
@@ -65,14 +66,14 @@ fn main() -> ExitCode {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Refused) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}", report::render(&e));
             ExitCode::from(2)
         }
     }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let source = dbsource::DbSource::resolve(cli.database_url.as_deref());
+    let source = dbsource::DbSource::resolve(cli.database_url.as_deref())?;
     match cli.command {
         Command::Db(cmd) => db::run(cmd, &source).await,
         Command::Chat(args) => chat::run(args, &source).await,

@@ -33,10 +33,14 @@ pub use target::{introspect_url, load_target, Target};
 /// Errors of the schema engine.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    #[error("database error: {0}")]
+    #[error(transparent)]
     Db(#[from] sqlx::Error),
-    #[error("loading the target schema into a scratch database failed: {0}")]
-    TargetSql(sqlx::Error),
+    #[error("{file}{}: {source}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    TargetSql {
+        file: String,
+        line: Option<usize>,
+        source: sqlx::Error,
+    },
     #[error("reading the target directory {path}: {source}")]
     TargetDir {
         path: String,

@@ -78,9 +78,9 @@ static SCRATCH: AtomicU64 = AtomicU64::new(0);
 /// The model of `target`. SQL targets are loaded into a scratch database created next to
 /// `server_url`'s database and dropped afterwards, whatever happens.
 pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, SchemaError> {
-    let sql = match target {
+    let files = match target {
         Target::Url(url) => return introspect_url(url).await,
-        Target::Sql(sql) => sql.clone(),
+        Target::Sql(sql) => vec![("the declared schema".to_string(), sql.clone())],
         Target::Dir(dir) => read_dir_sql(dir)?,
     };
     let name = format!(
@@ -101,10 +101,18 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
     .await?;
     let result = async {
         let mut conn = connect(&with_database(server_url, &name)?).await?;
-        let loaded = sqlx::raw_sql(&sql)
-            .execute(&mut conn)
-            .await
-            .map_err(SchemaError::TargetSql);
+        let mut loaded = Ok(());
+        for (file, sql) in &files {
+            if let Err(source) = sqlx::raw_sql(sql).execute(&mut conn).await {
+                let line = error_line(sql, &source);
+                loaded = Err(SchemaError::TargetSql {
+                    file: file.clone(),
+                    line,
+                    source,
+                });
+                break;
+            }
+        }
         let model = match loaded {
             Ok(_) => introspect_conn(&mut conn).await,
             Err(e) => Err(e),
@@ -125,7 +133,22 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
     Ok(model)
 }
 
-fn read_dir_sql(dir: &PathBuf) -> Result<String, SchemaError> {
+/// The 1-based line of `sql` that PostgreSQL's error points at, when it says where.
+fn error_line(sql: &str, error: &sqlx::Error) -> Option<usize> {
+    let sqlx::Error::Database(db) = error else {
+        return None;
+    };
+    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+    let sqlx::postgres::PgErrorPosition::Original(chars) = pg.position()? else {
+        return None;
+    };
+    // PostgreSQL counts characters from 1.
+    let before: String = sql.chars().take(chars.saturating_sub(1)).collect();
+    Some(before.matches('\n').count() + 1)
+}
+
+/// The `.sql` files of a target directory in file-name order, each with its name.
+fn read_dir_sql(dir: &PathBuf) -> Result<Vec<(String, String)>, SchemaError> {
     let err = |source| SchemaError::TargetDir {
         path: dir.display().to_string(),
         source,
@@ -139,12 +162,13 @@ fn read_dir_sql(dir: &PathBuf) -> Result<String, SchemaError> {
     if files.is_empty() {
         return Err(SchemaError::EmptyTargetDir(dir.display().to_string()));
     }
-    let mut sql = String::new();
-    for f in files {
-        sql.push_str(&std::fs::read_to_string(&f).map_err(err)?);
-        sql.push_str("\n;\n");
-    }
-    Ok(sql)
+    files
+        .into_iter()
+        .map(|f| {
+            let sql = std::fs::read_to_string(&f).map_err(err)?;
+            Ok((f.display().to_string(), sql))
+        })
+        .collect()
 }
 
 /// `url` with its database name replaced.

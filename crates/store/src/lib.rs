@@ -21,7 +21,7 @@ use sqlx::PgPool;
 /// Errors of the product's database layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
+    #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error("unexpected data in the database: {0}")]
     Corrupt(String),
@@ -29,8 +29,11 @@ pub enum StoreError {
     NotEmpty(String),
 }
 
-/// Opens a pool on `url`.
+/// Opens a pool on `url`. One plain connection is made first so that an unreachable server or a
+/// wrong password is reported as such at once, not as a pool timeout ten seconds later.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(url).await?.close().await?;
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))

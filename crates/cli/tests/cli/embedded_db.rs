@@ -234,17 +234,21 @@ fn a_missing_postgresql_install_is_a_one_line_error_naming_the_package() {
     assert!(stderr.contains("postgresql"), "{stderr}");
 }
 
-/// Runs `soprovod` as the `nobody` account (only possible when the tests run as root; as a normal
-/// user every other test here already covers this case).
+/// Runs `soprovod` as an unprivileged account: `nobody` when the tests run as root (the test
+/// switches to it), else the current, already unprivileged, user.
 #[test]
 fn the_embedded_database_works_for_a_normal_user_too() {
-    // SAFETY: no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return;
-    }
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    let (uid, gid) = (65534u32, 65534u32);
+    // SAFETY: no preconditions.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    // SAFETY: no preconditions.
+    let (uid, gid) = if as_root {
+        (65534u32, 65534u32)
+    } else {
+        unsafe { (libc::geteuid(), libc::getegid()) }
+    };
+    assert_ne!(uid, 0, "the account under test is unprivileged");
     // The test binary's own directory may be private to root; give nobody a readable copy.
     let place = tempfile::Builder::new()
         .prefix("soprovod-nobody-")
@@ -263,17 +267,19 @@ fn the_embedded_database_works_for_a_normal_user_too() {
             .env("HOME", "/tmp")
             .env_remove("DATABASE_URL")
             .current_dir(&data);
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setgid(gid) != 0
-                    || libc::setuid(uid) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+        if as_root {
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setgroups(0, std::ptr::null()) != 0
+                        || libc::setgid(gid) != 0
+                        || libc::setuid(uid) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         cmd.output().unwrap()
     };

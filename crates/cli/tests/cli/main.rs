@@ -3,5 +3,6 @@
 mod analytics;
 mod chat;
 mod embedded_db;
+mod errors;
 mod schema_engine;
 mod serve;

@@ -5,4 +5,6 @@ mod support;
 mod dependent_views;
 mod drift;
 mod lock_timeout;
+// Built only where the peer corpus exists (see build.rs).
+#[cfg(peer_corpus)]
 mod peer_suite;

@@ -28,8 +28,11 @@ async fn columns(pool: &PgPool) -> BTreeMap<(String, String), (String, bool)> {
         .collect()
 }
 
+/// A contract column: name, type, NOT NULL.
+type ContractColumn = (&'static str, &'static str, bool);
+
 /// Every column schema.md lists, with its type and whether it is NOT NULL.
-const CONTRACT: &[(&str, &[(&str, &str, bool)])] = &[
+const CONTRACT: &[(&str, &[ContractColumn])] = &[
     (
         "users",
         &[

@@ -1,0 +1,123 @@
+//! What an operator sees when something is wrong: one line naming what failed (each cause once),
+//! a hint of what to do, and nothing started before the arguments were checked.
+
+use std::process::{Command, Output, Stdio};
+
+fn soprovod(dir: &std::path::Path, args: &[&str], database_url: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_soprovod"));
+    cmd.args(args)
+        .env("SOPROVOD_DATA_DIR", dir)
+        .env_remove("DATABASE_URL")
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    cmd.output().expect("running soprovod")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn an_unreachable_database_is_named_once_with_a_hint_and_not_blamed_on_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("postgres://u:secret@127.0.0.1:{}/db", closed_port());
+    let out = soprovod(dir.path(), &["db", "plan"], Some(&url));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: introspecting postgres://u:***@127.0.0.1:"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+    assert!(!err.contains("target"), "{err}");
+    assert!(
+        err.lines().nth(1).is_some_and(|l| l.starts_with("hint: ")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_url_that_is_not_postgresql_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = soprovod(dir.path(), &["db", "plan"], Some("mysql://x"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("DATABASE_URL is a mysql:// URL"), "{err}");
+}
+
+#[test]
+fn a_missing_target_directory_is_refused_before_the_embedded_database_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = soprovod(
+        dir.path(),
+        &[
+            "db",
+            "apply",
+            "--yes",
+            "--target",
+            "/nonexistent/soprovod-target",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/nonexistent/soprovod-target"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !dir.path().join("pg").exists(),
+        "no cluster may be created for a command that cannot run"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_file_in_a_target_directory_is_named_with_its_line() {
+    let db = testkit::empty_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("schema");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("010_ok.sql"), "CREATE TABLE a (id bigint);\n").unwrap();
+    std::fs::write(
+        target.join("020_broken.sql"),
+        "CREATE TABLE b (id bigint);\n\nCREATE TABLE c (id bigint,, name text);\n",
+    )
+    .unwrap();
+    let out = soprovod(
+        dir.path(),
+        &["db", "plan", "--target", target.to_str().unwrap()],
+        Some(&db.url),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("020_broken.sql, line 3: "), "{err}");
+    assert!(err.contains("syntax error"), "{err}");
+}
+
+#[tokio::test]
+async fn analytics_on_a_database_without_the_schema_says_to_run_db_apply() {
+    let db = testkit::empty_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = soprovod(dir.path(), &["analytics", "cohorts"], Some(&db.url));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("hint: ") && l.contains("soprovod db apply")),
+        "{err}"
+    );
+}
