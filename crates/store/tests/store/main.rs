@@ -3,4 +3,5 @@
 mod analytics;
 mod contract;
 mod conversation;
+mod funnel;
 mod quota;
