@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use pgcluster::Ephemeral;
+
+pub mod legacy;
+mod legacy_data;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 
@@ -149,6 +152,59 @@ pub async fn db_with(template: &str, setup_sql: &str) -> TestDb {
         }
     }
     create_from(&template_db).await
+}
+
+/// A copy of the old bot's database in `state` with dirty data of `size` from `seed`, built once per
+/// test process into a template. `None` (after printing that the caller's test was not run) when
+/// this clone has no `../shared/reference/legacy`; see [`legacy::legacy_dir`].
+pub async fn legacy_db(
+    test: &str,
+    state: legacy::LegacyState,
+    size: legacy::LegacySize,
+    seed: u32,
+) -> Option<TestDb> {
+    let Some(dir) = legacy::legacy_dir() else {
+        println!("{test}: not run: ../shared/reference/legacy is absent (set SOPROVOD_REQUIRE_SHARED=1 to make that a failure)");
+        return None;
+    };
+    let template_db = format!(
+        "tpl_legacy_{}_{}_{}_{seed}",
+        if state == legacy::LegacyState::A {
+            "a"
+        } else {
+            "b"
+        },
+        size.users,
+        size.sessions
+    );
+    {
+        let _building = TEMPLATE_BUILD.lock().await;
+        let known = TEMPLATES
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashMap::new)
+            .contains_key(&template_db);
+        if !known {
+            let mut admin = admin().await;
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {template_db}"))
+                .execute(&mut admin)
+                .await
+                .expect("drop template");
+            sqlx::raw_sql(&format!("CREATE DATABASE {template_db} TEMPLATE template0"))
+                .execute(&mut admin)
+                .await
+                .expect("create template");
+            legacy::build(&cluster().url(&template_db), &dir, state, size, seed)
+                .await
+                .unwrap_or_else(|e| panic!("building the legacy state {state:?}: {e}"));
+            TEMPLATES
+                .lock()
+                .unwrap()
+                .get_or_insert_with(HashMap::new)
+                .insert(template_db.clone(), ());
+        }
+    }
+    Some(create_from(&template_db).await)
 }
 
 async fn create_from(template: &str) -> TestDb {

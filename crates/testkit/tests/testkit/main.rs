@@ -1,6 +1,8 @@
 //! The test kit's promise: a test cluster never outlives the process that started it.
 
 use std::process::Command;
+
+mod legacy;
 use std::time::{Duration, Instant};
 
 fn alive(pid: i32) -> bool {
