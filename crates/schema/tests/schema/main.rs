@@ -5,6 +5,7 @@ mod support;
 mod dependent_views;
 mod drift;
 mod lock_timeout;
+mod safety_nets;
 // Built only where the peer corpus exists (see build.rs).
 #[cfg(peer_corpus)]
 mod peer_suite;
