@@ -64,10 +64,15 @@ pub struct HazardArgs {
     /// Do not back up the touched tables first.
     #[arg(long)]
     no_backup: bool,
-    /// lock_timeout of the transaction in milliseconds: a step waiting longer for a lock fails and
-    /// everything rolls back.
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    /// Longest wait for one lock, in milliseconds. The apply locks the tables it changes at its
+    /// start; a wait longer than this rolls everything back (nothing changed) and the transaction
+    /// is tried again, up to --retries times. Writers queue behind a waiting apply, so this also
+    /// bounds how long a wait holds them up.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
     lock_timeout: u64,
+    /// How many times the whole transaction is tried again after a lock timeout or a deadlock.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    retries: u32,
 }
 
 #[derive(Debug, Args)]
@@ -158,9 +163,12 @@ async fn make_plan(
 async fn plan(source: &DbSource, args: PlanArgs) -> anyhow::Result<Outcome> {
     let target = target(&args.target)?;
     let url = source.ensure_url().await?;
-    let (_, _, plan) = make_plan(&url, &target).await?;
+    let (from, _, plan) = make_plan(&url, &target).await?;
     match Format::parse(&args.format).unwrap_or(Format::Text) {
-        Format::Text => print!("{}", format::plan_text(&plan)),
+        Format::Text => {
+            print!("{}", format::plan_text(&plan));
+            print!("{}", lock_text(&url, &from, &plan).await?);
+        }
         Format::Sql => print!("{}", format::plan_sql(&plan)),
         Format::Json => println!("{}", format::plan_json(&plan)),
     }
@@ -235,6 +243,7 @@ async fn run_plan(
     }
     let options = schema::ApplyOptions {
         lock_timeout: Duration::from_millis(hazards.lock_timeout),
+        retries: hazards.retries,
         compare: target.compare_options(),
     };
     // On a terminal a bar shows the running step; either way each finished step gets a line.
@@ -280,6 +289,20 @@ async fn run_plan(
             }
             say("verifying the database against the target before COMMIT".to_string())
         }
+        Progress::Locked { table, waited } => say(format!(
+            "locked {} (ACCESS EXCLUSIVE) after waiting {:.3} s",
+            table.sql(),
+            waited.as_secs_f64()
+        )),
+        Progress::Retrying {
+            attempt,
+            of,
+            backoff,
+            reason,
+        } => say(format!(
+            "rolled back, nothing changed ({reason}); retry {attempt} of {of} in {:.1} s",
+            backoff.as_secs_f64()
+        )),
     };
     let result = schema::apply(url, from, plan, to, options, &mut report).await;
     if let Some(bar) = &bar {
@@ -288,9 +311,11 @@ async fn run_plan(
     match result {
         Ok(done) => {
             eprintln!(
-                "applied {} steps in one transaction in {:.2} s; the database is at the target",
+                "applied {} steps in one transaction in {:.2} s ({} retries, longest lock wait {:.3} s); the database is at the target",
                 done.steps,
-                done.elapsed.as_secs_f64()
+                done.elapsed.as_secs_f64(),
+                done.retries,
+                done.longest_lock_wait.as_secs_f64()
             );
             Ok(())
         }
@@ -303,6 +328,19 @@ async fn run_plan(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// What the plan locks and for roughly how long, from the tables' sizes: said before it happens.
+async fn lock_text(url: &str, from: &schema::Model, plan: &Plan) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(url)))?;
+    let locks = schema::locks::estimate(&mut conn, from, plan)
+        .await
+        .context("sizing the tables the plan locks")?;
+    let _ = conn.close().await;
+    Ok(format::locks_text(&locks))
 }
 
 async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
@@ -318,6 +356,7 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     print!("{}", format::plan_text(&plan));
+    print!("{}", lock_text(&url, &from, &plan).await?);
     if !hazards_allowed(&plan, &allowed) {
         return Ok(Outcome::Refused);
     }

@@ -1,5 +1,7 @@
-//! Applying a plan: one transaction, a lock timeout, a progress report per step, and a check
-//! against the target before COMMIT.
+//! Applying a plan: one transaction that first locks every table it will change (in the order
+//! writers lock them, see `locks`), a lock timeout on each wait, bounded retries of the whole
+//! transaction when a lock cannot be had, a progress report per step, and a check against the
+//! target before COMMIT.
 
 use std::time::{Duration, Instant};
 
@@ -12,15 +14,20 @@ use crate::{catalog, SchemaError};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ApplyOptions {
-    /// `SET LOCAL lock_timeout`: a step waiting longer for a lock fails, and everything rolls back.
+    /// `SET LOCAL lock_timeout`: the longest wait for one lock. Past it the transaction rolls back
+    /// (nothing has changed) and is retried; while the apply waits, new statements on that table
+    /// queue behind it, so this also bounds how long writers are held up by a wait.
     pub lock_timeout: Duration,
+    /// How many times the whole transaction is tried again after a lock timeout or a deadlock.
+    pub retries: u32,
     pub compare: CompareOptions,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
         Self {
-            lock_timeout: Duration::from_secs(5),
+            lock_timeout: Duration::from_secs(2),
+            retries: 5,
             compare: CompareOptions::default(),
         }
     }
@@ -44,12 +51,54 @@ pub enum Progress<'a> {
     },
     /// All steps ran; the database is being compared with the target.
     Verifying,
+    /// A table of the lock set was locked after waiting `waited` for other sessions.
+    Locked {
+        table: &'a crate::model::QName,
+        waited: Duration,
+    },
+    /// A lock could not be had (or PostgreSQL broke a deadlock); everything was rolled back and
+    /// the transaction starts again after `backoff`.
+    Retrying {
+        attempt: u32,
+        of: u32,
+        backoff: Duration,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone)]
 pub struct ApplyReport {
     pub steps: usize,
     pub elapsed: Duration,
+    /// How many times the transaction was started again after a lock conflict.
+    pub retries: u32,
+    /// The longest wait for one lock in the attempt that committed.
+    pub longest_lock_wait: Duration,
+}
+
+/// SQLSTATEs after which the whole transaction can simply be tried again: nothing was committed.
+fn is_lock_conflict(e: &SchemaError) -> bool {
+    let source = match e {
+        SchemaError::Step { source, .. } => source,
+        SchemaError::Lock { source, .. } => source,
+        SchemaError::Db(source) => source,
+        _ => return false,
+    };
+    matches!(source, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("55P03") | Some("40P01")))
+}
+
+/// 200 ms, 400 ms, 800 ms... capped at 5 s, with up to 50% jitter so that retries of several
+/// appliers do not meet again.
+fn backoff(attempt: u32) -> Duration {
+    let base = 200u64
+        .saturating_mul(1 << attempt.min(5).saturating_sub(1))
+        .min(5_000);
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()) % (base / 2 + 1))
+        .unwrap_or(0);
+    Duration::from_millis(base + jitter)
 }
 
 /// Runs `plan` on `url` in one transaction. `from` is the model the plan was made from (the
@@ -60,6 +109,42 @@ pub async fn apply(
     from: &Model,
     plan: &Plan,
     target: &Model,
+    options: ApplyOptions,
+    progress: &mut (dyn FnMut(Progress<'_>) + Send),
+) -> Result<ApplyReport, SchemaError> {
+    let started = Instant::now();
+    let locks = crate::locks::lock_order(from, plan);
+    let mut attempt = 0;
+    loop {
+        match apply_once(url, from, plan, target, &locks, options, progress).await {
+            Ok(mut report) => {
+                report.retries = attempt;
+                report.elapsed = started.elapsed();
+                return Ok(report);
+            }
+            Err(e) if attempt < options.retries && is_lock_conflict(&e) => {
+                attempt += 1;
+                let pause = backoff(attempt);
+                progress(Progress::Retrying {
+                    attempt,
+                    of: options.retries,
+                    backoff: pause,
+                    reason: e.to_string(),
+                });
+                tokio::time::sleep(pause).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One attempt: lock, check, run every step, verify, commit; any failure rolls back.
+async fn apply_once(
+    url: &str,
+    from: &Model,
+    plan: &Plan,
+    target: &Model,
+    locks: &[crate::locks::TableLock],
     options: ApplyOptions,
     progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<ApplyReport, SchemaError> {
@@ -76,6 +161,28 @@ pub async fn apply(
     sqlx::raw_sql("SET LOCAL check_function_bodies = off")
         .execute(&mut *tx)
         .await?;
+
+    // Every lock the plan needs, before anything else, one table at a time so each wait is seen.
+    let mut longest_lock_wait = Duration::ZERO;
+    for lock in locks {
+        let t = Instant::now();
+        sqlx::raw_sql(&format!(
+            "LOCK TABLE ONLY {} IN ACCESS EXCLUSIVE MODE",
+            lock.table.sql()
+        ))
+        .execute(&mut *tx)
+        .await
+        .map_err(|source| SchemaError::Lock {
+            table: lock.table.to_string(),
+            source,
+        })?;
+        let waited = t.elapsed();
+        longest_lock_wait = longest_lock_wait.max(waited);
+        progress(Progress::Locked {
+            table: &lock.table,
+            waited,
+        });
+    }
 
     let now = catalog::introspect(&mut tx).await?;
     let changed = compare(&now, from, options.compare);
@@ -125,5 +232,7 @@ pub async fn apply(
     Ok(ApplyReport {
         steps: total,
         elapsed: started.elapsed(),
+        retries: 0,
+        longest_lock_wait,
     })
 }

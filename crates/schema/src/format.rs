@@ -221,3 +221,57 @@ pub fn drift_json(drift: &Drift) -> String {
     })
     .expect("drift serializes")
 }
+
+/// Human-readable size.
+fn size(bytes: i64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} GB", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.0} MB", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.0} kB", b / 1024.0)
+    }
+}
+
+/// The lock section of a plan: which tables are locked exclusively, why, how big they are, and
+/// roughly how long writers and readers of them will wait.
+pub fn locks_text(locks: &[crate::locks::LockEstimate]) -> String {
+    use crate::locks::LockReason;
+    use std::fmt::Write as _;
+    if locks.is_empty() {
+        return String::new();
+    }
+    let total: f64 = locks.iter().map(|l| l.seconds).sum();
+    let mut out = format!(
+        "\nLocks: the apply takes ACCESS EXCLUSIVE on {} tables at its start and holds them until COMMIT (estimated ~{:.1} s):\n",
+        locks.len(),
+        total
+    );
+    for l in locks {
+        let why = match l.reason {
+            LockReason::Changed if l.rewrite => "rewritten",
+            LockReason::Changed => "changed",
+            LockReason::ForeignKey => "foreign key to a changed table",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<40} {:>10} ~{} rows, {}",
+            l.table.to_string(),
+            size(l.bytes),
+            l.rows,
+            why
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  While it runs, reads and writes of these tables wait (the bot's statements give up after their lock timeout and the user is asked to try again)."
+    );
+    if total > crate::locks::LONG_LOCK_SECS {
+        let _ = writeln!(
+            out,
+            "  That is long for a live bot: apply when traffic is low, or use the online path (--online) where it exists."
+        );
+    }
+    out
+}

@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod diff;
 pub mod equivalence;
 pub mod format;
+pub mod locks;
 pub mod model;
 pub mod order;
 pub mod plan;
@@ -57,6 +58,8 @@ pub enum SchemaError {
         action: String,
         source: sqlx::Error,
     },
+    #[error("could not lock {table}: {source}; the transaction was rolled back, nothing changed (the table is busy: retry later, or raise --lock-timeout / --retries)")]
+    Lock { table: String, source: sqlx::Error },
     #[error("the database changed since the plan was made ({0} differences); nothing changed, plan again")]
     ChangedSincePlan(usize),
     #[error("after the plan the database still differs from the target in {} objects; the transaction was rolled back, nothing changed", .0.differences.len())]

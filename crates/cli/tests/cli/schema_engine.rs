@@ -616,12 +616,12 @@ async fn db_diff_reports_drift_and_its_sql_run_with_psql_makes_from_equal_to() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lock_held_elsewhere_makes_apply_time_out_and_roll_everything_back() {
+async fn a_lock_held_elsewhere_makes_apply_retry_then_give_up_having_changed_nothing() {
     use sqlx::Connection;
     let db = old_prod().await;
     let dir = tempfile::tempdir().unwrap();
     let before = schema::introspect_url(&db.url).await.unwrap();
-    // users is changed late in the plan (its columns are dropped after the other tables are retyped).
+    // The apply locks users (and every table it changes) before its first step.
     let mut holder = db.connect().await;
     let mut tx = holder.begin().await.unwrap();
     sqlx::query("LOCK TABLE users IN ACCESS SHARE MODE")
@@ -641,16 +641,26 @@ async fn a_lock_held_elsewhere_makes_apply_time_out_and_roll_everything_back() {
             "--no-backup",
             "--lock-timeout",
             "300",
+            "--retries",
+            "2",
         ],
     );
     tx.rollback().await.unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(code(&out), 2, "{stderr}");
     assert!(
-        stderr.contains("lock timeout") && stderr.contains("rolled back"),
+        stderr.contains("could not lock public.users") && stderr.contains("lock timeout"),
         "{stderr}"
     );
-    assert!(stderr.contains("[1/"), "earlier steps had run: {stderr}");
+    assert_eq!(
+        stderr.matches("; retry ").count(),
+        2,
+        "two retries: {stderr}"
+    );
+    assert!(
+        !stderr.contains("[1/"),
+        "no step ran without its locks: {stderr}"
+    );
     let after = schema::introspect_url(&db.url).await.unwrap();
     assert_eq!(after, before, "the database is exactly as it was");
 }

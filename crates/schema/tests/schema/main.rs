@@ -4,6 +4,7 @@ mod support;
 
 mod dependent_views;
 mod drift;
+mod live_writers;
 mod lock_timeout;
 mod safety_nets;
 // Built only where the peer corpus exists (see build.rs).
