@@ -15,6 +15,20 @@ ensure_postgresql() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 }
 
+# Headless Chromium (Debian package `chromium`): the HTML analytics report's test opens the page in it.
+ensure_chromium() {
+    if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "==> installing Chromium (Debian package chromium)" >&2
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo="sudo"
+    fi
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
 ensure_cargo() {
     if ! command -v cargo >/dev/null 2>&1; then
         if [ -x "$HOME/.cargo/bin/cargo" ]; then

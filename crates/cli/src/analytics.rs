@@ -1,10 +1,17 @@
 //! `soprovod analytics …`: the operator reports over the analytics views, as a table, CSV or JSON.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Color, Table};
 use serde::Serialize;
+use sqlx::Connection;
 use store::analytics::{self as reports, Hundredths};
+use store::funnel::{self, FUNNEL_STEPS};
+
+use crate::report_html;
 
 use crate::dbsource::{redact, DbSource};
 use crate::Outcome;
@@ -26,6 +33,15 @@ pub enum AnalyticsCommand {
     /// Monthly retention triangle: the share of each cohort with a completed letter in month N
     /// after signup; months that have not begun yet are empty (view user_retention_monthly).
     Retention(FormatArg),
+    /// Funnel per cohort month and channel: users who reached each step from /start to a paid
+    /// plan, each step needing the ones before it (view user_funnel).
+    Funnel(FormatArg),
+    /// Paid money per cohort month and channel, Stars and rubles apart, refunds subtracted
+    /// (view user_cohort_revenue; amounts in Stars or kopecks).
+    Revenue(FormatArg),
+    /// Write the funnel, the retention heatmap, the cohorts and the revenue as one self-contained
+    /// HTML page (no network needed to open it).
+    Report(ReportArgs),
     /// Recompute the analytics summaries from the base tables. `db up` and `db apply` do it after a
     /// migration adds the summaries to a database with users; triggers keep them exact afterwards.
     Rebuild,
@@ -36,6 +52,13 @@ pub struct FormatArg {
     /// Output format: a table for people, CSV or JSON for scripts.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The HTML file to write (replaced if it exists).
+    #[arg(long, value_name = "FILE")]
+    html: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -160,10 +183,30 @@ pub async fn run(cmd: AnalyticsCommand, source: &DbSource) -> anyhow::Result<Out
                 .await
                 .context("reading user_retention_monthly")?;
             if f.format == Format::Table {
-                print!("{}", retention_triangle(&cells));
+                print!(
+                    "{}",
+                    retention_triangle(&cells, std::io::stdout().is_terminal())
+                );
                 return Ok(Outcome::Ok);
             }
             (f.format, retention_report(&cells))
+        }
+        AnalyticsCommand::Funnel(f) => {
+            let rows = funnel::funnel(&pool).await.context("reading user_funnel")?;
+            (f.format, funnel_report(&rows))
+        }
+        AnalyticsCommand::Revenue(f) => {
+            let rows = funnel::revenue(&pool)
+                .await
+                .context("reading user_cohort_revenue")?;
+            (f.format, revenue_report(&rows))
+        }
+        AnalyticsCommand::Report(args) => {
+            let data = read_report_data(&pool).await?;
+            std::fs::write(&args.html, report_html::render(&data))
+                .with_context(|| format!("writing {}", args.html.display()))?;
+            eprintln!("report written to {}", args.html.display());
+            return Ok(Outcome::Ok);
         }
         AnalyticsCommand::Rebuild => {
             reports::rebuild_summaries(&pool)
@@ -176,6 +219,87 @@ pub async fn run(cmd: AnalyticsCommand, source: &DbSource) -> anyhow::Result<Out
     let (format, report) = report;
     print!("{}", report.render(format)?);
     Ok(Outcome::Ok)
+}
+
+/// The four reports of the HTML page, read in one snapshot (REPEATABLE READ), with its now().
+async fn read_report_data(pool: &sqlx::PgPool) -> anyhow::Result<report_html::ReportData> {
+    let mut conn = pool.acquire().await.context("connecting")?;
+    let mut tx = conn.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let made_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut *tx)
+        .await?;
+    let funnel = funnel::funnel(&mut *tx)
+        .await
+        .context("reading user_funnel")?;
+    let retention = reports::retention(&mut *tx)
+        .await
+        .context("reading user_retention_monthly")?;
+    let cohorts = reports::cohorts(&mut *tx)
+        .await
+        .context("reading user_cohorts_basic")?;
+    let revenue = funnel::revenue(&mut *tx)
+        .await
+        .context("reading user_cohort_revenue")?;
+    tx.commit().await?;
+    Ok(report_html::ReportData {
+        made_at,
+        funnel,
+        retention,
+        cohorts,
+        revenue,
+    })
+}
+
+fn funnel_report(rows: &[funnel::FunnelRow]) -> Report {
+    let mut headers = vec!["cohort_month", "acquisition_channel"];
+    headers.extend(FUNNEL_STEPS);
+    Report {
+        headers,
+        rows: rows
+            .iter()
+            .map(|r| {
+                let mut row = vec![
+                    Value::Text(r.cohort_month.to_string()),
+                    Value::Text(r.acquisition_channel.clone()),
+                ];
+                row.extend(r.steps.iter().map(|n| Value::Int(*n)));
+                row
+            })
+            .collect(),
+    }
+}
+
+fn revenue_report(rows: &[funnel::RevenueRow]) -> Report {
+    Report {
+        headers: vec![
+            "cohort_month",
+            "acquisition_channel",
+            "currency",
+            "paying_users",
+            "payments",
+            "gross_minor",
+            "refunded_minor",
+            "net_minor",
+        ],
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Value::Text(r.cohort_month.to_string()),
+                    Value::Text(r.acquisition_channel.clone()),
+                    Value::Text(r.currency.clone()),
+                    Value::Int(r.paying_users),
+                    Value::Int(r.payments),
+                    Value::Int(r.gross_minor),
+                    Value::Int(r.refunded_minor),
+                    Value::Int(r.net_minor),
+                ]
+            })
+            .collect(),
+    }
 }
 
 fn cohort_report(rows: &[reports::CohortRow]) -> Report {
@@ -234,7 +358,14 @@ fn retention_report(cells: &[reports::RetentionCell]) -> Report {
     }
 }
 
-fn retention_triangle(cells: &[reports::RetentionCell]) -> String {
+/// The triangle as a table; with `colour` (stdout is a terminal) each cell's background is a
+/// heatmap of its percentage against the largest one, white to blue.
+fn retention_triangle(cells: &[reports::RetentionCell], colour: bool) -> String {
+    let max = cells
+        .iter()
+        .filter_map(|c| c.retention_pct)
+        .max()
+        .map_or(1, |m| m.hundredths().max(1));
     let width = cells
         .iter()
         .map(|c| c.months_after_signup + 1)
@@ -242,6 +373,11 @@ fn retention_triangle(cells: &[reports::RetentionCell]) -> String {
         .unwrap_or(0);
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
+    if colour {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
     let mut header = vec![Cell::new("cohort"), Cell::new("users")];
     header.extend((0..width).map(|n| Cell::new(format!("M{n}"))));
     table.set_header(header);
@@ -256,13 +392,24 @@ fn retention_triangle(cells: &[reports::RetentionCell]) -> String {
             Cell::new(size).set_alignment(CellAlignment::Right),
         ];
         for n in 0..width {
-            let shown = cells
+            let pct = cells
                 .iter()
                 .find(|c| c.cohort_month == month && c.months_after_signup == n)
-                .and_then(|c| c.retention_pct)
-                .map(|p| format!("{p}%"))
-                .unwrap_or_default();
-            row.push(Cell::new(shown).set_alignment(CellAlignment::Right));
+                .and_then(|c| c.retention_pct);
+            let shown = pct.map(|p| format!("{p}%")).unwrap_or_default();
+            let mut cell = Cell::new(shown).set_alignment(CellAlignment::Right);
+            if let (true, Some(p)) = (colour, pct) {
+                let t = p.hundredths() as f64 / max as f64;
+                let mix = |from: f64, to: f64| (from + (to - from) * t).round() as u8;
+                cell = cell
+                    .bg(Color::Rgb {
+                        r: mix(239.0, 29.0),
+                        g: mix(246.0, 78.0),
+                        b: mix(255.0, 216.0),
+                    })
+                    .fg(if t > 0.55 { Color::White } else { Color::Black });
+            }
+            row.push(cell);
         }
         table.add_row(row);
     }
@@ -344,11 +491,12 @@ impl Report {
                 }
             }
             Format::Csv => {
-                let mut out = csv_line(self.headers.iter().map(|h| h.to_string()));
+                let mut writer = csv::Writer::from_writer(Vec::new());
+                writer.write_record(&self.headers)?;
                 for row in &self.rows {
-                    out.push_str(&csv_line(row.iter().map(Value::text)));
+                    writer.write_record(row.iter().map(Value::text))?;
                 }
-                out
+                String::from_utf8(writer.into_inner()?)?
             }
             Format::Json => {
                 let objects: Vec<JsonRow<'_>> = self
@@ -382,36 +530,49 @@ impl Serialize for JsonRow<'_> {
     }
 }
 
-/// One CSV record (RFC 4180): fields with a comma, quote or line break are quoted.
-fn csv_line(fields: impl Iterator<Item = String>) -> String {
-    let quoted: Vec<String> = fields
-        .map(|f| {
-            if f.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f
-            }
-        })
-        .collect();
-    format!("{}\n", quoted.join(","))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn csv_fields_with_separators_are_quoted() {
-        let line = csv_line(
-            [
-                "plain".to_string(),
-                "a,b".to_string(),
-                "say \"hi\"".to_string(),
-                String::new(),
-            ]
-            .into_iter(),
+        let report = Report {
+            headers: vec!["a", "b", "c", "d"],
+            rows: vec![vec![
+                Value::Text("plain".into()),
+                Value::Text("a,b".into()),
+                Value::Text("say \"hi\"".into()),
+                Value::Null,
+            ]],
+        };
+        assert_eq!(
+            report.render(Format::Csv).unwrap(),
+            "a,b,c,d\nplain,\"a,b\",\"say \"\"hi\"\"\",\n"
         );
-        assert_eq!(line, "plain,\"a,b\",\"say \"\"hi\"\"\",\n");
+    }
+
+    fn cells() -> Vec<reports::RetentionCell> {
+        let month = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+        (0..3)
+            .map(|n| reports::RetentionCell {
+                cohort_month: month,
+                cohort_size: 4,
+                months_after_signup: n,
+                retained_users: (n < 2).then_some(2 - i64::from(n)),
+                retention_pct: (n < 2)
+                    .then(|| Hundredths::from_hundredths(5000 - 2500 * i64::from(n))),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_retention_triangle_is_coloured_only_for_a_terminal() {
+        let coloured = retention_triangle(&cells(), true);
+        assert!(coloured.contains("\u{1b}["), "{coloured}");
+        assert!(coloured.contains("50.00%") && coloured.contains("25.00%"));
+        let plain = retention_triangle(&cells(), false);
+        assert!(!plain.contains('\u{1b}'), "{plain}");
+        assert!(plain.contains("50.00%") && plain.contains("25.00%"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod chat;
 mod db;
 mod dbsource;
 mod report;
+mod report_html;
 mod serve;
 
 use std::process::ExitCode;

@@ -1,9 +1,11 @@
 //! Benchmark of the cohort report: `select * from user_cohorts_basic` against the SQL TZ v9.5
 //! proposed (kept verbatim below), on the same generated data in the same run, and a check that our
-//! view gives exactly what an independent query over the base tables says.
+//! view gives exactly what an independent query over the base tables says. Then the retention
+//! triangle from its summaries against the same triangle computed from the base tables (checked
+//! equal), and the funnel and revenue views (which read the base tables).
 //!
 //! Run: `cargo bench -p store --bench cohorts` (optional argument: the number of users, default
-//! 1,000,000; sessions, subscriptions and acquisition rows scale with it).
+//! 1,000,000; sessions, subscriptions, acquisition rows, events and payments scale with it).
 
 use std::time::{Duration, Instant};
 
@@ -162,11 +164,55 @@ async fn run(users: i64) {
         "(for information) exact figures straight from the base tables: {:.1} ms, {n} rows",
         ms(t)
     );
-    let (t, n) = time_query(&mut conn, "select * from user_retention_monthly").await;
-    println!(
-        "(for information) user_retention_monthly: {:.1} ms, {n} rows",
-        ms(t)
-    );
+    let mut matched = matched;
+    for (name, summarised, unsummarised) in [
+        (
+            "user_retention_monthly",
+            "select * from user_retention_monthly",
+            "select * from analytics_retention_from_base_tables()",
+        ),
+        (
+            "user_funnel",
+            "select * from user_funnel",
+            "select * from user_funnel",
+        ),
+        (
+            "user_cohort_revenue",
+            "select * from user_cohort_revenue",
+            "select * from user_cohort_revenue",
+        ),
+    ] {
+        let mut fast = Vec::new();
+        let mut slow = Vec::new();
+        let mut rows = 0;
+        for _ in 0..3 {
+            let (t, n) = time_query(&mut conn, summarised).await;
+            fast.push(t);
+            rows = n;
+            if summarised != unsummarised {
+                slow.push(time_query(&mut conn, unsummarised).await.0);
+            }
+        }
+        if slow.is_empty() {
+            println!(
+                "{name} (reads the base tables): median {:.1} ms (runs {}; {rows} rows)",
+                ms(median(&mut fast)),
+                runs(&fast)
+            );
+            continue;
+        }
+        let same = same_rows(&mut conn, summarised, unsummarised).await;
+        matched &= same;
+        println!(
+            "{name}: median {:.1} ms (runs {}; {rows} rows); from the base tables {:.1} ms (runs {}): {:.0}x; equal: {}",
+            ms(median(&mut fast)),
+            runs(&fast),
+            ms(median(&mut slow)),
+            runs(&slow),
+            median(&mut slow).as_secs_f64() / median(&mut fast).as_secs_f64(),
+            if same { "yes" } else { "NO" }
+        );
+    }
     if !matched {
         std::process::exit(1);
     }
@@ -176,7 +222,7 @@ async fn run(users: i64) {
 /// subscriptions and acquisition rows, with set-based inserts (the analytics triggers run, as on
 /// any write). Returns the row counts.
 async fn generate(conn: &mut PgConnection, users: i64) -> [i64; 4] {
-    let steps: [(&str, String); 5] = [
+    let steps: [(&str, String); 8] = [
         ("seed", "SELECT setseed(0.42)".to_string()),
         (
             "users",
@@ -234,6 +280,36 @@ async fn generate(conn: &mut PgConnection, users: i64) -> [i64; 4] {
                  FROM generate_series(1, {users}) AS i"
             ),
         ),
+        (
+            "user_events",
+            // One funnel event per user: vacancy, resume or invoice.
+            format!(
+                "INSERT INTO user_events (user_id, event_type, created_at)
+                 SELECT i, (ARRAY['vacancy_sent', 'resume_sent', 'invoice_sent', 'vacancy_sent'])[1 + i % 4], now()
+                 FROM generate_series(1, {users}) AS i"
+            ),
+        ),
+        (
+            "letter_feedback",
+            // A rating of one completed letter in ten.
+            "INSERT INTO letter_feedback (session_id, user_id, feedback_type)
+             SELECT ls.id, ls.user_id, 'like' FROM letter_sessions ls
+             WHERE ls.status = 'completed' AND random() < 0.1"
+                .to_string(),
+        ),
+        (
+            "payments",
+            // For the premium subscriptions: Stars or rubles; some refunded, some failed.
+            format!(
+                "INSERT INTO payments (user_id, provider, provider_payment_id, amount_minor, currency, status)
+                 SELECT i, CASE WHEN i % 3 = 0 THEN 'yookassa' ELSE 'telegram_stars' END, 'p' || i,
+                        CASE WHEN i % 3 = 0 THEN 19900 ELSE 150 END,
+                        CASE WHEN i % 3 = 0 THEN 'RUB' ELSE 'XTR' END,
+                        (ARRAY['succeeded', 'succeeded', 'succeeded', 'refunded', 'failed'])[1 + i % 5]
+                 FROM generate_series(1, {users}) AS i
+                 WHERE i % 100 >= 88"
+            ),
+        ),
     ];
     for (name, sql) in &steps {
         let started = Instant::now();
@@ -274,6 +350,27 @@ async fn time_query(conn: &mut PgConnection, sql: &str) -> (Duration, usize) {
         .await
         .expect("benchmarked query");
     (started.elapsed(), rows.len())
+}
+
+/// Whether two queries return the same rows (as text, sorted), read in one REPEATABLE READ
+/// transaction.
+async fn same_rows(conn: &mut PgConnection, a: &str, b: &str) -> bool {
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *tx)
+        .await
+        .expect("isolation");
+    let mut sides = Vec::new();
+    for sql in [a, b] {
+        let mut rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM ({sql}) t"))
+            .fetch_all(&mut *tx)
+            .await
+            .expect("compared query");
+        rows.sort();
+        sides.push(rows);
+    }
+    tx.commit().await.expect("commit");
+    sides[0] == sides[1]
 }
 
 /// Our view and the reference query, read in one REPEATABLE READ transaction: the same snapshot

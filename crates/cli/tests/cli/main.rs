@@ -4,5 +4,6 @@ mod analytics;
 mod chat;
 mod embedded_db;
 mod errors;
+mod report;
 mod schema_engine;
 mod serve;
