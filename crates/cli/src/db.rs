@@ -32,6 +32,22 @@ pub enum DbCommand {
     Diff(DiffArgs),
     /// Is the database exactly at the target? Prints the drift if not (exit 0 same, 1 drift).
     Verify(VerifyArgs),
+    /// Put back what `db apply` backed up, then check every table holds exactly the rows it held.
+    ///
+    /// In place (the configured database) this is a rollback: the backed-up schemas are replaced
+    /// by the backup in one transaction, so anything written since is gone. `--into URL` restores
+    /// into another, empty database. Nothing changes unless every table checks out.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The .dump file `db apply` printed (its .manifest.json must be next to it).
+    #[arg(value_name = "BACKUP")]
+    backup: PathBuf,
+    /// Restore into this database (it must hold no tables) instead of the configured one.
+    #[arg(long, value_name = "URL")]
+    into: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +140,7 @@ pub async fn run(cmd: DbCommand, source: &DbSource) -> anyhow::Result<Outcome> {
         DbCommand::Apply(args) => apply(source, args).await,
         DbCommand::Diff(args) => diff(args).await,
         DbCommand::Verify(args) => verify(source, args).await,
+        DbCommand::Restore(args) => restore(source, args).await,
     }
 }
 
@@ -223,20 +240,21 @@ async fn run_plan(
     target: &Target,
     hazards: &HazardArgs,
 ) -> anyhow::Result<()> {
-    let touched = plan.touched_tables();
-    if !hazards.no_backup && !touched.is_empty() {
+    if !hazards.no_backup && !plan.touched_tables().is_empty() {
         let dir = hazards
             .backup_dir
             .clone()
             .unwrap_or_else(|| dbsource::data_dir().join("backups"));
-        let url_owned = url.to_string();
-        let backup =
-            tokio::task::spawn_blocking(move || schema::backup_tables(&url_owned, &touched, &dir))
-                .await?
-                .context("backing up the tables the plan touches (use --no-backup to skip)")?;
+        let started = std::time::Instant::now();
+        let backup = schema::backup_database(url, &dir)
+            .await
+            .context("backing up the database (use --no-backup to skip)")?;
         eprintln!(
-            "backup of {} touched tables: {}",
-            plan.touched_tables().len(),
+            "backup of the database ({} tables, {} rows, {:.1} MB, {:.2} s): {}",
+            backup.tables,
+            backup.rows,
+            backup.bytes as f64 / 1e6,
+            started.elapsed().as_secs_f64(),
             backup.file.display()
         );
         eprintln!("restore with: {}", backup.restore_command);
@@ -431,6 +449,46 @@ async fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Refused
     })
+}
+
+async fn restore(source: &DbSource, args: RestoreArgs) -> anyhow::Result<Outcome> {
+    let manifest = schema::backup::read_manifest(&args.backup)?;
+    let url = match &args.into {
+        Some(url) => {
+            let pool = store::connect(url, 1)
+                .await
+                .with_context(|| format!("connecting to {}", redact(url)))?;
+            let existing = store::user_relations(&pool).await?;
+            pool.close().await;
+            if !existing.is_empty() {
+                anyhow::bail!(
+                    "{} already holds {} tables or views; restore --into an empty database (createdb a new one), or without --into to roll the configured database back",
+                    redact(url),
+                    existing.len()
+                );
+            }
+            url.clone()
+        }
+        None => source.ensure_url().await?,
+    };
+    eprintln!(
+        "restoring {} ({} tables, {} rows) into {}",
+        args.backup.display(),
+        manifest.tables.len(),
+        manifest.tables.iter().map(|t| t.rows).sum::<i64>(),
+        redact(&url)
+    );
+    let started = std::time::Instant::now();
+    let file = args.backup.clone();
+    let url_owned = url.clone();
+    let report = tokio::task::spawn_blocking(move || schema::restore(&file, &url_owned)).await??;
+    eprintln!(
+        "restored in one transaction in {:.2} s; all {} tables hold exactly the rows they held ({} rows)",
+        started.elapsed().as_secs_f64(),
+        report.tables,
+        report.rows
+    );
+    Ok(Outcome::Ok)
 }
 
 async fn verify(source: &DbSource, args: VerifyArgs) -> anyhow::Result<Outcome> {

@@ -24,7 +24,7 @@ pub mod plan;
 pub mod target;
 
 pub use apply::{apply, ApplyOptions, ApplyReport, Progress};
-pub use backup::{backup_tables, Backup};
+pub use backup::{backup_database, restore, Backup, Manifest, RestoreReport};
 pub use diff::{compare, CompareOptions, Difference, Drift, Presence};
 pub use equivalence::{reconcile, reconcile_url};
 pub use model::{Model, QName};

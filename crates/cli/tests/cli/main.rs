@@ -7,3 +7,4 @@ mod errors;
 mod report;
 mod schema_engine;
 mod serve;
+mod takeover;

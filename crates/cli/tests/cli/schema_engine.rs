@@ -304,10 +304,15 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
         stderr.contains("[1/") && stderr.contains("restore with: "),
         "{stderr}"
     );
-    assert_eq!(
-        std::fs::read_dir(&backups).unwrap().count(),
-        1,
-        "one backup file"
+    let mut files: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "one backup and its manifest: {files:?}");
+    assert!(
+        files[0].ends_with(".dump") && files[1] == files[0].replace(".dump", ".manifest.json"),
+        "{files:?}"
     );
 
     let after = fingerprints(&db).await;
