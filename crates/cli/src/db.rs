@@ -231,6 +231,18 @@ fn hazards_allowed(plan: &Plan, allowed: &BTreeSet<HazardKind>) -> bool {
     false
 }
 
+/// A plan with blockers (differences the engine does not model) never runs; true when refused.
+fn refuse_blocked(plan: &Plan) -> bool {
+    if !plan.is_blocked() {
+        return false;
+    }
+    eprintln!(
+        "refused: the database differs from the target in {} objects the engine does not model (listed under Blockers); nothing was changed",
+        plan.unmodelled.len()
+    );
+    true
+}
+
 /// Backs up, applies with progress on stderr, reports. The plan is already accepted.
 async fn run_plan(
     url: &str,
@@ -366,7 +378,7 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let target = target(&args.target)?;
     let url = source.ensure_url().await?;
     let (from, to, plan) = make_plan(&url, &target).await?;
-    if plan.is_empty() {
+    if plan.is_empty() && !plan.is_blocked() {
         eprintln!(
             "nothing to do: the database is at {}",
             target_label(&args.target)
@@ -374,6 +386,9 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     print!("{}", format::plan_text(&plan));
+    if refuse_blocked(&plan) {
+        return Ok(Outcome::Refused);
+    }
     print!("{}", lock_text(&url, &from, &plan).await?);
     if !hazards_allowed(&plan, &allowed) {
         return Ok(Outcome::Refused);
@@ -553,11 +568,11 @@ async fn up(source: &DbSource, args: UpArgs) -> anyhow::Result<Outcome> {
         // An existing database goes through the schema engine; stdout keeps only the URL.
         let target = Target::Sql(store::declared_sql());
         let (from, to, plan) = make_plan(&url, &target).await?;
-        if plan.is_empty() {
+        if plan.is_empty() && !plan.is_blocked() {
             "at the declared schema (verified)".to_string()
         } else {
             eprint!("{}", format::plan_text(&plan));
-            if !hazards_allowed(&plan, &allowed) {
+            if refuse_blocked(&plan) || !hazards_allowed(&plan, &allowed) {
                 return Ok(Outcome::Refused);
             }
             run_plan(&url, &from, &to, &plan, &target, &args.hazards).await?;

@@ -112,6 +112,9 @@ pub async fn apply(
     options: ApplyOptions,
     progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<ApplyReport, SchemaError> {
+    if plan.is_blocked() {
+        return Err(SchemaError::Blocked(plan.unmodelled.clone()));
+    }
     let started = Instant::now();
     let locks = crate::locks::lock_order(from, plan);
     let mut attempt = 0;
@@ -218,11 +221,7 @@ async fn apply_once(
     // Views rendered from the target's text may render differently from that text.
     let mut target = target.clone();
     crate::equivalence::reconcile(&mut tx, &after, &mut target).await?;
-    let mut left = compare(&after, &target, options.compare);
-    // Objects of kinds the engine does not model were named in the plan as left alone; they are
-    // drift for `verify`, not a reason to undo the plan.
-    left.differences
-        .retain(|d| d.kind != crate::diff::NOT_MODELLED);
+    let left = compare(&after, &target, options.compare);
     if !left.is_empty() {
         tx.rollback().await?;
         return Err(SchemaError::Leftover(left));

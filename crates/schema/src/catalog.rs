@@ -2,8 +2,8 @@
 //!
 //! Every query runs in the caller's transaction with `search_path` emptied, so the server renders
 //! expressions with schema-qualified names. Objects that belong to an extension are left out (the
-//! extension stands for them); objects of kinds the model does not cover are listed by name in
-//! `Model::unmodelled`.
+//! extension stands for them); objects of kinds the model does not cover are read by `unmodelled`
+//! into `Model::unmodelled` with their catalog definition.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -14,11 +14,11 @@ use crate::model::*;
 use crate::SchemaError;
 
 /// User schemas: not the system's, not temporary, not an extension's.
-const USER_NS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema')
+pub(crate) const USER_NS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
 
 /// `objid` of catalog `class` is not a member of an extension.
-fn not_ext_member(class: &str, objid: &str) -> String {
+pub(crate) fn not_ext_member(class: &str, objid: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = '{class}'::regclass \
          AND x.objid = {objid} AND x.deptype = 'e')"
@@ -26,7 +26,7 @@ fn not_ext_member(class: &str, objid: &str) -> String {
 }
 
 /// The non-owner grants of an ACL column, with the default ACL when it is null.
-fn grants_expr(acl: &str, kind: &str, owner: &str) -> String {
+pub(crate) fn grants_expr(acl: &str, kind: &str, owner: &str) -> String {
     format!(
         "(SELECT coalesce(array_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee) END \
             || '|' || a.privilege_type || '|' || a.is_grantable::text ORDER BY 1), '{{}}') \
@@ -153,7 +153,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
         );
     }
 
-    // Enum types, and the other user types the model leaves alone.
+    // Enum types (the other kinds of types are in `unmodelled`).
     let sql = format!(
         "SELECT n.nspname, t.typname AS relname, t.typtype::text AS typtype,
                 (SELECT coalesce(array_agg(e.enumlabel::text ORDER BY e.enumsortorder), '{{}}')
@@ -162,38 +162,19 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
                 pg_catalog.obj_description(t.oid, 'pg_type') AS comment, {grants} AS grants
          FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
          WHERE {USER_NS} AND {ext}
-           AND t.typtype IN ('e', 'd', 'b', 'r', 'c')
-           AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c')
-           AND NOT (t.typcategory = 'A' AND t.typelem <> 0)",
+           AND t.typtype = 'e'",
         grants = grants_expr("t.typacl", "T", "t.typowner"),
         ext = not_ext_member("pg_type", "t.oid"),
     );
     for row in sqlx::query(&sql).fetch_all(&mut *conn).await? {
         let name = qname(&row)?;
-        let kind: String = row.try_get("typtype")?;
-        match kind.as_str() {
-            "e" => {
-                m.enums.insert(
-                    name,
-                    EnumType {
-                        labels: row.try_get("labels")?,
-                        extras: extras(&row)?,
-                    },
-                );
-            }
-            "d" => {
-                m.unmodelled.insert(format!("domain {name}"));
-            }
-            "r" => {
-                m.unmodelled.insert(format!("range type {name}"));
-            }
-            "c" => {
-                m.unmodelled.insert(format!("composite type {name}"));
-            }
-            _ => {
-                m.unmodelled.insert(format!("base type {name}"));
-            }
-        }
+        m.enums.insert(
+            name,
+            EnumType {
+                labels: row.try_get("labels")?,
+                extras: extras(&row)?,
+            },
+        );
     }
 
     // Relations: tables, views, materialized views, sequences; oid -> name for the lookups below.
@@ -260,9 +241,6 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
                         depends: Depends::default(),
                     },
                 );
-            }
-            "f" => {
-                m.unmodelled.insert(format!("foreign table {name}"));
             }
             _ => {}
         }
@@ -484,7 +462,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
         let kind: String = row.try_get("kind")?;
         procs.insert(row.try_get("oid")?, key.clone());
         if kind == "a" || kind == "w" {
-            m.unmodelled.insert(format!("aggregate {key}"));
+            // Aggregates and window functions: `unmodelled`.
             continue;
         }
         let rowtypes: Vec<i64> = row.try_get("rowtypes")?;
@@ -622,26 +600,8 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
         }
     }
 
-    // Kinds the model leaves alone, named so a plan can say so.
-    let sql = format!(
-        "SELECT 'rule ' || n.nspname || '.' || c.relname || '.' || r.rulename AS what
-           FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE r.rulename <> '_RETURN' AND {USER_NS}
-         UNION ALL SELECT 'event trigger ' || evtname FROM pg_catalog.pg_event_trigger
-         UNION ALL SELECT 'publication ' || pubname FROM pg_catalog.pg_publication
-         UNION ALL SELECT 'statistics object ' || n.nspname || '.' || s.stxname FROM pg_catalog.pg_statistic_ext s
-           JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace WHERE {USER_NS}
-         UNION ALL SELECT 'operator ' || n.nspname || '.' || o.oprname FROM pg_catalog.pg_operator o
-           JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace WHERE {USER_NS} AND {ext_op}
-         UNION ALL SELECT 'text search configuration ' || n.nspname || '.' || t.cfgname FROM pg_catalog.pg_ts_config t
-           JOIN pg_catalog.pg_namespace n ON n.oid = t.cfgnamespace WHERE {USER_NS} AND {ext_ts}",
-        ext_op = not_ext_member("pg_operator", "o.oid"),
-        ext_ts = not_ext_member("pg_ts_config", "t.oid"),
-    );
-    for row in sqlx::query(&sql).fetch_all(&mut *conn).await? {
-        m.unmodelled.insert(row.try_get("what")?);
-    }
+    // Kinds the model leaves alone, compared by their catalog definition.
+    m.unmodelled = crate::unmodelled::read(conn).await?;
     Ok(m)
 }
 

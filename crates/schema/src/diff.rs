@@ -10,9 +10,6 @@ use serde::Serialize;
 
 use crate::model::*;
 
-/// The kind of a difference in objects the engine does not model.
-pub const NOT_MODELLED: &str = "not modelled";
-
 /// How two models are compared.
 #[derive(Debug, Clone, Copy)]
 pub struct CompareOptions {
@@ -351,12 +348,11 @@ pub fn compare(from: &Model, to: &Model, opts: CompareOptions) -> Drift {
         extras_details(&mut out, &a.extras, &b.extras, opts);
         out
     });
-    for u in from.unmodelled.difference(&to.unmodelled) {
-        c.push(NOT_MODELLED, u.clone(), Presence::OnlyInFrom, vec![]);
-    }
-    for u in to.unmodelled.difference(&from.unmodelled) {
-        c.push(NOT_MODELLED, u.clone(), Presence::OnlyInTo, vec![]);
-    }
+    c.out.extend(crate::unmodelled::compare(
+        &from.unmodelled,
+        &to.unmodelled,
+        opts,
+    ));
     Drift { differences: c.out }
 }
 

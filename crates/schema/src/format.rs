@@ -9,7 +9,7 @@
 //!                "sql": "ALTER TABLE public.users DROP COLUMN total_generations;",
 //!                "hazards": [ { "kind": "data-loss", "reason": "..." } ] } ],
 //!   "hazards": [ { "kind": "data-loss", "object": "table public.users", "reason": "..." } ],
-//!   "unmodelled": [ "domain public.posint (in both databases; not modelled, left alone)" ],
+//!   "unmodelled": [ "domain public.posint differs and is not modelled: - type: integer; + type: bigint" ],
 //!   "notes": [ "..." ] }
 //! ```
 //! Drift (`db diff --format json`, `db verify`):
@@ -19,6 +19,8 @@
 //!                      "presence": "only_in_from" | "only_in_to" | "differs",
 //!                      "details": [ "column id type: \"integer\" → \"bigint\"" ] } ] }
 //! ```
+//! `unmodelled` lists blockers: differences in kinds the engine does not model; a plan with any is
+//! refused by `db apply`. In drift their kind reads `domain (not modelled)`.
 //! Hazard kinds are `data-loss`, `lossy-cast`, `table-rewrite`, `matview-repopulate`.
 
 use std::collections::BTreeMap;
@@ -50,8 +52,10 @@ impl Format {
 /// A plan as an operator reads it.
 pub fn plan_text(plan: &Plan) -> String {
     let mut out = String::new();
-    if plan.is_empty() {
+    if plan.is_empty() && !plan.is_blocked() {
         out.push_str("Nothing to do: the database is at the target.\n");
+    } else if plan.is_empty() {
+        out.push_str("Blocked: the database differs from the target only in what the engine does not model.\n");
     } else {
         let mut counts: BTreeMap<HazardKind, usize> = BTreeMap::new();
         for (_, h) in plan.hazards() {
@@ -94,11 +98,14 @@ pub fn plan_text(plan: &Plan) -> String {
             }
         }
     }
-    if !plan.unmodelled.is_empty() {
-        out.push_str("\nNot modelled (the plan does nothing about these):\n");
+    if plan.is_blocked() {
+        out.push_str(
+            "\nBlockers (not modelled; the plan cannot make these, so apply changes nothing):\n",
+        );
         for u in &plan.unmodelled {
             out.push_str(&format!("  {u}\n"));
         }
+        out.push_str("  hint: change these objects by hand (or in the target), then plan again\n");
     }
     if !plan.notes.is_empty() {
         out.push_str("\nNotes:\n");
@@ -122,7 +129,9 @@ pub fn plan_sql(plan: &Plan) -> String {
         out.push('\n');
     }
     for u in &plan.unmodelled {
-        out.push_str(&format!("-- not modelled: {u}\n"));
+        out.push_str(&format!(
+            "-- BLOCKER (not modelled, not in this script): {u}\n"
+        ));
     }
     out
 }

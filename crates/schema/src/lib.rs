@@ -22,6 +22,7 @@ pub mod model;
 pub mod order;
 pub mod plan;
 pub mod target;
+pub mod unmodelled;
 
 pub use apply::{apply, ApplyOptions, ApplyReport, Progress};
 pub use backup::{backup_database, restore, Backup, Manifest, RestoreReport};
@@ -64,6 +65,8 @@ pub enum SchemaError {
     ChangedSincePlan(usize),
     #[error("after the plan the database still differs from the target in {} objects; the transaction was rolled back, nothing changed", .0.differences.len())]
     Leftover(Drift),
+    #[error("the plan is blocked: {} objects the engine does not model differ ({}); nothing changed. Change them by hand or in the target, then plan again", .0.len(), .0.first().map(String::as_str).unwrap_or(""))]
+    Blocked(Vec<String>),
     #[error("backup with pg_dump failed: {0}")]
     Backup(String),
 }

@@ -391,9 +391,9 @@ pub struct Model {
     pub tables: BTreeMap<QName, Table>,
     pub views: BTreeMap<QName, View>,
     pub functions: BTreeMap<FnName, Function>,
-    /// Objects of kinds the engine does not model (`domain public.posint`), named so that a plan
-    /// can say what it leaves alone.
-    pub unmodelled: BTreeSet<String>,
+    /// Objects of kinds the engine does not model, keyed `domain public.posint`, with their catalog
+    /// definition so a difference in them is seen (and blocks a plan).
+    pub unmodelled: BTreeMap<String, crate::unmodelled::Unmodelled>,
     /// The role that introspected (and would own what a plan creates). Not compared.
     #[serde(skip)]
     pub current_user: String,

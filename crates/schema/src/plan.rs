@@ -80,7 +80,8 @@ pub struct Step {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub steps: Vec<Step>,
-    /// Objects of kinds the engine does not model, and what the plan does about them (nothing).
+    /// Blockers: differences in objects of kinds the engine does not model. The plan cannot make
+    /// them, so a plan with any is refused (`apply` changes nothing).
     pub unmodelled: Vec<String>,
     /// How the plan handles what needs explaining (statements that cannot run in a transaction
     /// block, indexes built under lock, foreign keys Postgres rebuilds).
@@ -90,6 +91,11 @@ pub struct Plan {
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// Whether the plan cannot bring the database to the target (differences it does not model).
+    pub fn is_blocked(&self) -> bool {
+        !self.unmodelled.is_empty()
     }
 
     /// Every hazard with the object it is on.
@@ -186,20 +192,7 @@ pub fn plan(from: &Model, to: &Model, opts: CompareOptions) -> Plan {
         serials_to_identity: BTreeSet::new(),
     };
     p.run();
-    let mut unmodelled = Vec::new();
-    for u in &from.unmodelled {
-        let side = if to.unmodelled.contains(u) {
-            "in both databases"
-        } else {
-            "only in the database; not dropped"
-        };
-        unmodelled.push(format!("{u} ({side}; not modelled, left alone)"));
-    }
-    for u in to.unmodelled.difference(&from.unmodelled) {
-        unmodelled.push(format!(
-            "{u} (only in the target; not modelled, NOT created)"
-        ));
-    }
+    let unmodelled = crate::unmodelled::blockers(&from.unmodelled, &to.unmodelled, opts);
     Plan {
         steps: p.steps.into_values().flatten().collect(),
         unmodelled,

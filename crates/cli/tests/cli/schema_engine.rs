@@ -749,3 +749,70 @@ async fn a_directory_of_sql_files_is_a_target_for_plan_apply_and_verify() {
     );
     assert_eq!(code(&bad), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_difference_the_engine_does_not_model_makes_verify_exit_1_and_apply_refuse() {
+    let db = testkit::empty_db().await;
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("CREATE TABLE t (id bigint PRIMARY KEY, name text);")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("schema");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(
+        target.join("010_t.sql"),
+        "CREATE TABLE t (id bigint PRIMARY KEY, name text);
+         CREATE RULE no_delete AS ON DELETE TO t DO INSTEAD NOTHING;",
+    )
+    .unwrap();
+    let t = target.to_str().unwrap();
+    let run = |cmd: &str| {
+        soprovod(
+            dir.path(),
+            &["--database-url", &db.url, "db", cmd, "--target", t],
+        )
+    };
+
+    let verify = run("verify");
+    assert_eq!(code(&verify), 1, "{}", text(&verify.stdout));
+    assert!(
+        text(&verify.stdout).contains("rule (not modelled) public.t.no_delete: only in TO"),
+        "{}",
+        text(&verify.stdout)
+    );
+    let plan = run("plan");
+    assert!(
+        text(&plan.stdout).contains(
+            "rule public.t.no_delete is only in the target and is not modelled: the plan cannot create it"
+        ),
+        "{}",
+        text(&plan.stdout)
+    );
+    let apply = soprovod(
+        dir.path(),
+        &[
+            "--database-url",
+            &db.url,
+            "db",
+            "apply",
+            "--target",
+            t,
+            "--yes",
+        ],
+    );
+    assert_eq!(code(&apply), 1, "{}", text(&apply.stderr));
+    assert!(
+        text(&apply.stderr).contains("nothing was changed"),
+        "{}",
+        text(&apply.stderr)
+    );
+    assert_eq!(code(&run("verify")), 1, "still different");
+    let rules: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_rules WHERE rulename = 'no_delete'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(rules, 0);
+}

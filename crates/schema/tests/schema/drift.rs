@@ -114,41 +114,52 @@ async fn functions_triggers_and_enums_change_in_dependency_order_and_the_trigger
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_object_kind_the_engine_does_not_model_is_named_in_the_plan_and_left_alone() {
+async fn an_unmodelled_difference_blocks_a_plan_that_also_has_modelled_steps() {
     let db = db_from(
-        "CREATE DOMAIN posint AS integer CHECK (VALUE > 0); CREATE TABLE t (id integer, n posint);",
+        "CREATE TABLE t (id integer, n integer); CREATE RULE keep AS ON DELETE TO t DO INSTEAD NOTHING;",
     )
     .await;
-    let target_db = db_from("CREATE TABLE t (id bigint);").await;
+    let target_db = db_from("CREATE TABLE t (id bigint, n integer);").await;
     let target = model(&target_db).await;
-    let plan = converge(&db, &target, CompareOptions::default()).await;
+    let from = model(&db).await;
+    let plan = schema::plan(&from, &target, CompareOptions::default());
+    assert!(!plan.is_empty(), "the retype is planned");
     assert!(
-        plan.unmodelled
-            .iter()
-            .any(|u| u.starts_with("domain public.posint (only in the database; not dropped")),
+        plan.unmodelled.iter().any(
+            |u| u.starts_with("rule public.t.keep is only in the database and is not modelled")
+        ),
         "{:?}",
         plan.unmodelled
     );
-    assert!(schema::format::plan_text(&plan).contains("Not modelled"));
+    assert!(schema::format::plan_text(&plan).contains("Blockers"));
+    let err = schema::apply(
+        &db.url,
+        &from,
+        &plan,
+        &target,
+        Default::default(),
+        &mut |_| {},
+    )
+    .await
+    .expect_err("blocked");
+    assert!(matches!(err, schema::SchemaError::Blocked(_)), "{err}");
     let mut conn = db.connect().await;
     assert_eq!(
         scalar_text(
             &mut conn,
-            "SELECT count(*)::text FROM pg_type WHERE typname = 'posint'"
+            "SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'id'"
         )
         .await,
-        "1"
+        "integer",
+        "nothing ran"
     );
     let drift = schema::compare(&model(&db).await, &target, CompareOptions::default());
-    let kinds: Vec<(&str, &str)> = drift
-        .differences
-        .iter()
-        .map(|d| (d.kind.as_str(), d.name.as_str()))
-        .collect();
-    assert_eq!(
-        kinds,
-        vec![("not modelled", "domain public.posint")],
-        "verify still reports it"
+    assert!(
+        drift
+            .differences
+            .iter()
+            .any(|d| d.kind == "rule (not modelled)" && d.name == "public.t.keep"),
+        "verify reports it"
     );
 }
 

@@ -1,0 +1,682 @@
+//! Objects of kinds the engine does not model, compared by their catalog definition so that a
+//! difference in them is always seen: `plan` shows it as a blocker, `apply` refuses, `verify` and
+//! `diff` report drift.
+//!
+//! Each kind has one reader: a query that renders every object of the kind as an identity
+//! (`public.posint`, `public.sum_sq(integer)`) and a definition text, one property per line, with
+//! names resolved through the catalog (`regproc`, `format_type`, `pg_get_*def`) so no oid leaks
+//! into the text and two databases render the same object the same way. Objects that belong to an
+//! extension are left to it. All readers run as one query (one round trip) in the introspection
+//! transaction, whose `search_path` is empty, so user objects come out schema-qualified.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::{PgConnection, Row};
+
+use crate::catalog::{grants_expr, not_ext_member, USER_NS};
+use crate::diff::{CompareOptions, Difference, Presence};
+use crate::SchemaError;
+
+/// One object of a kind the engine does not model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unmodelled {
+    /// `domain`, `aggregate`, `operator`, `relation settings`, ...
+    pub kind: String,
+    /// The schema it lives in; `None` for objects that are not in a schema (casts, publications).
+    pub schema: Option<String>,
+    pub identity: String,
+    /// One property per line.
+    pub definition: String,
+    /// Compared only when owners are (live targets).
+    pub owner: Option<String>,
+}
+
+impl Unmodelled {
+    /// The key in `Model::unmodelled`: `domain public.posint`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.kind, self.identity)
+    }
+}
+
+/// Kinds whose absence means "all defaults": a table without any non-default setting has no entry.
+const ABSENT_IS_DEFAULT: &[&str] = &["relation settings", "comment on policy"];
+
+/// The kind of a `Difference` in an unmodelled object: `domain (not modelled)`.
+pub fn difference_kind(kind: &str) -> String {
+    format!("{kind} (not modelled)")
+}
+
+fn comment(oid: &str, catalog: &str) -> String {
+    format!("'comment: ' || pg_catalog.obj_description({oid}, '{catalog}')")
+}
+
+fn grants(acl: &str, kind: &str, owner: &str) -> String {
+    format!(
+        "'grants: ' || pg_catalog.array_to_string({}, ', ')",
+        grants_expr(acl, kind, owner)
+    )
+}
+
+/// The qualified name of a collation, or NULL.
+fn collation(oid: &str) -> String {
+    format!(
+        "(SELECT cn.nspname || '.' || co.collname FROM pg_catalog.pg_collation co \
+          JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = {oid})"
+    )
+}
+
+/// Every `key: value` of a jsonb object, one per line, in key order.
+fn json_lines(json: &str) -> String {
+    format!(
+        "(SELECT string_agg(e.key || ': ' || e.value, E'\\n' ORDER BY e.key) FROM pg_catalog.jsonb_each_text({json}) e)"
+    )
+}
+
+/// The lines `expr` yields over `from_where`, sorted (so the order of oids does not matter).
+fn sorted_lines(expr: &str, from_where: &str) -> String {
+    format!("(SELECT string_agg(l, E'\\n' ORDER BY l) FROM (SELECT {expr} AS l {from_where}) s)")
+}
+
+fn lines(parts: &[String]) -> String {
+    format!("concat_ws(E'\\n', {})", parts.join(", "))
+}
+
+/// The readers: each selects (kind, schema, identity, definition, owner).
+fn readers(server_version: i32) -> Vec<String> {
+    let mut out = Vec::new();
+    let ext = not_ext_member;
+
+    // Domains and their constraints (a CHECK may call a function: its name is in the definition).
+    out.push(format!(
+        "SELECT 'domain' AS kind, n.nspname::text AS schema, n.nspname || '.' || t.typname AS identity, {def} AS definition,
+                pg_catalog.pg_get_userbyid(t.typowner)::text AS owner
+         FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+         WHERE t.typtype = 'd' AND {USER_NS} AND {ext}",
+        def = lines(&[
+            "'type: ' || pg_catalog.format_type(t.typbasetype, t.typtypmod)".into(),
+            format!("'collation: ' || CASE WHEN t.typcollation <> (SELECT b.typcollation FROM pg_catalog.pg_type b WHERE b.oid = t.typbasetype) THEN {} END", collation("t.typcollation")),
+            "CASE WHEN t.typnotnull THEN 'not null' END".into(),
+            "'default: ' || pg_catalog.pg_get_expr(t.typdefaultbin, 0)".into(),
+            sorted_lines(
+                "'constraint ' || c.conname || ': ' || pg_catalog.pg_get_constraintdef(c.oid) || coalesce(' comment ' || pg_catalog.obj_description(c.oid, 'pg_constraint'), '')",
+                "FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid",
+            ),
+            comment("t.oid", "pg_type"),
+            grants("t.typacl", "T", "t.typowner"),
+        ]),
+        ext = ext("pg_type", "t.oid"),
+    ));
+
+    // Composite types.
+    out.push(format!(
+        "SELECT 'composite type', n.nspname::text, n.nspname || '.' || t.typname, {def}, pg_catalog.pg_get_userbyid(t.typowner)::text
+         FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+         JOIN pg_catalog.pg_class r ON r.oid = t.typrelid
+         WHERE t.typtype = 'c' AND r.relkind = 'c' AND {USER_NS} AND {ext}",
+        def = lines(&[
+            format!(
+                "(SELECT string_agg('attribute ' || a.attname || ': ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+                    || coalesce(' collate ' || CASE WHEN a.attcollation <> at.typcollation THEN {} END, '')
+                    || coalesce(' comment ' || pg_catalog.col_description(t.typrelid, a.attnum), ''), E'\\n' ORDER BY a.attnum)
+                  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid
+                  WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)",
+                collation("a.attcollation")
+            ),
+            comment("t.oid", "pg_type"),
+            grants("t.typacl", "T", "t.typowner"),
+        ]),
+        ext = ext("pg_type", "t.oid"),
+    ));
+
+    // Range types.
+    out.push(format!(
+        "SELECT 'range type', n.nspname::text, n.nspname || '.' || t.typname, {def}, pg_catalog.pg_get_userbyid(t.typowner)::text
+         FROM pg_catalog.pg_range g JOIN pg_catalog.pg_type t ON t.oid = g.rngtypid
+         JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            "'subtype: ' || pg_catalog.format_type(g.rngsubtype, NULL)".into(),
+            format!("'collation: ' || {}", collation("g.rngcollation")),
+            "'operator class: ' || (SELECT opn.nspname || '.' || o.opcname FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_namespace opn ON opn.oid = o.opcnamespace WHERE o.oid = g.rngsubopc)".into(),
+            "'canonical: ' || g.rngcanonical::text".into(),
+            "'subtype diff: ' || g.rngsubdiff::text".into(),
+            comment("t.oid", "pg_type"),
+            grants("t.typacl", "T", "t.typowner"),
+        ]),
+        ext = ext("pg_type", "t.oid"),
+    ));
+
+    // Base types (not their array types) and shell types.
+    out.push(format!(
+        "SELECT CASE WHEN t.typisdefined THEN 'base type' ELSE 'shell type' END, n.nspname::text, n.nspname || '.' || t.typname, {def},
+                pg_catalog.pg_get_userbyid(t.typowner)::text
+         FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+         WHERE (t.typtype = 'b' OR (t.typtype = 'p' AND NOT t.typisdefined))
+           AND NOT (t.typcategory = 'A' AND t.typelem <> 0) AND {USER_NS} AND {ext}",
+        def = lines(&[
+            "'input: ' || t.typinput::text".into(),
+            "'output: ' || t.typoutput::text".into(),
+            "'receive: ' || t.typreceive::text".into(),
+            "'send: ' || t.typsend::text".into(),
+            "'typmod in: ' || t.typmodin::text".into(),
+            "'typmod out: ' || t.typmodout::text".into(),
+            "'analyze: ' || t.typanalyze::text".into(),
+            "'length: ' || t.typlen::text".into(),
+            "'by value: ' || t.typbyval::text".into(),
+            "'alignment: ' || t.typalign::text".into(),
+            "'storage: ' || t.typstorage::text".into(),
+            "'category: ' || t.typcategory::text".into(),
+            "'preferred: ' || t.typispreferred::text".into(),
+            "'delimiter: ' || t.typdelim::text".into(),
+            "'element: ' || CASE WHEN t.typelem <> 0 THEN pg_catalog.format_type(t.typelem, NULL) END".into(),
+            "'collatable: ' || (t.typcollation <> 0)::text".into(),
+            "'default: ' || t.typdefault".into(),
+            comment("t.oid", "pg_type"),
+            grants("t.typacl", "T", "t.typowner"),
+        ]),
+        ext = ext("pg_type", "t.oid"),
+    ));
+
+    // Aggregates: the regproc columns of pg_aggregate render as names; oids are replaced.
+    out.push(format!(
+        "SELECT 'aggregate', n.nspname::text, n.nspname || '.' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
+                {def}, pg_catalog.pg_get_userbyid(p.proowner)::text
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid
+         JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            "'result: ' || pg_catalog.pg_get_function_result(p.oid)".into(),
+            "'state type: ' || pg_catalog.format_type(a.aggtranstype, NULL)".into(),
+            "'moving state type: ' || CASE WHEN a.aggmtranstype <> 0 THEN pg_catalog.format_type(a.aggmtranstype, NULL) END".into(),
+            "'sort operator: ' || CASE WHEN a.aggsortop <> 0 THEN a.aggsortop::regoperator::text END".into(),
+            "'parallel: ' || p.proparallel::text".into(),
+            json_lines("pg_catalog.to_jsonb(a) - 'aggfnoid' - 'aggtranstype' - 'aggmtranstype' - 'aggsortop'"),
+            comment("p.oid", "pg_proc"),
+            grants("p.proacl", "f", "p.proowner"),
+        ]),
+        ext = ext("pg_proc", "p.oid"),
+    ));
+
+    // Window functions written in C.
+    out.push(format!(
+        "SELECT 'window function', n.nspname::text, n.nspname || '.' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
+                {def}, pg_catalog.pg_get_userbyid(p.proowner)::text
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE p.prokind = 'w' AND {USER_NS} AND {ext}",
+        def = lines(&[
+            "pg_catalog.pg_get_functiondef(p.oid)".into(),
+            comment("p.oid", "pg_proc"),
+            grants("p.proacl", "f", "p.proowner"),
+        ]),
+        ext = ext("pg_proc", "p.oid"),
+    ));
+
+    // Operators, operator classes and families.
+    out.push(format!(
+        "SELECT 'operator', n.nspname::text,
+                n.nspname || '.' || o.oprname || '(' || coalesce(pg_catalog.format_type(NULLIF(o.oprleft, 0), NULL), 'NONE')
+                  || ', ' || coalesce(pg_catalog.format_type(NULLIF(o.oprright, 0), NULL), 'NONE') || ')',
+                {def}, pg_catalog.pg_get_userbyid(o.oprowner)::text
+         FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            "'result: ' || pg_catalog.format_type(o.oprresult, NULL)".into(),
+            "'function: ' || o.oprcode::text".into(),
+            "'restrict: ' || o.oprrest::text".into(),
+            "'join: ' || o.oprjoin::text".into(),
+            "'commutator: ' || CASE WHEN o.oprcom <> 0 THEN o.oprcom::regoperator::text END".into(),
+            "'negator: ' || CASE WHEN o.oprnegate <> 0 THEN o.oprnegate::regoperator::text END".into(),
+            "'merges: ' || o.oprcanmerge::text".into(),
+            "'hashes: ' || o.oprcanhash::text".into(),
+            comment("o.oid", "pg_operator"),
+        ]),
+        ext = ext("pg_operator", "o.oid"),
+    ));
+    out.push(format!(
+        "SELECT 'operator class', n.nspname::text, n.nspname || '.' || c.opcname || ' using ' || am.amname, {def},
+                pg_catalog.pg_get_userbyid(c.opcowner)::text
+         FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_namespace n ON n.oid = c.opcnamespace
+         JOIN pg_catalog.pg_am am ON am.oid = c.opcmethod
+         JOIN pg_catalog.pg_opfamily f ON f.oid = c.opcfamily JOIN pg_catalog.pg_namespace fn ON fn.oid = f.opfnamespace
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            "'type: ' || pg_catalog.format_type(c.opcintype, NULL)".into(),
+            "'default: ' || c.opcdefault::text".into(),
+            "'family: ' || fn.nspname || '.' || f.opfname".into(),
+            "'storage: ' || pg_catalog.format_type(NULLIF(c.opckeytype, 0), NULL)".into(),
+            comment("c.oid", "pg_opclass"),
+        ]),
+        ext = ext("pg_opclass", "c.oid"),
+    ));
+    out.push(format!(
+        "SELECT 'operator family', n.nspname::text, n.nspname || '.' || f.opfname || ' using ' || am.amname, {def},
+                pg_catalog.pg_get_userbyid(f.opfowner)::text
+         FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace
+         JOIN pg_catalog.pg_am am ON am.oid = f.opfmethod
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            sorted_lines(
+                "'operator ' || o.amopstrategy::text || ' ' || o.amopopr::regoperator::text || ' for ' || o.amoppurpose::text",
+                "FROM pg_catalog.pg_amop o WHERE o.amopfamily = f.oid",
+            ),
+            sorted_lines(
+                "'function ' || p.amprocnum::text || ' (' || pg_catalog.format_type(p.amproclefttype, NULL) || ', '
+                   || pg_catalog.format_type(p.amprocrighttype, NULL) || ') ' || p.amproc::regprocedure::text",
+                "FROM pg_catalog.pg_amproc p WHERE p.amprocfamily = f.oid",
+            ),
+            comment("f.oid", "pg_opfamily"),
+        ]),
+        ext = ext("pg_opfamily", "f.oid"),
+    ));
+
+    // Casts (not in a schema; user-made ones have oids past the initial catalog).
+    out.push(format!(
+        "SELECT 'cast', NULL::text, '(' || pg_catalog.format_type(c.castsource, NULL) || ' AS ' || pg_catalog.format_type(c.casttarget, NULL) || ')',
+                {def}, NULL::text
+         FROM pg_catalog.pg_cast c WHERE c.oid >= 16384 AND {ext}",
+        def = lines(&[
+            "'function: ' || CASE WHEN c.castfunc <> 0 THEN c.castfunc::regprocedure::text END".into(),
+            "'context: ' || c.castcontext::text".into(),
+            "'method: ' || c.castmethod::text".into(),
+            comment("c.oid", "pg_cast"),
+        ]),
+        ext = ext("pg_cast", "c.oid"),
+    ));
+
+    // Encoding conversions.
+    out.push(format!(
+        "SELECT 'conversion', n.nspname::text, n.nspname || '.' || c.conname, {def}, pg_catalog.pg_get_userbyid(c.conowner)::text
+         FROM pg_catalog.pg_conversion c JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            "'from: ' || pg_catalog.pg_encoding_to_char(c.conforencoding)".into(),
+            "'to: ' || pg_catalog.pg_encoding_to_char(c.contoencoding)".into(),
+            "'function: ' || c.conproc::text".into(),
+            "'default: ' || c.condefault::text".into(),
+            comment("c.oid", "pg_conversion"),
+        ]),
+        ext = ext("pg_conversion", "c.oid"),
+    ));
+
+    // Text search configurations, dictionaries, parsers, templates.
+    out.push(format!(
+        "SELECT 'text search configuration', n.nspname::text, n.nspname || '.' || c.cfgname, {def},
+                pg_catalog.pg_get_userbyid(c.cfgowner)::text
+         FROM pg_catalog.pg_ts_config c JOIN pg_catalog.pg_namespace n ON n.oid = c.cfgnamespace
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            "'parser: ' || (SELECT pn.nspname || '.' || p.prsname FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.prsnamespace WHERE p.oid = c.cfgparser)".into(),
+            sorted_lines(
+                "'mapping ' || coalesce((SELECT tt.alias FROM pg_catalog.ts_token_type(c.cfgparser) tt WHERE tt.tokid = m.maptokentype), m.maptokentype::text)
+                   || ' ' || lpad(m.mapseqno::text, 4, '0') || ': ' || m.mapdict::regdictionary::text",
+                "FROM pg_catalog.pg_ts_config_map m WHERE m.mapcfg = c.oid",
+            ),
+            comment("c.oid", "pg_ts_config"),
+        ]),
+        ext = ext("pg_ts_config", "c.oid"),
+    ));
+    out.push(format!(
+        "SELECT 'text search dictionary', n.nspname::text, n.nspname || '.' || d.dictname, {def},
+                pg_catalog.pg_get_userbyid(d.dictowner)::text
+         FROM pg_catalog.pg_ts_dict d JOIN pg_catalog.pg_namespace n ON n.oid = d.dictnamespace
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            "'template: ' || (SELECT tn.nspname || '.' || t.tmplname FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.tmplnamespace WHERE t.oid = d.dicttemplate)".into(),
+            "'options: ' || d.dictinitoption".into(),
+            comment("d.oid", "pg_ts_dict"),
+        ]),
+        ext = ext("pg_ts_dict", "d.oid"),
+    ));
+    out.push(format!(
+        "SELECT 'text search parser', n.nspname::text, n.nspname || '.' || p.prsname, {def}, NULL::text
+         FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            json_lines("pg_catalog.to_jsonb(p) - 'oid' - 'prsname' - 'prsnamespace'"),
+            comment("p.oid", "pg_ts_parser"),
+        ]),
+        ext = ext("pg_ts_parser", "p.oid"),
+    ));
+    out.push(format!(
+        "SELECT 'text search template', n.nspname::text, n.nspname || '.' || t.tmplname, {def}, NULL::text
+         FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            json_lines("pg_catalog.to_jsonb(t) - 'oid' - 'tmplname' - 'tmplnamespace'"),
+            comment("t.oid", "pg_ts_template"),
+        ]),
+        ext = ext("pg_ts_template", "t.oid"),
+    ));
+
+    // Event triggers.
+    out.push(format!(
+        "SELECT 'event trigger', NULL::text, e.evtname::text, {def}, pg_catalog.pg_get_userbyid(e.evtowner)::text
+         FROM pg_catalog.pg_event_trigger e WHERE {ext}",
+        def = lines(&[
+            "'event: ' || e.evtevent".into(),
+            "'function: ' || e.evtfoid::regprocedure::text".into(),
+            "'enabled: ' || e.evtenabled::text".into(),
+            "'tags: ' || pg_catalog.array_to_string(e.evttags, ', ')".into(),
+            comment("e.oid", "pg_event_trigger"),
+        ]),
+        ext = ext("pg_event_trigger", "e.oid"),
+    ));
+
+    // Extended statistics.
+    out.push(format!(
+        "SELECT 'statistics', n.nspname::text, n.nspname || '.' || s.stxname, {def}, pg_catalog.pg_get_userbyid(s.stxowner)::text
+         FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            "pg_catalog.pg_get_statisticsobjdef(s.oid)".into(),
+            "'statistics target: ' || NULLIF(pg_catalog.to_jsonb(s) ->> 'stxstattarget', '-1')".into(),
+            comment("s.oid", "pg_statistic_ext"),
+        ]),
+        ext = ext("pg_statistic_ext", "s.oid"),
+    ));
+
+    // Publications, their tables (and, from PostgreSQL 15, row filters, columns and schemas).
+    let (filter, columns, schemas) = if server_version >= 150000 {
+        (
+            "coalesce(' where ' || pg_catalog.pg_get_expr(r.prqual, r.prrelid), '')",
+            "coalesce(' (' || (SELECT string_agg(a.attname, ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+                WHERE a.attrelid = r.prrelid AND a.attnum = ANY (r.prattrs)) || ')', '')",
+            sorted_lines(
+                "'schema ' || pn.nspname",
+                "FROM pg_catalog.pg_publication_namespace x JOIN pg_catalog.pg_namespace pn ON pn.oid = x.pnnspid WHERE x.pnpubid = p.oid",
+            ),
+        )
+    } else {
+        ("''", "''", "NULL".to_string())
+    };
+    out.push(format!(
+        "SELECT 'publication', NULL::text, p.pubname::text, {def}, pg_catalog.pg_get_userbyid(p.pubowner)::text
+         FROM pg_catalog.pg_publication p",
+        def = lines(&[
+            json_lines("pg_catalog.to_jsonb(p) - 'oid' - 'pubname' - 'pubowner'"),
+            sorted_lines(
+                &format!("'table ' || rn.nspname || '.' || rc.relname || {columns} || {filter}"),
+                "FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_class rc ON rc.oid = r.prrelid
+                 JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE r.prpubid = p.oid",
+            ),
+            schemas,
+            comment("p.oid", "pg_publication"),
+        ]),
+    ));
+    // Subscriptions of this database (only the columns every role may read).
+    out.push(
+        "SELECT 'subscription', NULL::text, s.subname::text,
+                concat_ws(E'\\n', 'enabled: ' || s.subenabled::text, 'publications: ' || pg_catalog.array_to_string(s.subpublications, ', ')),
+                pg_catalog.pg_get_userbyid(s.subowner)::text
+         FROM pg_catalog.pg_subscription s
+         WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())"
+            .into(),
+    );
+
+    // Foreign-data wrappers, servers, user mappings, foreign tables.
+    out.push(format!(
+        "SELECT 'foreign-data wrapper', NULL::text, w.fdwname::text, {def}, pg_catalog.pg_get_userbyid(w.fdwowner)::text
+         FROM pg_catalog.pg_foreign_data_wrapper w WHERE {ext}",
+        def = lines(&[
+            "'handler: ' || w.fdwhandler::regproc::text".into(),
+            "'validator: ' || w.fdwvalidator::regproc::text".into(),
+            "'options: ' || pg_catalog.array_to_string(w.fdwoptions, ', ')".into(),
+            grants("w.fdwacl", "F", "w.fdwowner"),
+            comment("w.oid", "pg_foreign_data_wrapper"),
+        ]),
+        ext = ext("pg_foreign_data_wrapper", "w.oid"),
+    ));
+    out.push(format!(
+        "SELECT 'server', NULL::text, s.srvname::text, {def}, pg_catalog.pg_get_userbyid(s.srvowner)::text
+         FROM pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw WHERE {ext}",
+        def = lines(&[
+            "'wrapper: ' || w.fdwname".into(),
+            "'type: ' || s.srvtype".into(),
+            "'version: ' || s.srvversion".into(),
+            "'options: ' || pg_catalog.array_to_string(s.srvoptions, ', ')".into(),
+            grants("s.srvacl", "S", "s.srvowner"),
+            comment("s.oid", "pg_foreign_server"),
+        ]),
+        ext = ext("pg_foreign_server", "s.oid"),
+    ));
+    out.push(
+        "SELECT 'user mapping', NULL::text, u.usename || ' on ' || u.srvname,
+                coalesce('options: ' || pg_catalog.array_to_string(u.umoptions, ', '), ''), NULL::text
+         FROM pg_catalog.pg_user_mappings u"
+            .into(),
+    );
+    out.push(format!(
+        "SELECT 'foreign table', n.nspname::text, n.nspname || '.' || c.relname, {def}, pg_catalog.pg_get_userbyid(c.relowner)::text
+         FROM pg_catalog.pg_foreign_table f JOIN pg_catalog.pg_class c ON c.oid = f.ftrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_catalog.pg_foreign_server s ON s.oid = f.ftserver
+         WHERE {USER_NS} AND {ext}",
+        def = lines(&[
+            "'server: ' || s.srvname".into(),
+            "'options: ' || pg_catalog.array_to_string(f.ftoptions, ', ')".into(),
+            "(SELECT string_agg('column ' || a.attname || ': ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+                 || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                 || coalesce(' default ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid), '')
+                 || coalesce(' options ' || pg_catalog.array_to_string(a.attfdwoptions, ', '), '')
+                 || coalesce(' comment ' || pg_catalog.col_description(a.attrelid, a.attnum), ''), E'\\n' ORDER BY a.attnum)
+               FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)".into(),
+            sorted_lines(
+                "'constraint ' || co.conname || ': ' || pg_catalog.pg_get_constraintdef(co.oid)",
+                "FROM pg_catalog.pg_constraint co WHERE co.conrelid = c.oid",
+            ),
+            comment("c.oid", "pg_class"),
+            grants("c.relacl", "r", "c.relowner"),
+        ]),
+        ext = ext("pg_class", "c.oid"),
+    ));
+
+    // Rewrite rules other than a view's own.
+    out.push(format!(
+        "SELECT 'rule', n.nspname::text, n.nspname || '.' || c.relname || '.' || r.rulename, {def}, NULL::text
+         FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE r.rulename <> '_RETURN' AND {USER_NS} AND {ext}",
+        def = lines(&[
+            "pg_catalog.pg_get_ruledef(r.oid)".into(),
+            "'enabled: ' || r.ev_enabled::text".into(),
+            comment("r.oid", "pg_rewrite"),
+        ]),
+        ext = ext("pg_class", "c.oid"),
+    ));
+
+    // Procedural languages, access methods and transforms made by hand, not by an extension.
+    out.push(format!(
+        "SELECT 'language', NULL::text, l.lanname::text, {def}, pg_catalog.pg_get_userbyid(l.lanowner)::text
+         FROM pg_catalog.pg_language l WHERE l.oid >= 16384 AND {ext}",
+        def = lines(&[
+            "'trusted: ' || l.lanpltrusted::text".into(),
+            "'handler: ' || l.lanplcallfoid::regprocedure::text".into(),
+            "'inline: ' || l.laninline::regprocedure::text".into(),
+            "'validator: ' || l.lanvalidator::regprocedure::text".into(),
+            grants("l.lanacl", "l", "l.lanowner"),
+            comment("l.oid", "pg_language"),
+        ]),
+        ext = ext("pg_language", "l.oid"),
+    ));
+    out.push(format!(
+        "SELECT 'access method', NULL::text, a.amname::text, {def}, NULL::text
+         FROM pg_catalog.pg_am a WHERE a.oid >= 16384 AND {ext}",
+        def = lines(&[
+            "'type: ' || a.amtype::text".into(),
+            "'handler: ' || a.amhandler::text".into(),
+            comment("a.oid", "pg_am"),
+        ]),
+        ext = ext("pg_am", "a.oid"),
+    ));
+    out.push(format!(
+        "SELECT 'transform', NULL::text, 'for ' || pg_catalog.format_type(t.trftype, NULL) || ' language ' || l.lanname, {def}, NULL::text
+         FROM pg_catalog.pg_transform t JOIN pg_catalog.pg_language l ON l.oid = t.trflang
+         WHERE t.oid >= 16384 AND {ext}",
+        def = lines(&[
+            "'from sql: ' || t.trffromsql::regprocedure::text".into(),
+            "'to sql: ' || t.trftosql::regprocedure::text".into(),
+            comment("t.oid", "pg_transform"),
+        ]),
+        ext = ext("pg_transform", "t.oid"),
+    ));
+
+    // Comments on policies (the policy itself is modelled).
+    out.push(format!(
+        "SELECT 'comment on policy', n.nspname::text, n.nspname || '.' || c.relname || '.' || p.polname,
+                {comment}, NULL::text
+         FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE {USER_NS} AND pg_catalog.obj_description(p.oid, 'pg_policy') IS NOT NULL",
+        comment = comment("p.oid", "pg_policy"),
+    ));
+
+    // Settings of tables and views the model does not carry; a relation with none has no entry.
+    out.push(format!(
+        "SELECT * FROM (
+           SELECT 'relation settings' AS kind, n.nspname::text AS schema, n.nspname || '.' || c.relname AS identity, {def} AS definition, NULL::text AS owner
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_NS} AND {ext}) s
+         WHERE s.definition <> ''",
+        def = lines(&[
+            "CASE WHEN c.relkind IN ('r', 'p') AND c.relreplident <> 'd' THEN 'replica identity: ' || c.relreplident::text
+                || coalesce(' ' || (SELECT ic.relname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+                                    WHERE i.indrelid = c.oid AND i.indisreplident), '') END".into(),
+            "'access method: ' || (SELECT am.amname FROM pg_catalog.pg_am am WHERE am.oid = c.relam AND am.amname <> 'heap')".into(),
+            "'tablespace: ' || (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts WHERE ts.oid = c.reltablespace)".into(),
+            "'of type: ' || CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END".into(),
+            "'clustered on: ' || (SELECT ic.relname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+                                  WHERE i.indrelid = c.oid AND i.indisclustered)".into(),
+            "(SELECT string_agg(l, E'\\n' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+                JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+                LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum,
+                LATERAL (SELECT 'column ' || a.attname || ': ' || NULLIF(concat_ws(', ',
+                    CASE WHEN a.attstorage <> t.typstorage THEN 'storage ' || a.attstorage::text END,
+                    'compression ' || NULLIF(pg_catalog.to_jsonb(a) ->> 'attcompression', ''),
+                    'statistics ' || NULLIF(NULLIF(pg_catalog.to_jsonb(a) ->> 'attstattarget', '-1'), 'null'),
+                    'options ' || pg_catalog.array_to_string(a.attoptions, ', '),
+                    CASE WHEN c.relkind = 'v' THEN 'default ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid) END), '') AS l) x
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)".into(),
+        ]),
+        ext = ext("pg_class", "c.oid"),
+    ));
+    out
+}
+
+/// Reads every unmodelled object, keyed by `kind identity`. Runs in the introspection transaction.
+pub async fn read(conn: &mut PgConnection) -> Result<BTreeMap<String, Unmodelled>, SchemaError> {
+    let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(&mut *conn)
+        .await?;
+    let sql = readers(version).join("\nUNION ALL\n");
+    let mut out = BTreeMap::new();
+    for row in sqlx::query(&sql).fetch_all(&mut *conn).await? {
+        let u = Unmodelled {
+            kind: row.try_get(0)?,
+            schema: row.try_get(1)?,
+            identity: row.try_get(2)?,
+            definition: row.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
+            owner: row.try_get(4)?,
+        };
+        out.insert(u.key(), u);
+    }
+    Ok(out)
+}
+
+/// The lines of `a` not in `b` as `- line`, then those of `b` not in `a` as `+ line`.
+fn line_diff(a: &str, b: &str) -> Vec<String> {
+    let la: Vec<&str> = a.lines().collect();
+    let lb: Vec<&str> = b.lines().collect();
+    let mut out: Vec<String> = la
+        .iter()
+        .filter(|l| !lb.contains(l))
+        .map(|l| format!("- {l}"))
+        .collect();
+    out.extend(
+        lb.iter()
+            .filter(|l| !la.contains(l))
+            .map(|l| format!("+ {l}")),
+    );
+    if out.is_empty() && a != b {
+        out.push("definition differs in line order".into());
+    }
+    out
+}
+
+/// Every difference in unmodelled objects between `from` and `to`.
+pub fn compare(
+    from: &BTreeMap<String, Unmodelled>,
+    to: &BTreeMap<String, Unmodelled>,
+    opts: CompareOptions,
+) -> Vec<Difference> {
+    let mut out = Vec::new();
+    let keys: std::collections::BTreeSet<&String> = from.keys().chain(to.keys()).collect();
+    for key in keys {
+        let (a, b) = (from.get(key), to.get(key));
+        let any = a.or(b).expect("key from one side");
+        let absent_is_default = ABSENT_IS_DEFAULT.contains(&any.kind.as_str());
+        let (presence, details) = match (a, b) {
+            (Some(a), Some(b)) => {
+                let mut details = if a.definition == b.definition {
+                    Vec::new()
+                } else {
+                    line_diff(&a.definition, &b.definition)
+                };
+                if opts.owners && a.owner != b.owner {
+                    details.push(format!(
+                        "owner: {} → {}",
+                        a.owner.as_deref().unwrap_or("none"),
+                        b.owner.as_deref().unwrap_or("none")
+                    ));
+                }
+                if details.is_empty() {
+                    continue;
+                }
+                (Presence::Differs, details)
+            }
+            (Some(a), None) if absent_is_default => {
+                (Presence::Differs, line_diff(&a.definition, ""))
+            }
+            (None, Some(b)) if absent_is_default => {
+                (Presence::Differs, line_diff("", &b.definition))
+            }
+            (Some(_), None) => (Presence::OnlyInFrom, Vec::new()),
+            (None, Some(_)) => (Presence::OnlyInTo, Vec::new()),
+            (None, None) => continue,
+        };
+        out.push(Difference {
+            kind: difference_kind(&any.kind),
+            name: any.identity.clone(),
+            presence,
+            details,
+        });
+    }
+    out
+}
+
+/// What a plan says about each difference: the plan cannot make it, so nothing may run.
+pub fn blockers(
+    from: &BTreeMap<String, Unmodelled>,
+    to: &BTreeMap<String, Unmodelled>,
+    opts: CompareOptions,
+) -> Vec<String> {
+    compare(from, to, opts)
+        .into_iter()
+        .map(|d| {
+            let what = format!("{} {}", d.kind.trim_end_matches(" (not modelled)"), d.name);
+            match d.presence {
+                Presence::OnlyInFrom => format!(
+                    "{what} is only in the database and is not modelled: the plan cannot drop it"
+                ),
+                Presence::OnlyInTo => format!(
+                    "{what} is only in the target and is not modelled: the plan cannot create it"
+                ),
+                Presence::Differs => format!(
+                    "{what} differs and is not modelled: {}",
+                    d.details.join("; ")
+                ),
+            }
+        })
+        .collect()
+}
