@@ -30,21 +30,9 @@ const LATER: &[&str] = &[
     "later/v10.1.1_fix_payment_constraints.sql",
 ];
 
-/// The shared reference directory (`../shared/reference/legacy` next to the workspace), or `None`
-/// when this clone has no `../shared`. With `SOPROVOD_REQUIRE_SHARED=1` its absence is a panic;
-/// otherwise the caller prints that its test was not run.
-pub fn legacy_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/legacy");
-    if dir.join("supabase_schema.sql").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("SOPROVOD_REQUIRE_SHARED").as_deref() == Ok("1") {
-        panic!(
-            "SOPROVOD_REQUIRE_SHARED=1 but {} does not hold the legacy SQL",
-            dir.display()
-        );
-    }
-    None
+/// The shared reference directory, `../shared/reference/legacy` next to the workspace.
+pub fn legacy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/legacy")
 }
 
 /// Splits a script into statements at top-level semicolons, keeping quoted text, dollar-quoted

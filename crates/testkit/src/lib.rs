@@ -155,18 +155,10 @@ pub async fn db_with(template: &str, setup_sql: &str) -> TestDb {
 }
 
 /// A copy of the old bot's database in `state` with dirty data of `size` from `seed`, built once per
-/// test process into a template. `None` (after printing that the caller's test was not run) when
-/// this clone has no `../shared/reference/legacy`; see [`legacy::legacy_dir`].
-pub async fn legacy_db(
-    test: &str,
-    state: legacy::LegacyState,
-    size: legacy::LegacySize,
-    seed: u32,
-) -> Option<TestDb> {
-    let Some(dir) = legacy::legacy_dir() else {
-        println!("{test}: not run: ../shared/reference/legacy is absent (set SOPROVOD_REQUIRE_SHARED=1 to make that a failure)");
-        return None;
-    };
+/// test process into a template. Tests that call it are compiled only where
+/// `../shared/reference/legacy` exists (a build script's `legacy_corpus` cfg).
+pub async fn legacy_db(state: legacy::LegacyState, size: legacy::LegacySize, seed: u32) -> TestDb {
+    let dir = legacy::legacy_dir();
     let template_db = format!(
         "tpl_legacy_{}_{}_{}_{seed}",
         if state == legacy::LegacyState::A {
@@ -204,7 +196,7 @@ pub async fn legacy_db(
                 .insert(template_db.clone(), ());
         }
     }
-    Some(create_from(&template_db).await)
+    create_from(&template_db).await
 }
 
 async fn create_from(template: &str) -> TestDb {

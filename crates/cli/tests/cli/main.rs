@@ -7,4 +7,5 @@ mod errors;
 mod report;
 mod schema_engine;
 mod serve;
+#[cfg(legacy_corpus)]
 mod takeover;

@@ -94,9 +94,7 @@ fn backup_file(dir: &Path) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_backup_of_a_takeover_restores_into_a_fresh_database_and_in_place_with_identical_rows()
 {
-    let Some(db) = testkit::legacy_db("restore", LegacyState::B, SIZE, SEED).await else {
-        return;
-    };
+    let db = testkit::legacy_db(LegacyState::B, SIZE, SEED).await;
     let legacy = everything(&db).await;
     let dir = tempfile::tempdir().unwrap();
     let backups = dir.path().join("backups");
@@ -181,9 +179,7 @@ async fn the_backup_of_a_takeover_restores_into_a_fresh_database_and_in_place_wi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_whose_rows_do_not_match_the_manifest_changes_nothing_and_exits_2() {
-    let Some(db) = testkit::legacy_db("restore_bad", LegacyState::A, SIZE, SEED).await else {
-        return;
-    };
+    let db = testkit::legacy_db(LegacyState::A, SIZE, SEED).await;
     let dir = tempfile::tempdir().unwrap();
     let backups = dir.path().join("backups");
     let _ = apply_all(dir.path(), &db, &backups);

@@ -2,6 +2,7 @@
 
 use std::process::Command;
 
+#[cfg(legacy_corpus)]
 mod legacy;
 use std::time::{Duration, Instant};
 
