@@ -31,10 +31,20 @@ use crate::texts::{self, buttons};
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("database error: {0}")]
+    #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error("inconsistent conversation: {0}")]
     Inconsistent(&'static str),
+}
+
+impl EngineError {
+    /// A lock timeout or an aborted conflict: the event can be handled again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Db(e) | Self::Store(StoreError::Db(e)) => store::is_transient(e),
+            _ => false,
+        }
+    }
 }
 
 /// The engine; cheap to clone, shareable between tasks.
@@ -186,16 +196,30 @@ impl Engine {
     }
 
     /// Handles one event. Never fails: a database outage becomes a "try again later" reply (and
-    /// nothing is granted).
+    /// nothing is granted). A statement that gave up on a lock (a migration holding the table) is
+    /// tried again twice, after 0.5 s and 1.5 s: its transaction rolled back, so that is safe.
     pub async fn handle(&self, event: Event) -> Step {
         let lang = Lang::from_code(event.from.language_code.as_deref());
         let button = matches!(event.kind, EventKind::Button { .. });
         let kind = format!("{:?}", event.kind);
-        match self.try_handle(event).await {
-            Ok(step) => step,
-            Err(e) => {
-                tracing::error!(error = %e, event = %kind, "event not handled");
-                Step::Done(Self::unavailable(lang, button))
+        let mut pauses = [500u64, 1_500].into_iter();
+        loop {
+            match self.try_handle(event.clone()).await {
+                Ok(step) => return step,
+                Err(e) if e.is_transient() => match pauses.next() {
+                    Some(ms) => {
+                        tracing::warn!(error = %e, event = %kind, "database busy; trying the event again");
+                        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    }
+                    None => {
+                        tracing::error!(error = %e, event = %kind, "event not handled: database busy");
+                        return Step::Done(Self::unavailable(lang, button));
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, event = %kind, "event not handled");
+                    return Step::Done(Self::unavailable(lang, button));
+                }
             }
         }
     }

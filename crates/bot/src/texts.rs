@@ -426,8 +426,8 @@ pub fn delete_expired(l: Lang) -> String {
 pub fn unavailable(l: Lang) -> String {
     tr(
         l,
-        "⚠️ Сервис временно недоступен. Попробуйте позже — письма из лимита не списаны.",
-        "⚠️ The service is temporarily unavailable. Please try again later; nothing was taken from your quota.",
+        "⚠️ Сервис временно недоступен. Попробуйте через минуту — письма из лимита не списаны.",
+        "⚠️ The service is temporarily unavailable. Please try again in a minute; nothing was taken from your quota.",
     )
 }
 

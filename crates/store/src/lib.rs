@@ -29,16 +29,35 @@ pub enum StoreError {
     NotEmpty(String),
 }
 
+/// How long one of the product's statements waits for a lock. A schema migration holding a table
+/// makes the statement fail after this (the engine retries, then tells the user to try again in a
+/// minute) instead of queueing behind the migration for as long as it runs.
+pub const LOCK_TIMEOUT: &str = "3s";
+
 /// Opens a pool on `url`. One plain connection is made first so that an unreachable server or a
-/// wrong password is reported as such at once, not as a pool timeout ten seconds later.
+/// wrong password is reported as such at once, not as a pool timeout ten seconds later. Every
+/// connection of the pool has `lock_timeout` set to [`LOCK_TIMEOUT`].
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
     use sqlx::Connection;
-    sqlx::PgConnection::connect(url).await?.close().await?;
+    use std::str::FromStr;
+    let options =
+        sqlx::postgres::PgConnectOptions::from_str(url)?.options([("lock_timeout", LOCK_TIMEOUT)]);
+    sqlx::PgConnection::connect_with(&options)
+        .await?
+        .close()
+        .await?;
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect(url)
+        .connect_with(options)
         .await?)
+}
+
+/// Whether `e` is a lock the statement gave up on, or a conflict PostgreSQL resolved by aborting
+/// it (deadlock, serialization): nothing was written, and trying again shortly is safe.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("55P03" | "40P01" | "40001")))
 }
 
 /// Relations (tables, views, sequences...) in the user schemas of the database; empty means a

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod busy_database;
 mod conversation;
 mod input;
 mod llm_failures;

@@ -135,6 +135,8 @@ pub fn t(s: &str) -> DateTime<Utc> {
 
 pub struct Harness {
     pub pool: PgPool,
+    /// The test database's URL, for a pool opened the way the product opens it.
+    pub url: String,
     pub llm: Llm,
     pub clock: Arc<FakeClock>,
     pub config: Config,
@@ -150,6 +152,7 @@ impl Harness {
         let pool = db.pool().await;
         Self {
             pool,
+            url: db.url.clone(),
             llm: Llm::start().await,
             clock: Arc::new(FakeClock::at(t("2026-03-10T09:00:00Z"))),
             config,
