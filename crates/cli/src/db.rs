@@ -70,7 +70,8 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct HazardArgs {
     /// Hazard kinds to allow: `all`, or a comma list of data-loss, lossy-cast, table-rewrite,
-    /// matview-repopulate. A plan with a hazard that is not allowed changes nothing (exit 1).
+    /// matview-repopulate, security. A plan with a hazard that is not allowed changes nothing
+    /// (exit 1). Blockers (steps the live data would make fail) are never allowed.
     #[arg(long, value_name = "KINDS")]
     allow_hazards: Option<String>,
     /// Directory for the pg_dump backup of the tables the plan touches (default:
@@ -177,19 +178,57 @@ async fn make_plan(
     Ok((from, to, plan))
 }
 
+/// What the data steps of the plan resolve (`@resolves`); preflight reports those blockers as
+/// resolved instead of refusing.
+fn resolutions(_plan: &Plan) -> Vec<schema::Resolution> {
+    Vec::new()
+}
+
+/// Runs the plan's data checks against the live rows, read-only.
+async fn run_preflight(
+    url: &str,
+    from: &schema::Model,
+    plan: &Plan,
+) -> anyhow::Result<schema::Preflight> {
+    schema::preflight(url, from, plan, &resolutions(plan))
+        .await
+        .context("preflight: checking the plan against the live rows")
+}
+
 async fn plan(source: &DbSource, args: PlanArgs) -> anyhow::Result<Outcome> {
     let target = target(&args.target)?;
     let url = source.ensure_url().await?;
     let (from, _, plan) = make_plan(&url, &target).await?;
+    let preflight = run_preflight(&url, &from, &plan).await?;
     match Format::parse(&args.format).unwrap_or(Format::Text) {
         Format::Text => {
             print!("{}", format::plan_text(&plan));
             print!("{}", lock_text(&url, &from, &plan).await?);
+            print!("{}", preflight.text());
         }
-        Format::Sql => print!("{}", format::plan_sql(&plan)),
-        Format::Json => println!("{}", format::plan_json(&plan)),
+        Format::Sql => print!("{}{}", preflight.sql_guard(), format::plan_sql(&plan)),
+        Format::Json => {
+            let mut doc: serde_json::Value = serde_json::from_str(&format::plan_json(&plan))?;
+            doc["blockers"] = serde_json::to_value(&preflight.blockers)?;
+            doc["preflight"] = serde_json::to_value(&preflight)?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
     }
     Ok(Outcome::Ok)
+}
+
+/// Prints the preflight report; true when no blocker stands in the way.
+fn blockers_clear(preflight: &schema::Preflight) -> bool {
+    print!("{}", preflight.text());
+    if preflight.is_clear() {
+        return true;
+    }
+    eprintln!(
+        "refused: {} blockers (listed above): the live data would make the plan fail; nothing was changed. \
+         Fix the rows, or add a data step that resolves them, then plan again",
+        preflight.blockers.len()
+    );
+    false
 }
 
 fn parse_allowed(raw: Option<&str>) -> anyhow::Result<BTreeSet<HazardKind>> {
@@ -202,7 +241,7 @@ fn parse_allowed(raw: Option<&str>) -> anyhow::Result<BTreeSet<HazardKind>> {
             out.extend(HazardKind::ALL);
         } else {
             out.insert(HazardKind::parse(part).with_context(|| {
-                format!("unknown hazard kind {part:?}; the kinds are all, data-loss, lossy-cast, table-rewrite, matview-repopulate")
+                format!("unknown hazard kind {part:?}; the kinds are all, data-loss, lossy-cast, table-rewrite, matview-repopulate, security")
             })?);
         }
     }
@@ -390,7 +429,9 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Refused);
     }
     print!("{}", lock_text(&url, &from, &plan).await?);
-    if !hazards_allowed(&plan, &allowed) {
+    let preflight = run_preflight(&url, &from, &plan).await?;
+    let clear = blockers_clear(&preflight);
+    if !hazards_allowed(&plan, &allowed) || !clear {
         return Ok(Outcome::Refused);
     }
     if !args.yes {
@@ -572,7 +613,19 @@ async fn up(source: &DbSource, args: UpArgs) -> anyhow::Result<Outcome> {
             "at the declared schema (verified)".to_string()
         } else {
             eprint!("{}", format::plan_text(&plan));
-            if refuse_blocked(&plan) || !hazards_allowed(&plan, &allowed) {
+            if refuse_blocked(&plan) {
+                return Ok(Outcome::Refused);
+            }
+            let preflight = run_preflight(&url, &from, &plan).await?;
+            eprint!("{}", preflight.text());
+            let clear = preflight.is_clear();
+            if !clear {
+                eprintln!(
+                    "refused: {} blockers (listed above); nothing was changed",
+                    preflight.blockers.len()
+                );
+            }
+            if !hazards_allowed(&plan, &allowed) || !clear {
                 return Ok(Outcome::Refused);
             }
             run_plan(&url, &from, &to, &plan, &target, &args.hazards).await?;

@@ -21,7 +21,9 @@
 //! ```
 //! `unmodelled` lists blockers: differences in kinds the engine does not model; a plan with any is
 //! refused by `db apply`. In drift their kind reads `domain (not modelled)`.
-//! Hazard kinds are `data-loss`, `lossy-cast`, `table-rewrite`, `matview-repopulate`.
+//! Hazard kinds are `data-loss`, `lossy-cast`, `table-rewrite`, `matview-repopulate`, `security`.
+//! `db plan --format json` adds `blockers` (data blockers, see `preflight::Blocker`) and the whole
+//! `preflight` report (`blockers`, `resolved`, `unchecked`, `checks`, `elapsed` in seconds).
 
 use std::collections::BTreeMap;
 

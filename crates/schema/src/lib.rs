@@ -21,6 +21,7 @@ pub mod locks;
 pub mod model;
 pub mod order;
 pub mod plan;
+pub mod preflight;
 pub mod target;
 pub mod unmodelled;
 
@@ -30,6 +31,7 @@ pub use diff::{compare, CompareOptions, Difference, Drift, Presence};
 pub use equivalence::{reconcile, reconcile_url};
 pub use model::{Model, QName};
 pub use plan::{plan, Hazard, HazardKind, Plan, Step};
+pub use preflight::{preflight, Blocker, DataCheck, Preflight, Resolution, ResolveKind};
 pub use target::{introspect_url, load_target, Target};
 
 /// Errors of the schema engine.

@@ -14,6 +14,7 @@ use crate::casts::{cast_effect, CastEffect};
 use crate::diff::CompareOptions;
 use crate::model::*;
 use crate::order::topo_order;
+use crate::preflight::{check_expression, unique_index_parts, DataCheck};
 
 /// The hazard kinds of the command-line contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -27,14 +28,17 @@ pub enum HazardKind {
     TableRewrite,
     /// A materialized view is recreated and refilled.
     MatviewRepopulate,
+    /// A row-security policy removed, row security disabled, a grant revoked.
+    Security,
 }
 
 impl HazardKind {
-    pub const ALL: [HazardKind; 4] = [
+    pub const ALL: [HazardKind; 5] = [
         HazardKind::DataLoss,
         HazardKind::LossyCast,
         HazardKind::TableRewrite,
         HazardKind::MatviewRepopulate,
+        HazardKind::Security,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +47,7 @@ impl HazardKind {
             Self::LossyCast => "lossy-cast",
             Self::TableRewrite => "table-rewrite",
             Self::MatviewRepopulate => "matview-repopulate",
+            Self::Security => "security",
         }
     }
 
@@ -74,6 +79,9 @@ pub struct Step {
     pub hazards: Vec<Hazard>,
     /// An existing table whose rows or shape this step changes (backed up before applying).
     pub touches: Option<QName>,
+    /// What the live rows must satisfy for this statement to run (checked by `preflight`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<DataCheck>,
 }
 
 /// The ordered statements plus what the plan leaves alone.
@@ -207,6 +215,7 @@ fn step(object: impl Into<String>, action: impl Into<String>, sql: impl Into<Str
         sql: sql.into(),
         hazards: Vec::new(),
         touches: None,
+        checks: Vec::new(),
     }
 }
 
@@ -221,6 +230,11 @@ impl Step {
 
     fn touching(mut self, table: &QName) -> Self {
         self.touches = Some(table.clone());
+        self
+    }
+
+    fn checking(mut self, check: DataCheck) -> Self {
+        self.checks.push(check);
         self
     }
 }
@@ -272,6 +286,58 @@ fn column_sql(c: &Column) -> String {
         s.push_str(&format!(" GENERATED {} AS IDENTITY", identity_kind(i)));
     }
     s
+}
+
+/// What the live rows of `ft` must satisfy for constraint `cn` to be added to it.
+fn constraint_checks(table: &QName, cn: &str, c: &Constraint, ft: &Table) -> Vec<DataCheck> {
+    let mut out = Vec::new();
+    match c.kind.as_str() {
+        "p" | "u" => {
+            if c.kind == "p" {
+                for col in &c.columns {
+                    if ft.column(col).is_some_and(|fc| !fc.not_null) {
+                        out.push(DataCheck::NotNull {
+                            table: table.clone(),
+                            column: col.clone(),
+                        });
+                    }
+                }
+            }
+            out.push(DataCheck::Unique {
+                table: table.clone(),
+                name: cn.to_string(),
+                keys: c.columns.iter().map(|k| ident(k)).collect(),
+                predicate: None,
+                nulls_distinct: !c.definition.contains("NULLS NOT DISTINCT"),
+            });
+        }
+        "c" => {
+            if let Some(expr) = check_expression(&c.definition) {
+                out.push(DataCheck::Check {
+                    table: table.clone(),
+                    name: cn.to_string(),
+                    expr,
+                });
+            }
+        }
+        "f" if !c.definition.ends_with("NOT VALID") => {
+            if let Some(references) = &c.references {
+                out.push(DataCheck::ForeignKey {
+                    table: table.clone(),
+                    name: cn.to_string(),
+                    columns: c.columns.clone(),
+                    references: references.clone(),
+                    referenced_columns: c.referenced_columns.clone(),
+                });
+            }
+        }
+        "x" => out.push(DataCheck::Exclusion {
+            table: table.clone(),
+            name: cn.to_string(),
+        }),
+        _ => {}
+    }
+    out
 }
 
 fn identity_kind(code: &str) -> &'static str {
@@ -505,6 +571,7 @@ impl<'a> Planner<'a> {
         object: &str,
         from: &BTreeSet<Grant>,
         to: &BTreeSet<Grant>,
+        existing: bool,
     ) {
         let on = match kind {
             "VIEW" | "MATERIALIZED VIEW" | "TABLE" => "TABLE",
@@ -527,14 +594,19 @@ impl<'a> Planner<'a> {
                     grantee(&g.grantee)
                 )
             };
-            self.push(
-                phase,
-                step(
-                    object,
-                    format!("revoke {} from {}", g.privilege, g.grantee),
-                    sql,
-                ),
+            let mut s = step(
+                object,
+                format!("revoke {} from {}", g.privilege, g.grantee),
+                sql,
             );
+            // Revoking what a new object got at creation takes nothing away from anyone.
+            if existing {
+                s = s.hazard(
+                    HazardKind::Security,
+                    format!("{} loses {} on {target}", g.grantee, g.privilege),
+                );
+            }
+            self.push(phase, s);
         }
         for g in to.difference(from) {
             let option = if g.grantable {
@@ -590,7 +662,15 @@ impl<'a> Planner<'a> {
         let from_grants = from
             .map(|f| f.grants.clone())
             .unwrap_or_else(|| default_grants(kind));
-        self.grants_sql(phase, kind, target, object, &from_grants, &to.grants);
+        self.grants_sql(
+            phase,
+            kind,
+            target,
+            object,
+            &from_grants,
+            &to.grants,
+            from.is_some(),
+        );
     }
 
     fn namespaces(&mut self) {
@@ -690,6 +770,12 @@ impl<'a> Planner<'a> {
                     format!("extension {name}"),
                     "drop",
                     format!("DROP EXTENSION {};", ident(name)),
+                )
+                .hazard(
+                    HazardKind::DataLoss,
+                    format!(
+                        "extension {name} and the functions, types and operators it installed are dropped"
+                    ),
                 ),
             );
         }
@@ -1214,6 +1300,13 @@ impl<'a> Planner<'a> {
                         table.sql(),
                         grantee(&g.grantee)
                     ),
+                )
+                .hazard(
+                    HazardKind::Security,
+                    format!(
+                        "{} loses {} on column {column} of {table}",
+                        g.grantee, g.privilege
+                    ),
                 ),
             );
         }
@@ -1278,6 +1371,7 @@ impl<'a> Planner<'a> {
         }
         // (subcommand, hazards, description, column whose type changes)
         let mut retypes: Vec<(String, Vec<Hazard>, String, Option<String>)> = Vec::new();
+        let mut retype_checks: Vec<DataCheck> = Vec::new();
         for tc in &tt.columns {
             let col = ident(&tc.name);
             let Some(fc) = ft.column(&tc.name) else {
@@ -1290,6 +1384,16 @@ impl<'a> Planner<'a> {
                     alter(format!("ADD COLUMN {}", column_sql(tc))),
                 )
                 .touching(name);
+                if tc.not_null
+                    && tc.default.is_none()
+                    && tc.identity.is_none()
+                    && tc.generated.is_none()
+                {
+                    s = s.checking(DataCheck::RequiredColumn {
+                        table: name.clone(),
+                        column: tc.name.clone(),
+                    });
+                }
                 if tc.generated.is_some()
                     || tc.identity.is_some()
                     || tc.default.as_deref().is_some_and(is_volatile_default)
@@ -1452,6 +1556,26 @@ impl<'a> Planner<'a> {
                     )
                 };
                 let type_changes = (fc.data_type != tc.data_type).then(|| tc.name.clone());
+                if fc.data_type != tc.data_type || enum_rebuilt {
+                    let using_expr = using
+                        .strip_prefix(" USING ")
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("{col}::{}", tc.data_type));
+                    retype_checks.push(DataCheck::Cast {
+                        table: name.clone(),
+                        column: tc.name.clone(),
+                        from_type: fc.data_type.clone(),
+                        to_type: tc.data_type.clone(),
+                        using: using_expr,
+                        enum_labels: tc.enum_type.as_ref().and_then(|e| {
+                            let recreated =
+                                self.replaced_enums.contains(e) || !self.from.enums.contains_key(e);
+                            recreated
+                                .then(|| self.to.enums.get(e).map(|en| en.labels.clone()))
+                                .flatten()
+                        }),
+                    });
+                }
                 retypes.push((
                     format!("ALTER COLUMN {col} TYPE {}{collate}{using}", tc.data_type),
                     hazards,
@@ -1473,6 +1597,7 @@ impl<'a> Planner<'a> {
             );
             let mut s = step(&object, format!("retype {}", what.join(", ")), sql).touching(name);
             s.hazards = retypes.iter().flat_map(|r| r.1.clone()).collect();
+            s.checks = retype_checks;
             let retyped_cols: BTreeSet<String> =
                 retypes.iter().filter_map(|r| r.3.clone()).collect();
             let fks = self.foreign_keys_on_retyped(name, &retyped_cols);
@@ -1500,7 +1625,11 @@ impl<'a> Planner<'a> {
                         format!("{} not null", tc.name),
                         alter(format!("ALTER COLUMN {col} SET NOT NULL")),
                     )
-                    .touching(name),
+                    .touching(name)
+                    .checking(DataCheck::NotNull {
+                        table: name.clone(),
+                        column: tc.name.clone(),
+                    }),
                 );
             }
             if !tc.not_null && fc.not_null {
@@ -1823,8 +1952,11 @@ impl<'a> Planner<'a> {
                         tc.definition
                     ),
                 );
-                if ft.is_some() {
+                if let Some(ft) = ft {
                     s = s.touching(name);
+                    for check in constraint_checks(name, cn, tc, ft) {
+                        s = s.checking(check);
+                    }
                 }
                 self.push(phase, s);
                 if tc.comment.is_some() {
@@ -1841,20 +1973,31 @@ impl<'a> Planner<'a> {
             }
         }
         let findex = ft.map(|f| f.indexes.clone()).unwrap_or_default();
-        self.indexes(&object, &name.schema, &findex, &tt.indexes, ft.is_some());
+        self.indexes(
+            &object,
+            name,
+            &name.schema,
+            &findex,
+            &tt.indexes,
+            ft.is_some(),
+        );
         let ftrig = ft.map(|f| f.triggers.clone()).unwrap_or_default();
         self.triggers(&object, &t, &ftrig, &tt.triggers);
         let fpol = ft.map(|f| f.policies.clone()).unwrap_or_default();
         for (pn, fp) in &fpol {
             if tt.policies.get(pn) != Some(fp) {
-                self.push(
-                    Phase::DropConstraints,
-                    step(
-                        &object,
-                        format!("drop policy {pn}"),
-                        format!("DROP POLICY {} ON {t};", ident(pn)),
-                    ),
+                let mut s = step(
+                    &object,
+                    format!("drop policy {pn}"),
+                    format!("DROP POLICY {} ON {t};", ident(pn)),
                 );
+                if !tt.policies.contains_key(pn) {
+                    s = s.hazard(
+                        HazardKind::Security,
+                        format!("row-security policy {pn} is removed"),
+                    );
+                }
+                self.push(Phase::DropConstraints, s);
             }
         }
         for (pn, tp) in &tt.policies {
@@ -1893,14 +2036,18 @@ impl<'a> Planner<'a> {
             .unwrap_or((false, false));
         if frls != tt.row_security {
             let what = if tt.row_security { "ENABLE" } else { "DISABLE" };
-            self.push(
-                Phase::TableOptions,
-                step(
-                    &object,
-                    format!("{} row level security", what.to_lowercase()),
-                    format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;"),
-                ),
+            let mut s = step(
+                &object,
+                format!("{} row level security", what.to_lowercase()),
+                format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;"),
             );
+            if !tt.row_security {
+                s = s.hazard(
+                    HazardKind::Security,
+                    format!("row security of {name} is disabled"),
+                );
+            }
+            self.push(Phase::TableOptions, s);
         }
         if fforce != tt.force_row_security {
             let what = if tt.force_row_security {
@@ -1908,20 +2055,26 @@ impl<'a> Planner<'a> {
             } else {
                 "NO FORCE"
             };
-            self.push(
-                Phase::TableOptions,
-                step(
-                    &object,
-                    format!("{} row level security", what.to_lowercase()),
-                    format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;"),
-                ),
+            let mut s = step(
+                &object,
+                format!("{} row level security", what.to_lowercase()),
+                format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;"),
             );
+            if !tt.force_row_security {
+                s = s.hazard(
+                    HazardKind::Security,
+                    format!("row security of {name} no longer applies to its owner"),
+                );
+            }
+            self.push(Phase::TableOptions, s);
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn indexes(
         &mut self,
         object: &str,
+        table: &QName,
         schema: &str,
         from: &BTreeMap<String, Index>,
         to: &BTreeMap<String, Index>,
@@ -1942,14 +2095,24 @@ impl<'a> Planner<'a> {
         for (n, ti) in to {
             let fi = from.get(n).filter(|fi| fi.definition == ti.definition);
             if fi.is_none() {
-                self.push(
-                    Phase::Indexes,
-                    step(
-                        object,
-                        format!("create index {n}"),
-                        format!("{};", ti.definition),
-                    ),
+                let mut s = step(
+                    object,
+                    format!("create index {n}"),
+                    format!("{};", ti.definition),
                 );
+                if let (true, Some((keys, predicate, nulls_distinct))) = (
+                    existing && self.from.tables.contains_key(table),
+                    unique_index_parts(&ti.definition),
+                ) {
+                    s = s.checking(DataCheck::Unique {
+                        table: table.clone(),
+                        name: n.clone(),
+                        keys,
+                        predicate,
+                        nulls_distinct,
+                    });
+                }
+                self.push(Phase::Indexes, s);
             }
             if fi.map(|f| &f.comment) != Some(&ti.comment) && (ti.comment.is_some() || fi.is_some())
             {
@@ -1963,7 +2126,6 @@ impl<'a> Planner<'a> {
                 );
             }
         }
-        let _ = existing;
     }
 
     fn triggers(
@@ -2255,7 +2417,7 @@ impl<'a> Planner<'a> {
                 ),
             );
         }
-        self.indexes(&object, &name.schema, &fv.indexes, &tv.indexes, true);
+        self.indexes(&object, name, &name.schema, &fv.indexes, &tv.indexes, true);
         self.triggers(&object, &name.sql(), &fv.triggers, &tv.triggers);
         self.extras(
             Phase::Extras,

@@ -1,6 +1,7 @@
 //! Integration tests of the `soprovod` binary, run as a process the way operators run it.
 
 mod analytics;
+mod blockers;
 mod chat;
 mod embedded_db;
 mod errors;

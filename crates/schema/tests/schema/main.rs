@@ -10,4 +10,5 @@ mod safety_nets;
 // Built only where the peer corpus exists (see build.rs).
 #[cfg(peer_corpus)]
 mod peer_suite;
+mod preflight;
 mod unmodelled;
