@@ -563,6 +563,7 @@ impl<'a> Planner<'a> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn grants_sql(
         &mut self,
         phase: Phase,
