@@ -651,6 +651,29 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let l = t.lang;
         let c = &self.inner.config;
+        // Another variant differs from every letter before it; one the offline composer cannot
+        // make different is refused before anything is charged.
+        let mut next_variant = 0;
+        if let Source::VariantOf(s) = &source {
+            let resume = s.resume_text.as_deref().unwrap_or_default();
+            let before =
+                sessions::letters_for_inputs(tx, t.user.id, &s.job_description, resume).await?;
+            next_variant = u32::try_from(before.len()).unwrap_or(u32::MAX).max(1);
+            if self.inner.writer.is_offline() {
+                let fresh = (next_variant..next_variant.saturating_add(6)).find(|&v| {
+                    let text = llm::offline_compose(&s.job_description, resume, v);
+                    !before.contains(&text)
+                });
+                match fresh {
+                    Some(v) => next_variant = v,
+                    None => {
+                        t.conv.state = State::AwaitingFeedback;
+                        t.say(texts::no_new_variant(l));
+                        return Ok(());
+                    }
+                }
+            }
+        }
         let history = match self.rate(t, ratelimit::GENERATIONS, &t.conv.generation_times) {
             Ok(h) => h,
             Err(wait) => {
@@ -719,9 +742,7 @@ impl Engine {
                 )
                 .await?;
                 sessions::start_generating(tx, sid, None, max_improvements).await?;
-                // Varies from letter to letter (the offline composer picks its wording by it).
-                let variant = 1 + u32::from(sid.get().as_bytes()[0] % 3);
-                (sid, s.job_description, resume, variant)
+                (sid, s.job_description, resume, next_variant)
             }
         };
         t.conv.state = State::Generating;
@@ -771,6 +792,21 @@ impl Engine {
             ));
             return Ok(());
         }
+        let (_, latest) = sessions::latest_version(tx, sid)
+            .await?
+            .ok_or(EngineError::Inconsistent("no letter to improve"))?;
+        // Offline, a request the composer cannot apply is said so before an improvement or a
+        // rate-limit slot is used; the user may write another request.
+        if self.inner.writer.is_offline() {
+            let resume = s.resume_text.as_deref().unwrap_or_default();
+            if let Err(why) =
+                llm::offline_improve(&s.job_description, resume, &latest, request.as_str())
+            {
+                t.conv.state = State::AwaitingImprovement;
+                t.say(escape_html(&why.message(l == Lang::Ru)));
+                return Ok(());
+            }
+        }
         match self.rate(t, ratelimit::GENERATIONS, &t.conv.generation_times) {
             Ok(Some(h)) => t.conv.generation_times = h,
             Ok(None) => {}
@@ -779,9 +815,6 @@ impl Engine {
                 return Ok(());
             }
         }
-        let (_, latest) = sessions::latest_version(tx, sid)
-            .await?
-            .ok_or(EngineError::Inconsistent("no letter to improve"))?;
         t.conv.state = State::Generating;
         t.conv.generation_started_at = Some(t.now);
         t.conv.grant = None;

@@ -140,6 +140,15 @@ fn seconds(s: f64) -> String {
     format!("{s:.1}")
 }
 
+/// Every variant the offline composer can write for these texts is already sent; nothing charged.
+pub fn no_new_variant(l: Lang) -> String {
+    tr(
+        l,
+        "Новых вариантов без ИИ больше не получится: все, что я могу составить из этих текстов, уже отправлены. Письмо не списано. Попробуйте ✏️ Улучшить или /new.",
+        "The offline composer has no new variant left for these texts: every one it can write was sent. No letter was used. Try ✏️ Improve or /new.",
+    )
+}
+
 pub fn letter_ready(l: Lang, secs: f64, quota: &str, offline: bool) -> String {
     let mut s = match l {
         Lang::Ru => format!("🎉 Письмо готово за {} сек.\n{quota}", seconds(secs)),

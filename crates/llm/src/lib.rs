@@ -12,7 +12,9 @@ mod settings;
 
 pub use clean::clean_letter;
 pub use client::Client;
-pub use offline::compose as offline_compose;
+pub use offline::{
+    compose as offline_compose, improve as offline_improve, plural_ru, writes_russian, Unapplied,
+};
 pub use settings::{ApiKey, Settings, SettingsError};
 
 use std::time::Duration;
@@ -108,6 +110,9 @@ pub enum LlmError {
     Malformed(String),
     #[error("the answer holds no letter ({0})")]
     NoLetter(&'static str),
+    /// The offline composer cannot apply this improvement request; nothing was written.
+    #[error("the offline composer cannot apply the request")]
+    Unapplied(Unapplied),
 }
 
 impl LlmError {
@@ -116,7 +121,7 @@ impl LlmError {
         match self {
             Self::Status(s) => *s == 429 || *s == 408 || *s >= 500,
             Self::Timeout(_) | Self::Unreachable => true,
-            Self::Malformed(_) | Self::NoLetter(_) => false,
+            Self::Malformed(_) | Self::NoLetter(_) | Self::Unapplied(_) => false,
         }
     }
 }
@@ -155,7 +160,11 @@ impl Writer {
             Self::Remote(client) => client.write(task).await,
             Self::Offline => {
                 let started = std::time::Instant::now();
-                let text = offline::write(task);
+                let text = offline::write(task).map_err(|u| Failure {
+                    error: LlmError::Unapplied(u),
+                    calls: Vec::new(),
+                    seconds: started.elapsed().as_secs_f64(),
+                })?;
                 Ok(Letter {
                     text,
                     model: offline::MODEL.to_string(),

@@ -173,6 +173,28 @@ pub async fn complete(
     Ok(())
 }
 
+/// Every first letter this user already has for exactly this vacancy and resume, oldest first:
+/// another variant must differ from all of them.
+pub async fn letters_for_inputs(
+    conn: &mut PgConnection,
+    user: UserId,
+    vacancy: &str,
+    resume: &str,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT generated_letter FROM letter_sessions
+         WHERE user_id = $1 AND job_description = $2 AND resume_text = $3
+           AND generated_letter IS NOT NULL
+         ORDER BY created_at, id",
+    )
+    .bind(user.get())
+    .bind(vacancy)
+    .bind(resume)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(t,)| t).collect())
+}
+
 /// The latest version of the letter: (iteration number, text), 0 being the first letter.
 pub async fn latest_version(
     conn: &mut PgConnection,

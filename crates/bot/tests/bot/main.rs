@@ -8,5 +8,6 @@ mod conversation;
 mod input;
 mod llm_failures;
 mod logs;
+mod offline;
 mod payments;
 mod quota;

@@ -169,6 +169,16 @@ impl Harness {
         )
     }
 
+    /// An engine whose letters come from the offline composer (no API key).
+    pub fn offline_engine(&self) -> Engine {
+        Engine::with_clock(
+            self.pool.clone(),
+            llm::Writer::Offline,
+            self.config.clone(),
+            self.clock.clone(),
+        )
+    }
+
     pub fn advance(&self, minutes: i64) {
         self.clock.advance(chrono::Duration::minutes(minutes));
     }

@@ -204,13 +204,14 @@ async fn a_reply_with_a_preamble_comes_back_clean() {
 }
 
 #[tokio::test]
-async fn without_an_api_key_the_offline_composer_writes_a_labelled_draft() {
+async fn without_an_api_key_the_offline_composer_writes_the_letter() {
     let s = Settings::from_lookup(|_| None).unwrap();
     let writer = Writer::from_settings(s);
     assert!(writer.is_offline());
     let letter = writer.write(&task()).await.unwrap();
     assert!(letter.offline && letter.calls.is_empty());
-    assert!(letter.text.contains("Офлайн-черновик"), "{}", letter.text);
+    assert_eq!(letter.model, "offline-composer");
+    assert!(letter.text.contains("С уважением,"), "{}", letter.text);
 }
 
 #[test]
