@@ -21,6 +21,10 @@ use crate::Task;
 
 pub const MODEL: &str = "offline-composer";
 
+/// Distinct takes the composer has on one pair of texts; variant `n` and `n + VARIANTS` are the
+/// same letter, so the bot refuses (without charging) a variant past them.
+pub const VARIANTS: u32 = 12;
+
 fn vacancy_is_russian(vacancy: &str) -> bool {
     TextLanguage::detect(vacancy) == TextLanguage::Russian
 }
@@ -29,7 +33,7 @@ fn vacancy_is_russian(vacancy: &str) -> bool {
 /// and tells other facts or the same ones in another order).
 pub fn compose(vacancy: &str, resume: &str, variant: u32) -> String {
     let inputs = compose::Inputs::read(vacancy, resume);
-    compose::letter(&inputs, variant as usize)
+    compose::letter(&inputs, (variant % VARIANTS) as usize)
 }
 
 /// `latest` changed as `request` asks, or why the offline composer cannot do it.
