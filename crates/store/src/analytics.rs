@@ -316,7 +316,11 @@ pub async fn retention<'c>(db: impl PgExecutor<'c>) -> Result<Vec<RetentionCell>
 /// database that already had rows, until [`rebuild_summaries`] runs). False too when the summary
 /// tables do not exist at all.
 pub async fn summaries_filled(pool: &sqlx::PgPool) -> Result<bool, StoreError> {
-    for mark in ["analytics_summary_state", "analytics_retention_state"] {
+    for mark in [
+        "analytics_summary_state",
+        "analytics_retention_state",
+        "analytics_funnel_state",
+    ] {
         let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
             .bind(mark)
             .fetch_one(pool)
@@ -335,7 +339,7 @@ pub async fn summaries_filled(pool: &sqlx::PgPool) -> Result<bool, StoreError> {
 }
 
 /// Recomputes the analytics summaries from the base tables (`analytics_rebuild()`, which also
-/// rebuilds the retention and premium-expiry summaries): needed once when the summaries are added
+/// rebuilds the retention, premium-expiry, funnel and revenue summaries): needed once when the summaries are added
 /// to a database that already has users; triggers keep them exact afterwards.
 pub async fn rebuild_summaries<'c>(db: impl PgExecutor<'c>) -> Result<(), StoreError> {
     sqlx::query("SELECT analytics_rebuild()")

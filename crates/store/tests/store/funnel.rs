@@ -1,5 +1,6 @@
 //! The funnel and revenue views against a computation in Rust from an in-memory copy of generated
-//! data (events, letters, ratings, improvements, payments), read in four session time zones.
+//! data (events, letters, ratings, improvements, payments), read in four session time zones; after
+//! updates and deletes (the summaries follow them), unfilled (the base tables) and rebuilt.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -300,7 +301,8 @@ fn generate(now: DateTime<Utc>) -> Vec<User> {
     users
 }
 
-async fn insert(conn: &mut PgConnection, users: &[User]) {
+/// Inserts the users and their rows; returns their ids, in order.
+async fn insert(conn: &mut PgConnection, users: &[User]) -> Vec<i64> {
     let referrer: i64 = sqlx::query_scalar(
         "INSERT INTO users (telegram_user_id, username) VALUES (9100000000, 'referrer') RETURNING id",
     )
@@ -314,6 +316,7 @@ async fn insert(conn: &mut PgConnection, users: &[User]) {
         .await
         .unwrap();
     let mut payment_no = 0;
+    let mut ids = Vec::new();
     for (i, u) in users.iter().enumerate() {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (telegram_user_id, is_test, created_at) VALUES ($1, $2, $3) RETURNING id",
@@ -324,6 +327,7 @@ async fn insert(conn: &mut PgConnection, users: &[User]) {
         .fetch_one(&mut *conn)
         .await
         .unwrap();
+        ids.push(id);
         if u.utm_source.is_some() || u.referred {
             sqlx::query("INSERT INTO acquisition_channels (user_id, utm_source, referral_user_id) VALUES ($1, $2, $3)")
                 .bind(id)
@@ -391,9 +395,10 @@ async fn insert(conn: &mut PgConnection, users: &[User]) {
             .unwrap();
         }
     }
+    ids
 }
 
-async fn loaded() -> (testkit::TestDb, Vec<User>) {
+async fn loaded() -> (testkit::TestDb, Vec<User>, Vec<i64>) {
     let db = testkit::db_with("declared", &store::declared_sql()).await;
     let mut conn = db.connect().await;
     sqlx::query("SET TimeZone = 'America/Los_Angeles'")
@@ -405,13 +410,41 @@ async fn loaded() -> (testkit::TestDb, Vec<User>) {
         .await
         .unwrap();
     let users = generate(now);
-    insert(&mut conn, &users).await;
-    (db, users)
+    let ids = insert(&mut conn, &users).await;
+    (db, users, ids)
+}
+
+/// Both reports in every session time zone, each read in one transaction, against the model.
+async fn assert_reports_match(conn: &mut PgConnection, users: &[User], when: &str) {
+    for tz in TIME_ZONES {
+        sqlx::query(&format!("SET TimeZone = '{tz}'"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let rows = funnel::funnel(&mut *tx).await.unwrap();
+        let revenue = funnel::revenue(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            rows,
+            expected_funnel(users, now),
+            "user_funnel {when}, TimeZone {tz}"
+        );
+        assert_eq!(
+            revenue,
+            expected_revenue(users, now),
+            "user_cohort_revenue {when}, TimeZone {tz}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn the_funnel_and_revenue_match_the_rust_computation_in_every_session_time_zone() {
-    let (db, users) = loaded().await;
+    let (db, users, _) = loaded().await;
     let mut conn = db.connect().await;
     for tz in TIME_ZONES {
         sqlx::query(&format!("SET TimeZone = '{tz}'"))
@@ -466,4 +499,140 @@ async fn the_funnel_and_revenue_match_the_rust_computation_in_every_session_time
             .iter()
             .all(|r| r.cohort_month >= add_months(month_of(now), -11)));
     }
+}
+
+#[tokio::test]
+async fn the_funnel_and_revenue_summaries_follow_updates_and_deletes_and_a_rebuild() {
+    let (db, mut users, ids) = loaded().await;
+    let mut conn = db.connect().await;
+    let crowd: Vec<usize> = (7..users.len()).collect();
+
+    // A refund, in one statement for several users' Stars payments.
+    let refunded: Vec<usize> = crowd
+        .iter()
+        .copied()
+        .filter(|&i| {
+            users[i]
+                .payments
+                .iter()
+                .any(|p| p.status == "succeeded" && p.currency == "XTR")
+        })
+        .step_by(2)
+        .collect();
+    let refunded_ids: Vec<i64> = refunded.iter().map(|&i| ids[i]).collect();
+    sqlx::query("UPDATE payments SET status = 'refunded' WHERE user_id = ANY($1) AND status = 'succeeded' AND currency = 'XTR'")
+        .bind(&refunded_ids)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for &i in &refunded {
+        for p in &mut users[i].payments {
+            if p.status == "succeeded" && p.currency == "XTR" {
+                p.status = "refunded";
+            }
+        }
+    }
+    assert!(!refunded.is_empty());
+
+    // Every rating withdrawn; every resume wiped from the letters of a third of the crowd.
+    sqlx::query("DELETE FROM letter_feedback")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for u in &mut users {
+        for l in &mut u.letters {
+            l.feedback = false;
+        }
+    }
+    let wiped: Vec<usize> = crowd.iter().copied().step_by(3).collect();
+    let wiped_ids: Vec<i64> = wiped.iter().map(|&i| ids[i]).collect();
+    sqlx::query("UPDATE letter_sessions SET resume_text = NULL WHERE user_id = ANY($1)")
+        .bind(&wiped_ids)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for &i in &wiped {
+        for l in &mut users[i].letters {
+            l.resume = false;
+        }
+    }
+    // Quota bookkeeping on every letter changes nothing.
+    sqlx::query("UPDATE letter_sessions SET iterations_used = iterations_used + 1")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    // A channel changes, a user turns out to be a test account, another moves a month back.
+    let moved = crowd
+        .iter()
+        .copied()
+        .find(|&i| users[i].utm_source.is_some())
+        .unwrap();
+    sqlx::query("UPDATE acquisition_channels SET utm_source = 'partner' WHERE user_id = $1")
+        .bind(ids[moved])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    users[moved].utm_source = Some("partner");
+    sqlx::query("UPDATE users SET is_test = true WHERE id = $1")
+        .bind(ids[0])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    users[0].is_test = true;
+    let older = users[1].created_at - Duration::days(40);
+    sqlx::query("UPDATE users SET created_at = $2, last_activity_at = now() WHERE id = $1")
+        .bind(ids[1])
+        .bind(older)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    users[1].created_at = older;
+    assert_reports_match(&mut conn, &users, "after updates").await;
+
+    // Users deleted in one statement (their rows cascade), and one more invoice event.
+    let gone: Vec<usize> = crowd.iter().copied().skip(1).step_by(4).collect();
+    let gone_ids: Vec<i64> = gone.iter().map(|&i| ids[i]).collect();
+    sqlx::query("DELETE FROM users WHERE id = ANY($1)")
+        .bind(&gone_ids)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO user_events (user_id, event_type) VALUES ($1, 'invoice_sent')")
+        .bind(ids[2])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    users[2].events.push("invoice_sent");
+    let mut alive: Vec<User> = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        if !gone.contains(&i) {
+            alive.push(u.clone());
+        }
+    }
+    assert_reports_match(&mut conn, &alive, "after deletes").await;
+
+    // As after a migration added the summaries: unmarked, the views read the base tables; a
+    // rebuild fills and marks them.
+    sqlx::raw_sql(
+        "DELETE FROM analytics_funnel_counts; DELETE FROM analytics_user_funnel;
+         DELETE FROM analytics_revenue_counts; DELETE FROM analytics_user_revenue;
+         DELETE FROM analytics_funnel_state;",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let pool = db.pool().await;
+    assert!(!store::analytics::summaries_filled(&pool).await.unwrap());
+    assert_reports_match(&mut conn, &alive, "with the summaries unfilled").await;
+    store::analytics::rebuild_summaries(&mut conn)
+        .await
+        .unwrap();
+    assert!(store::analytics::summaries_filled(&pool).await.unwrap());
+    let counters: i64 = sqlx::query_scalar("SELECT count(*) FROM analytics_funnel_counts")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(counters > 0);
+    assert_reports_match(&mut conn, &alive, "after the rebuild").await;
 }
