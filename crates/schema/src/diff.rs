@@ -93,20 +93,20 @@ impl Collector {
     }
 }
 
-fn show<T: Debug>(v: &Option<T>) -> String {
+pub(crate) fn show<T: Debug>(v: &Option<T>) -> String {
     match v {
         None => "none".into(),
         Some(x) => format!("{x:?}"),
     }
 }
 
-fn field<T: PartialEq + Debug>(out: &mut Vec<String>, what: &str, a: &T, b: &T) {
+pub(crate) fn field<T: PartialEq + Debug>(out: &mut Vec<String>, what: &str, a: &T, b: &T) {
     if a != b {
         out.push(format!("{what}: {a:?} → {b:?}"));
     }
 }
 
-fn extras_details(out: &mut Vec<String>, a: &Extras, b: &Extras, opts: CompareOptions) {
+pub(crate) fn extras_details(out: &mut Vec<String>, a: &Extras, b: &Extras, opts: CompareOptions) {
     if opts.owners && a.owner != b.owner {
         out.push(format!("owner: {} → {}", a.owner, b.owner));
     }
@@ -348,6 +348,7 @@ pub fn compare(from: &Model, to: &Model, opts: CompareOptions) -> Drift {
         extras_details(&mut out, &a.extras, &b.extras, opts);
         out
     });
+    c.out.extend(crate::kinds::differences(from, to, opts));
     c.out.extend(crate::unmodelled::compare(
         &from.unmodelled,
         &to.unmodelled,

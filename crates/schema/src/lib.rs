@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod diff;
 pub mod equivalence;
 pub mod format;
+pub mod kinds;
 pub mod locks;
 pub mod model;
 pub mod order;

@@ -391,6 +391,7 @@ pub struct Model {
     pub tables: BTreeMap<QName, Table>,
     pub views: BTreeMap<QName, View>,
     pub functions: BTreeMap<FnName, Function>,
+    pub domains: BTreeMap<QName, crate::kinds::domain::Domain>,
     /// Objects of kinds the engine does not model, keyed `domain public.posint`, with their catalog
     /// definition so a difference in them is seen (and blocks a plan).
     pub unmodelled: BTreeMap<String, crate::unmodelled::Unmodelled>,
@@ -414,6 +415,7 @@ impl Model {
             + self.tables.len()
             + self.views.len()
             + self.functions.len()
+            + self.domains.len()
     }
 }
 

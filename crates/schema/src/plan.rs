@@ -129,7 +129,7 @@ impl Plan {
 
 /// Phases in run order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
+pub(crate) enum Phase {
     CreateSchemas,
     Extensions,
     Collations,
@@ -181,6 +181,8 @@ struct Planner<'a> {
     /// Serial sequences dropped before their column becomes an identity (whose own sequence may
     /// then take the same name, so the late drop must leave it alone).
     serials_to_identity: BTreeSet<QName>,
+    /// Changes a `kinds::*` generator cannot make (a domain's base type, ...).
+    kind_blockers: Vec<String>,
 }
 
 /// Plans the change from `from` to `to`.
@@ -198,9 +200,11 @@ pub fn plan(from: &Model, to: &Model, opts: CompareOptions) -> Plan {
         recreated_tables: BTreeSet::new(),
         rewritten: BTreeSet::new(),
         serials_to_identity: BTreeSet::new(),
+        kind_blockers: Vec::new(),
     };
     p.run();
-    let unmodelled = crate::unmodelled::blockers(&from.unmodelled, &to.unmodelled, opts);
+    let mut unmodelled = crate::unmodelled::blockers(&from.unmodelled, &to.unmodelled, opts);
+    unmodelled.append(&mut p.kind_blockers);
     Plan {
         steps: p.steps.into_values().flatten().collect(),
         unmodelled,
@@ -208,7 +212,11 @@ pub fn plan(from: &Model, to: &Model, opts: CompareOptions) -> Plan {
     }
 }
 
-fn step(object: impl Into<String>, action: impl Into<String>, sql: impl Into<String>) -> Step {
+pub(crate) fn step(
+    object: impl Into<String>,
+    action: impl Into<String>,
+    sql: impl Into<String>,
+) -> Step {
     Step {
         object: object.into(),
         action: action.into(),
@@ -239,7 +247,7 @@ impl Step {
     }
 }
 
-fn grantee(g: &str) -> String {
+pub(crate) fn grantee(g: &str) -> String {
     if g == "PUBLIC" {
         g.to_string()
     } else {
@@ -248,7 +256,7 @@ fn grantee(g: &str) -> String {
 }
 
 /// Grants a freshly created object of this kind has besides its owner's.
-fn default_grants(kind: &str) -> BTreeSet<Grant> {
+pub(crate) fn default_grants(kind: &str) -> BTreeSet<Grant> {
     let public = |p: &str| Grant {
         grantee: "PUBLIC".into(),
         privilege: p.into(),
@@ -256,12 +264,12 @@ fn default_grants(kind: &str) -> BTreeSet<Grant> {
     };
     match kind {
         "FUNCTION" | "PROCEDURE" => [public("EXECUTE")].into(),
-        "TYPE" => [public("USAGE")].into(),
+        "TYPE" | "DOMAIN" => [public("USAGE")].into(),
         _ => BTreeSet::new(),
     }
 }
 
-fn comment_sql(kind: &str, target: &str, comment: &Option<String>) -> String {
+pub(crate) fn comment_sql(kind: &str, target: &str, comment: &Option<String>) -> String {
     match comment {
         Some(c) => format!("COMMENT ON {kind} {target} IS {};", literal(c)),
         None => format!("COMMENT ON {kind} {target} IS NULL;"),
@@ -377,6 +385,13 @@ impl<'a> Planner<'a> {
         self.tables();
         self.views();
         self.drop_unused_types();
+        // Kinds in their own modules (`kinds::*`): after the old code's steps, so within a phase
+        // their drops come after those of the functions and tables that use them.
+        let (placed, blockers) = crate::kinds::steps(self.from, self.to, self.opts);
+        for (phase, s) in placed {
+            self.push(phase, s);
+        }
+        self.kind_blockers = blockers;
         for t in std::mem::take(&mut self.rewritten) {
             if self.to.tables.contains_key(&t) {
                 self.push(

@@ -87,30 +87,10 @@ fn readers(server_version: i32) -> Vec<String> {
     let mut out = Vec::new();
     let ext = not_ext_member;
 
-    // Domains and their constraints (a CHECK may call a function: its name is in the definition).
-    out.push(format!(
-        "SELECT 'domain' AS kind, n.nspname::text AS schema, n.nspname || '.' || t.typname AS identity, {def} AS definition,
-                pg_catalog.pg_get_userbyid(t.typowner)::text AS owner
-         FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-         WHERE t.typtype = 'd' AND {USER_NS} AND {ext}",
-        def = lines(&[
-            "'type: ' || pg_catalog.format_type(t.typbasetype, t.typtypmod)".into(),
-            format!("'collation: ' || CASE WHEN t.typcollation <> (SELECT b.typcollation FROM pg_catalog.pg_type b WHERE b.oid = t.typbasetype) THEN {} END", collation("t.typcollation")),
-            "CASE WHEN t.typnotnull THEN 'not null' END".into(),
-            "'default: ' || pg_catalog.pg_get_expr(t.typdefaultbin, 0)".into(),
-            sorted_lines(
-                "'constraint ' || c.conname || ': ' || pg_catalog.pg_get_constraintdef(c.oid) || coalesce(' comment ' || pg_catalog.obj_description(c.oid, 'pg_constraint'), '')",
-                "FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid",
-            ),
-            comment("t.oid", "pg_type"),
-            grants("t.typacl", "T", "t.typowner"),
-        ]),
-        ext = ext("pg_type", "t.oid"),
-    ));
-
     // Composite types.
     out.push(format!(
-        "SELECT 'composite type', n.nspname::text, n.nspname || '.' || t.typname, {def}, pg_catalog.pg_get_userbyid(t.typowner)::text
+        "SELECT 'composite type' AS kind, n.nspname::text AS schema, n.nspname || '.' || t.typname AS identity, {def} AS definition,
+                pg_catalog.pg_get_userbyid(t.typowner)::text AS owner
          FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
          JOIN pg_catalog.pg_class r ON r.oid = t.typrelid
          WHERE t.typtype = 'c' AND r.relkind = 'c' AND {USER_NS} AND {ext}",

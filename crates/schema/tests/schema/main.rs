@@ -3,6 +3,7 @@
 mod support;
 
 mod dependent_views;
+mod domains;
 mod drift;
 mod live_writers;
 mod lock_timeout;
