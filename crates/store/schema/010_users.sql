@@ -16,3 +16,12 @@ CREATE TABLE users (
 );
 
 CREATE INDEX users_created_at_idx ON users (created_at);
+
+-- Taking over the Python bot's database (see README, "Taking over the Python bot's database").
+-- Its consent_timestamp is `timestamp without time zone` holding UTC wall-clock time: the bot ran
+-- in a Docker container (UTC), wrote ISO strings with '+00:00' (its own parser expects 'Z' and
+-- '+00:00'), and Supabase sessions run in UTC; PostgreSQL drops an offset written into a
+-- `timestamp`, so what is stored is the UTC wall time. A timestamp without consent_given = true
+-- was not a consent (a refusal, or never asked): it does not become one.
+-- @column public.users.last_activity_at from last_activity
+-- @column public.users.consent_given_at from consent_timestamp using (CASE WHEN consent_given IS TRUE THEN consent_timestamp AT TIME ZONE 'UTC' END)

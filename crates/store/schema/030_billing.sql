@@ -54,3 +54,8 @@ CREATE TABLE payments (
 );
 
 CREATE INDEX payments_user_id_idx ON payments (user_id);
+
+-- From the Python bot: its provider's payment id, and amounts in rubles (numeric(10,2)) as kopecks.
+-- Provider, 'paid' and the subscriptions' windows are data steps (090_takeover.data.sql).
+-- @column public.payments.provider_payment_id from payment_id
+-- @column public.payments.amount_minor from amount using (round(amount * 100)::bigint)
