@@ -38,6 +38,19 @@ pub enum DbCommand {
     /// by the backup in one transaction, so anything written since is gone. `--into URL` restores
     /// into another, empty database. Nothing changes unless every table checks out.
     Restore(RestoreArgs),
+    /// Write the database's schema as declared .sql files that `--target DIR` accepts.
+    ///
+    /// pg_dump's schema, cut into files of one kind each, numbered in an order that loads
+    /// (001_schema.sql, 002_function.sql, 003_table.sql, …). Owners are left out; grants and
+    /// comments are kept. `db apply --target DIR` on another database brings it to this schema.
+    Dump(DumpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// The directory to write (created if missing; it must not hold .sql files yet).
+    #[arg(long, value_name = "DIR", default_value = "schema")]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +155,7 @@ pub async fn run(cmd: DbCommand, source: &DbSource) -> anyhow::Result<Outcome> {
         DbCommand::Diff(args) => diff(args).await,
         DbCommand::Verify(args) => verify(source, args).await,
         DbCommand::Restore(args) => restore(source, args).await,
+        DbCommand::Dump(args) => dump(source, args).await,
     }
 }
 
@@ -505,6 +519,26 @@ async fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Refused
     })
+}
+
+async fn dump(source: &DbSource, args: DumpArgs) -> anyhow::Result<Outcome> {
+    let url = source.ensure_url().await?;
+    let out = args.out.clone();
+    let url_owned = url.clone();
+    let report = tokio::task::spawn_blocking(move || schema::dump::dump(&url_owned, &out))
+        .await?
+        .with_context(|| format!("dumping the schema of {}", redact(&url)))?;
+    for f in &report.files {
+        println!("{}", f.display());
+    }
+    eprintln!(
+        "wrote {} objects in {} files to {}; use it with --target {}",
+        report.objects,
+        report.files.len(),
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(Outcome::Ok)
 }
 
 async fn restore(source: &DbSource, args: RestoreArgs) -> anyhow::Result<Outcome> {

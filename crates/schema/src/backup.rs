@@ -90,7 +90,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// A command for a PostgreSQL client tool connecting to `url`, the password in its environment.
-fn tool(name: &str, url: &str) -> Result<(Command, String), SchemaError> {
+pub(crate) fn tool(name: &str, url: &str) -> Result<(Command, String), SchemaError> {
     let binaries = pgcluster::Binaries::locate().map_err(|e| SchemaError::Backup(e.to_string()))?;
     let (bare, password) = split_password(url);
     let mut cmd = Command::new(binaries.tool(name));

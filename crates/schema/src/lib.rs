@@ -15,6 +15,7 @@ pub mod backup;
 pub mod casts;
 pub mod catalog;
 pub mod diff;
+pub mod dump;
 pub mod equivalence;
 pub mod format;
 pub mod kinds;
@@ -70,6 +71,8 @@ pub enum SchemaError {
     Leftover(Drift),
     #[error("the plan is blocked: {} objects the engine does not model differ ({}); nothing changed. Change them by hand or in the target, then plan again", .0.len(), .0.first().map(String::as_str).unwrap_or(""))]
     Blocked(Vec<String>),
+    #[error("dump: {0}")]
+    Dump(String),
     #[error("backup with pg_dump failed: {0}")]
     Backup(String),
 }

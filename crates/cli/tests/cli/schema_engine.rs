@@ -816,3 +816,108 @@ async fn a_difference_the_engine_does_not_model_makes_verify_exit_1_and_apply_re
             .unwrap();
     assert_eq!(rules, 0);
 }
+
+/// B: a schema with most kinds the engine models; A: another version of it.
+const DUMP_B: &str = r#"
+CREATE SCHEMA billing;
+CREATE TYPE mood AS ENUM ('good', 'bad');
+CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+CREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL, mood mood DEFAULT 'good', score posint);
+COMMENT ON TABLE users IS 'people';
+CREATE TABLE billing.payments (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE, amount numeric(10,2) CHECK (amount > 0));
+CREATE INDEX payments_user ON billing.payments (user_id);
+CREATE FUNCTION total(u bigint) RETURNS numeric LANGUAGE sql STABLE AS $$ SELECT sum(amount) FROM billing.payments WHERE user_id = u $$;
+CREATE VIEW user_totals AS SELECT id, name, total(id) AS total FROM users;
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();
+GRANT SELECT ON user_totals TO PUBLIC;
+"#;
+
+const DUMP_A: &str = r#"
+CREATE TABLE users (id serial PRIMARY KEY, name text, legacy text);
+INSERT INTO users (name) VALUES ('a'), ('b');
+CREATE VIEW old_view AS SELECT name FROM users;
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dump_of_b_applied_to_a_makes_a_equal_to_b() {
+    let b = testkit::empty_db().await;
+    sqlx::raw_sql(DUMP_B)
+        .execute(&mut b.connect().await)
+        .await
+        .unwrap();
+    let a = testkit::empty_db().await;
+    sqlx::raw_sql(DUMP_A)
+        .execute(&mut a.connect().await)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b-schema");
+    let o = out.to_str().unwrap();
+
+    let dump = soprovod(
+        dir.path(),
+        &["--database-url", &b.url, "db", "dump", "--out", o],
+    );
+    assert_eq!(code(&dump), 0, "{}", text(&dump.stderr));
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert!(files.iter().any(|f| f.ends_with("_table.sql")), "{files:?}");
+    assert!(files.iter().any(|f| f.ends_with("_view.sql")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("_domain.sql")),
+        "{files:?}"
+    );
+    let again = soprovod(
+        dir.path(),
+        &["--database-url", &b.url, "db", "dump", "--out", o],
+    );
+    assert_eq!(code(&again), 2, "an existing dump is not overwritten");
+
+    let verify_b = soprovod(
+        dir.path(),
+        &["--database-url", &b.url, "db", "verify", "--target", o],
+    );
+    assert_eq!(
+        code(&verify_b),
+        0,
+        "B is at its own dump:\n{}",
+        text(&verify_b.stdout)
+    );
+    let apply = soprovod(
+        dir.path(),
+        &[
+            "--database-url",
+            &a.url,
+            "db",
+            "apply",
+            "--target",
+            o,
+            "--yes",
+            "--allow-hazards",
+            "all",
+            "--no-backup",
+        ],
+    );
+    assert_eq!(
+        code(&apply),
+        0,
+        "{}{}",
+        text(&apply.stdout),
+        text(&apply.stderr)
+    );
+    let diff = soprovod(
+        dir.path(),
+        &["db", "diff", "--from", &a.url, "--to", &b.url],
+    );
+    assert_eq!(code(&diff), 0, "A equals B:\n{}", text(&diff.stdout));
+    let names: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut a.connect().await)
+        .await
+        .unwrap();
+    assert_eq!(names, 2, "A's rows are kept");
+}
