@@ -82,10 +82,14 @@ BEGIN
         WHERE u.id = ANY (p_user_ids)
     ),
     removed AS (
+        -- Probing the base tables (by index), not new_months: see analytics_refresh_funnel.
         DELETE FROM analytics_user_active_months m
         WHERE m.user_id = ANY (p_user_ids)
-          AND NOT EXISTS (SELECT 1 FROM new_months n
-                          WHERE n.user_id = m.user_id AND n.active_month = m.active_month)
+          AND NOT (EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)
+                   AND EXISTS (SELECT 1 FROM letter_sessions ls
+                               WHERE ls.user_id = m.user_id AND ls.status = 'completed'
+                                 AND ls.created_at >= m.active_month::timestamp AT TIME ZONE 'UTC'
+                                 AND ls.created_at < (m.active_month + interval '1 month') AT TIME ZONE 'UTC'))
     ),
     saved AS (
         INSERT INTO analytics_user_active_months AS m (user_id, active_month, cohort_month, is_test)

@@ -225,6 +225,9 @@ $$;
 
 -- Brings the funnel and revenue rows of the given users (and the counters) in line with the base
 -- tables; idempotent, like analytics_refresh_users, so every trigger passes the users it touched.
+-- Rows to remove are found by probing the base tables, not the computed rows: the generic plan
+-- cannot know how many users a statement passes, and an anti-join against a CTE of thousands of
+-- rows would run as a nested loop.
 CREATE FUNCTION analytics_refresh_funnel(p_user_ids bigint[]) RETURNS void
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
@@ -248,7 +251,7 @@ BEGIN
     removed AS (
         DELETE FROM analytics_user_funnel o
         WHERE o.user_id = ANY (p_user_ids)
-          AND NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.user_id = o.user_id)
+          AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)
     ),
     saved AS (
         INSERT INTO analytics_user_funnel AS o (user_id, created_at, cohort_month, channel, is_test, stage)
@@ -287,7 +290,10 @@ BEGIN
     removed AS (
         DELETE FROM analytics_user_revenue o
         WHERE o.user_id = ANY (p_user_ids)
-          AND NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.user_id = o.user_id AND n.currency = o.currency)
+          AND NOT (EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)
+                   AND EXISTS (SELECT 1 FROM payments p
+                               WHERE p.user_id = o.user_id AND p.currency = o.currency
+                                 AND p.status IN ('succeeded', 'refunded')))
     ),
     saved AS (
         INSERT INTO analytics_user_revenue AS o (user_id, currency, created_at, cohort_month, channel,
