@@ -280,6 +280,18 @@ impl Engine {
             t.answer("");
         }
         self.recover_interrupted(&mut tx, &mut t).await?;
+        // A "Да, удалить" confirms only the /delete_me it was shown for: anything the user does
+        // in between (/new, a vacancy, another button) withdraws it.
+        let keeps_delete_request = match &event.kind {
+            EventKind::Button { data } => matches!(
+                Action::decode(data),
+                Some(Action::DeleteConfirm | Action::DeleteCancel)
+            ),
+            _ => false,
+        };
+        if !keeps_delete_request {
+            t.conv.delete_requested_at = None;
+        }
         self.dispatch(&mut tx, &mut t, event.kind).await?;
         if t.conv != before {
             conversation::save(&mut tx, t.user.id, &t.conv, now).await?;
@@ -491,19 +503,73 @@ impl Engine {
         .await?;
         let sub = quota::current(tx, t.user.id, &self.inner.config.quota, t.now).await?;
         let line = texts::quota_line(t.lang, sub.plan, sub.letters_left(), sub.letters_limit);
+        t.conv.session = None;
+        if sub.letters_left() <= 0 {
+            t.say(texts::greeting_only(
+                t.lang,
+                t.profile.first_name.as_deref(),
+            ));
+            t.conv.state = State::Idle;
+            self.limit_reached(tx, t).await?;
+            return Ok(());
+        }
         let text = texts::greeting(t.lang, t.profile.first_name.as_deref(), &line);
         t.say(text);
         t.conv.state = State::AwaitingVacancy;
-        t.conv.session = None;
         Ok(())
     }
 
     async fn new_letter(&self, tx: &mut PgConnection, t: &mut Turn) -> Result<(), EngineError> {
         self.leave_current(tx, t).await?;
-        t.conv.state = State::AwaitingVacancy;
         t.conv.session = None;
-        let text = texts::ask_vacancy(t.lang);
+        let sub = quota::current(tx, t.user.id, &self.inner.config.quota, t.now).await?;
+        if sub.letters_left() <= 0 {
+            // Said before the user pastes two texts, not after.
+            t.conv.state = State::Idle;
+            self.limit_reached(tx, t).await?;
+            return Ok(());
+        }
+        t.conv.state = State::AwaitingVacancy;
+        let line = texts::quota_line(t.lang, sub.plan, sub.letters_left(), sub.letters_limit);
+        let text = format!("{line}\n\n{}", texts::ask_vacancy(t.lang));
         t.say(text);
+        Ok(())
+    }
+
+    /// No letter is left in the quota window: say when new ones come and offer Premium.
+    async fn limit_reached(&self, tx: &mut PgConnection, t: &mut Turn) -> Result<(), EngineError> {
+        let c = &self.inner.config;
+        let l = t.lang;
+        let sub = quota::current(tx, t.user.id, &c.quota, t.now).await?;
+        events::record(
+            tx,
+            t.user.id,
+            EventType::LimitReached,
+            None,
+            json!({ "plan": sub.plan.as_str(), "limit": sub.letters_limit }),
+        )
+        .await?;
+        let m = t.say(texts::limit_reached(
+            l,
+            sub.plan,
+            sub.letters_limit,
+            sub.window.end,
+            c.premium_price_stars,
+        ));
+        if sub.plan == Plan::Free {
+            m.buttons = vec![vec![btn(
+                buttons::buy(l, c.premium_price_stars),
+                Action::Buy,
+            )]];
+            events::record(
+                tx,
+                t.user.id,
+                EventType::PremiumOfferShown,
+                None,
+                json!({ "touchpoint": "limit_reached" }),
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -685,36 +751,7 @@ impl Engine {
             }
         };
         let Some(grant) = quota::take_letter(tx, t.user.id, &c.quota, t.now).await? else {
-            let sub = quota::current(tx, t.user.id, &c.quota, t.now).await?;
-            events::record(
-                tx,
-                t.user.id,
-                EventType::LimitReached,
-                None,
-                json!({ "plan": sub.plan.as_str(), "limit": sub.letters_limit }),
-            )
-            .await?;
-            let m = t.say(texts::limit_reached(
-                l,
-                sub.plan,
-                sub.letters_limit,
-                sub.window.end,
-                c.premium_price_stars,
-            ));
-            if sub.plan == Plan::Free {
-                m.buttons = vec![vec![btn(
-                    buttons::buy(l, c.premium_price_stars),
-                    Action::Buy,
-                )]];
-                events::record(
-                    tx,
-                    t.user.id,
-                    EventType::PremiumOfferShown,
-                    None,
-                    json!({ "touchpoint": "limit_reached" }),
-                )
-                .await?;
-            }
+            self.limit_reached(tx, t).await?;
             return Ok(());
         };
         if let Some(h) = history {
@@ -888,7 +925,15 @@ impl Engine {
                     json!({ "feedback": feedback.as_str(), "iteration_number": iteration }),
                 )
                 .await?;
-                t.answer(texts::feedback_thanks(l, feedback == Feedback::Like));
+                let improvements_left = match sessions::get(tx, session).await? {
+                    Some(s) => s.iterations_used < s.max_iterations,
+                    None => false,
+                };
+                t.answer(texts::feedback_thanks(
+                    l,
+                    feedback == Feedback::Like,
+                    improvements_left,
+                ));
             }
             Action::Improve(session) => {
                 if !Self::current_letter(t, session) {

@@ -56,6 +56,19 @@ pub fn greeting(l: Lang, first_name: Option<&str>, quota: &str) -> String {
     }
 }
 
+/// The greeting without the request for a vacancy (the quota is used up).
+pub fn greeting_only(l: Lang, first_name: Option<&str>) -> String {
+    let name = first_name
+        .map(|n| format!(", {}", escape_html(n)))
+        .unwrap_or_default();
+    match l {
+        Lang::Ru => {
+            format!("Привет{name}! 👋\nЯ пишу сопроводительные письма под конкретную вакансию.")
+        }
+        Lang::En => format!("Hi{name}! 👋\nI write cover letters tailored to a specific vacancy."),
+    }
+}
+
 pub fn ask_vacancy(l: Lang) -> String {
     tr(
         l,
@@ -85,13 +98,13 @@ fn input_error(l: Lang, what_ru: &str, what_en: &str, e: &InputError) -> String 
         (Lang::Ru, InputError::Empty) => format!("Пришлите {what_ru} текстом."),
         (Lang::En, InputError::Empty) => format!("Please send the {what_en} as text."),
         (Lang::Ru, InputError::TooShort { chars, min }) => {
-            format!("Слишком коротко для {what_ru}: {chars} символов, нужно не меньше {min}. Пришлите полный текст.")
+            format!("Слишком коротко для {what_ru}: {chars} {}, нужно не меньше {min}. Пришлите полный текст.", plural(*chars as u64, "символ", "символа", "символов"))
         }
         (Lang::En, InputError::TooShort { chars, min }) => {
             format!("That is too short for the {what_en}: {chars} characters, at least {min} are needed. Please send the full text.")
         }
         (Lang::Ru, InputError::TooLong { chars, max }) => {
-            format!("Слишком длинно: {chars} символов, максимум {max}. Сократите текст и пришлите снова.")
+            format!("Слишком длинно: {chars} {}, максимум {max}. Сократите текст и пришлите снова.", plural(*chars as u64, "символ", "символа", "символов"))
         }
         (Lang::En, InputError::TooLong { chars, max }) => {
             format!("That is too long: {chars} characters, at most {max}. Please shorten it and send it again.")
@@ -112,7 +125,27 @@ fn input_error(l: Lang, what_ru: &str, what_en: &str, e: &InputError) -> String 
                 "I cannot open files behind a {host} link. Please paste the text itself instead."
             )
         }
+        (Lang::Ru, InputError::TooFewWords { words, min }) => format!(
+            "В тексте {words} {} — для {what_ru} нужно хотя бы {min}: эмодзи и символы не в счёт. Пришлите текст {what_ru} словами.",
+            plural(*words as u64, "слово", "слова", "слов")
+        ),
+        (Lang::En, InputError::TooFewWords { words, min }) => format!(
+            "That text has {words} words; the {what_en} needs at least {min} (emoji and symbols do not count). Please send the {what_en} in words."
+        ),
     }
+}
+
+fn letters_word(n: i32) -> &'static str {
+    plural(u64::try_from(n).unwrap_or(0), "письмо", "письма", "писем")
+}
+
+fn days_word(n: i64) -> &'static str {
+    plural(u64::try_from(n).unwrap_or(0), "день", "дня", "дней")
+}
+
+/// Russian noun form for a count: 1 символ, 2 символа, 54 символа, 11 символов.
+pub fn plural<'a>(n: u64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
+    llm::plural_ru(n, one, few, many)
 }
 
 pub fn vacancy_error(l: Lang, e: &InputError) -> String {
@@ -221,7 +254,11 @@ pub fn limit_reached(l: Lang, plan: Plan, limit: i32, resets: DateTime<Utc>, pri
 pub fn premium(l: Lang, free: i32, premium_per_day: i32, price: u32, days: i64) -> String {
     match l {
         Lang::Ru => format!(
-            "💎 <b>Premium</b>\n\nБесплатно: {free} письма в месяц, 2 улучшения на письмо.\nPremium: {premium_per_day} писем в день, 3 улучшения на письмо, {days} дней за {price} ⭐.\n\nОплата — Telegram Stars. Повторная оплата продлевает Premium ещё на {days} дней."
+            "💎 <b>Premium</b>\n\nБесплатно: {free} {} в месяц, 2 улучшения на письмо.\nPremium: {premium_per_day} {} в день, 3 улучшения на письмо, {days} {} за {price} ⭐.\n\nОплата — Telegram Stars. Повторная оплата продлевает Premium ещё на {days} {}.",
+            letters_word(free),
+            letters_word(premium_per_day),
+            days_word(days),
+            days_word(days)
         ),
         Lang::En => format!(
             "💎 <b>Premium</b>\n\nFree: {free} letters a month, 2 improvements per letter.\nPremium: {premium_per_day} letters a day, 3 improvements per letter, {days} days for {price} ⭐.\n\nPaid with Telegram Stars. Paying again extends Premium by another {days} days."
@@ -396,12 +433,19 @@ pub fn no_improvements_left(l: Lang, premium: bool) -> String {
     }
 }
 
-pub fn feedback_thanks(l: Lang, like: bool) -> String {
-    match (l, like) {
-        (Lang::Ru, true) => "❤️ Спасибо! Удачи с откликом.".into(),
-        (Lang::Ru, false) => "Понял. Нажмите ✏️ Улучшить и напишите, что поправить.".into(),
-        (Lang::En, true) => "❤️ Thanks! Good luck with the application.".into(),
-        (Lang::En, false) => "Got it. Press ✏️ Improve and tell me what to fix.".into(),
+/// After ❤️/👎; a 👎 points to ✏️ only while improvements are left.
+pub fn feedback_thanks(l: Lang, like: bool, improvements_left: bool) -> String {
+    match (l, like, improvements_left) {
+        (Lang::Ru, true, _) => "❤️ Спасибо! Удачи с откликом.".into(),
+        (Lang::Ru, false, true) => "Понял. Нажмите ✏️ Улучшить и напишите, что поправить.".into(),
+        (Lang::Ru, false, false) => {
+            "Понял. Улучшения этого письма закончились: попросите 🔄 другой вариант или начните заново — /new.".into()
+        }
+        (Lang::En, true, _) => "❤️ Thanks! Good luck with the application.".into(),
+        (Lang::En, false, true) => "Got it. Press ✏️ Improve and tell me what to fix.".into(),
+        (Lang::En, false, false) => {
+            "Got it. This letter has no improvements left: ask for 🔄 another variant or start over with /new.".into()
+        }
     }
 }
 
@@ -443,8 +487,9 @@ pub fn unavailable(l: Lang) -> String {
 pub fn payment_done(l: Lang, end: DateTime<Utc>, per_day: i32) -> String {
     match l {
         Lang::Ru => format!(
-            "💎 Premium активен до <b>{}</b>: до {per_day} писем в день. Спасибо!",
-            date(end)
+            "💎 Premium активен до <b>{}</b>: до {per_day} {} в день. Спасибо!",
+            date(end),
+            letters_word(per_day)
         ),
         Lang::En => format!(
             "💎 Premium is active until <b>{}</b>: up to {per_day} letters a day. Thank you!",
@@ -455,14 +500,17 @@ pub fn payment_done(l: Lang, end: DateTime<Utc>, per_day: i32) -> String {
 
 pub fn invoice_title(l: Lang, days: i64) -> String {
     match l {
-        Lang::Ru => format!("Premium на {days} дней"),
+        Lang::Ru => format!("Premium на {days} {}", days_word(days)),
         Lang::En => format!("Premium for {days} days"),
     }
 }
 
 pub fn invoice_description(l: Lang, per_day: i32) -> String {
     match l {
-        Lang::Ru => format!("До {per_day} писем в день и 3 улучшения на письмо."),
+        Lang::Ru => format!(
+            "До {per_day} {} в день и 3 улучшения на письмо.",
+            letters_word(per_day)
+        ),
         Lang::En => format!("Up to {per_day} letters a day and 3 improvements per letter."),
     }
 }

@@ -41,6 +41,30 @@ pub enum InputError {
     TooLarge { bytes: usize, max: usize },
     #[error("the text links to a file host ({host}) instead of containing the text")]
     FileHostLink { host: &'static str },
+    #[error(
+        "the text has {words} words, at least {min} are needed (emoji and symbols are not words)"
+    )]
+    TooFewWords { words: usize, min: usize },
+}
+
+/// Words a vacancy needs at least: a title and a few requirements. Emoji, symbols and numbers
+/// are not words.
+pub const VACANCY_MIN_WORDS: usize = 8;
+
+/// Words of two or more letters, outside links.
+pub fn word_count(text: &str) -> usize {
+    text.split_whitespace()
+        .filter(|w| !w.contains("://") && !w.starts_with("www."))
+        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+        .count()
+}
+
+/// The text without its links: what is left when a file-host link is taken out.
+fn without_links(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| file_host_link(w).is_none() && !w.contains("://"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The language a letter should be written in, guessed from the vacancy.
@@ -99,7 +123,9 @@ pub fn file_host_link(text: &str) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-/// A vacancy: 100–10 000 characters after trimming, no file-host links.
+/// A vacancy: 100–10 000 characters after trimming and at least a few words; a file-host link
+/// is refused only when the text is little more than the link (a full vacancy may link to a test
+/// task on Google Docs).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Vacancy(String);
 
@@ -107,10 +133,20 @@ impl Vacancy {
     pub fn parse(raw: &str) -> Result<Self, InputError> {
         if raw.len() <= MAX_MESSAGE_BYTES {
             if let Some(host) = file_host_link(raw) {
-                return Err(InputError::FileHostLink { host });
+                if without_links(raw).chars().count() < VACANCY_MIN_CHARS {
+                    return Err(InputError::FileHostLink { host });
+                }
             }
         }
-        checked(raw, VACANCY_MIN_CHARS, VACANCY_MAX_CHARS).map(Self)
+        let text = checked(raw, VACANCY_MIN_CHARS, VACANCY_MAX_CHARS)?;
+        let words = word_count(&text);
+        if words < VACANCY_MIN_WORDS {
+            return Err(InputError::TooFewWords {
+                words,
+                min: VACANCY_MIN_WORDS,
+            });
+        }
+        Ok(Self(text))
     }
 
     pub fn as_str(&self) -> &str {
@@ -181,6 +217,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_vacancy_of_emoji_and_symbols_only_is_refused_for_lack_of_words() {
+        let emoji = "🔥🚀💼✨ ".repeat(40);
+        assert_eq!(
+            Vacancy::parse(&emoji),
+            Err(InputError::TooFewWords { words: 0, min: 8 })
+        );
+        let symbols = "!!! ??? ### $$$ %%% 123 456 ".repeat(6);
+        assert!(matches!(
+            Vacancy::parse(&symbols),
+            Err(InputError::TooFewWords { .. })
+        ));
+    }
+
+    #[test]
+    fn a_full_vacancy_may_link_to_a_test_task_but_a_bare_link_is_refused() {
+        let full = "QA-инженер в интернет-магазин. Требования: опыт автоматизации тестирования от 2 лет, Python, pytest, Selenium, понимание CI/CD. Тестовое задание: https://docs.google.com/document/d/1AbCdEf/edit — пришлите решение вместе с откликом.";
+        assert!(Vacancy::parse(full).is_ok());
+        let bare = "Вакансия тут: https://docs.google.com/document/d/1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789/edit?usp=sharing посмотрите, пожалуйста";
+        assert_eq!(
+            Vacancy::parse(bare),
+            Err(InputError::FileHostLink {
+                host: "Google Docs"
+            })
+        );
+    }
+
+    #[test]
     fn vacancy_length_is_counted_after_trimming() {
         let ninety_nine = format!("   {}   ", "а".repeat(99));
         assert_eq!(
@@ -190,7 +253,7 @@ mod tests {
                 min: 100
             })
         );
-        let hundred = format!("\n{}\n", "а".repeat(100));
+        let hundred = format!("\n{}абвгд\n", "абвг ".repeat(19));
         assert_eq!(
             Vacancy::parse(&hundred).unwrap().as_str().chars().count(),
             100
@@ -202,7 +265,7 @@ mod tests {
                 max: 10_000
             })
         );
-        assert!(Vacancy::parse(&"б".repeat(10_000)).is_ok());
+        assert!(Vacancy::parse(&format!("{}абвгд", "абвг ".repeat(1999))).is_ok());
     }
 
     #[test]
@@ -256,7 +319,7 @@ mod tests {
             "https://onedrive.live.com/x",
             "https://corp.sharepoint.com/x",
         ] {
-            let text = format!("Вакансия тут: {link} {}", "очень подробно ".repeat(10));
+            let text = format!("Вакансия тут: {link} {}", "очень подробно ".repeat(3));
             assert!(
                 matches!(Vacancy::parse(&text), Err(InputError::FileHostLink { .. })),
                 "{link}"
@@ -284,7 +347,7 @@ mod tests {
 
     #[test]
     fn debug_output_never_contains_the_text() {
-        let v = Vacancy::parse(&format!("секретнаявакансия {}", "т".repeat(120))).unwrap();
+        let v = Vacancy::parse(&format!("секретнаявакансия {}", "текст ".repeat(20))).unwrap();
         let shown = format!("{v:?}");
         assert!(!shown.contains("секретная"), "{shown}");
         assert!(shown.contains("chars"));

@@ -298,12 +298,16 @@ pub async fn upsert_feedback(
 }
 
 /// Erases every letter of the user with its vacancy, resume, improvements and ratings
-/// (`/delete_me`); analytics rows keep only ids. Returns the number of sessions deleted.
+/// (`/delete_me`); analytics rows keep only ids. Returns the number of letters deleted (sessions
+/// that got as far as a letter; a vacancy still waiting for its resume is deleted but is no letter).
 pub async fn delete_all_of(conn: &mut PgConnection, user: UserId) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM letter_sessions WHERE user_id = $1")
-        .bind(user.get())
-        .execute(&mut *conn)
-        .await?;
+    let letters: i64 = sqlx::query_scalar(
+        "WITH gone AS (DELETE FROM letter_sessions WHERE user_id = $1 RETURNING generated_letter)
+         SELECT count(generated_letter) FROM gone",
+    )
+    .bind(user.get())
+    .fetch_one(&mut *conn)
+    .await?;
     // Iterations and ratings cascade with their session; these catch rows whose session is gone.
     sqlx::query("DELETE FROM letter_iterations WHERE user_id = $1")
         .bind(user.get())
@@ -313,7 +317,7 @@ pub async fn delete_all_of(conn: &mut PgConnection, user: UserId) -> Result<u64,
         .bind(user.get())
         .execute(&mut *conn)
         .await?;
-    Ok(done.rows_affected())
+    Ok(u64::try_from(letters).unwrap_or(0))
 }
 
 /// How many letters the user has started, to number variants.

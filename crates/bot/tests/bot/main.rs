@@ -11,3 +11,4 @@ mod logs;
 mod offline;
 mod payments;
 mod quota;
+mod traps;
