@@ -13,6 +13,7 @@ use pgcluster::Ephemeral;
 
 pub mod legacy;
 mod legacy_data;
+pub mod old_prod;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 
