@@ -392,6 +392,8 @@ pub struct Model {
     pub views: BTreeMap<QName, View>,
     pub functions: BTreeMap<FnName, Function>,
     pub domains: BTreeMap<QName, crate::kinds::domain::Domain>,
+    pub aggregates: BTreeMap<FnName, crate::kinds::aggregate::Aggregate>,
+    pub statistics: BTreeMap<QName, crate::kinds::statistics::Statistics>,
     /// Objects of kinds the engine does not model, keyed `domain public.posint`, with their catalog
     /// definition so a difference in them is seen (and blocks a plan).
     pub unmodelled: BTreeMap<String, crate::unmodelled::Unmodelled>,
@@ -416,6 +418,8 @@ impl Model {
             + self.views.len()
             + self.functions.len()
             + self.domains.len()
+            + self.aggregates.len()
+            + self.statistics.len()
     }
 }
 

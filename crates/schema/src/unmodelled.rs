@@ -158,26 +158,6 @@ fn readers(server_version: i32) -> Vec<String> {
         ext = ext("pg_type", "t.oid"),
     ));
 
-    // Aggregates: the regproc columns of pg_aggregate render as names; oids are replaced.
-    out.push(format!(
-        "SELECT 'aggregate', n.nspname::text, n.nspname || '.' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
-                {def}, pg_catalog.pg_get_userbyid(p.proowner)::text
-         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid
-         JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE {USER_NS} AND {ext}",
-        def = lines(&[
-            "'result: ' || pg_catalog.pg_get_function_result(p.oid)".into(),
-            "'state type: ' || pg_catalog.format_type(a.aggtranstype, NULL)".into(),
-            "'moving state type: ' || CASE WHEN a.aggmtranstype <> 0 THEN pg_catalog.format_type(a.aggmtranstype, NULL) END".into(),
-            "'sort operator: ' || CASE WHEN a.aggsortop <> 0 THEN a.aggsortop::regoperator::text END".into(),
-            "'parallel: ' || p.proparallel::text".into(),
-            json_lines("pg_catalog.to_jsonb(a) - 'aggfnoid' - 'aggtranstype' - 'aggmtranstype' - 'aggsortop'"),
-            comment("p.oid", "pg_proc"),
-            grants("p.proacl", "f", "p.proowner"),
-        ]),
-        ext = ext("pg_proc", "p.oid"),
-    ));
-
     // Window functions written in C.
     out.push(format!(
         "SELECT 'window function', n.nspname::text, n.nspname || '.' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
@@ -341,19 +321,6 @@ fn readers(server_version: i32) -> Vec<String> {
             comment("e.oid", "pg_event_trigger"),
         ]),
         ext = ext("pg_event_trigger", "e.oid"),
-    ));
-
-    // Extended statistics.
-    out.push(format!(
-        "SELECT 'statistics', n.nspname::text, n.nspname || '.' || s.stxname, {def}, pg_catalog.pg_get_userbyid(s.stxowner)::text
-         FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace
-         WHERE {USER_NS} AND {ext}",
-        def = lines(&[
-            "pg_catalog.pg_get_statisticsobjdef(s.oid)".into(),
-            "'statistics target: ' || NULLIF(pg_catalog.to_jsonb(s) ->> 'stxstattarget', '-1')".into(),
-            comment("s.oid", "pg_statistic_ext"),
-        ]),
-        ext = ext("pg_statistic_ext", "s.oid"),
     ));
 
     // Publications, their tables (and, from PostgreSQL 15, row filters, columns and schemas).

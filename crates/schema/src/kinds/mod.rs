@@ -3,7 +3,9 @@
 //! each placed in the phase its dependencies need). `catalog`, `diff` and `plan` only call the
 //! three entry points below; adding a kind means adding a module and a line to each.
 
+pub mod aggregate;
 pub mod domain;
+pub mod statistics;
 
 use std::collections::BTreeSet;
 
@@ -17,12 +19,25 @@ use crate::SchemaError;
 /// Reads every kind into `m`, in the introspection transaction.
 pub async fn read(conn: &mut PgConnection, m: &mut Model) -> Result<(), SchemaError> {
     m.domains = domain::read(conn).await?;
+    m.aggregates = aggregate::read(conn).await?;
+    m.statistics = statistics::read(conn).await?;
     Ok(())
 }
 
 /// Drift in every kind.
 pub fn differences(from: &Model, to: &Model, opts: CompareOptions) -> Vec<Difference> {
-    domain::differences(&from.domains, &to.domains, opts)
+    let mut out = domain::differences(&from.domains, &to.domains, opts);
+    out.extend(aggregate::differences(
+        &from.aggregates,
+        &to.aggregates,
+        opts,
+    ));
+    out.extend(statistics::differences(
+        &from.statistics,
+        &to.statistics,
+        opts,
+    ));
+    out
 }
 
 /// Steps placed in phases, and blockers (changes a generator cannot make).
@@ -33,6 +48,8 @@ pub(crate) fn steps(
 ) -> (Vec<(Phase, Step)>, Vec<String>) {
     let mut out = Generated::default();
     domain::steps(from, to, opts, &mut out);
+    aggregate::steps(from, to, opts, &mut out);
+    statistics::steps(from, to, opts, &mut out);
     (out.steps, out.blockers)
 }
 
@@ -82,10 +99,16 @@ impl Generated {
                 step(object, "comment", comment_sql(kind, target, &to.comment)),
             );
         }
+        // GRANT has no AGGREGATE form: aggregates are granted as functions.
+        let on = if kind == "AGGREGATE" {
+            "FUNCTION"
+        } else {
+            kind
+        };
         let from_grants = from
             .map(|f| f.grants.clone())
-            .unwrap_or_else(|| default_grants(kind));
-        self.grants(kind, target, object, &from_grants, &to.grants);
+            .unwrap_or_else(|| default_grants(on));
+        self.grants(on, target, object, &from_grants, &to.grants);
     }
 
     fn grants(

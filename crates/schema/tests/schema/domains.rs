@@ -3,24 +3,7 @@
 
 use schema::CompareOptions;
 
-use crate::support::{converge, db_from, model, scalar_text};
-
-async fn converges(a: &str, b: &str) -> (schema::Plan, testkit::TestDb) {
-    let db = db_from(a).await;
-    let target = model(&db_from(b).await).await;
-    let plan = converge(&db, &target, CompareOptions::default()).await;
-    let drift = schema::compare(&model(&db).await, &target, CompareOptions::default());
-    assert!(
-        drift.is_empty(),
-        "{}",
-        schema::format::drift_text(&drift, "db", "target")
-    );
-    assert!(
-        schema::plan(&model(&db).await, &target, CompareOptions::default()).is_empty(),
-        "a second plan is empty"
-    );
-    (plan, db)
-}
+use crate::support::{converges, db_from, model, scalar_text};
 
 const IS_EVEN: &str = "CREATE FUNCTION is_even(i integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT i % 2 = 0 $$;";
 

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod aggregates_statistics;
 mod dependent_views;
 mod domains;
 mod drift;

@@ -73,3 +73,22 @@ pub fn leftover(e: &schema::SchemaError) -> String {
         _ => String::new(),
     }
 }
+
+/// Loads `a` and `b`, brings a database holding `a` to `b`'s model, and checks that nothing is left
+/// to do: no drift and an empty second plan.
+pub async fn converges(a: &str, b: &str) -> (schema::Plan, testkit::TestDb) {
+    let db = db_from(a).await;
+    let target = model(&db_from(b).await).await;
+    let plan = converge(&db, &target, CompareOptions::default()).await;
+    let drift = schema::compare(&model(&db).await, &target, CompareOptions::default());
+    assert!(
+        drift.is_empty(),
+        "{}",
+        schema::format::drift_text(&drift, "db", "target")
+    );
+    assert!(
+        schema::plan(&model(&db).await, &target, CompareOptions::default()).is_empty(),
+        "a second plan is empty"
+    );
+    (plan, db)
+}

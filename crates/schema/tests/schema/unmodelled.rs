@@ -74,33 +74,6 @@ async fn a_shell_type_only_in_the_database_is_drift() {
     differs_and_blocks("shell type", "public.later", "CREATE TYPE later;", "").await;
 }
 
-const SUM_SQ: &str = "CREATE FUNCTION add_sq(s bigint, v integer) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT s + v * v $$;";
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_aggregate_with_another_initial_state_is_drift() {
-    differs_and_blocks(
-        "aggregate",
-        "public.sum_sq(integer)",
-        &format!("{SUM_SQ} CREATE AGGREGATE sum_sq(integer) (sfunc = add_sq, stype = bigint, initcond = '0');"),
-        &format!("{SUM_SQ} CREATE AGGREGATE sum_sq(integer) (sfunc = add_sq, stype = bigint, initcond = '1');"),
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_comment_on_an_aggregate_is_drift() {
-    let agg = format!(
-        "{SUM_SQ} CREATE AGGREGATE sum_sq(integer) (sfunc = add_sq, stype = bigint, initcond = '0');"
-    );
-    differs_and_blocks(
-        "aggregate",
-        "public.sum_sq(integer)",
-        &agg,
-        &format!("{agg} COMMENT ON AGGREGATE sum_sq(integer) IS 'sum of squares';"),
-    )
-    .await;
-}
-
 const OPS: &str = "CREATE FUNCTION near(a integer, b integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) < 2 $$;
 CREATE FUNCTION far(a integer, b integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) > 10 $$;";
 
@@ -186,17 +159,6 @@ async fn an_event_trigger_with_other_tags_is_drift() {
         "watch_ddl",
         &format!("{EVT} CREATE EVENT TRIGGER watch_ddl ON ddl_command_end EXECUTE FUNCTION on_ddl();"),
         &format!("{EVT} CREATE EVENT TRIGGER watch_ddl ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION on_ddl();"),
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn extended_statistics_of_another_kind_are_drift() {
-    differs_and_blocks(
-        "statistics",
-        "public.t_ab",
-        &format!("{T} CREATE STATISTICS t_ab (ndistinct) ON a, b FROM t;"),
-        &format!("{T} CREATE STATISTICS t_ab (dependencies) ON a, b FROM t;"),
     )
     .await;
 }
@@ -330,7 +292,6 @@ async fn the_same_unmodelled_objects_on_both_sides_are_no_drift_and_no_blocker()
         "composite type",
         "range type",
         "shell type",
-        "aggregate",
         "operator",
         "operator family",
         "cast",
@@ -338,7 +299,6 @@ async fn the_same_unmodelled_objects_on_both_sides_are_no_drift_and_no_blocker()
         "text search configuration",
         "text search dictionary",
         "event trigger",
-        "statistics",
         "publication",
         "foreign-data wrapper",
         "server",
