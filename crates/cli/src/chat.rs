@@ -43,9 +43,40 @@ fn event_id() -> EventId {
 struct Terminal {
     engine: Engine,
     profile: Profile,
-    /// Callback data of the numbered choices on screen.
-    choices: Vec<String>,
+    /// Callback data of the numbered choices on screen, by number (index 0 is number 1); a gap
+    /// is a number whose button is not shown now.
+    choices: Vec<Option<String>>,
     out: tokio::io::Stdout,
+    en: bool,
+}
+
+/// The fixed number of a letter's button, so a number never changes its meaning between letters
+/// (✏️ stays 3 when improvements run out instead of 🔄 taking its place).
+fn fixed_slot(data: &str) -> Option<usize> {
+    if data.starts_with("fb:l:") {
+        Some(1)
+    } else if data.starts_with("fb:d:") {
+        Some(2)
+    } else if data.starts_with("imp:") {
+        Some(3)
+    } else if data.starts_with("var:") {
+        Some(4)
+    } else {
+        None
+    }
+}
+
+/// One line of stdin as text: UTF-8, or else Windows-1251 (a Russian .txt saved on Windows).
+fn decode_line(bytes: &[u8]) -> (String, bool) {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), false),
+        Err(_) => {
+            let (text, _, _) = encoding_rs::WINDOWS_1251.decode(bytes);
+            (text.into_owned(), true)
+        }
+    }
 }
 
 impl Terminal {
@@ -65,8 +96,15 @@ impl Terminal {
                 let labels: Vec<String> = row
                     .iter()
                     .map(|b| {
-                        self.choices.push(b.data.clone());
-                        format!("[{}] {}", self.choices.len(), b.label)
+                        let n = match fixed_slot(&b.data) {
+                            Some(n) => n,
+                            None => self.choices.len().max(4) + 1,
+                        };
+                        if self.choices.len() < n {
+                            self.choices.resize(n, None);
+                        }
+                        self.choices[n - 1] = Some(b.data.clone());
+                        format!("[{n}] {}", b.label)
                     })
                     .collect();
                 text += &format!("    {}\n", labels.join("   "));
@@ -92,7 +130,54 @@ impl Terminal {
         self.print(&text).await
     }
 
+    fn say_ru_en(&self, ru: &str, en: &str) -> String {
+        if self.en {
+            en.to_string()
+        } else {
+            ru.to_string()
+        }
+    }
+
+    /// A typed number that is no button on screen: said so, and nothing is sent.
+    async fn not_a_button(&mut self, n: usize) -> anyhow::Result<()> {
+        let shown: Vec<String> = self
+            .choices
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_some())
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        let text = if shown.is_empty() {
+            self.say_ru_en(
+                &format!("  » Кнопки с номером {n} нет: сейчас на экране нет кнопок. Текст сообщения заканчивают строкой «.».\n\n"),
+                &format!("  » There is no button {n}: no buttons are shown now. End a message with a line holding \".\".\n\n"),
+            )
+        } else {
+            self.say_ru_en(
+                &format!(
+                    "  » Кнопки с номером {n} нет. Доступны: {}.\n\n",
+                    shown.join(", ")
+                ),
+                &format!(
+                    "  » There is no button {n}. Available: {}.\n\n",
+                    shown.join(", ")
+                ),
+            )
+        };
+        self.print(&text).await
+    }
+
     async fn send(&mut self, kind: EventKind) -> anyhow::Result<()> {
+        if let EventKind::Text(text) = &kind {
+            // PostgreSQL text cannot hold NUL; a NUL means a binary file was pasted.
+            if text.contains('\0') {
+                let msg = self.say_ru_en(
+                    "  » В сообщении есть нулевой байт (NUL) — так выглядят двоичные файлы, а не текст. Ничего не отправлено: вставьте обычный текст.\n\n",
+                    "  » The message holds a NUL byte, as binary files do; nothing was sent. Please paste plain text.\n\n",
+                );
+                return self.print(&msg).await;
+            }
+        }
         let event = Event {
             id: event_id(),
             from: self.profile.clone(),
@@ -120,15 +205,38 @@ impl Terminal {
     }
 }
 
+/// Said on leaving: the embedded database keeps running until it is stopped.
+fn quit_note(en: bool, embedded: bool) -> String {
+    match (en, embedded) {
+        (true, true) => "Bye! The embedded database keeps running for the next chat; `soprovod db down` stops it.\n".into(),
+        (false, true) => "До встречи! Встроенная база данных продолжает работать для следующего чата; остановить её — `soprovod db down`.\n".into(),
+        (true, false) => "Bye!\n".into(),
+        (false, false) => "До встречи!\n".into(),
+    }
+}
+
 pub async fn run(args: ChatArgs, source: &DbSource) -> anyhow::Result<Outcome> {
     let telegram_id = TelegramUserId::parse(args.user_id).context("--user-id")?;
     let config = bot::Config::from_env().context("reading the bot configuration")?;
     let settings = llm::Settings::from_env().context("reading the LLM configuration")?;
     let url = source.ensure_url().await?;
+    let embedded = matches!(source, DbSource::Embedded(_));
     let pool = store::connect(&url, 4)
         .await
         .context("connecting to the database")?;
     crate::dbsource::ensure_product_schema(&pool).await?;
+    // A conversation left mid-way (Ctrl-D while pasting the resume) is continued, not restarted:
+    // /start would drop the vacancy already accepted.
+    let left_mid_way = {
+        let mut conn = pool.acquire().await.context("connecting to the database")?;
+        matches!(
+            store::conversation::state_of(&mut conn, telegram_id).await?,
+            Some(
+                store::conversation::State::AwaitingResume
+                    | store::conversation::State::AwaitingImprovement
+            )
+        )
+    };
     let writer = llm::Writer::from_settings(settings);
     let offline = writer.is_offline();
     let engine = Engine::new(pool, writer, config);
@@ -139,6 +247,7 @@ pub async fn run(args: ChatArgs, source: &DbSource) -> anyhow::Result<Outcome> {
         profile,
         choices: Vec::new(),
         out: tokio::io::stdout(),
+        en: args.lang == "en",
     };
 
     let interactive = std::io::stdin().is_terminal();
@@ -156,35 +265,61 @@ pub async fn run(args: ChatArgs, source: &DbSource) -> anyhow::Result<Outcome> {
         term.print("(OPENAI_API_KEY не задан: письма пишет офлайн-составитель / no OPENAI_API_KEY: letters come from the offline composer)\n").await?;
     }
     term.print("\n").await?;
-    if !args.no_start {
+    if left_mid_way && !args.no_start {
+        let note = term.say_ru_en(
+            "Продолжаем с того места, где вы остановились (вакансия сохранена). /new — начать заново.\n\n",
+            "Continuing where you left off (your vacancy is kept). /new starts over.\n\n",
+        );
+        term.print(&note).await?;
+    } else if !args.no_start {
         term.send(EventKind::Text("/start".into())).await?;
     }
 
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut input = BufReader::new(tokio::io::stdin());
+    let mut raw = Vec::new();
     let mut buffer: Vec<String> = Vec::new();
+    let mut said_cp1251 = false;
     loop {
         if interactive && buffer.is_empty() {
             term.print("> ").await?;
         }
-        let Some(line) = lines.next_line().await.context("reading stdin")? else {
+        raw.clear();
+        if input
+            .read_until(b'\n', &mut raw)
+            .await
+            .context("reading stdin")?
+            == 0
+        {
             break;
-        };
+        }
+        let (line, cp1251) = decode_line(&raw);
+        if cp1251 && !said_cp1251 {
+            said_cp1251 = true;
+            let note = term.say_ru_en(
+                "  » Текст не в UTF-8: читаю его как Windows-1251.\n",
+                "  » The text is not UTF-8: reading it as Windows-1251.\n",
+            );
+            term.print(&note).await?;
+        }
         let trimmed = line.trim();
         if buffer.is_empty() {
             if trimmed.is_empty() || trimmed == END_OF_MESSAGE {
                 continue;
             }
             if trimmed == "/quit" || trimmed == "/exit" {
+                term.print(&quit_note(term.en, embedded)).await?;
                 return Ok(Outcome::Ok);
             }
             if trimmed.starts_with('/') {
                 term.send(EventKind::Text(trimmed.to_string())).await?;
                 continue;
             }
-            if let Ok(n) = trimmed.parse::<usize>() {
-                if (1..=term.choices.len()).contains(&n) {
-                    let data = term.choices[n - 1].clone();
-                    term.send(EventKind::Button { data }).await?;
+            if trimmed.len() <= 3 {
+                if let Ok(n) = trimmed.parse::<usize>() {
+                    match n.checked_sub(1).and_then(|i| term.choices.get(i)).cloned() {
+                        Some(Some(data)) => term.send(EventKind::Button { data }).await?,
+                        _ => term.not_a_button(n).await?,
+                    }
                     continue;
                 }
             }
@@ -197,8 +332,18 @@ pub async fn run(args: ChatArgs, source: &DbSource) -> anyhow::Result<Outcome> {
         }
     }
     if !buffer.is_empty() {
-        let text = buffer.join("\n");
-        term.send(EventKind::Text(text)).await?;
+        if interactive {
+            // Ctrl-D in the middle of a paste: half a resume must not become a letter.
+            let note = term.say_ru_en(
+                "\n  » Недописанное сообщение не отправлено (его заканчивают строкой «.»). Вакансия и всё принятое раньше сохранены: `soprovod chat` продолжит отсюда.\n",
+                "\n  » The unfinished message was not sent (end a message with a line \".\"). Everything accepted before is kept: `soprovod chat` continues from here.\n",
+            );
+            term.print(&note).await?;
+        } else {
+            let text = buffer.join("\n");
+            term.send(EventKind::Text(text)).await?;
+        }
     }
+    term.print(&quit_note(term.en, embedded)).await?;
     Ok(Outcome::Ok)
 }

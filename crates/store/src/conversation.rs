@@ -147,6 +147,22 @@ pub async fn lock(conn: &mut PgConnection, user: UserId) -> Result<Conversation,
     })
 }
 
+/// Where the conversation of a Telegram user stands, without locking it (`None` for a user the
+/// bot has not met): `soprovod chat` asks so as not to restart a conversation left mid-way.
+pub async fn state_of(
+    conn: &mut PgConnection,
+    telegram_id: domain::TelegramUserId,
+) -> Result<Option<State>, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT c.state FROM conversations c JOIN users u ON u.id = c.user_id
+         WHERE u.telegram_user_id = $1",
+    )
+    .bind(telegram_id.get())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|(s,)| State::parse(&s)).transpose()
+}
+
 /// Writes the conversation back.
 pub async fn save(
     conn: &mut PgConnection,
