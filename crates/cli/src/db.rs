@@ -161,9 +161,18 @@ pub async fn run(cmd: DbCommand, source: &DbSource) -> anyhow::Result<Outcome> {
 
 fn target(args: &TargetArgs) -> anyhow::Result<Target> {
     match &args.target {
-        None => Ok(Target::Sql(store::declared_sql())),
+        None => Ok(declared_target()),
         Some(raw) => Target::parse(raw).map_err(anyhow::Error::msg),
     }
+}
+
+/// The product's declared schema with its data-step files.
+fn declared_target() -> Target {
+    Target::Files(
+        store::declared_target_files()
+            .map(|f| schema::SourceFile::new(f.name, f.sql))
+            .collect(),
+    )
 }
 
 fn target_label(args: &TargetArgs) -> String {
@@ -188,14 +197,17 @@ async fn make_plan(
     schema::reconcile_url(url, &from, &mut to)
         .await
         .context("comparing view definitions")?;
-    let plan = schema::plan(&from, &to, target.compare_options());
+    let directives = target.directives()?;
+    let plan = schema::plan_directed(url, &from, &to, target.compare_options(), &directives)
+        .await
+        .context("planning with the target's renames and data steps")?;
     Ok((from, to, plan))
 }
 
 /// What the data steps of the plan resolve (`@resolves`); preflight reports those blockers as
 /// resolved instead of refusing.
-fn resolutions(_plan: &Plan) -> Vec<schema::Resolution> {
-    Vec::new()
+fn resolutions(plan: &Plan) -> Vec<schema::Resolution> {
+    plan.resolutions()
 }
 
 /// Runs the plan's data checks against the live rows, read-only.
@@ -641,7 +653,7 @@ async fn up(source: &DbSource, args: UpArgs) -> anyhow::Result<Outcome> {
         "declared schema created".to_string()
     } else {
         // An existing database goes through the schema engine; stdout keeps only the URL.
-        let target = Target::Sql(store::declared_sql());
+        let target = declared_target();
         let (from, to, plan) = make_plan(&url, &target).await?;
         if plan.is_empty() && !plan.is_blocked() {
             "at the declared schema (verified)".to_string()

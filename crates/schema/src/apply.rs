@@ -193,6 +193,10 @@ async fn apply_once(
         tx.rollback().await?;
         return Err(SchemaError::ChangedSincePlan(changed.differences.len()));
     }
+    if let Err(e) = crate::provenance::recheck(&mut tx, plan).await {
+        let _ = tx.rollback().await;
+        return Err(e);
+    }
 
     let total = plan.steps.len();
     for (i, step) in plan.steps.iter().enumerate() {

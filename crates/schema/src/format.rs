@@ -10,7 +10,12 @@
 //!                "hazards": [ { "kind": "data-loss", "reason": "..." } ] } ],
 //!   "hazards": [ { "kind": "data-loss", "object": "table public.users", "reason": "..." } ],
 //!   "unmodelled": [ "domain public.posint differs and is not modelled: - type: integer; + type: bigint" ],
-//!   "notes": [ "..." ] }
+//!   "notes": [ "..." ],
+//!   "data_steps": [ { "name": "dedupe", "origin": "080_takeover.data.sql:3",
+//!                     "phase": "before-constraints", "when": "SELECT ...", "runs": true,
+//!                     "rows": 12, "step": 7,
+//!                     "resolves": [ { "kind": "unique", "table": { "schema": "public", "name": "t" },
+//!                                     "columns": [ "user_id" ] } ] } ] }
 //! ```
 //! Drift (`db diff --format json`, `db verify`):
 //! ```json
@@ -100,6 +105,25 @@ pub fn plan_text(plan: &Plan) -> String {
             }
         }
     }
+    if !plan.data_steps.is_empty() {
+        out.push_str("\nData steps of the target:\n");
+        for d in &plan.data_steps {
+            let status = match (d.step, d.rows) {
+                (Some(i), Some(n)) => format!("runs as step {i}, touches {n} rows"),
+                (Some(i), None) => format!("runs as step {i}"),
+                (None, _) => "does not run: its @when is false here".to_string(),
+            };
+            out.push_str(&format!(
+                "  {} ({}, {}): {status}\n",
+                d.name,
+                d.origin,
+                d.phase.as_str()
+            ));
+            for r in d.resolves.iter().filter(|_| d.step.is_some()) {
+                out.push_str(&format!("      resolves {r}\n"));
+            }
+        }
+    }
     if plan.is_blocked() {
         out.push_str(
             "\nBlockers (not modelled; the plan cannot make these, so apply changes nothing):\n",
@@ -161,6 +185,7 @@ struct JsonPlan<'a> {
     hazards: Vec<JsonHazard<'a>>,
     unmodelled: &'a [String],
     notes: &'a [String],
+    data_steps: &'a [crate::provenance::PlannedDataStep],
 }
 
 pub fn plan_json(plan: &Plan) -> String {
@@ -189,6 +214,7 @@ pub fn plan_json(plan: &Plan) -> String {
             .collect(),
         unmodelled: &plan.unmodelled,
         notes: &plan.notes,
+        data_steps: &plan.data_steps,
     };
     serde_json::to_string_pretty(&doc).expect("plan serializes")
 }

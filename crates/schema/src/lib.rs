@@ -15,6 +15,7 @@ pub mod backup;
 pub mod casts;
 pub mod catalog;
 pub mod diff;
+pub mod directives;
 pub mod dump;
 pub mod equivalence;
 pub mod format;
@@ -24,16 +25,19 @@ pub mod model;
 pub mod order;
 pub mod plan;
 pub mod preflight;
+pub mod provenance;
 pub mod target;
 pub mod unmodelled;
 
 pub use apply::{apply, ApplyOptions, ApplyReport, Progress};
 pub use backup::{backup_database, restore, Backup, Manifest, RestoreReport};
 pub use diff::{compare, CompareOptions, Difference, Drift, Presence};
+pub use directives::{Directives, SourceFile};
 pub use equivalence::{reconcile, reconcile_url};
 pub use model::{Model, QName};
 pub use plan::{plan, Hazard, HazardKind, Plan, Step};
 pub use preflight::{preflight, Blocker, DataCheck, Preflight, Resolution, ResolveKind};
+pub use provenance::{plan_directed, PlannedDataStep};
 pub use target::{introspect_url, load_target, Target};
 
 /// Errors of the schema engine.
@@ -73,6 +77,17 @@ pub enum SchemaError {
     Blocked(Vec<String>),
     #[error("dump: {0}")]
     Dump(String),
+    #[error("{0}")]
+    Directive(#[from] directives::DirectiveError),
+    #[error("{origin}: the @{what} query of data step {step} failed: {source}")]
+    DataQuery {
+        origin: String,
+        step: String,
+        what: &'static str,
+        source: sqlx::Error,
+    },
+    #[error("data step {step} ({origin}): its @when no longer says what it said when the plan was made; nothing changed, plan again")]
+    DataChangedSincePlan { step: String, origin: String },
     #[error("backup with pg_dump failed: {0}")]
     Backup(String),
 }

@@ -94,6 +94,9 @@ pub struct Plan {
     /// How the plan handles what needs explaining (statements that cannot run in a transaction
     /// block, indexes built under lock, foreign keys Postgres rebuilds).
     pub notes: Vec<String>,
+    /// The target's data steps, those that run (each also in `steps`) and those whose `@when`
+    /// was false; re-checked in the apply transaction.
+    pub data_steps: Vec<crate::provenance::PlannedDataStep>,
 }
 
 impl Plan {
@@ -143,12 +146,19 @@ pub(crate) enum Phase {
     CreateSequences,
     DetachPartitions,
     CreateTables,
+    /// `@column … from OLD using (EXPR)`: the new column is added and filled.
+    MoveColumns,
     AlterColumns,
     AlterSequences,
+    /// Data steps of phase `before-constraints`.
+    DataBeforeConstraints,
+    SetNotNull,
     AddConstraints,
     AddForeignKeys,
     Indexes,
     TableOptions,
+    /// Columns are dropped late, so data steps can still read them.
+    DropColumns,
     DropTables,
     CreateViews,
     LateFunctions,
@@ -157,10 +167,26 @@ pub(crate) enum Phase {
     DropLate,
     DropExtensions,
     DropSchemas,
+    /// Data steps of phase `end`.
+    DataEnd,
     Analyze,
 }
 
+/// What the declared schema's directives add to a plan (see `provenance`); empty for a plain plan.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hooks {
+    /// `ALTER COLUMN … TYPE … USING (EXPR)` instead of the default cast, by (table, column).
+    pub retype_using: BTreeMap<(QName, String), String>,
+    /// Columns whose data moved to another column: dropping them loses nothing.
+    pub moved_away: BTreeSet<(QName, String)>,
+    /// Steps that add and fill moved columns.
+    pub moves: Vec<Step>,
+    pub data_before_constraints: Vec<Step>,
+    pub data_end: Vec<Step>,
+}
+
 struct Planner<'a> {
+    hooks: &'a Hooks,
     from: &'a Model,
     to: &'a Model,
     opts: CompareOptions,
@@ -187,7 +213,12 @@ struct Planner<'a> {
 
 /// Plans the change from `from` to `to`.
 pub fn plan(from: &Model, to: &Model, opts: CompareOptions) -> Plan {
+    plan_hooked(from, to, opts, &Hooks::default())
+}
+
+pub(crate) fn plan_hooked(from: &Model, to: &Model, opts: CompareOptions, hooks: &Hooks) -> Plan {
     let mut p = Planner {
+        hooks,
         from,
         to,
         opts,
@@ -209,6 +240,7 @@ pub fn plan(from: &Model, to: &Model, opts: CompareOptions) -> Plan {
         steps: p.steps.into_values().flatten().collect(),
         unmodelled,
         notes: p.notes,
+        data_steps: Vec::new(),
     }
 }
 
@@ -392,6 +424,16 @@ impl<'a> Planner<'a> {
             self.push(phase, s);
         }
         self.kind_blockers = blockers;
+        let hooks = self.hooks;
+        for (phase, steps) in [
+            (Phase::MoveColumns, &hooks.moves),
+            (Phase::DataBeforeConstraints, &hooks.data_before_constraints),
+            (Phase::DataEnd, &hooks.data_end),
+        ] {
+            for s in steps {
+                self.push(phase, s.clone());
+            }
+        }
         for t in std::mem::take(&mut self.rewritten) {
             if self.to.tables.contains_key(&t) {
                 self.push(
@@ -1394,21 +1436,37 @@ impl<'a> Planner<'a> {
                 if !tc.local && parent_in_from(tt) {
                     continue;
                 }
+                // Required without a default: added nullable, made NOT NULL after the data steps
+                // (which may fill it); on an empty table both ways are the same.
+                let later_not_null = tc.not_null
+                    && tc.default.is_none()
+                    && tc.identity.is_none()
+                    && tc.generated.is_none();
+                let added = Column {
+                    not_null: tc.not_null && !later_not_null,
+                    ..tc.clone()
+                };
                 let mut s = step(
                     &object,
                     format!("add column {}", tc.name),
-                    alter(format!("ADD COLUMN {}", column_sql(tc))),
+                    alter(format!("ADD COLUMN {}", column_sql(&added))),
                 )
                 .touching(name);
-                if tc.not_null
-                    && tc.default.is_none()
-                    && tc.identity.is_none()
-                    && tc.generated.is_none()
-                {
-                    s = s.checking(DataCheck::RequiredColumn {
-                        table: name.clone(),
-                        column: tc.name.clone(),
-                    });
+                if later_not_null {
+                    // The statement that fails on rows without a value is this one.
+                    self.push(
+                        Phase::SetNotNull,
+                        step(
+                            &object,
+                            format!("{} not null", tc.name),
+                            alter(format!("ALTER COLUMN {col} SET NOT NULL")),
+                        )
+                        .touching(name)
+                        .checking(DataCheck::RequiredColumn {
+                            table: name.clone(),
+                            column: tc.name.clone(),
+                        }),
+                    );
                 }
                 if tc.generated.is_some()
                     || tc.identity.is_some()
@@ -1518,7 +1576,13 @@ impl<'a> Planner<'a> {
             }
             if retype {
                 let through_text = fc.enum_type.is_some() || tc.enum_type.is_some();
-                let using = if through_text {
+                let declared = self
+                    .hooks
+                    .retype_using
+                    .get(&(name.clone(), tc.name.clone()));
+                let using = if let Some(expr) = declared {
+                    format!(" USING ({expr})")
+                } else if through_text {
                     format!(" USING {col}::text::{}", tc.data_type)
                 } else if fc.data_type != tc.data_type {
                     format!(" USING {col}::{}", tc.data_type)
@@ -1634,8 +1698,14 @@ impl<'a> Planner<'a> {
                 continue;
             }
             if tc.not_null && !fc.not_null {
+                // After the data steps, unless an identity (which needs NOT NULL) comes first.
+                let phase = if tc.identity.is_some() && fc.identity.is_none() {
+                    Phase::AlterColumns
+                } else {
+                    Phase::SetNotNull
+                };
                 self.push(
-                    Phase::AlterColumns,
+                    phase,
                     step(
                         &object,
                         format!("{} not null", tc.name),
@@ -1765,22 +1835,31 @@ impl<'a> Planner<'a> {
             if tt.column(&fc.name).is_some() || (!fc.local && parent_in_from(ft)) {
                 continue;
             }
-            self.push(
-                Phase::AlterColumns,
-                step(
-                    &object,
-                    format!("drop column {}", fc.name),
-                    alter(format!("DROP COLUMN {}", ident(&fc.name))),
-                )
-                .hazard(
+            let drop = step(
+                &object,
+                format!("drop column {}", fc.name),
+                alter(format!("DROP COLUMN {}", ident(&fc.name))),
+            )
+            .touching(name);
+            let drop = if self
+                .hooks
+                .moved_away
+                .contains(&(name.clone(), fc.name.clone()))
+            {
+                Step {
+                    action: format!("drop column {} (its data moved)", fc.name),
+                    ..drop
+                }
+            } else {
+                drop.hazard(
                     HazardKind::DataLoss,
                     format!(
                         "column {} ({}) and its values are dropped",
                         fc.name, fc.data_type
                     ),
                 )
-                .touching(name),
-            );
+            };
+            self.push(Phase::DropColumns, drop);
         }
         // Columns that vanish with a parent's column and that TO keeps locally come back.
         for fc in &ft.columns {
@@ -1804,7 +1883,7 @@ impl<'a> Planner<'a> {
                 });
             if let (true, Some(tc)) = (parent_drops, tt.column(&fc.name)) {
                 self.push(
-                    Phase::AlterColumns,
+                    Phase::DropColumns,
                     step(
                         &object,
                         format!("add column {} back as its own", tc.name),

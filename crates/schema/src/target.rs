@@ -9,6 +9,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use crate::diff::CompareOptions;
+use crate::directives::{Directives, SourceFile};
 use crate::model::{ident, Model};
 use crate::{catalog, SchemaError};
 
@@ -17,8 +18,12 @@ use crate::{catalog, SchemaError};
 pub enum Target {
     /// SQL text (e.g. the product's declared schema).
     Sql(String),
-    /// A directory of `.sql` files, run in file-name order.
+    /// A directory of `.sql` files, run in file-name order (`*.data.sql` files hold data steps
+    /// and are not run).
     Dir(PathBuf),
+    /// Named SQL files, run in file-name order (`*.data.sql` files hold data steps and are not
+    /// run): the product's declared schema.
+    Files(Vec<SourceFile>),
     /// A live database whose schema is copied.
     Url(String),
 }
@@ -45,6 +50,24 @@ impl Target {
                 "--target {raw:?} is neither a postgres:// URL nor a directory of .sql files"
             ))
         }
+    }
+}
+
+impl Target {
+    /// The target's files: a `Sql` target is one file named "the declared schema"; a URL has
+    /// none.
+    pub fn files(&self) -> Result<Vec<SourceFile>, SchemaError> {
+        match self {
+            Target::Url(_) => Ok(Vec::new()),
+            Target::Sql(sql) => Ok(vec![SourceFile::new("the declared schema", sql.clone())]),
+            Target::Files(files) => Ok(files.clone()),
+            Target::Dir(dir) => read_dir_files(dir),
+        }
+    }
+
+    /// The provenance directives and data steps the target's files carry (none for a URL).
+    pub fn directives(&self) -> Result<Directives, SchemaError> {
+        Ok(Directives::parse(&self.files()?)?)
     }
 }
 
@@ -80,8 +103,7 @@ static SCRATCH: AtomicU64 = AtomicU64::new(0);
 pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, SchemaError> {
     let files = match target {
         Target::Url(url) => return introspect_url(url).await,
-        Target::Sql(sql) => vec![("the declared schema".to_string(), sql.clone())],
-        Target::Dir(dir) => read_dir_sql(dir)?,
+        Target::Sql(_) | Target::Dir(_) | Target::Files(_) => schema_files(&target.files()?),
     };
     let name = format!(
         "soprovod_scratch_{}_{}_{}",
@@ -147,27 +169,44 @@ fn error_line(sql: &str, error: &sqlx::Error) -> Option<usize> {
     Some(before.matches('\n').count() + 1)
 }
 
-/// The `.sql` files of a target directory in file-name order, each with its name.
-fn read_dir_sql(dir: &PathBuf) -> Result<Vec<(String, String)>, SchemaError> {
+fn read_dir_files(dir: &PathBuf) -> Result<Vec<SourceFile>, SchemaError> {
     let err = |source| SchemaError::TargetDir {
         path: dir.display().to_string(),
         source,
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(err)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "sql"))
         .collect();
-    files.sort();
-    if files.is_empty() {
+    paths.sort();
+    if paths.iter().all(|p| {
+        p.file_name()
+            .is_some_and(|n| crate::directives::is_data_file(&n.to_string_lossy()))
+    }) {
         return Err(SchemaError::EmptyTargetDir(dir.display().to_string()));
     }
+    let mut files = Vec::new();
+    for p in paths {
+        let name = p
+            .file_name()
+            .map(|_| p.display().to_string())
+            .unwrap_or_default();
+        files.push(SourceFile::new(
+            name,
+            std::fs::read_to_string(&p).map_err(err)?,
+        ));
+    }
+    Ok(files)
+}
+
+/// The schema files (not the data steps) in file-name order, each with its name.
+fn schema_files(files: &[SourceFile]) -> Vec<(String, String)> {
+    let mut files: Vec<&SourceFile> = files.iter().filter(|f| !f.is_data()).collect();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
     files
         .into_iter()
-        .map(|f| {
-            let sql = std::fs::read_to_string(&f).map_err(err)?;
-            Ok((f.display().to_string(), sql))
-        })
+        .map(|f| (f.name.clone(), f.text.clone()))
         .collect()
 }
 

@@ -13,7 +13,9 @@ pub mod quota;
 pub mod sessions;
 pub mod users;
 
-pub use declared::{declared_schema, declared_sql, SqlFile};
+pub use declared::{
+    declared_data_files, declared_schema, declared_sql, declared_target_files, SqlFile,
+};
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;

@@ -4,6 +4,7 @@ mod support;
 
 mod aggregates_statistics;
 mod dependent_views;
+mod directives;
 mod domains;
 mod drift;
 mod live_writers;
