@@ -5,6 +5,7 @@ mod blockers;
 mod chat;
 mod embedded_db;
 mod errors;
+mod readme;
 mod report;
 mod schema_engine;
 mod serve;
