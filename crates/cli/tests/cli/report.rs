@@ -154,7 +154,10 @@ fn chromium(args: &[&str], page: &Path, profile: &Path) -> Output {
         .into_iter()
         .find(|b| Command::new(b).arg("--version").output().is_ok())
         .expect("chromium is not installed: run scripts/test.sh (it installs Debian's chromium)");
-    Command::new(binary)
+    // coreutils' timeout: a browser that hangs fails the test instead of stalling the suite.
+    Command::new("timeout")
+        .arg("120")
+        .arg(binary)
         .args([
             "--headless",
             "--no-sandbox",
