@@ -386,9 +386,9 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
     for row in sqlx::query(
         "SELECT co.conrelid::int8 AS rel, co.conname::text AS name, co.contype::text AS kind,
                 pg_catalog.pg_get_constraintdef(co.oid) AS def, co.confrelid::int8 AS fk_rel,
-                (SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}') FROM pg_catalog.pg_attribute a
+                (SELECT coalesce(array_agg(a.attname::text ORDER BY array_position(co.conkey, a.attnum)), '{}') FROM pg_catalog.pg_attribute a
                   WHERE a.attrelid = co.conrelid AND a.attnum = ANY (co.conkey)) AS columns,
-                (SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}') FROM pg_catalog.pg_attribute a
+                (SELECT coalesce(array_agg(a.attname::text ORDER BY array_position(co.confkey, a.attnum)), '{}') FROM pg_catalog.pg_attribute a
                   WHERE a.attrelid = co.confrelid AND a.attnum = ANY (co.confkey)) AS referenced_columns,
                 pg_catalog.obj_description(co.oid, 'pg_constraint') AS comment
          FROM pg_catalog.pg_constraint co

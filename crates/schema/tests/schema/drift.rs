@@ -306,3 +306,28 @@ async fn a_table_recreated_as_partitioned_gets_its_indexes_constraints_and_parti
         "m_2024"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_whose_columns_were_created_in_another_order_is_the_same_key() {
+    // A renamed column keeps its place in the table, so a key over it can list its columns in an
+    // order other than the table's; the key is what the constraint says, not the table's order.
+    let renamed = db_from(
+        "CREATE TABLE pay (ref text, id int, provider text);
+         ALTER TABLE pay ADD CONSTRAINT pay_key UNIQUE (provider, ref);
+         CREATE TABLE parent (a int, b int, UNIQUE (b, a));
+         CREATE TABLE child (x int, y int, CONSTRAINT child_fk FOREIGN KEY (y, x) REFERENCES parent (b, a));",
+    )
+    .await;
+    let declared = db_from(
+        "CREATE TABLE pay (id int, provider text, ref text, CONSTRAINT pay_key UNIQUE (provider, ref));
+         CREATE TABLE parent (b int, a int, UNIQUE (b, a));
+         CREATE TABLE child (y int, x int, CONSTRAINT child_fk FOREIGN KEY (y, x) REFERENCES parent (b, a));",
+    )
+    .await;
+    let drift = schema::compare(
+        &model(&renamed).await,
+        &model(&declared).await,
+        CompareOptions::default(),
+    );
+    assert!(drift.is_empty(), "{:?}", drift.differences);
+}
