@@ -449,7 +449,10 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
                 pg_catalog.obj_description(p.oid, 'pg_proc') AS comment,
                 {grants} AS grants
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE {USER_NS} AND {ext}",
+         WHERE {USER_NS} AND {ext}
+           -- not the constructors a range type makes for itself (they go with the type)
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = 'pg_proc'::regclass
+                           AND x.objid = p.oid AND x.deptype = 'i')",
         grants = grants_expr("p.proacl", "f", "p.proowner"),
         ext = not_ext_member("pg_proc", "p.oid"),
     );

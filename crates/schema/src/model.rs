@@ -393,6 +393,8 @@ pub struct Model {
     pub functions: BTreeMap<FnName, Function>,
     pub domains: BTreeMap<QName, crate::kinds::domain::Domain>,
     pub aggregates: BTreeMap<FnName, crate::kinds::aggregate::Aggregate>,
+    pub composites: BTreeMap<QName, crate::kinds::types::Composite>,
+    pub ranges: BTreeMap<QName, crate::kinds::types::Range>,
     pub statistics: BTreeMap<QName, crate::kinds::statistics::Statistics>,
     /// Objects of kinds the engine does not model, keyed `domain public.posint`, with their catalog
     /// definition so a difference in them is seen (and blocks a plan).
@@ -419,6 +421,8 @@ impl Model {
             + self.functions.len()
             + self.domains.len()
             + self.aggregates.len()
+            + self.composites.len()
+            + self.ranges.len()
             + self.statistics.len()
     }
 }

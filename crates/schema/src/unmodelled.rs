@@ -58,14 +58,6 @@ fn grants(acl: &str, kind: &str, owner: &str) -> String {
     )
 }
 
-/// The qualified name of a collation, or NULL.
-fn collation(oid: &str) -> String {
-    format!(
-        "(SELECT cn.nspname || '.' || co.collname FROM pg_catalog.pg_collation co \
-          JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = {oid})"
-    )
-}
-
 /// Every `key: value` of a jsonb object, one per line, in key order.
 fn json_lines(json: &str) -> String {
     format!(
@@ -87,50 +79,10 @@ fn readers(server_version: i32) -> Vec<String> {
     let mut out = Vec::new();
     let ext = not_ext_member;
 
-    // Composite types.
-    out.push(format!(
-        "SELECT 'composite type' AS kind, n.nspname::text AS schema, n.nspname || '.' || t.typname AS identity, {def} AS definition,
-                pg_catalog.pg_get_userbyid(t.typowner)::text AS owner
-         FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-         JOIN pg_catalog.pg_class r ON r.oid = t.typrelid
-         WHERE t.typtype = 'c' AND r.relkind = 'c' AND {USER_NS} AND {ext}",
-        def = lines(&[
-            format!(
-                "(SELECT string_agg('attribute ' || a.attname || ': ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
-                    || coalesce(' collate ' || CASE WHEN a.attcollation <> at.typcollation THEN {} END, '')
-                    || coalesce(' comment ' || pg_catalog.col_description(t.typrelid, a.attnum), ''), E'\\n' ORDER BY a.attnum)
-                  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid
-                  WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)",
-                collation("a.attcollation")
-            ),
-            comment("t.oid", "pg_type"),
-            grants("t.typacl", "T", "t.typowner"),
-        ]),
-        ext = ext("pg_type", "t.oid"),
-    ));
-
-    // Range types.
-    out.push(format!(
-        "SELECT 'range type', n.nspname::text, n.nspname || '.' || t.typname, {def}, pg_catalog.pg_get_userbyid(t.typowner)::text
-         FROM pg_catalog.pg_range g JOIN pg_catalog.pg_type t ON t.oid = g.rngtypid
-         JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-         WHERE {USER_NS} AND {ext}",
-        def = lines(&[
-            "'subtype: ' || pg_catalog.format_type(g.rngsubtype, NULL)".into(),
-            format!("'collation: ' || {}", collation("g.rngcollation")),
-            "'operator class: ' || (SELECT opn.nspname || '.' || o.opcname FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_namespace opn ON opn.oid = o.opcnamespace WHERE o.oid = g.rngsubopc)".into(),
-            "'canonical: ' || g.rngcanonical::text".into(),
-            "'subtype diff: ' || g.rngsubdiff::text".into(),
-            comment("t.oid", "pg_type"),
-            grants("t.typacl", "T", "t.typowner"),
-        ]),
-        ext = ext("pg_type", "t.oid"),
-    ));
-
     // Base types (not their array types) and shell types.
     out.push(format!(
-        "SELECT CASE WHEN t.typisdefined THEN 'base type' ELSE 'shell type' END, n.nspname::text, n.nspname || '.' || t.typname, {def},
-                pg_catalog.pg_get_userbyid(t.typowner)::text
+        "SELECT CASE WHEN t.typisdefined THEN 'base type' ELSE 'shell type' END AS kind, n.nspname::text AS schema,
+                n.nspname || '.' || t.typname AS identity, {def} AS definition, pg_catalog.pg_get_userbyid(t.typowner)::text AS owner
          FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
          WHERE (t.typtype = 'b' OR (t.typtype = 'p' AND NOT t.typisdefined))
            AND NOT (t.typcategory = 'A' AND t.typelem <> 0) AND {USER_NS} AND {ext}",
@@ -234,7 +186,9 @@ fn readers(server_version: i32) -> Vec<String> {
     out.push(format!(
         "SELECT 'cast', NULL::text, '(' || pg_catalog.format_type(c.castsource, NULL) || ' AS ' || pg_catalog.format_type(c.casttarget, NULL) || ')',
                 {def}, NULL::text
-         FROM pg_catalog.pg_cast c WHERE c.oid >= 16384 AND {ext}",
+         FROM pg_catalog.pg_cast c WHERE c.oid >= 16384 AND {ext}
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = 'pg_cast'::regclass
+                           AND x.objid = c.oid AND x.deptype = 'i')",
         def = lines(&[
             "'function: ' || CASE WHEN c.castfunc <> 0 THEN c.castfunc::regprocedure::text END".into(),
             "'context: ' || c.castcontext::text".into(),

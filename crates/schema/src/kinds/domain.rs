@@ -1,7 +1,8 @@
 //! Domains and their constraints: reader, typed diff, generator.
 //!
 //! A domain is created bare with the types (before tables and functions use it), its CHECK
-//! constraints are added after functions exist (a check may call one) and after columns changed,
+//! constraints are added right after the functions (a check may call one; a changed domain's new
+//! checks wait until columns changed),
 //! and it is dropped after the tables, columns and functions that used it. A changed base type or
 //! collation cannot be altered in place; that is a blocker rather than a silent rebuild.
 
@@ -218,10 +219,16 @@ pub fn differences(
     out
 }
 
-fn add_constraint(out: &mut Generated, name: &QName, cname: &str, c: &DomainConstraint) {
+fn add_constraint(
+    out: &mut Generated,
+    phase: Phase,
+    name: &QName,
+    cname: &str,
+    c: &DomainConstraint,
+) {
     let object = format!("domain {name}");
     out.push(
-        Phase::AddConstraints,
+        phase,
         step(
             &object,
             format!("add constraint {cname}"),
@@ -268,8 +275,11 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
             }
             sql.push(';');
             out.push(Phase::Types, step(&object, "create", sql));
+            // Right after the functions a check may call, before any column or type uses the
+            // domain (PostgreSQL refuses to add a check to a domain a stored column uses via a
+            // composite type).
             for (cname, c) in &b.constraints {
-                add_constraint(out, name, cname, c);
+                add_constraint(out, Phase::CreateSequences, name, cname, c);
             }
             out.extras(
                 "DOMAIN",
@@ -333,7 +343,7 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
             );
         }
         for (cname, c) in &d.added {
-            add_constraint(out, name, cname, c);
+            add_constraint(out, Phase::AddConstraints, name, cname, c);
         }
         for (cname, comment) in &d.commented {
             out.push(

@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod domain;
 pub mod statistics;
+pub mod types;
 
 use std::collections::BTreeSet;
 
@@ -19,6 +20,8 @@ use crate::SchemaError;
 /// Reads every kind into `m`, in the introspection transaction.
 pub async fn read(conn: &mut PgConnection, m: &mut Model) -> Result<(), SchemaError> {
     m.domains = domain::read(conn).await?;
+    m.composites = types::read_composites(conn).await?;
+    m.ranges = types::read_ranges(conn).await?;
     m.aggregates = aggregate::read(conn).await?;
     m.statistics = statistics::read(conn).await?;
     Ok(())
@@ -27,6 +30,7 @@ pub async fn read(conn: &mut PgConnection, m: &mut Model) -> Result<(), SchemaEr
 /// Drift in every kind.
 pub fn differences(from: &Model, to: &Model, opts: CompareOptions) -> Vec<Difference> {
     let mut out = domain::differences(&from.domains, &to.domains, opts);
+    out.extend(types::differences(from, to, opts));
     out.extend(aggregate::differences(
         &from.aggregates,
         &to.aggregates,
@@ -46,10 +50,31 @@ pub(crate) fn steps(
     to: &Model,
     opts: CompareOptions,
 ) -> (Vec<(Phase, Step)>, Vec<String>) {
+    // Module order is creation order (a composite may use a domain, an aggregate a composite);
+    // the late drops run in the reverse order, so what uses a type goes before the type.
+    let mut parts: Vec<Generated> = Vec::new();
+    for generate in [
+        domain::steps,
+        types::steps,
+        aggregate::steps,
+        statistics::steps,
+    ] {
+        let mut g = Generated::default();
+        generate(from, to, opts, &mut g);
+        parts.push(g);
+    }
     let mut out = Generated::default();
-    domain::steps(from, to, opts, &mut out);
-    aggregate::steps(from, to, opts, &mut out);
-    statistics::steps(from, to, opts, &mut out);
+    let mut late = Vec::new();
+    for g in parts {
+        let (drops, rest): (Vec<_>, Vec<_>) = g
+            .steps
+            .into_iter()
+            .partition(|(p, _)| *p == Phase::DropLate);
+        out.steps.extend(rest);
+        late.push(drops);
+        out.blockers.extend(g.blockers);
+    }
+    out.steps.extend(late.into_iter().rev().flatten());
     (out.steps, out.blockers)
 }
 

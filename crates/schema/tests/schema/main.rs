@@ -2,6 +2,8 @@
 
 mod support;
 
+mod types;
+
 mod aggregates_statistics;
 mod dependent_views;
 mod directives;
