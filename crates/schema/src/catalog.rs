@@ -384,6 +384,8 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
 
     // Constraints (not those inherited from a parent or cloned onto a partition).
     for row in sqlx::query(
+        // Key columns in key order (not column order): a renamed or added column keeps its
+        // place in the key, and a foreign key's columns pair with the referenced ones.
         "SELECT co.conrelid::int8 AS rel, co.conname::text AS name, co.contype::text AS kind,
                 pg_catalog.pg_get_constraintdef(co.oid) AS def, co.confrelid::int8 AS fk_rel,
                 (SELECT coalesce(array_agg(a.attname::text ORDER BY array_position(co.conkey, a.attnum)), '{}') FROM pg_catalog.pg_attribute a

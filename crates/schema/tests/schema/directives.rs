@@ -534,3 +534,32 @@ async fn a_target_directory_does_not_load_its_data_files_into_the_scratch_databa
     assert!(model.tables.contains_key(&QName::new("public", "t")));
     assert_eq!(target.directives().unwrap().steps.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_over_an_added_and_a_renamed_column_reaches_the_target() {
+    // The target declares the two columns in the key's order; the live table, after the rename
+    // and the add, has them the other way round. The database after the plan must still equal
+    // the target (key columns are compared in key order, not column order).
+    let db = db_from(
+        "CREATE TABLE payments (id integer PRIMARY KEY, payment_id text UNIQUE NOT NULL);
+         INSERT INTO payments VALUES (1, 'a'), (2, 'b');",
+    )
+    .await;
+    let target = files(&[(
+        "030_billing.sql",
+        "-- @column public.payments.provider_payment_id from payment_id
+         CREATE TABLE payments (
+             id integer PRIMARY KEY,
+             provider text NOT NULL DEFAULT 'yookassa',
+             provider_payment_id text NOT NULL,
+             UNIQUE (provider, provider_payment_id)
+         );",
+    )]);
+    apply_ok(&db, &target).await;
+    let kept = rows(
+        &db,
+        "SELECT id || ':' || provider || ':' || provider_payment_id FROM payments ORDER BY id",
+    )
+    .await;
+    assert_eq!(kept, ["1:yookassa:a", "2:yookassa:b"]);
+}
