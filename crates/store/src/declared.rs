@@ -30,7 +30,7 @@ const FILES: &[SqlFile] = schema_files![
 ];
 
 /// Data-step files (`*.data.sql`), in the order their steps run.
-const DATA_FILES: &[SqlFile] = schema_files![];
+const DATA_FILES: &[SqlFile] = schema_files!["090_takeover.data.sql"];
 
 /// The files of the declared schema, in the order they run (no data-step files).
 pub fn declared_schema() -> &'static [SqlFile] {

@@ -11,3 +11,5 @@ mod schema_engine;
 mod serve;
 #[cfg(legacy_corpus)]
 mod takeover;
+#[cfg(legacy_corpus)]
+mod takeover_apply;
