@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{clean_letter, prompt, CallRecord, Failure, Letter, LlmError, Settings, Task};
+use crate::{clean_letter, prompt, quality, CallRecord, Failure, Letter, LlmError, Settings, Task};
 
 /// An OpenAI-compatible client.
 #[derive(Debug, Clone)]
@@ -140,6 +140,39 @@ impl Client {
         }
     }
 
+    /// The letter, or — when it fails an objective check — the model's second attempt with the
+    /// problems named; the first stands when the second call fails or does no better.
+    async fn checked(
+        &self,
+        task: &Task<'_>,
+        model: &str,
+        user: &str,
+        temperature: f64,
+        text: String,
+        calls: &mut Vec<CallRecord>,
+    ) -> String {
+        if !self.settings.check_letters {
+            return text;
+        }
+        let found = quality::problems(task, &text);
+        if found.is_empty() {
+            return text;
+        }
+        tracing::info!(model = %model, problems = found.len(), "letter failed a check; asking once more");
+        let (system, _) = prompt::messages(task);
+        let again = format!("{user}{}", quality::correction(task, &found));
+        let (result, elapsed) = self.call(model, &system, &again, temperature).await;
+        let (outcome, usage) = match result {
+            Ok(reply) => (clean_letter(&reply.content), reply.usage),
+            Err(e) => (Err(e), None),
+        };
+        calls.push(self.record(model, task, elapsed, usage, outcome.as_ref().err()));
+        match outcome {
+            Ok(second) if quality::problems(task, &second).len() <= found.len() => second,
+            _ => text,
+        }
+    }
+
     /// Writes the letter of `task`, trying the main model up to `1 + retries` times and then the
     /// fallback model once.
     pub async fn write(&self, task: &Task<'_>) -> Result<Letter, Failure> {
@@ -170,6 +203,9 @@ impl Client {
                 calls.push(self.record(&model, task, elapsed, usage, outcome.as_ref().err()));
                 match outcome {
                     Ok(text) => {
+                        let text = self
+                            .checked(task, &model, &user, temperature, text, &mut calls)
+                            .await;
                         return Ok(Letter {
                             text,
                             model,

@@ -8,6 +8,7 @@ mod clean;
 mod client;
 mod offline;
 mod prompt;
+mod quality;
 mod settings;
 
 pub use clean::clean_letter;
@@ -15,6 +16,7 @@ pub use client::Client;
 pub use offline::{
     compose as offline_compose, improve as offline_improve, plural_ru, writes_russian, Unapplied,
 };
+pub use quality::{problems as letter_problems, Problem};
 pub use settings::{ApiKey, Settings, SettingsError};
 
 use std::time::Duration;

@@ -50,6 +50,9 @@ pub struct Settings {
     pub backoff: Duration,
     /// Name stored in `openai_requests.provider`.
     pub provider: String,
+    /// Run the objective letter checks on the model's letter and regenerate once when they fail
+    /// (`OPENAI_CHECK_LETTERS=off` disables them).
+    pub check_letters: bool,
 }
 
 impl Default for Settings {
@@ -63,6 +66,7 @@ impl Default for Settings {
             retries: 2,
             backoff: Duration::from_millis(800),
             provider: "openai".into(),
+            check_letters: true,
         }
     }
 }
@@ -98,6 +102,19 @@ impl Settings {
         }
         if let Some(m) = get("OPENAI_FALLBACK_MODEL") {
             s.fallback_model = if m == "none" { None } else { Some(m) };
+        }
+        if let Some(v) = get("OPENAI_CHECK_LETTERS") {
+            s.check_letters = match v.to_ascii_lowercase().as_str() {
+                "on" | "1" | "true" | "yes" => true,
+                "off" | "0" | "false" | "no" => false,
+                _ => {
+                    return Err(SettingsError::Invalid {
+                        name: "OPENAI_CHECK_LETTERS",
+                        what: "on or off",
+                        value: v,
+                    })
+                }
+            };
         }
         if let Some(t) = get("OPENAI_TIMEOUT_SECS") {
             let secs: f64 = t

@@ -205,8 +205,14 @@ fn fact(text: &str) -> Option<Fact> {
     if !balanced {
         return None;
     }
+    // "I have been running …", "Я веду …": the pronoun is the composer's to add.
+    let (text, had_pronoun) = match text.split_once(' ') {
+        Some((i, rest)) if (i == "I" || i == "Я") && words(rest) >= 2 => (rest.to_string(), true),
+        _ => (text, false),
+    };
+    let n = words(&text);
     let first = text.split_whitespace().next().unwrap_or("");
-    let verb = looks_like_verb(first);
+    let verb = had_pronoun || looks_like_verb(first);
     // "Школа № 57, 2018–2025", "Acme Retail, 2019–2025": a job's heading, not a fact.
     let dated_heading = !verb
         && n <= 8
@@ -278,7 +284,10 @@ pub fn parse(resume: &str) -> Resume {
             let mut parts: Vec<String> = Vec::new();
             for part in comma_parts(body) {
                 let short = words(part) < 3;
-                if (short || continues(part)) && !parts.is_empty() {
+                let fits = parts
+                    .last()
+                    .is_some_and(|l| words(l) + words(part) <= MAX_FACT_WORDS);
+                if (short || continues(part)) && fits {
                     let last = parts.last_mut().expect("checked");
                     *last = format!("{last}, {part}");
                 } else {

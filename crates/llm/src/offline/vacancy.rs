@@ -390,7 +390,13 @@ fn role(intro: &[String]) -> Option<(String, Option<String>)> {
             return Some((name, context));
         }
     }
-    let (name, context, _) = role_in(intro.first()?)?;
+    let first = intro.first()?;
+    // Without a word for a job, only a short title line names the role ("Barista"), never the
+    // start of a sentence ("Looking for someone to help …").
+    if words(first) > 5 {
+        return None;
+    }
+    let (name, context, _) = role_in(first)?;
     let company = [
         "«",
         "\"",

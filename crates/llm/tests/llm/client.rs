@@ -16,6 +16,8 @@ fn settings(double: &Double) -> Settings {
         "OPENAI_BASE_URL" => Some(double.base_url.clone()),
         "OPENAI_MODEL" => Some("main-model".into()),
         "OPENAI_FALLBACK_MODEL" => Some("fallback-model".into()),
+        // Retries and fallback are tested with a short scripted letter; the checks have their own tests.
+        "OPENAI_CHECK_LETTERS" => Some("off".into()),
         _ => None,
     })
     .map(|s| Settings {
@@ -220,4 +222,67 @@ fn the_api_key_never_shows_in_debug_output() {
         Settings::from_lookup(|n| (n == "OPENAI_API_KEY").then(|| "sk-very-secret".to_string()))
             .unwrap();
     assert!(!format!("{s:?}").contains("sk-very-secret"));
+}
+
+fn checked_settings(double: &Double) -> Settings {
+    Settings {
+        check_letters: true,
+        ..settings(double)
+    }
+}
+
+/// A letter of `n` words in Russian, with `extra` appended (a number, say).
+fn russian_letter(n: usize, extra: &str) -> String {
+    let body = vec!["слово"; n.saturating_sub(4)].join(" ");
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" {extra}")
+    };
+    format!("Здравствуйте!\n\n{body}{extra}\n\nС уважением,\nИван")
+}
+
+#[tokio::test]
+async fn a_model_letter_that_fails_the_checks_is_regenerated_once_with_the_problems_named() {
+    let short = russian_letter(120, "");
+    let invented = russian_letter(240, "и 17 лет опыта");
+    let good = russian_letter(240, "");
+    let double = Double::start(vec![
+        Behaviour::Letter(short),
+        Behaviour::Letter(good.clone()),
+        Behaviour::Letter(invented),
+        Behaviour::Letter(good.clone()),
+    ])
+    .await;
+    let writer = Writer::from_settings(checked_settings(&double));
+    let first = writer.write(&task()).await.unwrap();
+    assert_eq!(first.text, good);
+    assert_eq!(first.calls.len(), 2);
+    let second = writer.write(&task()).await.unwrap();
+    assert_eq!(second.text, good);
+    let seen = double.seen();
+    assert_eq!(seen.len(), 4);
+    let retry_prompt = seen[1].1["messages"][1]["content"].as_str().unwrap();
+    assert!(retry_prompt.contains("нужно 200–300"), "{retry_prompt}");
+    let retry_prompt = seen[3].1["messages"][1]["content"].as_str().unwrap();
+    assert!(retry_prompt.contains("17"), "{retry_prompt}");
+}
+
+#[tokio::test]
+async fn a_letter_that_passes_the_checks_costs_one_call_and_a_second_failure_keeps_the_first() {
+    let good = russian_letter(230, "");
+    let double = Double::start(vec![
+        Behaviour::Letter(good.clone()),
+        Behaviour::Letter("Dear team, this is English and short.".repeat(8)),
+        Behaviour::Status(500),
+    ])
+    .await;
+    let writer = Writer::from_settings(checked_settings(&double));
+    let a = writer.write(&task()).await.unwrap();
+    assert_eq!((a.text.as_str(), a.calls.len()), (good.as_str(), 1));
+    // The regeneration fails: the first letter stands, and both calls are recorded.
+    let b = writer.write(&task()).await.unwrap();
+    assert!(b.text.starts_with("Dear team"));
+    assert_eq!(b.calls.len(), 2);
+    assert!(!b.calls[1].success);
 }
