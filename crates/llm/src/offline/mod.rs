@@ -2,12 +2,15 @@
 //! resume alone — connected prose, 200–300 words, in the vacancy's language — and offline
 //! improvements of it. It never adds facts: every claim about the candidate is a resume clause.
 //!
-//! `vacancy` reads the vacancy, `resume` the resume, `matching` ranks the resume's facts against
-//! the vacancy, `compose` writes the letter, `improve` applies the requests people write.
+//! `vacancy` (with `company`) reads the vacancy, `resume` the resume, `matching` ranks the resume's
+//! facts against the vacancy, `compose` writes the letter, `request` reads an improvement request
+//! and `improve` applies it.
 
+mod company;
 mod compose;
 mod improve;
 mod matching;
+mod request;
 mod resume;
 mod text;
 mod vacancy;

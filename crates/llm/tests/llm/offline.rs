@@ -90,3 +90,65 @@ async fn an_offline_improvement_it_cannot_apply_is_an_error_that_says_why() {
         .unwrap();
     assert!(ok.text.split_whitespace().count() < latest.split_whitespace().count());
 }
+
+const RICH_RESUME: &str = "Иван Петров\nPython-разработчик, 4 года опыта\n\n- Разработал REST API на FastAPI для биллинга (200 rps).\n- Оптимизировал запросы PostgreSQL и сократил время отчётов с 40 до 3 секунд.\n- Настроил CI/CD в GitLab и перевёл сервисы в Docker.\n- Поддерживал внутренние сервисы на Django, писал unit-тесты на pytest.\n- Провёл миграцию хранилища на Redis без простоя.\n- Наставлял двух стажёров.\n\nНавыки: Python, FastAPI, Django, PostgreSQL, Docker, Redis.";
+
+fn improve(latest: &str, request: &str) -> Result<String, Unapplied> {
+    llm::offline_improve(VACANCY, RICH_RESUME, latest, request)
+}
+
+fn words(t: &str) -> usize {
+    t.split_whitespace().count()
+}
+
+#[test]
+fn offline_improvements_do_what_people_ask() {
+    let latest = offline_compose(VACANCY, RICH_RESUME, 0);
+
+    let formal = improve(&latest, "сделай официальнее").unwrap();
+    assert!(formal.starts_with("Уважаемые коллеги!"), "{formal}");
+    assert_eq!(
+        improve(&formal, "ещё официальнее"),
+        Err(Unapplied::AlreadyFormal)
+    );
+    let casual = improve(&latest, "менее формально").unwrap();
+    assert!(casual.starts_with("Привет!") && casual.contains("Всего доброго,\nИван Петров"));
+
+    let plain = improve(&latest, "убери канцелярит").unwrap();
+    assert!(
+        !plain.contains("предложить свою кандидатуру") && plain != latest,
+        "{plain}"
+    );
+
+    let shorter = improve(&latest, "короче").unwrap();
+    assert!(words(&shorter) < words(&latest));
+    assert!(shorter.ends_with("Иван Петров") && shorter.starts_with("Здравствуйте!"));
+
+    let longer = improve(&shorter, "подробнее").unwrap();
+    assert!(words(&longer) > words(&shorter), "{longer}");
+
+    let dropped = improve(&latest, "убери Django").unwrap();
+    assert!(
+        !dropped.contains("Django") && latest.contains("Django"),
+        "{dropped}"
+    );
+    assert_eq!(
+        improve(&latest, "убери Kafka"),
+        Err(Unapplied::NotInLetter("Kafka".into()))
+    );
+
+    let stressed = improve(&latest, "подчеркни Docker").unwrap();
+    let body = stressed.split("\n\n").nth(2).unwrap();
+    assert!(
+        body.starts_with("Главное, что хочу подчеркнуть:") && body.contains("Docker"),
+        "{stressed}"
+    );
+
+    let added = improve(&latest, "добавь про Redis").unwrap();
+    assert!(
+        added.contains("миграцию хранилища на Redis") && !latest.contains("миграцию хранилища"),
+        "{added}"
+    );
+
+    assert_eq!(improve(&latest, "сделай красиво"), Err(Unapplied::Unknown));
+}
