@@ -69,6 +69,10 @@ pub struct TargetArgs {
     /// directory of .sql files (run in file-name order), or a postgres:// URL to copy the schema from.
     #[arg(long, value_name = "T")]
     target: Option<String>,
+    /// A schema to manage (repeatable). By default the engine manages the schemas the target has
+    /// and leaves every other schema (auth, a platform's own), its functions and extensions alone.
+    #[arg(long = "schema", value_name = "NAME")]
+    schemas: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +139,9 @@ pub struct DiffArgs {
     /// `psql -1`), json (stable).
     #[arg(long, default_value = "text", value_parser = ["text", "sql", "json"])]
     format: String,
+    /// A schema to compare (repeatable). By default: the schemas TO has.
+    #[arg(long = "schema", value_name = "NAME")]
+    schemas: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -186,14 +193,16 @@ fn target_label(args: &TargetArgs) -> String {
 async fn make_plan(
     url: &str,
     target: &Target,
+    schemas: &[String],
 ) -> anyhow::Result<(schema::Model, schema::Model, Plan)> {
     // The live database first: when it is unreachable, that is what the error names.
-    let from = schema::introspect_url(url)
+    let mut from = schema::introspect_url(url)
         .await
         .with_context(|| format!("introspecting {}", redact(url)))?;
     let mut to = schema::load_target(url, target)
         .await
         .context("loading the target schema")?;
+    restrict(&mut from, &mut to, schemas);
     schema::reconcile_url(url, &from, &mut to)
         .await
         .context("comparing view definitions")?;
@@ -202,6 +211,11 @@ async fn make_plan(
         .await
         .context("planning with the target's renames and data steps")?;
     Ok((from, to, plan))
+}
+
+/// Cuts both models down to the managed schemas: `schemas`, or else the target's.
+fn restrict(from: &mut schema::Model, to: &mut schema::Model, schemas: &[String]) {
+    schema::scope::restrict_both(from, to, schemas);
 }
 
 /// What the data steps of the plan resolve (`@resolves`); preflight reports those blockers as
@@ -224,7 +238,7 @@ async fn run_preflight(
 async fn plan(source: &DbSource, args: PlanArgs) -> anyhow::Result<Outcome> {
     let target = target(&args.target)?;
     let url = source.ensure_url().await?;
-    let (from, _, plan) = make_plan(&url, &target).await?;
+    let (from, _, plan) = make_plan(&url, &target, &args.target.schemas).await?;
     let preflight = run_preflight(&url, &from, &plan).await?;
     match Format::parse(&args.format).unwrap_or(Format::Text) {
         Format::Text => {
@@ -442,7 +456,7 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let allowed = parse_allowed(args.hazards.allow_hazards.as_deref())?;
     let target = target(&args.target)?;
     let url = source.ensure_url().await?;
-    let (from, to, plan) = make_plan(&url, &target).await?;
+    let (from, to, plan) = make_plan(&url, &target, &args.target.schemas).await?;
     if plan.is_empty() && !plan.is_blocked() {
         eprintln!(
             "nothing to do: the database is at {}",
@@ -507,12 +521,13 @@ async fn fill_analytics_summaries(url: &str) -> anyhow::Result<()> {
 }
 
 async fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
-    let from = schema::introspect_url(&args.from)
+    let mut from = schema::introspect_url(&args.from)
         .await
         .with_context(|| format!("introspecting {}", redact(&args.from)))?;
     let mut to = schema::introspect_url(&args.to)
         .await
         .with_context(|| format!("introspecting {}", redact(&args.to)))?;
+    restrict(&mut from, &mut to, &args.schemas);
     schema::reconcile_url(&args.from, &from, &mut to)
         .await
         .context("comparing view definitions")?;
@@ -596,12 +611,13 @@ async fn restore(source: &DbSource, args: RestoreArgs) -> anyhow::Result<Outcome
 async fn verify(source: &DbSource, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let target = target(&args.target)?;
     let url = source.ensure_url().await?;
-    let from = schema::introspect_url(&url)
+    let mut from = schema::introspect_url(&url)
         .await
         .with_context(|| format!("introspecting {}", redact(&url)))?;
     let mut to = schema::load_target(&url, &target)
         .await
         .context("loading the target schema")?;
+    restrict(&mut from, &mut to, &args.target.schemas);
     schema::reconcile_url(&url, &from, &mut to)
         .await
         .context("comparing view definitions")?;
@@ -654,7 +670,7 @@ async fn up(source: &DbSource, args: UpArgs) -> anyhow::Result<Outcome> {
     } else {
         // An existing database goes through the schema engine; stdout keeps only the URL.
         let target = declared_target();
-        let (from, to, plan) = make_plan(&url, &target).await?;
+        let (from, to, plan) = make_plan(&url, &target, &[]).await?;
         if plan.is_empty() && !plan.is_blocked() {
             "at the declared schema (verified)".to_string()
         } else {

@@ -187,7 +187,8 @@ async fn apply_once(
         });
     }
 
-    let now = catalog::introspect(&mut tx).await?;
+    let mut now = catalog::introspect(&mut tx).await?;
+    crate::scope::restrict_like(&mut now, from);
     let changed = compare(&now, from, options.compare);
     if !changed.is_empty() {
         tx.rollback().await?;
@@ -221,7 +222,8 @@ async fn apply_once(
     }
 
     progress(Progress::Verifying);
-    let after = catalog::introspect(&mut tx).await?;
+    let mut after = catalog::introspect(&mut tx).await?;
+    crate::scope::restrict_like(&mut after, from);
     // Views rendered from the target's text may render differently from that text.
     let mut target = target.clone();
     crate::equivalence::reconcile(&mut tx, &after, &mut target).await?;

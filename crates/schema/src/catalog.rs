@@ -608,6 +608,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
     // Kinds the model leaves alone, compared by their catalog definition.
     crate::kinds::read(conn, &mut m).await?;
     m.unmodelled = crate::unmodelled::read(conn).await?;
+    m.default_privileges = crate::privileges::read(&mut *conn).await?;
     Ok(m)
 }
 

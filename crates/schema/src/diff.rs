@@ -349,6 +349,10 @@ pub fn compare(from: &Model, to: &Model, opts: CompareOptions) -> Drift {
         out
     });
     c.out.extend(crate::kinds::differences(from, to, opts));
+    c.out.extend(crate::privileges::compare(
+        &from.default_privileges,
+        &to.default_privileges,
+    ));
     c.out.extend(crate::unmodelled::compare(
         &from.unmodelled,
         &to.unmodelled,

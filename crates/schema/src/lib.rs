@@ -25,7 +25,9 @@ pub mod model;
 pub mod order;
 pub mod plan;
 pub mod preflight;
+pub mod privileges;
 pub mod provenance;
+pub mod scope;
 pub mod target;
 pub mod unmodelled;
 

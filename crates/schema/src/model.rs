@@ -399,9 +399,32 @@ pub struct Model {
     /// Objects of kinds the engine does not model, keyed `domain public.posint`, with their catalog
     /// definition so a difference in them is seen (and blocks a plan).
     pub unmodelled: BTreeMap<String, crate::unmodelled::Unmodelled>,
+    /// The introspecting role's default privileges (what objects it creates are granted).
+    pub default_privileges: BTreeMap<DefaultPrivilegeKey, BTreeSet<Grant>>,
     /// The role that introspected (and would own what a plan creates). Not compared.
     #[serde(skip)]
     pub current_user: String,
+    /// The schemas this model was cut down to (`scope::restrict`), if it was. Not compared.
+    #[serde(skip)]
+    pub scope: Option<crate::scope::Scope>,
+}
+
+/// Where a default privilege applies: a schema (or every schema) and a kind of object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct DefaultPrivilegeKey {
+    /// `None`: every schema (`ALTER DEFAULT PRIVILEGES` without `IN SCHEMA`).
+    pub schema: Option<String>,
+    /// `TABLES`, `SEQUENCES`, `FUNCTIONS`, `TYPES`, `SCHEMAS`.
+    pub objects: String,
+}
+
+impl fmt::Display for DefaultPrivilegeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.schema {
+            Some(s) => write!(f, "{} in schema {s}", self.objects),
+            None => write!(f, "{} in every schema", self.objects),
+        }
+    }
 }
 
 impl Model {

@@ -260,6 +260,19 @@ pub(crate) fn step(
 }
 
 impl Step {
+    /// A statement without hazards or checks.
+    pub fn new(
+        object: impl Into<String>,
+        action: impl Into<String>,
+        sql: impl Into<String>,
+    ) -> Self {
+        step(object, action, sql)
+    }
+
+    pub fn with_hazard(self, kind: HazardKind, reason: impl Into<String>) -> Self {
+        self.hazard(kind, reason)
+    }
+
     fn hazard(mut self, kind: HazardKind, reason: impl Into<String>) -> Self {
         self.hazards.push(Hazard {
             kind,
@@ -433,6 +446,10 @@ impl<'a> Planner<'a> {
             for s in steps {
                 self.push(phase, s.clone());
             }
+        }
+        // After every object is created, so each got the live defaults the plan converged.
+        for s in crate::privileges::steps(self.from, self.to) {
+            self.push(Phase::Extras, s);
         }
         for t in std::mem::take(&mut self.rewritten) {
             if self.to.tables.contains_key(&t) {
@@ -717,9 +734,14 @@ impl<'a> Planner<'a> {
                 step(object, "comment", comment_sql(ck, target, &to.comment)),
             );
         }
-        let from_grants = from
-            .map(|f| f.grants.clone())
-            .unwrap_or_else(|| default_grants(kind));
+        // A new object starts with what the live database's default privileges give it.
+        let from_grants = from.map(|f| f.grants.clone()).unwrap_or_else(|| {
+            crate::privileges::created_grants(
+                self.from,
+                kind,
+                crate::privileges::schema_of_target(target).as_deref(),
+            )
+        });
         self.grants_sql(
             phase,
             kind,

@@ -5,6 +5,7 @@ mod support;
 mod types;
 
 mod aggregates_statistics;
+mod default_privileges;
 mod dependent_views;
 mod directives;
 mod domains;
@@ -12,6 +13,7 @@ mod drift;
 mod live_writers;
 mod lock_timeout;
 mod safety_nets;
+mod scope;
 // Built only where the peer corpus exists (see build.rs).
 #[cfg(peer_corpus)]
 mod peer_suite;
