@@ -61,6 +61,8 @@ pub fn restrict(model: &mut Model, scope: &Scope) {
     model.views.retain(|n, _| inside(&n.schema));
     model.functions.retain(|n, _| inside(&n.name.schema));
     model.domains.retain(|n, _| inside(&n.schema));
+    model.aggregates.retain(|n, _| inside(&n.name.schema));
+    model.statistics.retain(|n, _| inside(&n.schema));
     model.unmodelled.retain(|k, u| match &u.schema {
         Some(s) => inside(s),
         None => scope.global_objects.contains(k),
