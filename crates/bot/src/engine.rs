@@ -22,6 +22,7 @@ use store::{acquisition, events, llm_log, quota, users, StoreError};
 
 use crate::callback::Action;
 use crate::config::Config;
+use crate::delivery::Destination;
 use crate::event::{split_command, Event, EventKind, Lang, Media, Profile};
 use crate::reply::{escape_html, Button, Invoice, OutMessage, Replies, Signal};
 use crate::texts::{self, buttons};
@@ -58,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) writer: llm::Writer,
     pub(crate) config: Config,
     pub(crate) clock: Arc<dyn Clock>,
+    /// This replica's key on the rows it works on (see `store::delivery`).
+    pub(crate) owner: store::delivery::Owner,
 }
 
 /// The outcome of [`Engine::handle`].
@@ -73,6 +76,7 @@ pub enum Step {
 pub struct Pending {
     pub progress: Replies,
     pub(crate) job: Job,
+    pub(crate) to: Destination,
 }
 
 impl std::fmt::Debug for Pending {
@@ -85,9 +89,9 @@ impl std::fmt::Debug for Pending {
 }
 
 pub(crate) struct Job {
-    user: UserId,
+    pub(crate) user: UserId,
     lang: Lang,
-    session: SessionId,
+    pub(crate) session: SessionId,
     vacancy: String,
     resume: String,
     work: Work,
@@ -101,7 +105,7 @@ enum Work {
 }
 
 impl Job {
-    fn task(&self) -> llm::Task<'_> {
+    pub(crate) fn task(&self) -> llm::Task<'_> {
         match &self.work {
             Work::Letter { variant } => llm::Task::Letter {
                 vacancy: &self.vacancy,
@@ -165,6 +169,7 @@ impl Engine {
                 writer,
                 config,
                 clock,
+                owner: store::delivery::Owner::random(),
             }),
         }
     }
@@ -227,9 +232,9 @@ impl Engine {
     /// Runs the model for a pending generation and stores the outcome; returns the letter (or the
     /// failure notice) to send.
     pub async fn complete(&self, pending: Pending) -> Replies {
-        let job = pending.job;
-        let result = self.inner.writer.write(&job.task()).await;
-        match self.finish(&job, result).await {
+        let (job, to) = (pending.job, pending.to);
+        let result = self.write_renewing(&job, to).await;
+        match self.finish(&job, to, result).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, user = %job.user, "generation result not stored");
@@ -255,10 +260,11 @@ impl Engine {
         let button = matches!(event.kind, EventKind::Button { .. });
         let mut tx = self.inner.pool.begin().await?;
         if !conversation::mark_processed(&mut tx, event.id.as_str()).await? {
-            tx.rollback().await?;
-            tracing::debug!(event = event.id.as_str(), "repeated event ignored");
-            let mut r = Replies::default();
-            if button {
+            // Handled before: only what was answered then and not sent yet goes out again.
+            let mut r = self.stored_replies(&mut tx, &event.id).await?;
+            tx.commit().await?;
+            tracing::debug!(event = event.id.as_str(), "repeated event");
+            if button && r.button_answer.is_none() {
                 r.button_answer = Some(String::new());
             }
             return Ok(Step::Done(r));
@@ -296,12 +302,22 @@ impl Engine {
         if t.conv != before {
             conversation::save(&mut tx, t.user.id, &t.conv, now).await?;
         }
+        let to = Destination {
+            chat: event.id.is_redeliverable().then_some(t.profile.telegram_id),
+        };
+        if let (Some(job), Some(_)) = (&t.job, to.chat) {
+            store::delivery::lease_generation(&mut tx, t.user.id, job.session, self.owner(), now)
+                .await?;
+        }
+        self.keep_replies(&mut tx, &event.id, t.user.id, &mut t.out)
+            .await?;
         tx.commit().await?;
         tracing::debug!(user = %t.user.id, state = t.conv.state.as_str(), "event handled");
         Ok(match t.job {
             Some(job) => Step::Generating(Pending {
                 progress: t.out,
                 job,
+                to,
             }),
             None => Step::Done(t.out),
         })
@@ -354,11 +370,10 @@ impl Engine {
         if t.conv.state != State::Generating {
             return Ok(());
         }
-        let stale = t
-            .conv
-            .generation_started_at
-            .is_none_or(|s| s + self.inner.config.stale_generation_after <= t.now);
-        if !stale {
+        if self
+            .generation_alive(tx, t.user.id, t.conv.generation_started_at, t.now)
+            .await?
+        {
             return Ok(());
         }
         if let Some(g) = t.conv.grant.take() {
@@ -1023,6 +1038,7 @@ impl Engine {
                 }
                 self.leave_current(tx, t).await?;
                 let deleted = sessions::delete_all_of(tx, t.user.id).await?;
+                store::delivery::forget_user(tx, t.user.id).await?;
                 users::erase_profile(tx, t.user.id).await?;
                 events::record(
                     tx,
@@ -1059,6 +1075,10 @@ impl Engine {
         };
         match payment {
             Some(p) if p.status == "succeeded" => {
+                // Recorded before Telegram is asked: if what follows fails half-way, the next
+                // /refund asks again and "already refunded" completes it.
+                store::payments::request_refund(tx, p.id).await?;
+                tracing::info!(charge_id = %charge, "refund requested");
                 let payer = users::telegram_id(tx, p.user)
                     .await?
                     .ok_or(EngineError::Inconsistent("payer is gone"))?;
@@ -1093,6 +1113,7 @@ impl Engine {
     async fn finish(
         &self,
         job: &Job,
+        to: Destination,
         result: Result<llm::Letter, llm::Failure>,
     ) -> Result<Replies, EngineError> {
         let now = self.now();
@@ -1227,6 +1248,7 @@ impl Engine {
             }
         }
         conversation::save(&mut tx, job.user, &conv, now).await?;
+        self.keep_letter(&mut tx, job.user, to, &mut out).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -1234,7 +1256,9 @@ impl Engine {
     /// Forgets processed event ids older than `age` (housekeeping; run it now and then).
     pub async fn forget_processed_events(&self, age: chrono::Duration) -> Result<u64, EngineError> {
         let mut conn = self.inner.pool.acquire().await?;
-        Ok(conversation::forget_processed_before(&mut conn, self.now() - age).await?)
+        let before = self.now() - age;
+        let events = conversation::forget_processed_before(&mut conn, before).await?;
+        Ok(events + store::delivery::forget_before(&mut conn, before).await?)
     }
 }
 

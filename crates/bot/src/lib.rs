@@ -18,6 +18,7 @@
 
 mod callback;
 pub mod config;
+mod delivery;
 mod engine;
 pub mod event;
 mod payments;
@@ -25,6 +26,7 @@ pub mod reply;
 mod texts;
 
 pub use config::{Config, ConfigError};
+pub use delivery::{Liveness, Orphan, LEASE_RENEWAL};
 pub use engine::{Engine, EngineError, Pending, Step};
 pub use event::{split_command, Event, EventId, EventKind, Lang, Media, Profile};
 pub use payments::{invoice_payload, PreCheckout, PreCheckoutRefusal, SuccessfulPayment};

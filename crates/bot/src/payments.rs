@@ -101,14 +101,18 @@ impl Engine {
     }
 
     /// Records the payment and activates or extends premium in one transaction. A repeated
-    /// delivery (same update or same charge id) changes nothing and returns no messages.
+    /// delivery (same update or same charge id) changes nothing and returns no new messages.
+    /// When the database fails, the replies are only [`crate::Signal::Unavailable`]: the
+    /// transport must not acknowledge the update, so it is delivered (and recorded) again.
     pub async fn payment_succeeded(&self, p: SuccessfulPayment) -> Replies {
         let lang = Lang::from_code(p.from.language_code.as_deref());
         match self.try_payment(&p, lang).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::error!(error = %e, "payment not recorded");
-                Self::unavailable(lang, false)
+                tracing::error!(charge_id = %p.telegram_payment_charge_id, error = %e, "payment not recorded yet; it will be retried");
+                let mut r = Replies::default();
+                r.signals.push(crate::reply::Signal::Unavailable);
+                r
             }
         }
     }
@@ -116,23 +120,41 @@ impl Engine {
     async fn try_payment(&self, p: &SuccessfulPayment, lang: Lang) -> Result<Replies, EngineError> {
         let now = self.now();
         let c = self.config();
+        let charge = p.telegram_payment_charge_id.as_str();
         let mut tx = self.pool().begin().await?;
         if !conversation::mark_processed(&mut tx, p.event_id.as_str()).await? {
-            tx.rollback().await?;
-            return Ok(Replies::default());
+            let r = self.stored_replies(&mut tx, &p.event_id).await?;
+            tx.commit().await?;
+            tracing::info!(charge_id = %charge, "repeated payment update");
+            return Ok(r);
         }
         let user = users::upsert(&mut tx, &p.from, now).await?;
         let parsed = parse_payload(&p.payload);
         if parsed.is_none_or(|(u, _, _)| u != user.id.get()) {
             // Telegram took the money from this user: honour it, and leave a trace.
-            tracing::warn!(user = %user.id, "payment payload does not name the payer");
+            tracing::warn!(charge_id = %charge, user = %user.id, "payment payload does not name the payer");
+        }
+        let expected = parsed.map(|(_, price, _)| i64::from(price));
+        if p.currency != "XTR" || expected.is_some_and(|price| price != p.total_amount) {
+            // Not what any invoice of ours asked for: nothing is granted or recorded as Stars.
+            tracing::error!(
+                charge_id = %charge, user = %user.id, currency = %p.currency, amount = p.total_amount,
+                expected = ?expected,
+                "PAYMENT REFUSED: unexpected currency or amount; not recorded, no premium granted; resolve it by hand"
+            );
+            let mut out = Replies::default();
+            out.say(texts::payment_unexpected(lang));
+            self.keep_replies(&mut tx, &p.event_id, user.id, &mut out)
+                .await?;
+            tx.commit().await?;
+            return Ok(out);
         }
         let days = parsed.map(|(_, _, d)| d).unwrap_or(c.premium_days);
         let new = NewPayment {
             provider: PROVIDER,
             provider_payment_id: &p.telegram_payment_charge_id,
             amount_minor: p.total_amount,
-            currency: if p.currency == "RUB" { "RUB" } else { "XTR" },
+            currency: "XTR",
             period_days: days as i32,
             metadata: json!({ "payload": p.payload, "provider_payment_charge_id": p.provider_payment_charge_id }),
         };
@@ -140,6 +162,7 @@ impl Engine {
             .await?
             .is_none()
         {
+            tracing::info!(charge_id = %charge, "payment recorded before; nothing changed");
             tx.commit().await?;
             return Ok(Replies::default());
         }
@@ -153,7 +176,6 @@ impl Engine {
         )
         .await?;
         let conv = conversation::lock(&mut tx, user.id).await?;
-        tx.commit().await?;
         let mut out = Replies::default();
         let m = out.say(texts::payment_done(
             lang,
@@ -163,11 +185,15 @@ impl Engine {
         if let (State::Ready, Some(sid)) = (conv.state, conv.session) {
             m.buttons = vec![vec![btn(buttons::write_now(lang), Action::Retry(sid))]];
         }
+        self.keep_replies(&mut tx, &p.event_id, user.id, &mut out)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(charge_id = %charge, user = %user.id, days, "payment recorded, premium until {end}");
         Ok(out)
     }
 
-    /// After the Bot API refunded a Stars payment: marks it refunded and revokes its days, once.
-    /// Returns the message for the admin.
+    /// After the Bot API refunded a Stars payment (or said it already was): marks it refunded and
+    /// revokes its days, once. Returns the message for the admin.
     pub async fn refund_completed(&self, charge_id: &str) -> Replies {
         let mut out = Replies::default();
         match self.try_refund(charge_id).await {
@@ -175,7 +201,7 @@ impl Engine {
                 out.say(text);
             }
             Err(e) => {
-                tracing::error!(error = %e, "refund not recorded");
+                tracing::error!(charge_id = %charge_id, error = %e, "refund not recorded; /refund again completes it");
                 out = Self::unavailable(Lang::En, false);
             }
         }
@@ -189,7 +215,9 @@ impl Engine {
         let Some(payment) = payments::find_for_update(&mut tx, PROVIDER, charge_id).await? else {
             return Ok(format!("No Stars payment {}.", escape_html(charge_id)));
         };
-        if !payments::mark_refunded(&mut tx, payment.id).await? {
+        let first = payments::complete_refund(&mut tx, payment.id).await?;
+        if !payments::mark_refunded(&mut tx, payment.id).await? || !first {
+            tx.commit().await?;
             return Ok(format!(
                 "Payment {} is already {}.",
                 escape_html(charge_id),
@@ -213,6 +241,7 @@ impl Engine {
         )
         .await?;
         tx.commit().await?;
+        tracing::info!(charge_id = %charge_id, user = %payment.user, "refund recorded, premium days revoked");
         Ok(match end {
             Some(end) => format!(
                 "Refunded {}; premium now ends {}.",

@@ -2,16 +2,17 @@
 //! the transport (typing, invoices, refunds, button answers).
 
 use domain::TelegramUserId;
+use serde::{Deserialize, Serialize};
 
 /// An inline button; `data` is at most 64 bytes (Telegram's limit for callback data).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Button {
     pub label: String,
     pub data: String,
 }
 
 /// One message to send.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OutMessage {
     /// Telegram HTML; every piece of user or model text in it is escaped.
     pub html: String,
@@ -23,7 +24,7 @@ pub struct OutMessage {
 }
 
 /// A Telegram Stars invoice to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invoice {
     pub title: String,
     pub description: String,
@@ -35,7 +36,7 @@ pub struct Invoice {
 }
 
 /// Something the transport does besides sending messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Signal {
     /// A generation started: show "typing…" until the letter is sent.
     GenerationStarted,
@@ -51,13 +52,17 @@ pub enum Signal {
 }
 
 /// Everything to do in answer to one event.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Replies {
     pub messages: Vec<OutMessage>,
     pub signals: Vec<Signal>,
     /// For a button press: the text of the callback answer (empty = answer without a text). The
     /// transport must answer every press, even when this is None.
     pub button_answer: Option<String>,
+    /// Where these replies are kept until sent: once Telegram took them, the transport calls
+    /// [`crate::Engine::delivered`] with it (or [`crate::Engine::undelivered`]).
+    #[serde(skip)]
+    pub outbox: Option<String>,
 }
 
 impl Replies {

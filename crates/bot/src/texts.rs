@@ -498,6 +498,14 @@ pub fn payment_done(l: Lang, end: DateTime<Utc>, per_day: i32) -> String {
     }
 }
 
+/// A payment in a currency or amount no invoice of ours asked for: nothing granted automatically.
+pub fn payment_unexpected(l: Lang) -> String {
+    match l {
+        Lang::Ru => "Платёж получен, но его сумма или валюта не совпадает со счётом, поэтому Premium не включён автоматически. Напишите в /support — мы разберёмся.".into(),
+        Lang::En => "The payment arrived, but its amount or currency does not match the invoice, so Premium was not turned on automatically. Please write to /support and we will sort it out.".into(),
+    }
+}
+
 pub fn invoice_title(l: Lang, days: i64) -> String {
     match l {
         Lang::Ru => format!("Premium на {days} {}", days_word(days)),

@@ -27,6 +27,7 @@ const FILES: &[SqlFile] = schema_files![
     "050_views.sql",
     "055_funnel.sql",
     "070_conversation.sql",
+    "075_delivery.sql",
 ];
 
 /// Data-step files (`*.data.sql`), in the order their steps run.

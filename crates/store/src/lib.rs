@@ -5,6 +5,7 @@ pub mod acquisition;
 pub mod analytics;
 pub mod conversation;
 pub mod declared;
+pub mod delivery;
 pub mod events;
 pub mod funnel;
 pub mod llm_log;

@@ -87,3 +87,47 @@ pub async fn mark_refunded(conn: &mut PgConnection, payment_id: i64) -> Result<b
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Where a refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundState {
+    /// Asked of Telegram; it may or may not have refunded yet.
+    Requested,
+    /// Refunded and the days revoked.
+    Refunded,
+}
+
+/// Records that a refund of the payment is being asked for (idempotent); returns its state.
+pub async fn request_refund(
+    conn: &mut PgConnection,
+    payment_id: i64,
+) -> Result<RefundState, StoreError> {
+    sqlx::query(
+        "INSERT INTO refunds (payment_id, state) VALUES ($1, 'requested') ON CONFLICT DO NOTHING",
+    )
+    .bind(payment_id)
+    .execute(&mut *conn)
+    .await?;
+    let state: String = sqlx::query_scalar("SELECT state FROM refunds WHERE payment_id = $1")
+        .bind(payment_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(if state == "refunded" {
+        RefundState::Refunded
+    } else {
+        RefundState::Requested
+    })
+}
+
+/// Moves the refund to refunded; false if it already was (the days were revoked then).
+pub async fn complete_refund(conn: &mut PgConnection, payment_id: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO refunds (payment_id, state, refunded_at) VALUES ($1, 'refunded', now())
+         ON CONFLICT (payment_id) DO UPDATE SET state = 'refunded', refunded_at = now()
+         WHERE refunds.state = 'requested'",
+    )
+    .bind(payment_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -149,3 +149,16 @@ pub async fn erase_profile(conn: &mut PgConnection, user: UserId) -> Result<(), 
     .await?;
     Ok(())
 }
+
+/// The language Telegram last reported for the user (for messages not answering an update).
+pub async fn language_code(
+    conn: &mut PgConnection,
+    user: UserId,
+) -> Result<Option<String>, StoreError> {
+    let code: Option<Option<String>> =
+        sqlx::query_scalar("SELECT language_code FROM users WHERE id = $1")
+            .bind(user.get())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(code.flatten())
+}

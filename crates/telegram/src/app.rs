@@ -1,6 +1,8 @@
 //! One update through the engine and back: Telegram updates become engine events, the engine's
 //! replies become Bot API calls (messages split at 4096, inline keyboards, every button press
-//! answered, invoices, refunds), and a generation shows "typing…" until its letter is sent.
+//! answered, invoices, refunds). A generation runs as a tracked task outside the user's lane
+//! (the user can still press buttons and send commands), shows "typing…" until its letter is
+//! sent, and the letter stays in the outbox until Telegram took it.
 
 use std::time::Duration;
 
@@ -23,46 +25,108 @@ use teloxide::{Bot, RequestError};
 use crate::documents::{self, DocumentKind};
 use crate::retry::{self, describe};
 use crate::split::{split_html, MESSAGE_LIMIT};
+use crate::tasks::Tasks;
 use crate::typing::{Typing, REFRESH};
+use store::delivery::{self, UpdateId};
 
 /// Telegram waits 10 s for a pre-checkout answer; the engine gets most of that.
 const PRE_CHECKOUT_BUDGET: Duration = Duration::from_secs(8);
 
-/// The bot: the Bot API client and the engine.
+/// How long a document's text extraction may take before the document is refused.
+const EXTRACTION_BUDGET: Duration = Duration::from_secs(20);
+
+/// What became of an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Handled; its replies (kept under this outbox id, if any) were sent.
+    Done(Option<String>),
+    /// Not handled: the database failed under it (a payment); handle it again later.
+    Retry,
+}
+
+/// The bot: the Bot API client, the engine, and the generations being written.
 #[derive(Clone)]
 pub struct App {
     bot: Bot,
     engine: Engine,
+    generations: Tasks,
 }
 
 impl App {
     pub fn new(bot: Bot, engine: Engine) -> Self {
-        Self { bot, engine }
+        Self {
+            bot,
+            engine,
+            generations: Tasks::default(),
+        }
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    /// Handles one update to the end, including a generation it starts. Never panics on input.
-    pub async fn handle(&self, update: Update) {
+    /// Generations being written (shutdown waits for them).
+    pub fn generations(&self) -> &Tasks {
+        &self.generations
+    }
+
+    /// Handles one update and records the outcome in the inbox. Never panics on input.
+    pub async fn handle_and_settle(&self, update: Update) {
+        let id = UpdateId::new(i64::from(update.id.0));
+        let outcome = self.handle(update).await;
+        self.settle(id, outcome).await;
+    }
+
+    /// Records in the inbox that the update is done (or to be retried).
+    pub async fn settle(&self, id: UpdateId, outcome: Outcome) {
+        for attempt in 1..=5u64 {
+            let written = async {
+                let mut conn = self.engine.pool().acquire().await?;
+                match &outcome {
+                    Outcome::Done(outbox) => {
+                        delivery::update_done(&mut conn, id, outbox.as_deref()).await
+                    }
+                    Outcome::Retry => {
+                        let wait = Duration::from_secs(2);
+                        delivery::update_retry_later(&mut conn, id, wait).await
+                    }
+                }
+            }
+            .await;
+            match written {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(update = id.get(), error = %e, "update outcome not recorded yet");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+            }
+        }
+        // The row stays this replica's; the next start takes it over (its replies are kept).
+        tracing::error!(update = id.get(), "update outcome not recorded");
+    }
+
+    /// Handles one update; a generation it starts goes on as a tracked task.
+    pub async fn handle(&self, update: Update) -> Outcome {
         let update_id = i64::from(update.id.0);
         match update.kind {
             UpdateKind::Message(msg) => self.message(update_id, msg).await,
             UpdateKind::CallbackQuery(q) => self.button(update_id, q).await,
-            UpdateKind::PreCheckoutQuery(q) => self.pre_checkout(q).await,
+            UpdateKind::PreCheckoutQuery(q) => {
+                self.pre_checkout(q).await;
+                Outcome::Done(None)
+            }
             // Not asked for (see `transport::allowed_updates`); nothing to do.
-            _ => {}
+            _ => Outcome::Done(None),
         }
     }
 
-    async fn message(&self, update_id: i64, msg: Message) {
+    async fn message(&self, update_id: i64, msg: Message) -> Outcome {
         // A private-chat bot: groups and channels it may have been added to get nothing.
         if !msg.chat.is_private() {
-            return;
+            return Outcome::Done(None);
         }
         let Some(from) = msg.from.as_ref().filter(|u| !u.is_bot).and_then(profile) else {
-            return;
+            return Outcome::Done(None);
         };
         let chat = msg.chat.id;
         if let Some(p) = msg.successful_payment() {
@@ -76,9 +140,15 @@ impl App {
                 provider_payment_charge_id: Some(p.provider_payment_charge_id.clone())
                     .filter(|s| !s.is_empty()),
             };
+            let charge = payment.telegram_payment_charge_id.clone();
             let replies = self.engine.payment_succeeded(payment).await;
+            if replies.signals.contains(&Signal::Unavailable) {
+                tracing::warn!(charge_id = %charge, "payment to be recorded on a later attempt");
+                return Outcome::Retry;
+            }
+            let outbox = replies.outbox.clone();
             self.deliver(chat, replies, None).await;
-            return;
+            return Outcome::Done(outbox);
         }
         let kind = if let Some(text) = msg.text() {
             EventKind::Text(text.to_string())
@@ -92,13 +162,13 @@ impl App {
             from,
             kind,
         };
-        self.run(chat, event, None).await;
+        self.run(chat, event, None).await
     }
 
-    async fn button(&self, update_id: i64, q: CallbackQuery) {
+    async fn button(&self, update_id: i64, q: CallbackQuery) -> Outcome {
         let Some(from) = profile(&q.from) else {
             self.answer_button(q.id, None).await;
-            return;
+            return Outcome::Done(None);
         };
         // Buttons only exist in the private chat with the user, whose id is the chat's id.
         let chat = q
@@ -113,24 +183,82 @@ impl App {
                     from,
                     kind: EventKind::Button { data },
                 };
-                self.run(chat, event, Some(q.id)).await;
+                self.run(chat, event, Some(q.id)).await
             }
-            None => self.answer_button(q.id, None).await,
+            None => {
+                self.answer_button(q.id, None).await;
+                Outcome::Done(None)
+            }
         }
     }
 
-    /// An event through the engine; a generation it starts is completed here, with "typing…"
-    /// shown from the progress message to the letter.
-    async fn run(&self, chat: ChatId, event: Event, callback: Option<CallbackQueryId>) {
+    /// An event through the engine. A generation it starts goes on in a tracked task, with
+    /// "typing…" shown from the progress message to the letter; the update is done once the
+    /// progress message is out.
+    async fn run(&self, chat: ChatId, event: Event, callback: Option<CallbackQueryId>) -> Outcome {
         match self.engine.handle(event).await {
-            Step::Done(replies) => self.deliver(chat, replies, callback).await,
+            Step::Done(replies) => {
+                let outbox = replies.outbox.clone();
+                self.deliver(chat, replies, callback).await;
+                Outcome::Done(outbox)
+            }
             Step::Generating(pending) => {
+                let outbox = pending.progress.outbox.clone();
                 let typing = self.typing(chat);
                 self.deliver(chat, pending.progress.clone(), callback).await;
-                let replies = self.engine.complete(pending).await;
-                typing.stop().await;
-                self.deliver(chat, replies, None).await;
+                let app = self.clone();
+                self.generations.spawn(async move {
+                    let replies = app.engine.complete(pending).await;
+                    typing.stop().await;
+                    app.deliver_kept(chat, replies).await;
+                });
+                Outcome::Done(outbox)
             }
+        }
+    }
+
+    /// Sends replies kept in the outbox (a letter, a notice) and records whether Telegram took
+    /// them; what it did not take goes out with the answer to the user's next message.
+    pub async fn deliver_kept(&self, chat: ChatId, replies: Replies) {
+        let outbox = replies.outbox.clone();
+        let sent = self.deliver(chat, replies, None).await;
+        let Some(id) = outbox else { return };
+        let recorded = if sent {
+            self.engine.delivered(&id).await
+        } else {
+            tracing::warn!("a letter was not delivered; it is kept for the user's next message");
+            self.engine.undelivered(&id).await
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "delivery not recorded; the letter may be sent again");
+        }
+    }
+
+    /// Takes over what dead replicas left: interrupted generations (the user is told and gets
+    /// the letter back) and letters they stored but did not send.
+    pub async fn take_over(&self) {
+        let found = match self.engine.recover_dead_generations().await {
+            Ok(mut list) => match self.engine.orphaned_replies().await {
+                Ok(more) => {
+                    list.extend(more);
+                    list
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "orphaned letters not looked for");
+                    list
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "interrupted generations not looked for");
+                return;
+            }
+        };
+        for orphan in found {
+            let app = self.clone();
+            self.generations.spawn(async move {
+                app.deliver_kept(ChatId(orphan.chat.get()), orphan.replies)
+                    .await;
+            });
         }
     }
 
@@ -148,16 +276,23 @@ impl App {
     }
 
     /// Sends what the engine answered: the button answer first (it stops the spinner), then the
-    /// messages, then invoices and refunds.
-    async fn deliver(&self, chat: ChatId, replies: Replies, callback: Option<CallbackQueryId>) {
+    /// messages, then invoices and refunds. False when a message did not get through.
+    async fn deliver(
+        &self,
+        chat: ChatId,
+        replies: Replies,
+        callback: Option<CallbackQueryId>,
+    ) -> bool {
         if let Some(id) = callback {
             self.answer_button(id, replies.button_answer.clone()).await;
         }
+        let mut all = true;
         for m in &replies.messages {
             if let Err(e) = self.send(chat, m).await {
                 tracing::warn!(error = %describe(&e), "a reply was not delivered");
+                all = false;
                 if matches!(e, RequestError::Api(teloxide::ApiError::BotBlocked)) {
-                    return;
+                    return false;
                 }
             }
         }
@@ -185,6 +320,7 @@ impl App {
                 Signal::GenerationStarted | Signal::Unavailable => {}
             }
         }
+        all
     }
 
     async fn send(&self, chat: ChatId, m: &OutMessage) -> Result<(), RequestError> {
@@ -225,8 +361,17 @@ impl App {
             teloxide::types::UserId(uid),
             TelegramTransactionId(charge_id.clone()),
         );
-        match retry::send(req).await {
-            Ok(_) => {
+        let outcome = match retry::send(req).await {
+            Ok(_) => Ok(()),
+            // Refunded before (our record of it failed then): finish the record now.
+            Err(e) if retry::already_refunded(&e) => {
+                tracing::info!(charge_id = %charge_id, "Telegram says the payment is already refunded");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => {
                 // Only messages come back for the admin; no signals to act on.
                 let replies = self.engine.refund_completed(&charge_id).await;
                 for m in &replies.messages {
@@ -236,6 +381,7 @@ impl App {
                 }
             }
             Err(e) => {
+                tracing::warn!(charge_id = %charge_id, error = %describe(&e), "refund refused by Telegram");
                 let text = format!(
                     "Telegram did not refund {}: {}",
                     bot::escape_html(&charge_id),
@@ -307,16 +453,23 @@ impl App {
                 return unsupported;
             }
         };
-        match tokio::task::spawn_blocking(move || documents::extract_text(kind, &bytes)).await {
-            Ok(Ok(text)) => EventKind::Document {
+        // A blocking thread with a deadline: a hostile file cannot stall the bot. (The thread
+        // itself finishes on its own; the extractors cap what they expand, see `documents`.)
+        let work = tokio::task::spawn_blocking(move || documents::extract_text(kind, &bytes));
+        match tokio::time::timeout(EXTRACTION_BUDGET, work).await {
+            Ok(Ok(Ok(text))) => EventKind::Document {
                 file_name: doc.file_name.clone().unwrap_or_default(),
                 text,
             },
-            Ok(Err(e)) => {
+            Ok(Ok(Err(e))) => {
                 tracing::info!(error = %e, "document text not extracted");
                 unsupported
             }
-            Err(_) => unsupported,
+            Ok(Err(_)) => unsupported,
+            Err(_) => {
+                tracing::warn!("document text extraction ran out of time; refused");
+                unsupported
+            }
         }
     }
 

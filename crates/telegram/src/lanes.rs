@@ -25,6 +25,8 @@ struct Inner<K, J> {
     handler: Handler<J>,
     running: Semaphore,
     idle: Notify,
+    /// Woken whenever a job finishes (for backpressure).
+    finished: Notify,
 }
 
 struct Queues<K, J> {
@@ -70,6 +72,7 @@ where
                 handler,
                 running: Semaphore::new(parallel.max(1)),
                 idle: Notify::new(),
+                finished: Notify::new(),
             }),
         }
     }
@@ -99,6 +102,24 @@ where
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .in_flight
+    }
+
+    /// Waits until some job finishes.
+    pub async fn wait_finished(&self) {
+        let notified = self.inner.finished.notified();
+        if self.in_flight() == 0 {
+            return;
+        }
+        notified.await;
+    }
+
+    /// Shutdown has begun.
+    pub fn is_closed(&self) -> bool {
+        self.inner
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .closed
     }
 
     /// Stops accepting work.
@@ -145,6 +166,7 @@ async fn worker<K: Eq + Hash, J>(inner: Arc<Inner<K, J>>, key: K, first: J) {
         if q.in_flight == 0 {
             inner.idle.notify_waiters();
         }
+        inner.finished.notify_waiters();
         match q.by_key.get_mut(&key).and_then(VecDeque::pop_front) {
             Some(next) => job = next,
             None => {

@@ -11,6 +11,7 @@ pub mod lanes;
 pub mod retry;
 pub mod serve;
 pub mod split;
+pub mod tasks;
 pub mod transport;
 pub mod typing;
 

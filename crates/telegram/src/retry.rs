@@ -1,6 +1,7 @@
 //! Sending Bot API requests so that Telegram's flood control is obeyed: a 429 answer carries
-//! `retry_after`, and the request is sent again only after that many seconds. Short network
-//! failures are retried too; anything else is returned.
+//! `retry_after`, and the request is sent again only after that many seconds. Network failures
+//! and server errors (5xx: Telegram did not take the request) are retried with backoff; anything
+//! else is returned.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use teloxide::RequestError;
 pub const MAX_FLOOD_WAITS: u32 = 5;
 /// Telegram's longest sensible wait; a larger `retry_after` is a bug or an attack on our latency.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
-const NETWORK_RETRIES: u32 = 2;
+const NETWORK_RETRIES: u32 = 3;
 
 /// Sends `req`, waiting out 429s and retrying brief network failures.
 pub async fn send<R>(req: R) -> Result<Output<R>, RequestError>
@@ -40,12 +41,45 @@ where
                 );
                 tokio::time::sleep(wait).await;
             }
-            Err(RequestError::Network(e)) if network < NETWORK_RETRIES && !e.is_builder() => {
+            Err(e) if network < NETWORK_RETRIES && is_transient(&e) => {
                 network += 1;
-                tokio::time::sleep(Duration::from_millis(250 * u64::from(network))).await;
+                tracing::warn!(error = %describe(&e), attempt = network, "Bot API request failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250 << network)).await;
             }
             other => return other,
         }
+    }
+}
+
+/// A failure worth another try: the network, or a server error (an HTML 5xx page from a proxy
+/// does not parse; Telegram's own 5xx answers carry these descriptions).
+pub fn is_transient(e: &RequestError) -> bool {
+    match e {
+        RequestError::Network(e) => !e.is_builder(),
+        RequestError::InvalidJson { .. } => true,
+        RequestError::Api(teloxide::ApiError::Unknown(d)) => {
+            let d = d.to_ascii_lowercase();
+            [
+                "internal server error",
+                "bad gateway",
+                "service unavailable",
+                "gateway timeout",
+            ]
+            .iter()
+            .any(|s| d.contains(s))
+        }
+        _ => false,
+    }
+}
+
+/// Telegram's answer to refunding a payment that was refunded before.
+pub fn already_refunded(e: &RequestError) -> bool {
+    match e {
+        RequestError::Api(api) => {
+            let d = api.to_string().to_ascii_uppercase();
+            d.contains("CHARGE_ALREADY_REFUNDED") || d.contains("ALREADY REFUNDED")
+        }
+        _ => false,
     }
 }
 
@@ -131,6 +165,33 @@ mod tests {
         .await;
         assert!(matches!(out, Err(RequestError::RetryAfter(_))));
         assert_eq!(calls.load(Ordering::SeqCst), MAX_FLOOD_WAITS + 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_errors_are_retried_with_backoff_then_returned() {
+        let calls = AtomicU32::new(0);
+        let out: Result<(), _> = retrying(|| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async {
+                Err(RequestError::Api(teloxide::ApiError::Unknown(
+                    "Internal Server Error".into(),
+                )))
+            }
+        })
+        .await;
+        assert!(matches!(out, Err(RequestError::Api(_))));
+        assert_eq!(calls.load(Ordering::SeqCst), NETWORK_RETRIES + 1);
+    }
+
+    #[test]
+    fn telegrams_already_refunded_answer_is_recognised() {
+        let e = RequestError::Api(teloxide::ApiError::Unknown(
+            "Bad Request: CHARGE_ALREADY_REFUNDED".into(),
+        ));
+        assert!(already_refunded(&e));
+        assert!(!already_refunded(&RequestError::Api(
+            teloxide::ApiError::BotBlocked
+        )));
     }
 
     #[tokio::test(start_paused = true)]

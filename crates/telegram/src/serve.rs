@@ -1,6 +1,7 @@
-//! Running the bot: the Bot API client, the command menu, the update lanes over the engine, and
-//! the chosen transport until shutdown (SIGTERM or Ctrl-C: stop taking updates, finish the ones
-//! in progress, including generations, then return).
+//! Running the bot: the Bot API client, the command menu, the replica's liveness lock, the
+//! update lanes over the engine, the sweeper that takes over what dead replicas left, and the
+//! chosen transport until shutdown (SIGTERM or Ctrl-C: stop taking updates, finish the ones in
+//! progress, wait for the generations being written, then return).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,12 +13,27 @@ use teloxide::requests::Requester;
 use teloxide::types::{BotCommand, Update};
 use teloxide::Bot;
 
-use crate::app::App;
+use crate::app::{App, Outcome};
 use crate::retry::{self, describe};
-use crate::transport::{self, TransportError, UpdateLanes};
+use crate::transport::{self, Intake, TransportError, UpdateLanes};
 
-/// Updates handled at the same time (each holds at most one database connection at a time).
-pub const PARALLEL_UPDATES: usize = 64;
+/// Database connections kept free of update handling: the liveness lock, the sweeper, and
+/// generations storing their letters.
+pub const RESERVED_CONNECTIONS: usize = 4;
+
+/// Pre-checkout queries answered at the same time, beside the updates.
+pub const PARALLEL_PRE_CHECKOUTS: usize = 4;
+
+/// How often the sweeper looks for what dead replicas left (it also runs at start).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(2);
+
+/// Updates handled at the same time for a pool of `connections`: each holds at most one
+/// connection at a time, so they never wait for the pool.
+pub fn parallel_updates(connections: u32) -> usize {
+    (connections as usize)
+        .saturating_sub(RESERVED_CONNECTIONS + PARALLEL_PRE_CHECKOUTS)
+        .max(1)
+}
 
 /// How the bot receives updates.
 #[derive(Debug, Clone)]
@@ -61,6 +77,8 @@ pub enum ServeError {
     PublicUrl(String),
     #[error("the Bot API refused the bot token or cannot be reached: {0}")]
     GetMe(String),
+    #[error("the database is unreachable: {0}")]
+    Database(#[from] bot::EngineError),
     #[error(transparent)]
     Transport(#[from] TransportError),
 }
@@ -108,12 +126,42 @@ pub fn make_bot(token: &str, api_url: reqwest::Url) -> Bot {
     Bot::with_client(token, client).set_api_url(api_url)
 }
 
-/// The lanes that run every update through `app`.
-pub fn lanes_for(app: App) -> UpdateLanes {
-    UpdateLanes::new(PARALLEL_UPDATES, move |update: Update| {
+/// Lanes that run every update through `app`, `parallel` at a time, and settle it in the inbox.
+pub fn lanes_for(app: App, parallel: usize) -> UpdateLanes {
+    UpdateLanes::new(parallel, move |update: Update| {
         let app = app.clone();
-        async move { app.handle(update).await }
+        async move { app.handle_and_settle(update).await }
     })
+}
+
+/// Takes over, now and every [`SWEEP_EVERY`], what replicas that died left: updates recorded and
+/// not finished, generations nobody writes, letters nobody sent.
+async fn sweep(app: App, intake: Intake) {
+    let engine = app.engine().clone();
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        let claimed = async {
+            let mut conn = engine.pool().acquire().await?;
+            store::delivery::claim_orphaned_updates(&mut conn, engine.owner(), 500).await
+        }
+        .await;
+        match claimed {
+            Ok(list) => {
+                if !list.is_empty() {
+                    tracing::info!(updates = list.len(), "taking over unfinished updates");
+                }
+                for (id, payload) in list {
+                    match transport::parse_update(&payload) {
+                        Ok(update) => intake.queue(update),
+                        Err(_) => app.settle(id, Outcome::Done(None)).await,
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "unfinished updates not looked for"),
+        }
+        app.take_over().await;
+    }
 }
 
 /// Runs the bot until `shutdown` resolves and every accepted update is finished.
@@ -151,11 +199,18 @@ pub async fn serve_on(
         "connected to the Bot API"
     );
     register_commands(&bot).await;
+    // Before anything is recorded as this replica's: while this lock is held nobody takes over.
+    let liveness = engine.hold_liveness().await?;
     let cleanup = tokio::spawn(forget_old_updates(engine.clone()));
-    let lanes = lanes_for(App::new(bot.clone(), engine));
+    let app = App::new(bot.clone(), engine.clone());
+    let connections = engine.pool().options().get_max_connections();
+    let lanes = lanes_for(app.clone(), parallel_updates(connections));
+    let fast = lanes_for(app.clone(), PARALLEL_PRE_CHECKOUTS);
+    let intake = Intake::new(engine.pool().clone(), engine.owner(), lanes).with_fast_lanes(fast);
+    let sweeper = tokio::spawn(sweep(app.clone(), intake.clone()));
     let result = match (options.mode, listener) {
         (Mode::Polling, _) => {
-            transport::poll(bot, lanes, shutdown).await;
+            transport::poll(bot, intake, shutdown).await;
             Ok(())
         }
         (
@@ -163,13 +218,20 @@ pub async fn serve_on(
                 secret, public_url, ..
             },
             Some(listener),
-        ) => transport::webhook_on(bot, lanes, listener, secret, public_url, shutdown).await,
+        ) => transport::webhook_on(bot, intake, listener, secret, public_url, shutdown).await,
         (Mode::Webhook { addr, .. }, None) => Err(TransportError::Bind {
             addr,
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no listener given"),
         }),
     };
+    sweeper.abort();
+    tracing::info!(
+        generations = app.generations().running(),
+        "waiting for the letters being written"
+    );
+    app.generations().wait().await;
     cleanup.abort();
+    drop(liveness);
     result.map_err(ServeError::from)
 }
 

@@ -1,7 +1,10 @@
 //! Where updates come from: long polling (`getUpdates`) or a webhook (an axum server that checks
 //! Telegram's secret-token header, so several replicas can run behind one load balancer). Both
-//! hand updates to the per-user lanes and, on shutdown, stop taking updates and wait for the
-//! lanes to finish what they accepted.
+//! record every update in the database inbox before Telegram is told it arrived (the polling
+//! offset moves past it, the webhook answers 200) — a replica that cannot record answers 503 and
+//! Telegram delivers again — then hand it to the per-user lanes (pre-checkout queries to a lane
+//! of their own, so a payment is never queued behind anything). On shutdown they stop taking
+//! updates and wait for the lanes to finish what they accepted.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,12 +16,17 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
+use serde_json::Value;
 use teloxide::payloads::{GetUpdatesSetters, SetWebhookSetters};
 use teloxide::requests::Requester;
+use teloxide::types::UpdateKind;
 use teloxide::types::{AllowedUpdate, Update};
 use teloxide::Bot;
 
-use crate::lanes::{Closed, Lanes};
+use sqlx::PgPool;
+use store::delivery::{self, Incoming, Owner, UpdateId};
+
+use crate::lanes::Lanes;
 use crate::retry;
 
 /// Seconds a `getUpdates` call waits for something to happen.
@@ -50,10 +58,107 @@ impl LaneKey {
             None => Self::Orphan(update.id.0),
         }
     }
+
+    /// The lane as the inbox records it.
+    fn number(self) -> i64 {
+        match self {
+            Self::User(id) => i64::try_from(id).unwrap_or(i64::MAX),
+            Self::Orphan(id) => -i64::from(id),
+        }
+    }
 }
 
 /// The update lanes of a running bot.
 pub type UpdateLanes = Lanes<LaneKey, Update>;
+
+/// Updates accepted and not finished above which a replica stops taking more (polling waits,
+/// the webhook answers 503 so Telegram retries, possibly on another replica).
+pub const MAX_QUEUED_UPDATES: usize = 2_000;
+
+/// Where received updates go: recorded in the inbox of `pool` as `owner`'s, then queued.
+#[derive(Clone)]
+pub struct Intake {
+    pool: PgPool,
+    owner: Owner,
+    lanes: UpdateLanes,
+    /// Pre-checkout queries: one lane each, never behind a user's other updates.
+    fast: UpdateLanes,
+}
+
+impl Intake {
+    /// Records into `pool` as `owner` and queues on `lanes` (pre-checkout queries too).
+    pub fn new(pool: PgPool, owner: Owner, lanes: UpdateLanes) -> Self {
+        Self {
+            pool,
+            owner,
+            fast: lanes.clone(),
+            lanes,
+        }
+    }
+
+    /// Pre-checkout queries go to `fast` instead.
+    pub fn with_fast_lanes(mut self, fast: UpdateLanes) -> Self {
+        self.fast = fast;
+        self
+    }
+
+    /// Records `updates` (each as Telegram sent it, and parsed) durably; only the ones not
+    /// recorded before are queued. An error means nothing may be acknowledged.
+    pub async fn take(&self, updates: Vec<(Value, Update)>) -> Result<(), store::StoreError> {
+        let incoming: Vec<Incoming> = updates
+            .iter()
+            .map(|(raw, u)| Incoming {
+                update: UpdateId::new(i64::from(u.id.0)),
+                lane: LaneKey::of(u).number(),
+                payload: raw.clone(),
+            })
+            .collect();
+        let mut conn = self.pool.acquire().await?;
+        let new = delivery::record_updates(&mut conn, self.owner, &incoming).await?;
+        drop(conn);
+        for (_, update) in updates {
+            if new.contains(&UpdateId::new(i64::from(update.id.0))) {
+                self.queue(update);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues an update already recorded as this replica's.
+    pub fn queue(&self, update: Update) {
+        let key = LaneKey::of(&update);
+        let accepted = if matches!(update.kind, UpdateKind::PreCheckoutQuery(_)) {
+            self.fast.submit(LaneKey::Orphan(update.id.0), update)
+        } else {
+            self.lanes.submit(key, update)
+        };
+        if accepted.is_err() {
+            // Shutting down: the row stays in the inbox and is taken over after the restart.
+            tracing::info!("an update is left for the next start");
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.lanes.in_flight() + self.fast.in_flight() < MAX_QUEUED_UPDATES
+    }
+
+    async fn wait_room(&self) {
+        while !self.has_room() {
+            self.lanes.wait_finished().await;
+        }
+    }
+
+    async fn drain(&self) {
+        tracing::info!(
+            in_flight = self.lanes.in_flight() + self.fast.in_flight(),
+            "stopping: finishing the updates in progress"
+        );
+        self.lanes.close();
+        self.fast.close();
+        self.lanes.drain().await;
+        self.fast.drain().await;
+    }
+}
 
 /// Why the transport stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +175,9 @@ pub enum TransportError {
 }
 
 /// Long polling until `shutdown` resolves; then waits for accepted updates to finish and
-/// confirms the last offset, so a restart does not get the same updates again.
-pub async fn poll(bot: Bot, lanes: UpdateLanes, shutdown: impl Future<Output = ()>) {
+/// confirms the last offset, so a restart does not get the same updates again. The offset moves
+/// past an update only once it is in the inbox.
+pub async fn poll(bot: Bot, intake: Intake, shutdown: impl Future<Output = ()>) {
     // A webhook left over from webhook mode would make every getUpdates fail with 409.
     if let Err(e) = retry::send(bot.delete_webhook()).await {
         tracing::warn!(error = %retry::describe(&e), "could not remove a webhook before polling");
@@ -80,30 +186,40 @@ pub async fn poll(bot: Bot, lanes: UpdateLanes, shutdown: impl Future<Output = (
     let mut offset: i32 = 0;
     let mut failures: u32 = 0;
     loop {
-        let request = bot
-            .get_updates()
-            .offset(offset)
-            .timeout(POLL_TIMEOUT_SECS)
-            .allowed_updates(allowed_updates());
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = intake.wait_room() => {}
+        }
         let answer = tokio::select! {
             _ = &mut shutdown => break,
-            a = retry::send(request) => a,
+            a = get_updates_raw(&bot, offset) => a,
         };
         match answer {
-            Ok(updates) => {
-                failures = 0;
-                for update in updates {
-                    offset = offset.max(update.id.0 as i32 + 1);
-                    let key = LaneKey::of(&update);
-                    if lanes.submit(key, update).is_err() {
-                        break;
+            Ok((next, updates)) => {
+                match intake.take(updates).await {
+                    Ok(()) => {
+                        failures = 0;
+                        if let Some(next) = next {
+                            offset = offset.max(next);
+                        }
+                    }
+                    Err(e) => {
+                        // Not recorded: the offset stays, so Telegram delivers them again.
+                        failures += 1;
+                        let wait = Duration::from_millis(500 * u64::from(failures.min(10)));
+                        tracing::error!(error = %e, wait_ms = wait.as_millis() as u64, "updates not recorded; asking for them again");
+                        tokio::select! {
+                            _ = &mut shutdown => break,
+                            _ = tokio::time::sleep(wait) => {}
+                        }
                     }
                 }
             }
             Err(e) => {
                 failures += 1;
-                let wait = Duration::from_millis(500 * u64::from(failures.min(10)));
-                tracing::warn!(error = %retry::describe(&e), wait_ms = wait.as_millis() as u64, "getUpdates failed");
+                let wait =
+                    Duration::from_millis(500 * u64::from(failures.min(10))).max(e.retry_after);
+                tracing::warn!(error = %e.text, wait_ms = wait.as_millis() as u64, "getUpdates failed");
                 tokio::select! {
                     _ = &mut shutdown => break,
                     _ = tokio::time::sleep(wait) => {}
@@ -111,11 +227,7 @@ pub async fn poll(bot: Bot, lanes: UpdateLanes, shutdown: impl Future<Output = (
             }
         }
     }
-    tracing::info!(
-        in_flight = lanes.in_flight(),
-        "stopping: finishing the updates in progress"
-    );
-    lanes.drain().await;
+    intake.drain().await;
     if offset > 0 {
         // Passing the offset is how Telegram learns these updates are done.
         let confirm = bot
@@ -130,16 +242,95 @@ pub async fn poll(bot: Bot, lanes: UpdateLanes, shutdown: impl Future<Output = (
     }
 }
 
+/// An update from its JSON. Through the text: teloxide's update parser works on text only (it
+/// refuses a `serde_json::Value`).
+pub fn parse_update(raw: &Value) -> Result<Update, serde_json::Error> {
+    serde_json::from_str(&raw.to_string())
+}
+
+/// Why a getUpdates call gave nothing.
+struct PollError {
+    text: String,
+    /// Telegram's flood control asked for this pause.
+    retry_after: Duration,
+}
+
+/// getUpdates with the updates kept as Telegram sent them (that is what the inbox records):
+/// the offset past the batch, and each update raw and parsed. An update that does not parse is
+/// skipped (with a log line that quotes nothing of it) but still moves the offset.
+async fn get_updates_raw(
+    bot: &Bot,
+    offset: i32,
+) -> Result<(Option<i32>, Vec<(Value, Update)>), PollError> {
+    let fail = |text: String| PollError {
+        text,
+        retry_after: Duration::ZERO,
+    };
+    let mut url = bot.api_url();
+    url.path_segments_mut()
+        .map_err(|_| fail("the API URL cannot take a path".into()))?
+        .pop_if_empty()
+        .push(&format!("bot{}", bot.token()))
+        .push("getUpdates");
+    let body = serde_json::json!({
+        "offset": offset,
+        "timeout": POLL_TIMEOUT_SECS,
+        "allowed_updates": ["message", "callback_query", "pre_checkout_query"],
+    });
+    let response = bot
+        .client()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| fail(retry::describe_reqwest(&e)))?;
+    let status = response.status();
+    let answer: Value = response
+        .json()
+        .await
+        .map_err(|e| fail(format!("{status}: {}", retry::describe_reqwest(&e))))?;
+    if answer["ok"] != Value::Bool(true) {
+        return Err(PollError {
+            text: format!(
+                "{status}: {}",
+                answer["description"].as_str().unwrap_or("no description")
+            ),
+            retry_after: Duration::from_secs(
+                answer["parameters"]["retry_after"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    .min(120),
+            ),
+        });
+    }
+    let raw = answer["result"].as_array().cloned().unwrap_or_default();
+    let next = raw
+        .iter()
+        .filter_map(|u| u["update_id"].as_i64())
+        .max()
+        .and_then(|id| i32::try_from(id + 1).ok());
+    let mut out = Vec::with_capacity(raw.len());
+    for value in raw {
+        match parse_update(&value) {
+            Ok(update) => out.push((value, update)),
+            Err(e) => {
+                tracing::warn!(line = e.line(), column = e.column(), kind = ?e.classify(), "an update that does not parse was skipped");
+            }
+        }
+    }
+    Ok((next, out))
+}
+
 struct Hook {
     secret: String,
-    lanes: UpdateLanes,
+    intake: Intake,
 }
 
 /// Serves the webhook on `addr` until `shutdown` resolves, then waits for accepted updates.
 /// When `public_url` is given, Telegram is told to deliver there with the secret token.
 pub async fn webhook(
     bot: Bot,
-    lanes: UpdateLanes,
+    intake: Intake,
     addr: SocketAddr,
     secret: String,
     public_url: Option<reqwest::Url>,
@@ -148,13 +339,13 @@ pub async fn webhook(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| TransportError::Bind { addr, source })?;
-    webhook_on(bot, lanes, listener, secret, public_url, shutdown).await
+    webhook_on(bot, intake, listener, secret, public_url, shutdown).await
 }
 
 /// [`webhook`] on a listener already bound (tests bind port 0).
 pub async fn webhook_on(
     bot: Bot,
-    lanes: UpdateLanes,
+    intake: Intake,
     listener: tokio::net::TcpListener,
     secret: String,
     public_url: Option<reqwest::Url>,
@@ -171,7 +362,7 @@ pub async fn webhook_on(
     }
     let hook = Arc::new(Hook {
         secret,
-        lanes: lanes.clone(),
+        intake: intake.clone(),
     });
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -181,11 +372,7 @@ pub async fn webhook_on(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(TransportError::Serve)?;
-    tracing::info!(
-        in_flight = lanes.in_flight(),
-        "stopping: finishing the updates in progress"
-    );
-    lanes.drain().await;
+    intake.drain().await;
     Ok(())
 }
 
@@ -197,7 +384,9 @@ async fn receive(State(hook): State<Arc<Hook>>, headers: HeaderMap, body: Bytes)
     if !constant_time_eq(given, hook.secret.as_bytes()) {
         return StatusCode::UNAUTHORIZED;
     }
-    let update: Update = match serde_json::from_slice(&body) {
+    let parsed = serde_json::from_slice::<Value>(&body)
+        .and_then(|raw| Ok((raw.clone(), parse_update(&raw)?)));
+    let update = match parsed {
         Ok(u) => u,
         Err(e) => {
             // Telegram would re-send a refused update forever; take it and say why in the log.
@@ -206,11 +395,16 @@ async fn receive(State(hook): State<Arc<Hook>>, headers: HeaderMap, body: Bytes)
             return StatusCode::OK;
         }
     };
-    let key = LaneKey::of(&update);
-    match hook.lanes.submit(key, update) {
+    if !hook.intake.has_room() || hook.intake.lanes.is_closed() {
+        // Full or shutting down: Telegram re-delivers, to another replica if there is one.
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    match hook.intake.take(vec![update]).await {
         Ok(()) => StatusCode::OK,
-        // Shutting down: Telegram re-delivers, to another replica if there is one.
-        Err(Closed) => StatusCode::SERVICE_UNAVAILABLE,
+        Err(e) => {
+            tracing::error!(error = %e, "an update was not recorded; Telegram will deliver it again");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! real PostgreSQL database per test.
 
 mod conversation;
+mod crash;
 mod garbage;
 mod payments;
 mod restart;

@@ -1,15 +1,24 @@
 //! The transports against the fake Bot API, with a recording handler instead of the engine:
-//! updates arrive in order, offsets are confirmed, the webhook checks its secret, shutdown drains.
+//! updates arrive in order, offsets are confirmed only for recorded updates, the webhook checks
+//! its secret and answers 503 when it cannot record, shutdown drains.
 
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use telegram::transport::{self, LaneKey, UpdateLanes};
+use telegram::transport::{self, Intake, LaneKey, UpdateLanes};
 use teloxide::types::{Update, UpdateKind};
 use teloxide::Bot;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::support::fake_api::{FakeBotApi, TgUser};
+
+/// An intake recording into a fresh database with the declared schema.
+async fn intake(lanes: &UpdateLanes) -> (Intake, testkit::TestDb, sqlx::PgPool) {
+    let db = testkit::db_with("declared", &store::declared_sql()).await;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let owner = store::delivery::Owner::random();
+    (Intake::new(pool.clone(), owner, lanes.clone()), db, pool)
+}
 
 fn bot_for(api: &FakeBotApi) -> Bot {
     Bot::new(api.token.clone()).set_api_url(api.url().parse().unwrap())
@@ -76,31 +85,33 @@ async fn long_polling_delivers_every_update_in_order_and_confirms_the_offset_on_
     }
     api.push(anna.press("like:x", 42));
     api.push(anna.pre_checkout("pcq-1", "premium:1:150", 150));
+    let (intake, _db, pool) = intake(&lanes).await;
     let (stop, stopped) = oneshot::channel::<()>();
-    let polling = tokio::spawn(transport::poll(bot_for(&api), lanes.clone(), async move {
+    let polling = tokio::spawn(transport::poll(bot_for(&api), intake, async move {
         let _ = stopped.await;
     }));
     until_seen(&mut counts, 12).await;
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM update_inbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 12, "every update handed on was recorded first");
     stop.send(()).unwrap();
     polling.await.unwrap();
     let seen = seen.lock().unwrap().clone();
+    // Pre-checkout queries have a lane of their own (never queued behind a user's updates).
     let anna_seen: Vec<String> = seen
         .iter()
-        .filter(|(u, _)| *u == 555_000_001)
+        .filter(|(u, t)| *u == 555_000_001 && !t.starts_with("pre_checkout"))
         .map(|(_, t)| t.clone())
         .collect();
     assert_eq!(
         anna_seen,
-        vec![
-            "a0",
-            "a1",
-            "a2",
-            "a3",
-            "a4",
-            "button:like:x",
-            "pre_checkout:premium:1:150"
-        ]
+        vec!["a0", "a1", "a2", "a3", "a4", "button:like:x"]
     );
+    assert!(seen
+        .iter()
+        .any(|(u, t)| *u == 555_000_001 && t == "pre_checkout:premium:1:150"));
     let boris_seen: Vec<String> = seen
         .iter()
         .filter(|(u, _)| *u == 555_000_002)
@@ -131,8 +142,9 @@ async fn shutdown_waits_for_an_update_in_progress() {
         }
     });
     api.push(TgUser::new(777).text("slow one"));
+    let (intake, _db, _pool) = intake(&lanes).await;
     let (stop, stopped) = oneshot::channel::<()>();
-    let polling = tokio::spawn(transport::poll(bot_for(&api), lanes.clone(), async move {
+    let polling = tokio::spawn(transport::poll(bot_for(&api), intake, async move {
         let _ = stopped.await;
     }));
     started.recv().await.unwrap();
@@ -151,13 +163,14 @@ async fn shutdown_waits_for_an_update_in_progress() {
 async fn the_webhook_takes_updates_only_with_the_secret_token() {
     let api = FakeBotApi::start().await;
     let (lanes, seen, _counts) = recording_lanes();
+    let (intake, _db, _pool) = intake(&lanes).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/telegram", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
     let public: reqwest::Url = "https://bot.example.org/telegram".parse().unwrap();
     let server = tokio::spawn(transport::webhook_on(
         bot_for(&api),
-        lanes.clone(),
+        intake,
         listener,
         "s3cret-token".into(),
         Some(public),
@@ -181,6 +194,11 @@ async fn the_webhook_takes_updates_only_with_the_secret_token() {
         api.post_webhook(&url, Some("s3cret-token"), &update).await,
         200
     );
+    // Telegram re-sending an update that was recorded: taken, not handed on twice.
+    assert_eq!(
+        api.post_webhook(&url, Some("s3cret-token"), &update).await,
+        200
+    );
     // Garbage with the right secret is taken (Telegram would re-send it forever) and dropped.
     assert_eq!(
         api.post_webhook(&url, Some("s3cret-token"), &json!({"nonsense": true}))
@@ -191,6 +209,96 @@ async fn the_webhook_takes_updates_only_with_the_secret_token() {
     assert_eq!(
         seen.lock().unwrap().clone(),
         vec![(888, "через вебхук".to_string())]
+    );
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn polling_does_not_move_the_offset_past_updates_it_could_not_record() {
+    let api = FakeBotApi::start().await;
+    let (lanes, seen, mut counts) = recording_lanes();
+    let (intake, _db, pool) = intake(&lanes).await;
+    // The inbox refuses writes until the test lifts the block: the database is "down".
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'inbox unavailable (test)'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON update_inbox FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let anna = TgUser::new(556_000_001);
+    api.push(anna.text("первое"));
+    api.push(anna.text("второе"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let polling = tokio::spawn(transport::poll(bot_for(&api), intake, async move {
+        let _ = stopped.await;
+    }));
+    // getUpdates is asked again and again with the old offset: nothing is confirmed or handled.
+    api.wait_until("two failed recording rounds", |_| api_polls(&api) >= 3)
+        .await;
+    assert_eq!(api.unconfirmed(), 2);
+    assert!(seen.lock().unwrap().is_empty());
+    sqlx::raw_sql("DROP TRIGGER refuse ON update_inbox")
+        .execute(&pool)
+        .await
+        .unwrap();
+    until_seen(&mut counts, 2).await;
+    stop.send(()).unwrap();
+    polling.await.unwrap();
+    assert_eq!(api.unconfirmed(), 0);
+    let texts: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, t)| t.clone())
+        .collect();
+    assert_eq!(texts, vec!["первое", "второе"]);
+}
+
+fn api_polls(api: &FakeBotApi) -> usize {
+    api.polls()
+}
+
+#[tokio::test]
+async fn a_webhook_replica_that_cannot_record_answers_503_so_telegram_delivers_again() {
+    let api = FakeBotApi::start().await;
+    let (lanes, seen, _counts) = recording_lanes();
+    let (intake, _db, pool) = intake(&lanes).await;
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'inbox unavailable (test)'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON update_inbox FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/telegram", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(transport::webhook_on(
+        bot_for(&api),
+        intake,
+        listener,
+        "s3cret".into(),
+        None,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let update = api.with_id(TgUser::new(889).text("важное"));
+    assert_eq!(api.post_webhook(&url, Some("s3cret"), &update).await, 503);
+    assert!(seen.lock().unwrap().is_empty());
+    sqlx::raw_sql("DROP TRIGGER refuse ON update_inbox")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(api.post_webhook(&url, Some("s3cret"), &update).await, 200);
+    lanes.wait_idle().await;
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        vec![(889, "важное".to_string())]
     );
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();

@@ -4,7 +4,9 @@
 //! `{"ok":true,"result":...}` the way Telegram does, serves scripted updates through `getUpdates`
 //! (honouring `offset`, `limit` and `timeout`) or posts them to a webhook with the secret-token
 //! header, serves files under `/file/bot<token>/<path>`, and records every call with its body.
-//! It can be told to answer a method with 429 and `parameters.retry_after`.
+//! It can be told to answer a method with 429 and `parameters.retry_after`, to fail it with a
+//! 5xx, and to hold a message (before Telegram would have taken it, or after) so a test can kill
+//! the bot at that moment.
 
 #![allow(dead_code)]
 
@@ -94,6 +96,12 @@ struct State {
     /// Scripted 429 answers per method: the retry_after of each, consumed in order.
     throttle: HashMap<String, VecDeque<u32>>,
     files: HashMap<String, (String, Vec<u8>)>,
+    /// Scripted 5xx answers per method, consumed in order.
+    failures: HashMap<String, VecDeque<u16>>,
+    /// Held messages: the first sendMessage whose text contains the needle waits on the hold.
+    holds: Vec<(String, Hold)>,
+    /// Charges refunded through refundStarPayment.
+    refunded: std::collections::HashSet<String>,
     /// Highest offset a getUpdates call has confirmed.
     confirmed_offset: i64,
     /// Texts delivered per chat and callback ids answered, for cheap waiting under load.
@@ -113,6 +121,42 @@ pub struct FakeBotApi {
     next_update_id: Arc<AtomicI64>,
     next_message_id: Arc<AtomicI64>,
     http: reqwest::Client,
+    /// getUpdates answers that carried updates.
+    polls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// When a held message waits: before the fake takes it (a kill then means Telegram never got
+/// it) or after it recorded it (a kill then means Telegram got it and the bot never heard back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldAt {
+    BeforeTaking,
+    AfterTaking,
+}
+
+/// A held message; see [`FakeBotApi::hold_message`].
+#[derive(Clone)]
+pub struct Hold {
+    at: HoldAt,
+    reached: Arc<tokio::sync::Semaphore>,
+    gate: Arc<tokio::sync::Semaphore>,
+    used: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Hold {
+    /// Waits until the bot sent the held message.
+    pub async fn reached(&self) {
+        let deadline = Duration::from_secs(60);
+        tokio::time::timeout(deadline, self.reached.acquire())
+            .await
+            .expect("the held message was never sent")
+            .unwrap()
+            .forget();
+    }
+
+    /// Lets the held request go on (its client may be gone by then).
+    pub fn release(&self) {
+        self.gate.add_permits(1000);
+    }
 }
 
 impl FakeBotApi {
@@ -135,6 +179,7 @@ impl FakeBotApi {
             next_update_id: Arc::new(AtomicI64::new(100_000)),
             next_message_id: Arc::new(AtomicI64::new(1)),
             http: reqwest::Client::new(),
+            polls: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         };
         let served = api.clone();
         let app = Router::new().fallback(
@@ -203,6 +248,35 @@ impl FakeBotApi {
         let mut st = self.state.lock().unwrap();
         let q = st.throttle.entry(method.to_string()).or_default();
         q.extend(std::iter::repeat_n(retry_after, times));
+    }
+
+    /// The next `times` calls of `method` are answered with HTTP `status` (a 5xx) and Telegram's
+    /// error body, and not taken.
+    pub fn fail(&self, method: &str, status: u16, times: usize) {
+        let mut st = self.state.lock().unwrap();
+        let q = st.failures.entry(method.to_string()).or_default();
+        q.extend(std::iter::repeat_n(status, times));
+    }
+
+    /// Holds the first sendMessage whose text contains `needle`, at `at`, until released.
+    pub fn hold_message(&self, needle: &str, at: HoldAt) -> Hold {
+        let hold = Hold {
+            at,
+            reached: Arc::new(tokio::sync::Semaphore::new(0)),
+            gate: Arc::new(tokio::sync::Semaphore::new(0)),
+            used: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        };
+        self.state
+            .lock()
+            .unwrap()
+            .holds
+            .push((needle.to_string(), hold.clone()));
+        hold
+    }
+
+    /// getUpdates answers that carried updates so far.
+    pub fn polls(&self) -> usize {
+        self.polls.load(Ordering::SeqCst)
     }
 
     /// A file getFile can describe and the file endpoint can serve.
@@ -376,6 +450,38 @@ impl FakeBotApi {
             return self.get_updates(&body).await;
         }
 
+        let (failure, hold) = {
+            let mut st = self.state.lock().unwrap();
+            let failure = st
+                .failures
+                .get_mut(&method_name)
+                .and_then(VecDeque::pop_front);
+            let text = body.get("text").and_then(Value::as_str).unwrap_or("");
+            let hold = if method_name == "sendMessage" && failure.is_none() {
+                st.holds
+                    .iter()
+                    .find(|(needle, h)| {
+                        text.contains(needle.as_str())
+                            && !h.used.load(std::sync::atomic::Ordering::SeqCst)
+                    })
+                    .map(|(_, h)| {
+                        h.used.store(true, std::sync::atomic::Ordering::SeqCst);
+                        h.clone()
+                    })
+            } else {
+                None
+            };
+            (failure, hold)
+        };
+        if let Some(status) = failure {
+            return err(status, "Internal Server Error");
+        }
+        if let Some(h) = hold.as_ref().filter(|h| h.at == HoldAt::BeforeTaking) {
+            h.reached.add_permits(1);
+            let _ = h.gate.acquire().await;
+            // Released after the bot was killed: nobody is listening, and Telegram never took it.
+            return err(500, "Internal Server Error");
+        }
         let retry_after = {
             let mut st = self.state.lock().unwrap();
             let r = st
@@ -412,6 +518,10 @@ impl FakeBotApi {
             r
         };
         self.calls_changed.notify_waiters();
+        if let Some(h) = hold.as_ref().filter(|h| h.at == HoldAt::AfterTaking) {
+            h.reached.add_permits(1);
+            let _ = h.gate.acquire().await;
+        }
         if let Some(secs) = retry_after {
             let payload = json!({
                 "ok": false, "error_code": 429,
@@ -419,6 +529,16 @@ impl FakeBotApi {
                 "parameters": {"retry_after": secs}
             });
             return (StatusCode::TOO_MANY_REQUESTS, axum::Json(payload)).into_response();
+        }
+        if method_name == "refundStarPayment" {
+            let charge = body
+                .get("telegram_payment_charge_id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if !self.state.lock().unwrap().refunded.insert(charge) {
+                return err(400, "Bad Request: CHARGE_ALREADY_REFUNDED");
+            }
         }
         match self.answer(&method_name, &body) {
             Some(result) => ok(result),
@@ -449,6 +569,9 @@ impl FakeBotApi {
                 }
                 st.pending.iter().take(limit).cloned().collect()
             };
+            if !batch.is_empty() {
+                self.polls.fetch_add(1, Ordering::SeqCst);
+            }
             self.calls_changed.notify_waiters();
             if !batch.is_empty() {
                 return ok(Value::Array(batch));

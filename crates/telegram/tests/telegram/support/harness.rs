@@ -1,5 +1,9 @@
 //! Runs the whole bot (`telegram::serve_on`) against the fake Bot API, the LLM double and a
 //! fresh PostgreSQL database with the declared schema, and reads back what it stored.
+//!
+//! Each bot "process" runs on a runtime of its own with its own connection pool, so a crash is
+//! what `kill -9` does from the outside: every task of it stops at once and every socket it
+//! holds (database connections, Bot API and LLM requests) is closed.
 
 #![allow(dead_code)]
 
@@ -12,7 +16,6 @@ use sqlx::PgPool;
 use telegram::{Mode, Options, ServeError};
 use testkit::TestDb;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use super::fake_api::FakeBotApi;
 use super::llm_double::LlmDouble;
@@ -35,12 +38,15 @@ pub struct World {
     pub db: TestDb,
     pub pool: PgPool,
     pub clock: Arc<FakeClock>,
+    /// Database connections each bot process gets.
+    pub connections: u32,
 }
 
-/// A bot process in the test: stop it like SIGTERM would.
+/// A bot process in the test: stop it like SIGTERM would, or kill it.
 pub struct RunningBot {
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), ServeError>>,
+    done: Option<oneshot::Receiver<Result<(), ServeError>>>,
+    runtime: Option<tokio::runtime::Runtime>,
     /// The webhook URL in webhook mode.
     pub webhook_url: Option<String>,
 }
@@ -51,15 +57,33 @@ impl RunningBot {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        (&mut self.task)
-            .await
-            .expect("the bot task panicked")
-            .expect("the bot stopped with an error");
+        if let Some(done) = self.done.take() {
+            done.await
+                .expect("the bot task panicked")
+                .expect("the bot stopped with an error");
+        }
     }
 
     /// A crash: the process is gone at once, whatever it was doing.
-    pub fn kill(self) {
-        self.task.abort();
+    pub fn kill(mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+
+    /// Whether the bot has stopped by itself (an error at startup).
+    pub fn has_ended(&mut self) -> bool {
+        self.done
+            .as_mut()
+            .is_some_and(|d| !matches!(d.try_recv(), Err(oneshot::error::TryRecvError::Empty)))
+    }
+}
+
+impl Drop for RunningBot {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
@@ -94,6 +118,7 @@ impl World {
             db,
             pool,
             clock,
+            connections,
         }
     }
 
@@ -103,6 +128,11 @@ impl World {
 
     /// An engine on this world's database, LLM double and clock.
     pub fn engine(&self, config: Config) -> Engine {
+        self.engine_on(self.pool.clone(), config)
+    }
+
+    /// An engine on its own `pool`.
+    pub fn engine_on(&self, pool: PgPool, config: Config) -> Engine {
         let base = self.llm.base_url();
         let settings = llm::Settings::from_lookup(|name| match name {
             "OPENAI_API_KEY" => Some("sk-test-not-a-secret".into()),
@@ -114,7 +144,7 @@ impl World {
         })
         .unwrap();
         Engine::with_clock(
-            self.pool.clone(),
+            pool,
             llm::Writer::from_settings(settings),
             config,
             self.clock.clone(),
@@ -131,42 +161,73 @@ impl World {
 
     /// Starts the bot with long polling.
     pub async fn start_polling(&self, config: Config) -> RunningBot {
-        let (stop, stopped) = oneshot::channel::<()>();
-        let engine = self.engine(config);
         let options = self.options(Mode::Polling);
-        let task = tokio::spawn(telegram::serve_on(engine, options, None, async move {
-            let _ = stopped.await;
-        }));
-        RunningBot {
-            stop: Some(stop),
-            task,
-            webhook_url: None,
-        }
+        self.start(config, options, None)
     }
 
     /// Starts a webhook replica on a free local port with `secret`.
     pub async fn start_webhook(&self, config: Config, secret: &str) -> RunningBot {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let engine = self.engine(config);
         let options = self.options(Mode::Webhook {
             addr,
             secret: secret.into(),
             public_url: None,
         });
-        let task = tokio::spawn(telegram::serve_on(
-            engine,
-            options,
-            Some(listener),
-            async move {
+        let mut bot = self.start(config, options, Some(listener));
+        bot.webhook_url = Some(format!("http://{addr}/telegram"));
+        bot
+    }
+
+    /// A bot process: its own runtime, its own pool, `serve_on` until stopped.
+    fn start(
+        &self,
+        config: Config,
+        options: Options,
+        listener: Option<std::net::TcpListener>,
+    ) -> RunningBot {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (done_tx, done) = oneshot::channel();
+        let url = self.db.url.clone();
+        let connections = self.connections;
+        let engine_for = {
+            let base = self.llm.base_url();
+            let clock = self.clock.clone();
+            move |pool: PgPool| {
+                let settings = llm::Settings::from_lookup(|name| match name {
+                    "OPENAI_API_KEY" => Some("sk-test-not-a-secret".into()),
+                    "OPENAI_BASE_URL" => Some(base.clone()),
+                    "OPENAI_FALLBACK_MODEL" => Some("none".into()),
+                    _ => None,
+                })
+                .unwrap();
+                Engine::with_clock(pool, llm::Writer::from_settings(settings), config, clock)
+            }
+        };
+        runtime.spawn(async move {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(connections)
+                .connect(&url)
+                .await
+                .unwrap();
+            let listener = listener.map(|l| tokio::net::TcpListener::from_std(l).unwrap());
+            let result = telegram::serve_on(engine_for(pool), options, listener, async move {
                 let _ = stopped.await;
-            },
-        ));
+            })
+            .await;
+            let _ = done_tx.send(result);
+        });
         RunningBot {
             stop: Some(stop),
-            task,
-            webhook_url: Some(format!("http://{addr}/telegram")),
+            done: Some(done),
+            runtime: Some(runtime),
+            webhook_url: None,
         }
     }
 
