@@ -125,6 +125,12 @@ fn input_error(l: Lang, what_ru: &str, what_en: &str, e: &InputError) -> String 
                 "I cannot open files behind a {host} link. Please paste the text itself instead."
             )
         }
+        (Lang::Ru, InputError::NulByte) => format!(
+            "В тексте есть нулевой байт — так выглядят двоичные файлы, а не текст. Пришлите {what_ru} обычным текстом."
+        ),
+        (Lang::En, InputError::NulByte) => format!(
+            "The text holds a NUL byte, as binary files do. Please send the {what_en} as plain text."
+        ),
         (Lang::Ru, InputError::TooFewWords { words, min }) => format!(
             "В тексте {words} {} — для {what_ru} нужно хотя бы {min}: эмодзи и символы не в счёт. Пришлите текст {what_ru} словами.",
             plural(*words as u64, "слово", "слова", "слов")

@@ -45,6 +45,8 @@ pub enum InputError {
         "the text has {words} words, at least {min} are needed (emoji and symbols are not words)"
     )]
     TooFewWords { words: usize, min: usize },
+    #[error("the text holds a NUL byte, as binary files do")]
+    NulByte,
 }
 
 /// Words a vacancy needs at least: a title and a few requirements. Emoji, symbols and numbers
@@ -103,6 +105,10 @@ fn checked(raw: &str, min: usize, max: usize) -> Result<String, InputError> {
     let text = raw.trim();
     if text.is_empty() {
         return Err(InputError::Empty);
+    }
+    // PostgreSQL text cannot hold NUL; a NUL means a binary file was pasted or sent.
+    if text.contains('\0') {
+        return Err(InputError::NulByte);
     }
     let chars = text.chars().count();
     if chars < min {
@@ -215,6 +221,17 @@ redacted_debug!(Vacancy, Resume, ImprovementRequest);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_byte_is_refused_in_every_kind_of_input() {
+        let text = format!("{}\0{}", "слово ".repeat(30), "слово ".repeat(60));
+        assert_eq!(Vacancy::parse(&text), Err(InputError::NulByte));
+        assert_eq!(Resume::parse(&text), Err(InputError::NulByte));
+        assert_eq!(
+            ImprovementRequest::parse("коро\0че"),
+            Err(InputError::NulByte)
+        );
+    }
 
     #[test]
     fn a_vacancy_of_emoji_and_symbols_only_is_refused_for_lack_of_words() {

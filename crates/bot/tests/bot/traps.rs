@@ -145,3 +145,20 @@ async fn a_stale_delete_confirmation_pressed_after_new_deletes_nothing() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_vacancy_with_a_nul_byte_gets_a_clear_answer_not_an_outage() {
+    let h = Harness::new().await;
+    let engine = h.engine();
+    let olga = User::new(7207);
+    send(&engine, olga.text("/start")).await;
+    let r = send(&engine, olga.text(&format!("{VACANCY}\0"))).await;
+    assert!(
+        r.text().contains("нулевой байт") && !r.text().contains("недоступен"),
+        "{}",
+        r.text()
+    );
+    // Still at step 1: the clean vacancy is accepted.
+    let r = send(&engine, olga.text(VACANCY)).await;
+    assert!(r.text().contains("Шаг 2 из 2"), "{}", r.text());
+}
