@@ -44,30 +44,37 @@ impl Inputs {
     /// A fact as a sentence of the letter, with a connector chosen by `k`.
     pub fn fact_sentence(&self, fact: usize, k: usize) -> String {
         let f = &self.resume.facts[fact];
+        // The first fact is always introduced as an example; later ones vary with `k` and never
+        // repeat the first connector.
+        let pick = |len: usize| {
+            if k == 0 || len < 2 {
+                0
+            } else {
+                1 + (k - 1) % (len - 1)
+            }
+        };
         let same_language = self.ru == self.resume_ru;
         if !same_language {
             return if self.ru {
-                format!("{} «{}».", RU_QUOTE_FACT[k % RU_QUOTE_FACT.len()], f.text)
+                format!("{} «{}».", RU_QUOTE_FACT[pick(RU_QUOTE_FACT.len())], f.text)
             } else {
-                format!("{} “{}”.", EN_QUOTE_FACT[k % EN_QUOTE_FACT.len()], f.text)
+                format!("{} “{}”.", EN_QUOTE_FACT[pick(EN_QUOTE_FACT.len())], f.text)
             };
         }
         let text = f.text.trim_end_matches(['.', '!', ';']);
-        // The first fact is always introduced as an example; later ones vary with `k`.
-        let k = if k == 0 { 0 } else { 1 + k % 4 };
         if f.verb {
             let body = lower_first(text, &self.corpus);
             if self.ru {
-                format!("{} я {body}.", RU_VERB[k % RU_VERB.len()])
+                format!("{} я {body}.", RU_VERB[pick(RU_VERB.len())])
             } else {
-                format!("{} I {body}.", EN_VERB[k % EN_VERB.len()])
+                format!("{} I {body}.", EN_VERB[pick(EN_VERB.len())])
             }
         } else {
             let text = lower_first(text, &self.corpus);
             if self.ru {
-                format!("{} {text}.", RU_NOUN[k % RU_NOUN.len()])
+                format!("{} {text}.", RU_NOUN[pick(RU_NOUN.len())])
             } else {
-                format!("{} {text}.", EN_NOUN[k % EN_NOUN.len()])
+                format!("{} {text}.", EN_NOUN[pick(EN_NOUN.len())])
             }
         }
     }
@@ -228,12 +235,20 @@ fn headline(i: &Inputs, variant: usize) -> Option<String> {
             format!("In brief: “{h}”.")
         });
     }
+    let starts_with_verb = h
+        .split_whitespace()
+        .next()
+        .is_some_and(super::text::looks_like_verb);
     let h = lower_first(h, &i.corpus);
     Some(if i.ru {
         [
             format!("Коротко о себе: {h}."),
             format!("Пара слов о себе: {h}."),
-            format!("Если коротко, я — {h}."),
+            if starts_with_verb {
+                format!("Если коротко о себе: {h}.")
+            } else {
+                format!("Если коротко, я — {h}.")
+            },
         ][variant % 3]
             .clone()
     } else {
@@ -363,14 +378,18 @@ pub fn facts_for(i: &Inputs, variant: usize, n: usize) -> Vec<usize> {
             }
             o
         }
-        // Start from the facts the first letter left out.
-        _ => pool
-            .iter()
-            .cycle()
-            .skip(n.min(pool.len() - 1))
-            .take(n)
-            .copied()
-            .collect(),
+        // The strongest fact still leads; then the facts the first letter left out.
+        _ => {
+            let mut o = vec![pool[0]];
+            o.extend(pool.iter().skip(n).copied());
+            let mut rest: Vec<usize> = pool.iter().take(n).skip(1).copied().collect();
+            if rest.len() > 1 {
+                rest.rotate_left(1);
+            }
+            o.extend(rest);
+            o.truncate(n);
+            o
+        }
     };
     // A later round of variants rotates further.
     let round = variant / 3;
