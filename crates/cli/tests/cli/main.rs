@@ -8,6 +8,7 @@ mod errors;
 mod readme;
 mod report;
 mod schema_engine;
+mod scope;
 mod serve;
 #[cfg(legacy_corpus)]
 mod takeover;
