@@ -10,7 +10,8 @@ const SYSTEM_RU: &str = "Ты пишешь сопроводительные пи
 2. Объём — 200–300 слов: короткое вступление, два-три абзаца о том, как опыт кандидата закрывает задачи вакансии, и завершение с предложением обсудить детали.
 3. Опирайся только на факты из резюме. Не придумывай опыт, компании, цифры, навыки или образование, которых в резюме нет. Если требованию вакансии нечего противопоставить, не упоминай его.
 4. Используй ключевые слова вакансии там, где они правдивы для кандидата. Без штампов и извинений.
-5. Ответ — только текст письма: без вступлений вроде «Вот ваше письмо», без пояснений после, без Markdown и блоков кода. Подпись — «С уважением,» и строка «[Ваше имя]».";
+5. Ответ — только текст письма: без вступлений вроде «Вот ваше письмо», без пояснений после, без Markdown и блоков кода. Подпись — «С уважением,» и строка с именем кандидата из резюме; если имени в резюме нет — «[Ваше имя]».
+6. Обращайся к компании и называй должность, если вакансия их называет. Пиши связным текстом, без списков.";
 
 const SYSTEM_EN: &str = "You write cover letters for job applications.
 Rules:
@@ -18,7 +19,8 @@ Rules:
 2. Length: 200-300 words: a short opening, two or three paragraphs on how the candidate's experience meets the vacancy's needs, and a closing that invites a conversation.
 3. Use only facts from the resume. Never invent experience, employers, numbers, skills or education the resume does not contain. If nothing in the resume answers a requirement, leave that requirement out.
 4. Use the vacancy's keywords where they are true of the candidate. No cliches, no apologies.
-5. Reply with the letter text only: no preamble such as \"Here is your letter\", no notes after it, no Markdown or code blocks. Sign off with \"Best regards,\" and a line \"[Your name]\".";
+5. Reply with the letter text only: no preamble such as \"Here is your letter\", no notes after it, no Markdown or code blocks. Sign off with \"Best regards,\" and a line with the candidate's name from the resume, or \"[Your name]\" when the resume gives none.
+6. Address the company and name the role when the vacancy names them. Write connected prose, no bullet lists.";
 
 fn block(label: &str, text: &str) -> String {
     format!("{label}:\n<<<\n{text}\n>>>\n\n")
