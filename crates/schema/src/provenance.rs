@@ -19,6 +19,7 @@ use crate::directives::{
 };
 use crate::model::{ident, Column, Model, QName};
 use crate::plan::{plan_hooked, Hooks, Plan, Step};
+use crate::preflight::DataCheck;
 use crate::SchemaError;
 
 /// A data step as the plan carries it, whether or not it runs.
@@ -34,6 +35,7 @@ pub struct PlannedDataStep {
     pub runs: bool,
     /// What its `@rows` query counted at plan time.
     pub rows: Option<i64>,
+    /// What it resolves, under the live names (see `Plan::resolved_by`).
     pub resolves: Vec<Resolves>,
     /// Its 1-based position in `Plan::steps` (None when it does not run).
     pub step: Option<usize>,
@@ -57,7 +59,8 @@ impl Plan {
     }
 
     /// The data step in this plan that says it resolves a blocker of `kind` on `table`
-    /// (`columns` in any order; for `check` the constraint name).
+    /// (`columns` in any order; for `check` the constraint name). Names are the live database's
+    /// before the plan, like preflight's: a renamed table or column under its old name.
     pub fn resolved_by(
         &self,
         kind: ResolveKind,
@@ -377,10 +380,15 @@ async fn plan_on(
         })
         .collect();
     steps.extend(inner.steps);
-    // The backup runs before the plan, when renamed tables still have their old names.
+    // The backup and preflight read the database before the plan, when renamed tables and
+    // columns still have their old names.
+    let live = LiveNames::new(applied);
     for s in &mut steps {
         if let Some(t) = &s.touches {
             s.touches = Some(live_name(t));
+        }
+        for c in &mut s.checks {
+            live.check(c);
         }
     }
     let data_steps = evaluated
@@ -394,7 +402,15 @@ async fn plan_on(
                 when: s.when.clone(),
                 runs: *runs,
                 rows: *rows,
-                resolves: s.resolves.clone(),
+                resolves: s
+                    .resolves
+                    .iter()
+                    .cloned()
+                    .map(|mut r| {
+                        live.resolves(&mut r);
+                        r
+                    })
+                    .collect(),
                 step: runs
                     .then(|| {
                         steps
@@ -411,6 +427,110 @@ async fn plan_on(
         data_steps,
         ..inner
     })
+}
+
+/// Target names → the names the live database has before the plan (for preflight and backup).
+struct LiveNames {
+    tables: BTreeMap<QName, QName>,
+    /// (table under its target name, new column) → old column
+    columns: BTreeMap<(QName, String), String>,
+}
+
+impl LiveNames {
+    fn new(applied: &Applicable) -> Self {
+        LiveNames {
+            tables: applied.tables.iter().cloned().collect(),
+            columns: applied
+                .renames
+                .iter()
+                .map(|(t, old, new)| ((t.clone(), new.clone()), old.clone()))
+                .collect(),
+        }
+    }
+
+    fn table(&self, t: &mut QName) -> QName {
+        let target = t.clone();
+        if let Some(old) = self.tables.get(t) {
+            *t = old.clone();
+        }
+        target
+    }
+
+    fn column(&self, target: &QName, c: &mut String) {
+        if let Some(old) = self.columns.get(&(target.clone(), c.clone())) {
+            *c = old.clone();
+        }
+    }
+
+    /// A key given as quoted identifiers (`DataCheck::Unique`).
+    fn key(&self, target: &QName, k: &mut String) {
+        let hit = self
+            .columns
+            .iter()
+            .find(|((t, new), _)| t == target && ident(new) == *k);
+        if let Some((_, old)) = hit {
+            *k = ident(old);
+        }
+    }
+
+    /// Only names that are plain fields are mapped; an expression naming a renamed column is
+    /// left as it is (preflight then reports it as not checked ahead).
+    fn check(&self, c: &mut DataCheck) {
+        match c {
+            DataCheck::NotNull { table, column } | DataCheck::RequiredColumn { table, column } => {
+                let target = self.table(table);
+                self.column(&target, column);
+            }
+            DataCheck::Cast {
+                table,
+                column,
+                using,
+                ..
+            } => {
+                let target = self.table(table);
+                let new = ident(column);
+                self.column(&target, column);
+                let old = ident(column);
+                if let Some(rest) = using.strip_prefix(&format!("{new}::")) {
+                    *using = format!("{old}::{rest}");
+                }
+            }
+            DataCheck::Unique { table, keys, .. } => {
+                let target = self.table(table);
+                for k in keys {
+                    self.key(&target, k);
+                }
+            }
+            DataCheck::ForeignKey {
+                table,
+                columns,
+                references,
+                referenced_columns,
+                ..
+            } => {
+                let target = self.table(table);
+                for c in columns {
+                    self.column(&target, c);
+                }
+                let referenced = self.table(references);
+                for c in referenced_columns {
+                    self.column(&referenced, c);
+                }
+            }
+            DataCheck::Check { table, .. } | DataCheck::Exclusion { table, .. } => {
+                self.table(table);
+            }
+        }
+    }
+
+    fn resolves(&self, r: &mut Resolves) {
+        let target = self.table(&mut r.table);
+        if r.kind != ResolveKind::Check {
+            for c in &mut r.columns {
+                self.column(&target, c);
+            }
+        }
+    }
 }
 
 /// A renamed table's constraints, indexes and serial sequences keep names made from the old

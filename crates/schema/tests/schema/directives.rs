@@ -563,3 +563,57 @@ async fn a_key_over_an_added_and_a_renamed_column_reaches_the_target() {
     .await;
     assert_eq!(kept, ["1:yookassa:a", "2:yookassa:b"]);
 }
+
+const RENAMED_OLD: &str = "CREATE TABLE payments (id integer PRIMARY KEY, payment_id varchar(100));
+     INSERT INTO payments VALUES (1, 'a'), (2, NULL), (3, 'a');";
+
+const RENAMED_NEW: &str = "-- @column public.payments.provider_payment_id from payment_id
+     CREATE TABLE payments (id integer PRIMARY KEY, provider_payment_id text NOT NULL UNIQUE);";
+
+const RENAMED_FIX: &str = "-- @step payment_ids
+-- @when SELECT EXISTS (SELECT 1 FROM public.payments WHERE payment_id IS NULL OR payment_id = 'a')
+-- @resolves not-null public.payments (provider_payment_id)
+-- @resolves unique public.payments (provider_payment_id)
+UPDATE public.payments SET provider_payment_id = 'unknown-' || id
+ WHERE provider_payment_id IS NULL OR provider_payment_id = 'a';
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_checks_a_renamed_column_under_its_live_name_and_a_step_resolves_it() {
+    let db = db_from(RENAMED_OLD).await;
+    let target = files(&[("030_billing.sql", RENAMED_NEW)]);
+    let (from, _, plan) = plan_for(&db, &target).await.unwrap();
+    let checked = schema::preflight(&db.url, &from, &plan, &plan.resolutions())
+        .await
+        .unwrap();
+    let found: Vec<(&str, &str)> = checked
+        .blockers
+        .iter()
+        .map(|b| (b.kind.as_str(), b.object.as_str()))
+        .collect();
+    assert!(
+        found.contains(&("not-null", "public.payments.payment_id"))
+            && found.iter().any(|(k, _)| *k == "unique"),
+        "{}",
+        checked.text()
+    );
+    assert!(checked.unchecked.is_empty(), "{}", checked.text());
+
+    let target = files(&[
+        ("030_billing.sql", RENAMED_NEW),
+        ("900_fix.data.sql", RENAMED_FIX),
+    ]);
+    let (from, _, plan) = plan_for(&db, &target).await.unwrap();
+    let checked = schema::preflight(&db.url, &from, &plan, &plan.resolutions())
+        .await
+        .unwrap();
+    assert!(checked.blockers.is_empty(), "{}", checked.text());
+    assert_eq!(checked.resolved.len(), 2, "{}", checked.text());
+    apply_ok(&db, &target).await;
+    let kept = rows(
+        &db,
+        "SELECT id || ':' || provider_payment_id FROM payments ORDER BY id",
+    )
+    .await;
+    assert_eq!(kept, ["1:unknown-1", "2:unknown-2", "3:unknown-3"]);
+}
