@@ -1,13 +1,19 @@
 //! The embedded database: a persistent cluster in `$SOPROVOD_DATA_DIR`, started and stopped with pg_ctl.
+//!
+//! It accepts only its own superuser: initdb sets scram-sha-256 for every connection with a
+//! password generated at creation and kept in `$SOPROVOD_DATA_DIR/password` (mode 0600), and
+//! the server listens on 127.0.0.1 only, with no Unix socket.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::DirBuilderExt;
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::{
-    free_port, port_in_use, url_for, Binaries, ClusterError, ServerUser, DATABASE, SUPERUSER,
+    free_port, port_in_use, url_with_password, Binaries, ClusterError, ServerUser, DATABASE,
+    SUPERUSER,
 };
 
 /// A cluster living in a data directory (`pg/` inside it holds PGDATA).
@@ -24,11 +30,13 @@ pub struct Running {
     pub port: u16,
     pub started_now: bool,
     pub pid: i32,
+    /// The superuser's password (None for a cluster made before passwords, which trusts).
+    pub password: Option<String>,
 }
 
 impl Running {
     pub fn url(&self) -> String {
-        url_for(self.port, DATABASE)
+        url_with_password(self.port, DATABASE, self.password.as_deref())
     }
 }
 
@@ -56,6 +64,18 @@ impl LocalCluster {
 
     pub fn log_file(&self) -> PathBuf {
         self.data_dir.join("postgres.log")
+    }
+
+    /// Where the superuser's password is kept (mode 0600).
+    pub fn password_file(&self) -> PathBuf {
+        self.data_dir.join("password")
+    }
+
+    fn password(&self) -> Option<String> {
+        std::fs::read_to_string(self.password_file())
+            .ok()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
     }
 
     pub fn binaries(&self) -> &Binaries {
@@ -133,17 +153,19 @@ impl LocalCluster {
             std::fs::remove_dir_all(&pgdata)
                 .map_err(|e| ClusterError::io("removing a half-created cluster", e))?;
         }
-        for dir in self.user.ensure_reachable(&self.data_dir)? {
-            eprintln!(
-                "note: allowed the PostgreSQL server account to enter {}",
-                dir.display()
-            );
-        }
+        self.user.ensure_reachable(&self.data_dir)?;
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&pgdata)
             .map_err(|e| ClusterError::io(format!("creating {}", pgdata.display()), e))?;
         self.user.take_ownership(&pgdata)?;
+        let password = new_password()?;
+        write_private(&self.password_file(), &password)?;
+        // initdb reads it from a file only the server account can read, never from its command
+        // line; the file is gone once initdb is done.
+        let pwfile = self.data_dir.join("initial-password");
+        write_private(&pwfile, &password)?;
+        self.user.take_ownership(&pwfile)?;
         File::create(self.log_file())
             .map_err(|e| ClusterError::io("creating the server log", e))?;
         self.user.take_ownership(&self.log_file())?;
@@ -153,16 +175,18 @@ impl LocalCluster {
             .args([
                 "-U",
                 SUPERUSER,
-                "--auth=trust",
+                "--auth=scram-sha-256",
                 "-E",
                 "UTF8",
                 "--no-locale",
-                "-D",
             ])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .arg("-D")
             .arg(&pgdata)
             .stdin(Stdio::null())
             .output()
             .map_err(|e| ClusterError::io("running initdb", e))?;
+        let _ = std::fs::remove_file(&pwfile);
         check("initdb", &out)?;
         Ok(true)
     }
@@ -186,6 +210,7 @@ impl LocalCluster {
                     port: pidfile.port,
                     started_now: false,
                     pid: pidfile.pid,
+                    password: self.password(),
                 }));
             }
             if Instant::now() > deadline {
@@ -236,6 +261,7 @@ impl LocalCluster {
                     port,
                     started_now: true,
                     pid: pidfile.pid,
+                    password: self.password(),
                 });
             }
             // Typical transient causes: the port was taken meanwhile, or the backends of a killed
@@ -260,6 +286,7 @@ impl LocalCluster {
                 SUPERUSER,
                 DATABASE,
             ])
+            .env("PGPASSWORD", self.password().unwrap_or_default())
             .stdin(Stdio::null())
             .output()
             .map_err(|e| ClusterError::io("running createdb", e))?;
@@ -269,6 +296,27 @@ impl LocalCluster {
         }
         check("createdb", &out)
     }
+}
+
+/// 24 random bytes from the kernel, as hex.
+fn new_password() -> Result<String, ClusterError> {
+    let mut bytes = [0u8; 24];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| ClusterError::io("generating the database password", e))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &Path, text: &str) -> Result<(), ClusterError> {
+    let _ = std::fs::remove_file(path);
+    OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| ClusterError::io(format!("writing {}", path.display()), e))
 }
 
 fn check(tool: &str, out: &Output) -> Result<(), ClusterError> {

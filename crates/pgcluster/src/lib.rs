@@ -41,6 +41,18 @@ pub enum ClusterError {
         status: String,
         stderr: String,
     },
+    #[error(
+        "the PostgreSQL server runs as `{account}`, which cannot enter {dir}: put the data \
+         directory somewhere it can reach (e.g. SOPROVOD_DATA_DIR=/var/lib/soprovod), or let it \
+         in yourself with `chmod o+x {dir}` (wanted for {data_dir})",
+        dir = dir.display(),
+        data_dir = data_dir.display()
+    )]
+    Unreachable {
+        account: String,
+        dir: PathBuf,
+        data_dir: PathBuf,
+    },
     #[error("the server did not become ready within {seconds} s; its log is {log}")]
     NotReady { seconds: u64, log: PathBuf },
 }
@@ -57,6 +69,14 @@ impl ClusterError {
 /// A URL for `database` on a cluster listening on 127.0.0.1:`port`.
 pub fn url_for(port: u16, database: &str) -> String {
     format!("postgres://{SUPERUSER}@127.0.0.1:{port}/{database}")
+}
+
+/// [`url_for`] with the superuser's password (hex, so it needs no escaping).
+pub fn url_with_password(port: u16, database: &str, password: Option<&str>) -> String {
+    match password {
+        Some(p) => format!("postgres://{SUPERUSER}:{p}@127.0.0.1:{port}/{database}"),
+        None => url_for(port, database),
+    }
 }
 
 /// A TCP port that was free a moment ago on 127.0.0.1 (the caller retries if it is taken meanwhile).

@@ -65,14 +65,13 @@ impl ServerUser {
         Ok(())
     }
 
-    /// Makes every ancestor of `dir` searchable by the server account, adding only the "others may
-    /// enter" bit where it is missing (a 0700 temp dir or /root would otherwise lock the server out).
-    /// Returns the directories it changed, so the caller can say so.
-    pub fn ensure_reachable(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>, ClusterError> {
-        let Self::Switch { uid, gid, .. } = *self else {
-            return Ok(Vec::new());
+    /// Checks that the server account can enter every ancestor of `dir`. Nothing is changed:
+    /// opening someone's home directory (a 0700 `/root`) is the operator's decision, so the error
+    /// says what to do instead.
+    pub fn ensure_reachable(&self, dir: &Path) -> Result<(), ClusterError> {
+        let Self::Switch { uid, gid, ref name } = *self else {
+            return Ok(());
         };
-        let mut changed = Vec::new();
         let absolute = std::fs::canonicalize(dir)
             .map_err(|e| ClusterError::io(format!("resolving {}", dir.display()), e))?;
         for ancestor in absolute.ancestors().skip(1) {
@@ -87,21 +86,14 @@ impl ServerUser {
                 mode & 0o001 != 0
             };
             if !can_enter {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(
-                    ancestor,
-                    std::fs::Permissions::from_mode((mode | 0o001) & 0o7777),
-                )
-                .map_err(|e| {
-                    ClusterError::io(
-                        format!("letting the server account enter {}", ancestor.display()),
-                        e,
-                    )
-                })?;
-                changed.push(ancestor.to_path_buf());
+                return Err(ClusterError::Unreachable {
+                    account: name.clone(),
+                    dir: ancestor.to_path_buf(),
+                    data_dir: absolute.clone(),
+                });
             }
         }
-        Ok(changed)
+        Ok(())
     }
 }
 

@@ -331,3 +331,38 @@ async fn with_database_url_set_db_up_uses_that_server_and_starts_none() {
     .unwrap();
     assert_eq!(tables, 1);
 }
+
+#[tokio::test]
+async fn the_embedded_database_lets_in_only_its_own_user_with_the_generated_password() {
+    use sqlx::Connection;
+    use std::os::unix::fs::PermissionsExt;
+    let data = DataDir::new();
+    let url = data.up();
+    let parsed = url::Url::parse(&url).unwrap();
+    let password = parsed
+        .password()
+        .expect("db up prints a URL that carries the password");
+    let kept = std::fs::read_to_string(data.path().join("password")).unwrap();
+    assert_eq!(kept.trim(), password);
+    let mode = std::fs::metadata(data.path().join("password"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "only its owner reads the password");
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let method: String = sqlx::query_scalar("SELECT current_setting('password_encryption')")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(method, "scram-sha-256");
+    conn.close().await.unwrap();
+    let mut bare = parsed.clone();
+    bare.set_password(None).unwrap();
+    assert!(
+        sqlx::PgConnection::connect(bare.as_str()).await.is_err(),
+        "no password, no entry"
+    );
+    let mut wrong = parsed;
+    wrong.set_password(Some("not-the-password")).unwrap();
+    assert!(sqlx::PgConnection::connect(wrong.as_str()).await.is_err());
+}
