@@ -230,6 +230,8 @@ async fn plan_on(
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
         }
         let mut model = crate::catalog::introspect(&mut tx).await?;
+        // The same part of the database as `from`: the managed schemas only.
+        crate::scope::restrict_like(&mut model, from);
         let tables: Vec<QName> = applied.tables.iter().map(|(t, _)| t.clone()).collect();
         let derived = derived_renames(&model, to, &tables);
         if !derived.is_empty() {
@@ -237,6 +239,7 @@ async fn plan_on(
                 sqlx::raw_sql(sql).execute(&mut *tx).await?;
             }
             model = crate::catalog::introspect(&mut tx).await?;
+            crate::scope::restrict_like(&mut model, from);
             renames.extend(derived);
         }
         tx.rollback().await?;

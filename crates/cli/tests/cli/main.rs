@@ -14,3 +14,5 @@ mod serve;
 mod takeover;
 #[cfg(legacy_corpus)]
 mod takeover_apply;
+#[cfg(legacy_corpus)]
+mod takeover_values;
