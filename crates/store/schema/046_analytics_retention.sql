@@ -57,6 +57,10 @@ CREATE TABLE analytics_premium_expiry_counts (
 CREATE FUNCTION analytics_refresh_active_months(p_user_ids bigint[]) RETURNS void
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
+-- Every read here is a probe for the given users. A generic plan made while a table was nearly
+-- empty would keep scanning it whole per user once it has grown (a bulk write of 100k payments
+-- took minutes that way): index probes only.
+SET enable_seqscan = off
 AS $$
 BEGIN
     IF cardinality(p_user_ids) = 0 THEN
