@@ -40,7 +40,12 @@ impl Unmodelled {
 }
 
 /// Kinds whose absence means "all defaults": a table without any non-default setting has no entry.
-const ABSENT_IS_DEFAULT: &[&str] = &["relation settings", "comment on policy"];
+const ABSENT_IS_DEFAULT: &[&str] = &[
+    "relation settings",
+    "comment on policy",
+    "comment on extension",
+    "security label",
+];
 
 /// The kind of a `Difference` in an unmodelled object: `domain (not modelled)`.
 pub fn difference_kind(kind: &str) -> String {
@@ -432,6 +437,22 @@ fn readers(server_version: i32) -> Vec<String> {
          WHERE {USER_NS} AND pg_catalog.obj_description(p.oid, 'pg_policy') IS NOT NULL",
         comment = comment("p.oid", "pg_policy"),
     ));
+
+    // Comments on extensions (CREATE EXTENSION sets the control file's; it can be changed).
+    out.push(format!(
+        "SELECT 'comment on extension', NULL::text, e.extname::text, {comment}, NULL::text
+         FROM pg_catalog.pg_extension e WHERE pg_catalog.obj_description(e.oid, 'pg_extension') IS NOT NULL",
+        comment = comment("e.oid", "pg_extension"),
+    ));
+
+    // Security labels on anything in the database (pg_describe_object names it without oids).
+    out.push(
+        "SELECT 'security label', NULL::text,
+                pg_catalog.pg_describe_object(l.classoid, l.objoid, l.objsubid) || ' (' || l.provider || ')',
+                'label: ' || l.label, NULL::text
+         FROM pg_catalog.pg_seclabel l"
+            .into(),
+    );
 
     // Settings of tables and views the model does not carry; a relation with none has no entry.
     out.push(format!(

@@ -225,6 +225,17 @@ async fn a_comment_on_a_policy_is_drift() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_comment_on_an_extension_is_drift() {
+    differs_and_blocks(
+        "comment on extension",
+        "plpgsql",
+        "",
+        "COMMENT ON EXTENSION plpgsql IS 'our procedural language';",
+    )
+    .await;
+}
+
 /// Every unmodelled kind at once, loaded twice: equal definitions must compare equal (no oid or
 /// database name may leak into a definition).
 const EVERYTHING: &str = r#"
