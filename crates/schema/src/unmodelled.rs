@@ -438,10 +438,13 @@ fn readers(server_version: i32) -> Vec<String> {
         comment = comment("p.oid", "pg_policy"),
     ));
 
-    // Comments on extensions (CREATE EXTENSION sets the control file's; it can be changed).
+    // Comments on extensions that differ from their control file's.
     out.push(format!(
         "SELECT 'comment on extension', NULL::text, e.extname::text, {comment}, NULL::text
-         FROM pg_catalog.pg_extension e WHERE pg_catalog.obj_description(e.oid, 'pg_extension') IS NOT NULL",
+         FROM pg_catalog.pg_extension e
+         -- only a comment other than the control file's (which comes with the extension)
+         WHERE pg_catalog.obj_description(e.oid, 'pg_extension') IS DISTINCT FROM
+               (SELECT a.comment FROM pg_catalog.pg_available_extensions a WHERE a.name = e.extname)",
         comment = comment("e.oid", "pg_extension"),
     ));
 
