@@ -710,7 +710,13 @@ async fn cast(
     // 3. It fails somewhere: try each distinct stored value in its own subtransaction, with the
     // column replaced by the value read back in its own type.
     let value_expr = format!("(r.v::{from_type})");
-    let per_value = replace_column(using, &col, &value_expr);
+    // Only the engine's own casts read nothing but the column; a declared USING expression may
+    // read other columns, and then only the whole-table failure is known.
+    let own_cast =
+        using == format!("{col}::{to_type}") || using == format!("{col}::text::{to_type}");
+    let per_value = own_cast
+        .then(|| replace_column(using, &col, &value_expr))
+        .flatten();
     let (count, examples, lower_bound) = match per_value {
         Some(expr) => {
             let body = format!(

@@ -273,3 +273,37 @@ async fn a_blocker_a_data_step_resolves_is_reported_as_resolved_and_not_as_a_blo
     let pf = schema::preflight(&db.url, &from, &plan, &[]).await.unwrap();
     assert_eq!(pf.blockers.len(), 1);
 }
+
+#[tokio::test]
+async fn a_declared_using_expression_that_fails_for_some_row_is_a_blocker_with_a_lower_bound() {
+    let db = db_from(
+        "CREATE TABLE public.payments (id bigint PRIMARY KEY, amount text, unit text);
+         INSERT INTO public.payments VALUES (1, '10.50', 'rub'), (2, 'ten', 'rub'), (3, '7', 'kop');",
+    )
+    .await;
+    let from = model(&db).await;
+    let mut step = schema::Step::new(
+        "table public.payments",
+        "retype amount",
+        "ALTER TABLE public.payments ALTER COLUMN amount TYPE bigint USING (...);",
+    );
+    step.checks.push(schema::DataCheck::Cast {
+        table: schema::QName::new("public", "payments"),
+        column: "amount".into(),
+        from_type: "text".into(),
+        to_type: "bigint".into(),
+        using: "(round(amount::numeric * CASE unit WHEN 'rub' THEN 100 ELSE 1 END)::bigint)".into(),
+        enum_labels: None,
+    });
+    let plan = Plan {
+        steps: vec![step],
+        ..Default::default()
+    };
+    let pf = schema::preflight(&db.url, &from, &plan, &[]).await.unwrap();
+    let b = only_blocker(&pf, "cast");
+    assert!(
+        b.count_is_lower_bound,
+        "other columns are read: no per-value count"
+    );
+    assert!(b.reason.contains("invalid input syntax"), "{}", b.reason);
+}
