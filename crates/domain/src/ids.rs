@@ -1,12 +1,16 @@
 //! Identity newtypes: the internal user id, Telegram's user id and a letter session id.
 //!
 //! The original bot passed Telegram's id where the internal `users.id` belonged (TZ v9.5). Here the
-//! two are different types with private fields, so that mix-up does not compile; the only way from a
-//! `TelegramUserId` to a `UserId` is a lookup in `users` (see `store`).
+//! two are different types with private fields, so that mix-up does not compile. A `UserId` has no
+//! public constructor at all: it is decoded from a `users.id` value read from the database (its
+//! `sqlx::Decode`), so the only way from a `TelegramUserId` to a `UserId` is a lookup in `users`
+//! (see `store`). Tests build one with `UserId::for_tests` (feature `testing`).
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use sqlx::postgres::{PgTypeInfo, PgValueRef};
+use sqlx::{Decode, Postgres, Type};
 use uuid::Uuid;
 
 /// Why a raw value is not an id.
@@ -19,12 +23,12 @@ pub enum IdError {
 }
 
 /// The internal user id: `users.id`, the key every user-owned row points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct UserId(i64);
 
 impl UserId {
-    /// Accepts a value read from `users.id` (identity columns start at 1).
-    pub fn parse(raw: i64) -> Result<Self, IdError> {
+    /// Accepts a value of `users.id` (identity columns start at 1).
+    fn parse(raw: i64) -> Result<Self, IdError> {
         if raw > 0 {
             Ok(Self(raw))
         } else {
@@ -35,9 +39,34 @@ impl UserId {
         }
     }
 
+    /// A user id out of thin air, for tests that need one without a database row.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn for_tests(raw: i64) -> Self {
+        Self::parse(raw).expect("a positive test user id")
+    }
+
     /// The value to bind in SQL.
     pub fn get(self) -> i64 {
         self.0
+    }
+}
+
+/// `users.id` is `bigint`.
+impl Type<Postgres> for UserId {
+    fn type_info() -> PgTypeInfo {
+        <i64 as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <i64 as Type<Postgres>>::compatible(ty)
+    }
+}
+
+/// The one way a `UserId` comes to be: a `users.id` (or a column referencing it) read from a row.
+impl<'r> Decode<'r, Postgres> for UserId {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let raw = <i64 as Decode<Postgres>>::decode(value)?;
+        Ok(Self::parse(raw)?)
     }
 }
 
@@ -48,7 +77,7 @@ impl fmt::Display for UserId {
 }
 
 /// Telegram's id of a user (`users.telegram_user_id`); never a foreign key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct TelegramUserId(i64);
 
 impl TelegramUserId {
@@ -77,7 +106,7 @@ impl fmt::Display for TelegramUserId {
 }
 
 /// One cover letter (`letter_sessions.id`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct SessionId(Uuid);
 
 impl SessionId {

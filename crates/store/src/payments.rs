@@ -58,7 +58,7 @@ pub async fn find_for_update(
     provider: &str,
     provider_payment_id: &str,
 ) -> Result<Option<Payment>, StoreError> {
-    let row: Option<(i64, i64, String, i64, String, i32)> = sqlx::query_as(
+    let row: Option<(i64, UserId, String, i64, String, i32)> = sqlx::query_as(
         "SELECT id, user_id, status, amount_minor, currency, period_days FROM payments
          WHERE provider = $1 AND provider_payment_id = $2 FOR UPDATE",
     )
@@ -69,7 +69,7 @@ pub async fn find_for_update(
     row.map(|(id, user, status, amount_minor, currency, period_days)| {
         Ok(Payment {
             id,
-            user: crate::users::user_id(user)?,
+            user,
             status,
             amount_minor,
             currency,

@@ -58,7 +58,7 @@ pub async fn create(
 }
 
 type SessionRow = (
-    i64,
+    UserId,
     String,
     Option<String>,
     Option<String>,
@@ -78,7 +78,7 @@ pub async fn get(conn: &mut PgConnection, id: SessionId) -> Result<Option<Sessio
     row.map(|r| {
         Ok(Session {
             id,
-            user: crate::users::user_id(r.0)?,
+            user: r.0,
             status: r.1,
             job_description: r.2.unwrap_or_default(),
             resume_text: r.3,

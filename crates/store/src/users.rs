@@ -39,10 +39,6 @@ pub struct UserRow {
     pub consent_given: bool,
 }
 
-pub(crate) fn user_id(raw: i64) -> Result<UserId, StoreError> {
-    UserId::parse(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 /// Creates or refreshes the user of `profile`; the only place a `TelegramUserId` becomes a `UserId`
 /// besides [`find`].
 pub async fn upsert(
@@ -52,7 +48,7 @@ pub async fn upsert(
 ) -> Result<UserRow, StoreError> {
     // Rewrites the row only when the profile changed or the last activity is over a minute old:
     // every event comes through here, and an unchanged row need not be written.
-    let row: Option<(i64, bool, bool)> = sqlx::query_as(
+    let row: Option<(UserId, bool, bool)> = sqlx::query_as(
         "WITH up AS (
              INSERT INTO users (telegram_user_id, username, first_name, last_name, language_code, last_activity_at)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -82,7 +78,7 @@ pub async fn upsert(
         Some(r) => r,
         // Another transaction created the user after this statement's snapshot was taken.
         None => {
-            let (id, consent): (i64, bool) = sqlx::query_as(
+            let (id, consent): (UserId, bool) = sqlx::query_as(
                 "SELECT id, consent_given_at IS NOT NULL FROM users WHERE telegram_user_id = $1",
             )
             .bind(profile.telegram_id.get())
@@ -92,7 +88,7 @@ pub async fn upsert(
         }
     };
     Ok(UserRow {
-        id: user_id(id)?,
+        id,
         created,
         consent_given: consent,
     })
@@ -103,11 +99,12 @@ pub async fn find(
     conn: &mut PgConnection,
     telegram_id: TelegramUserId,
 ) -> Result<Option<UserId>, StoreError> {
-    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE telegram_user_id = $1")
-        .bind(telegram_id.get())
-        .fetch_optional(&mut *conn)
-        .await?;
-    id.map(user_id).transpose()
+    Ok(
+        sqlx::query_scalar("SELECT id FROM users WHERE telegram_user_id = $1")
+            .bind(telegram_id.get())
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }
 
 /// Telegram's id of an internal user (to address a refund, for example).

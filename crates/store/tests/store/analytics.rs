@@ -515,7 +515,7 @@ struct Named {
 
 async fn insert_person(conn: &mut PgConnection, w: &mut World, i: usize) {
     let p = &w.people[i];
-    let raw: i64 = sqlx::query_scalar(
+    let raw: UserId = sqlx::query_scalar(
         "INSERT INTO users (telegram_user_id, username, is_test, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(7_000_000_000_i64 + i as i64)
@@ -525,7 +525,7 @@ async fn insert_person(conn: &mut PgConnection, w: &mut World, i: usize) {
     .fetch_one(&mut *conn)
     .await
     .unwrap();
-    let id = UserId::parse(raw).unwrap();
+    let id: UserId = raw;
     w.people[i].id = Some(id);
     insert_rows_of(conn, w, i, id).await;
 }
@@ -1145,14 +1145,14 @@ async fn concurrent_letters_of_one_user_both_count_for_the_first_generation() {
     let mut b = db.connect().await;
     let now = db_now(&mut a).await;
     let created = now - Duration::days(3);
-    let raw: i64 = sqlx::query_scalar(
+    let raw: UserId = sqlx::query_scalar(
         "INSERT INTO users (telegram_user_id, created_at) VALUES (1, $1) RETURNING id",
     )
     .bind(created)
     .fetch_one(&mut a)
     .await
     .unwrap();
-    let user = UserId::parse(raw).unwrap();
+    let user: UserId = raw;
 
     // A writes the earlier letter and holds its transaction open; B writes a later one and must
     // wait for A's lock on the user's facts, then see A's letter too (else B would record its own
@@ -1227,14 +1227,14 @@ async fn the_small_views_count_utc_days_and_skip_test_users() {
     .into_iter()
     .enumerate()
     {
-        let raw: i64 = sqlx::query_scalar("INSERT INTO users (telegram_user_id, created_at, is_test) VALUES ($1, $2, $3) RETURNING id")
+        let raw: UserId = sqlx::query_scalar("INSERT INTO users (telegram_user_id, created_at, is_test) VALUES ($1, $2, $3) RETURNING id")
             .bind(100 + i as i64)
             .bind(created)
             .bind(is_test)
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        ids.push(UserId::parse(raw).unwrap());
+        ids.push(raw);
     }
     let stats = analytics::user_stats(&mut conn).await.unwrap();
     assert_eq!(
