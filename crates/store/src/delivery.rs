@@ -426,10 +426,9 @@ pub async fn dead_generations(
                     ELSE NOT (g.renewed_at >= $1 AND g.owner IN {LIVE}) END
          ORDER BY c.updated_at LIMIT $2"
     );
-    let ids: Vec<i64> = sqlx::query_scalar(&q)
+    Ok(sqlx::query_scalar(&q)
         .bind(renewed_before)
         .bind(limit)
         .fetch_all(&mut *conn)
-        .await?;
-    ids.into_iter().map(crate::users::user_id).collect()
+        .await?)
 }
