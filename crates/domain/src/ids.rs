@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgTypeInfo, PgValueRef};
 use sqlx::{Decode, Postgres, Type};
 use uuid::Uuid;
@@ -77,8 +77,18 @@ impl fmt::Display for UserId {
 }
 
 /// Telegram's id of a user (`users.telegram_user_id`); never a foreign key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// Deserialized through `parse` (so a stored reply cannot carry a non-positive id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "i64")]
 pub struct TelegramUserId(i64);
+
+impl TryFrom<i64> for TelegramUserId {
+    type Error = IdError;
+
+    fn try_from(raw: i64) -> Result<Self, IdError> {
+        Self::parse(raw)
+    }
+}
 
 impl TelegramUserId {
     /// Accepts an id as Telegram sends it (always positive for users).
