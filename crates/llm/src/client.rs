@@ -11,7 +11,9 @@ use crate::{clean_letter, prompt, quality, CallRecord, Failure, Letter, LlmError
 /// An OpenAI-compatible client.
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    /// The HTTP client, or why it could not be built (every call then fails with that reason,
+    /// rather than running on a default client without the configured timeouts).
+    http: Result<reqwest::Client, String>,
     settings: Settings,
 }
 
@@ -48,7 +50,7 @@ impl Client {
         let http = reqwest::Client::builder()
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
             .build()
-            .unwrap_or_default();
+            .map_err(|e| e.to_string());
         Self { http, settings }
     }
 
@@ -64,6 +66,10 @@ impl Client {
         temperature: f64,
     ) -> (Result<Reply, LlmError>, Duration) {
         let started = Instant::now();
+        let http = match &self.http {
+            Ok(http) => http,
+            Err(why) => return (Err(LlmError::ClientSetup(why.clone())), started.elapsed()),
+        };
         let body = json!({
             "model": model,
             "messages": [
@@ -73,8 +79,7 @@ impl Client {
             "temperature": temperature,
             "max_tokens": 1200,
         });
-        let mut request = self
-            .http
+        let mut request = http
             .post(format!("{}/chat/completions", self.settings.base_url))
             .timeout(self.settings.timeout)
             .json(&body);

@@ -108,6 +108,8 @@ pub enum LlmError {
     Timeout(Duration),
     #[error("cannot reach the LLM endpoint")]
     Unreachable,
+    #[error("the HTTP client could not be set up: {0}")]
+    ClientSetup(String),
     #[error("the answer is not a chat-completions response ({0})")]
     Malformed(String),
     #[error("the answer holds no letter ({0})")]
@@ -123,7 +125,9 @@ impl LlmError {
         match self {
             Self::Status(s) => *s == 429 || *s == 408 || *s >= 500,
             Self::Timeout(_) | Self::Unreachable => true,
-            Self::Malformed(_) | Self::NoLetter(_) | Self::Unapplied(_) => false,
+            Self::Malformed(_) | Self::NoLetter(_) | Self::Unapplied(_) | Self::ClientSetup(_) => {
+                false
+            }
         }
     }
 }

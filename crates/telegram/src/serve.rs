@@ -75,6 +75,8 @@ pub enum ServeError {
     ApiUrl(String),
     #[error("the webhook URL is not usable: {0}")]
     PublicUrl(String),
+    #[error("the HTTP client could not be set up: {0}")]
+    HttpClient(String),
     #[error("the Bot API refused the bot token or cannot be reached: {0}")]
     GetMe(String),
     #[error("the database is unreachable: {0}")]
@@ -114,7 +116,7 @@ pub fn public_url(raw: &str) -> Result<reqwest::Url, ServeError> {
 }
 
 /// A Bot API client whose HTTP timeout outlasts a long poll.
-pub fn make_bot(token: &str, api_url: reqwest::Url) -> Bot {
+pub fn make_bot(token: &str, api_url: reqwest::Url) -> Result<Bot, ServeError> {
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(
@@ -122,8 +124,8 @@ pub fn make_bot(token: &str, api_url: reqwest::Url) -> Bot {
         ))
         .tcp_nodelay(true)
         .build()
-        .unwrap_or_default();
-    Bot::with_client(token, client).set_api_url(api_url)
+        .map_err(|e| ServeError::HttpClient(e.to_string()))?;
+    Ok(Bot::with_client(token, client).set_api_url(api_url))
 }
 
 /// Lanes that run every update through `app`, `parallel` at a time, and settle it in the inbox.
@@ -190,7 +192,7 @@ pub async fn serve_on(
     listener: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let bot = make_bot(&options.token, options.api_url.clone());
+    let bot = make_bot(&options.token, options.api_url.clone())?;
     let me = retry::send(bot.get_me())
         .await
         .map_err(|e| ServeError::GetMe(describe(&e)))?;
