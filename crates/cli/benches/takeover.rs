@@ -132,7 +132,8 @@ async fn main() {
         } else if line.starts_with("applied ") {
             committed = Some(at);
         }
-        if line.starts_with("backup ") || line.starts_with("applied ") || line.contains("error") {
+        if line.starts_with("backup ") || line.starts_with("applied ") || line.starts_with("error")
+        {
             println!("  {line}");
         }
         last_lines.push(line);
