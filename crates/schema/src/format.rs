@@ -307,7 +307,7 @@ pub fn locks_text(locks: &[crate::locks::LockEstimate]) -> String {
     if total > crate::locks::LONG_LOCK_SECS {
         let _ = writeln!(
             out,
-            "  That is long for a live bot: apply when traffic is low, or use the online path (--online) where it exists."
+            "  That is long for a live bot: apply when traffic is low (an online path, with concurrent index builds and expand/contract retypes, is not built yet)."
         );
     }
     out
