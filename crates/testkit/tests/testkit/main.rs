@@ -1,5 +1,7 @@
 //! The test kit's promise: a test cluster never outlives the process that started it.
 
+mod tidy;
+
 use std::process::Command;
 
 #[cfg(legacy_corpus)]
