@@ -260,7 +260,7 @@ impl Engine {
 mod tests {
     #[test]
     fn payloads_round_trip_and_junk_is_refused() {
-        let u = domain::UserId::for_tests(42);
+        let u = domain::ids::testing::user_id(42);
         assert_eq!(
             super::parse_payload(&super::invoice_payload(u, 150, 30)),
             Some((42, 150, 30))

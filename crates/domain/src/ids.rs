@@ -4,7 +4,7 @@
 //! two are different types with private fields, so that mix-up does not compile. A `UserId` has no
 //! public constructor at all: it is decoded from a `users.id` value read from the database (its
 //! `sqlx::Decode`), so the only way from a `TelegramUserId` to a `UserId` is a lookup in `users`
-//! (see `store`). Tests build one with `UserId::for_tests` (feature `testing`).
+//! (see `store`). Tests build one with `domain::ids::testing::user_id` (feature `testing`).
 
 use std::fmt;
 
@@ -39,15 +39,19 @@ impl UserId {
         }
     }
 
-    /// A user id out of thin air, for tests that need one without a database row.
-    #[cfg(any(test, feature = "testing"))]
-    pub fn for_tests(raw: i64) -> Self {
-        Self::parse(raw).expect("a positive test user id")
-    }
-
     /// The value to bind in SQL.
     pub fn get(self) -> i64 {
         self.0
+    }
+}
+
+/// Ids out of thin air, for tests that need one without a database row. A free function rather
+/// than an associated one, so that the compiler never offers it as the way to build a `UserId`.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
+    /// A user id for a test; panics unless `raw` is positive.
+    pub fn user_id(raw: i64) -> super::UserId {
+        super::UserId::parse(raw).expect("a positive test user id")
     }
 }
 
