@@ -18,9 +18,10 @@ impl EventId {
         Ok(Self(raw.to_string()))
     }
 
-    /// The id of a Telegram update.
-    pub fn telegram_update(update_id: i64) -> Self {
-        Self(format!("tg:{update_id}"))
+    /// The event id of a Telegram update, from the update's number as Telegram sends it (the
+    /// parse boundary, like `TelegramUserId::parse`).
+    pub fn telegram_update(raw: i64) -> Self {
+        Self(format!("tg:{raw}"))
     }
 
     pub fn as_str(&self) -> &str {

@@ -9,12 +9,23 @@ use crate::StoreError;
 /// A recorded payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
-    pub id: i64,
+    pub id: PaymentId,
     pub user: UserId,
     pub status: String,
     pub amount_minor: i64,
     pub currency: String,
     pub period_days: i32,
+}
+
+/// `payments.id`: read from a row, never made from an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct PaymentId(i64);
+
+impl std::fmt::Display for PaymentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "payment#{}", self.0)
+    }
 }
 
 /// A payment about to be recorded as succeeded.
@@ -58,7 +69,7 @@ pub async fn find_for_update(
     provider: &str,
     provider_payment_id: &str,
 ) -> Result<Option<Payment>, StoreError> {
-    let row: Option<(i64, UserId, String, i64, String, i32)> = sqlx::query_as(
+    let row: Option<(PaymentId, UserId, String, i64, String, i32)> = sqlx::query_as(
         "SELECT id, user_id, status, amount_minor, currency, period_days FROM payments
          WHERE provider = $1 AND provider_payment_id = $2 FOR UPDATE",
     )
@@ -80,9 +91,12 @@ pub async fn find_for_update(
 }
 
 /// Marks a succeeded payment refunded; false if it was not in 'succeeded'.
-pub async fn mark_refunded(conn: &mut PgConnection, payment_id: i64) -> Result<bool, StoreError> {
+pub async fn mark_refunded(
+    conn: &mut PgConnection,
+    payment: PaymentId,
+) -> Result<bool, StoreError> {
     let done = sqlx::query("UPDATE payments SET status = 'refunded', updated_at = now() WHERE id = $1 AND status = 'succeeded'")
-        .bind(payment_id)
+        .bind(payment)
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() == 1)
@@ -100,16 +114,16 @@ pub enum RefundState {
 /// Records that a refund of the payment is being asked for (idempotent); returns its state.
 pub async fn request_refund(
     conn: &mut PgConnection,
-    payment_id: i64,
+    payment: PaymentId,
 ) -> Result<RefundState, StoreError> {
     sqlx::query(
         "INSERT INTO refunds (payment_id, state) VALUES ($1, 'requested') ON CONFLICT DO NOTHING",
     )
-    .bind(payment_id)
+    .bind(payment)
     .execute(&mut *conn)
     .await?;
     let state: String = sqlx::query_scalar("SELECT state FROM refunds WHERE payment_id = $1")
-        .bind(payment_id)
+        .bind(payment)
         .fetch_one(&mut *conn)
         .await?;
     Ok(if state == "refunded" {
@@ -120,13 +134,16 @@ pub async fn request_refund(
 }
 
 /// Moves the refund to refunded; false if it already was (the days were revoked then).
-pub async fn complete_refund(conn: &mut PgConnection, payment_id: i64) -> Result<bool, StoreError> {
+pub async fn complete_refund(
+    conn: &mut PgConnection,
+    payment: PaymentId,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO refunds (payment_id, state, refunded_at) VALUES ($1, 'refunded', now())
          ON CONFLICT (payment_id) DO UPDATE SET state = 'refunded', refunded_at = now()
          WHERE refunds.state = 'requested'",
     )
-    .bind(payment_id)
+    .bind(payment)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)

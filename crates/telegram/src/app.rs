@@ -107,10 +107,10 @@ impl App {
 
     /// Handles one update; a generation it starts goes on as a tracked task.
     pub async fn handle(&self, update: Update) -> Outcome {
-        let update_id = i64::from(update.id.0);
+        let event_id = EventId::telegram_update(i64::from(update.id.0));
         match update.kind {
-            UpdateKind::Message(msg) => self.message(update_id, msg).await,
-            UpdateKind::CallbackQuery(q) => self.button(update_id, q).await,
+            UpdateKind::Message(msg) => self.message(event_id, msg).await,
+            UpdateKind::CallbackQuery(q) => self.button(event_id, q).await,
             UpdateKind::PreCheckoutQuery(q) => {
                 self.pre_checkout(q).await;
                 Outcome::Done(None)
@@ -120,7 +120,7 @@ impl App {
         }
     }
 
-    async fn message(&self, update_id: i64, msg: Message) -> Outcome {
+    async fn message(&self, event_id: EventId, msg: Message) -> Outcome {
         // A private-chat bot: groups and channels it may have been added to get nothing.
         if !msg.chat.is_private() {
             return Outcome::Done(None);
@@ -131,7 +131,7 @@ impl App {
         let chat = msg.chat.id;
         if let Some(p) = msg.successful_payment() {
             let payment = bot::SuccessfulPayment {
-                event_id: EventId::telegram_update(update_id),
+                event_id: event_id.clone(),
                 from,
                 currency: p.currency.clone(),
                 total_amount: i64::from(p.total_amount),
@@ -158,14 +158,14 @@ impl App {
             EventKind::Unsupported(media_of(&msg))
         };
         let event = Event {
-            id: EventId::telegram_update(update_id),
+            id: event_id.clone(),
             from,
             kind,
         };
         self.run(chat, event, None).await
     }
 
-    async fn button(&self, update_id: i64, q: CallbackQuery) -> Outcome {
+    async fn button(&self, event_id: EventId, q: CallbackQuery) -> Outcome {
         let Some(from) = profile(&q.from) else {
             self.answer_button(q.id, None).await;
             return Outcome::Done(None);
@@ -179,7 +179,7 @@ impl App {
         match q.data {
             Some(data) => {
                 let event = Event {
-                    id: EventId::telegram_update(update_id),
+                    id: event_id.clone(),
                     from,
                     kind: EventKind::Button { data },
                 };
