@@ -234,11 +234,26 @@ impl Engine {
     pub async fn complete(&self, pending: Pending) -> Replies {
         let (job, to) = (pending.job, pending.to);
         let result = self.write_renewing(&job, to).await;
-        match self.finish(&job, to, result).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, user = %job.user, "generation result not stored");
-                Self::unavailable(job.lang, false)
+        // Storing the letter can lose a lock race with other writers (a deadlock PostgreSQL breaks,
+        // a lock timeout): the transaction rolled back, so it is stored again, not left half done.
+        let mut pauses = [200u64, 800, 2_000].into_iter();
+        loop {
+            match self.finish(&job, to, result.clone()).await {
+                Ok(r) => return r,
+                Err(e) if e.is_transient() => match pauses.next() {
+                    Some(ms) => {
+                        tracing::warn!(error = %e, user = %job.user, "storing the letter again");
+                        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    }
+                    None => {
+                        tracing::error!(error = %e, user = %job.user, "generation result not stored");
+                        return Self::unavailable(job.lang, false);
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, user = %job.user, "generation result not stored");
+                    return Self::unavailable(job.lang, false);
+                }
             }
         }
     }
