@@ -133,19 +133,9 @@ impl World {
 
     /// An engine on its own `pool`.
     pub fn engine_on(&self, pool: PgPool, config: Config) -> Engine {
-        let base = self.llm.base_url();
-        let settings = llm::Settings::from_lookup(|name| match name {
-            "OPENAI_API_KEY" => Some("sk-test-not-a-secret".into()),
-            "OPENAI_BASE_URL" => Some(base.clone()),
-            "OPENAI_FALLBACK_MODEL" => Some("none".into()),
-            // The transport is tested here; the letter checks are tested in the llm crate.
-            "OPENAI_CHECK_LETTERS" => Some("off".into()),
-            _ => None,
-        })
-        .unwrap();
         Engine::with_clock(
             pool,
-            llm::Writer::from_settings(settings),
+            llm::Writer::from_settings(llm_settings(&self.llm.base_url())),
             config,
             self.clock.clone(),
         )
@@ -200,14 +190,12 @@ impl World {
             let base = self.llm.base_url();
             let clock = self.clock.clone();
             move |pool: PgPool| {
-                let settings = llm::Settings::from_lookup(|name| match name {
-                    "OPENAI_API_KEY" => Some("sk-test-not-a-secret".into()),
-                    "OPENAI_BASE_URL" => Some(base.clone()),
-                    "OPENAI_FALLBACK_MODEL" => Some("none".into()),
-                    _ => None,
-                })
-                .unwrap();
-                Engine::with_clock(pool, llm::Writer::from_settings(settings), config, clock)
+                Engine::with_clock(
+                    pool,
+                    llm::Writer::from_settings(llm_settings(&base)),
+                    config,
+                    clock,
+                )
             }
         };
         runtime.spawn(async move {
@@ -246,4 +234,17 @@ impl World {
             .await
             .expect("the user row")
     }
+}
+
+/// The LLM settings of every engine here: the double at `base`, no fallback model, and no letter
+/// checks (the transport is tested here; the letter checks are tested in the llm crate).
+fn llm_settings(base: &str) -> llm::Settings {
+    llm::Settings::from_lookup(|name| match name {
+        "OPENAI_API_KEY" => Some("sk-test-not-a-secret".into()),
+        "OPENAI_BASE_URL" => Some(base.to_string()),
+        "OPENAI_FALLBACK_MODEL" => Some("none".into()),
+        "OPENAI_CHECK_LETTERS" => Some("off".into()),
+        _ => None,
+    })
+    .unwrap()
 }
