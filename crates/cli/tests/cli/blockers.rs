@@ -1,23 +1,7 @@
 //! `db plan` lists blockers (text and JSON) and `db apply` refuses them with exit 1 and changes
 //! nothing, whatever hazards are allowed; the security hazard kind is refused unless allowed.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn soprovod(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_soprovod"))
-        .args(args)
-        .env("SOPROVOD_DATA_DIR", dir)
-        .env_remove("DATABASE_URL")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running soprovod")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::support::{soprovod, text};
 
 async fn db_with(sql: &str) -> testkit::TestDb {
     let db = testkit::empty_db().await;

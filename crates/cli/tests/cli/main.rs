@@ -10,6 +10,7 @@ mod report;
 mod schema_engine;
 mod scope;
 mod serve;
+mod support;
 #[cfg(legacy_corpus)]
 mod takeover;
 #[cfg(legacy_corpus)]

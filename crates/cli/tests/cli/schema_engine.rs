@@ -2,8 +2,8 @@
 //! brought to the declared schema in one command), refusals, `db up` on an existing database, and
 //! `db diff` between two drifted databases whose SQL script makes them equal.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use crate::support::{soprovod, text};
+use std::process::{Command, Output};
 
 use testkit::TestDb;
 
@@ -51,21 +51,6 @@ const TABLES: &[(&str, &str)] = &[
     ("openai_requests", "id"),
     ("user_events", "id"),
 ];
-
-fn soprovod(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_soprovod"))
-        .args(args)
-        .env("SOPROVOD_DATA_DIR", dir)
-        .env_remove("DATABASE_URL")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running soprovod")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)

@@ -1,18 +1,6 @@
 //! `--schema`: by default plan/apply/verify manage only the schemas the target has.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn soprovod(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_soprovod"))
-        .args(args)
-        .env("SOPROVOD_DATA_DIR", dir)
-        .env_remove("DATABASE_URL")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running soprovod")
-}
+use crate::support::soprovod;
 
 #[tokio::test]
 async fn verify_and_apply_leave_the_auth_schema_alone_unless_schema_names_it() {

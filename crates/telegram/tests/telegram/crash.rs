@@ -48,6 +48,8 @@ async fn until_someone_waits_at_the_gate(w: &World) {
             return;
         }
         assert!(Instant::now() < deadline, "nobody reached the gate");
+        // Polling the condition itself: another session's lock wait sends no signal a test can
+        // await, so pg_locks is read again; the pause only spaces the reads.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
