@@ -3,8 +3,10 @@
 //! `SOPROVOD_REQUIRE_SHARED=1` makes its absence an error.
 
 fn main() {
-    let legacy =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/legacy");
+    let legacy = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../../shared/reference/legacy");
     println!("cargo::rustc-check-cfg=cfg(legacy_corpus)");
     println!("cargo::rerun-if-env-changed=SOPROVOD_REQUIRE_SHARED");
     println!("cargo::rerun-if-changed={}", legacy.display());

@@ -3,8 +3,10 @@
 
 fn main() {
     legacy();
-    let corpus =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/migra");
+    let corpus = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../../shared/corpus/migra");
     println!("cargo::rustc-check-cfg=cfg(peer_corpus)");
     println!("cargo::rerun-if-env-changed=SOPROVOD_REQUIRE_SHARED");
     println!("cargo::rerun-if-changed={}", corpus.display());
@@ -22,8 +24,10 @@ fn main() {
 
 /// The old bot's SQL (`../shared/reference/legacy`): cfg `legacy_corpus` for the tests that load it.
 fn legacy() {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/legacy");
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../../shared/reference/legacy");
     println!("cargo::rustc-check-cfg=cfg(legacy_corpus)");
     println!("cargo::rerun-if-changed={}", dir.display());
     if dir.join("00_supabase_platform.sql").is_file() {
