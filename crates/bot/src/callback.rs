@@ -5,6 +5,8 @@ use domain::SessionId;
 use store::sessions::Feedback;
 use uuid::Uuid;
 
+use crate::reply::Button;
+
 /// What a button asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -30,6 +32,14 @@ fn parse_sid(raw: &str) -> Option<SessionId> {
     (raw.len() == 32)
         .then(|| Uuid::try_parse(raw).ok().map(SessionId::from_uuid))
         .flatten()
+}
+
+/// A button labelled `label` that asks for `action`.
+pub(crate) fn btn(label: String, action: Action) -> Button {
+    Button {
+        label,
+        data: action.encode(),
+    }
 }
 
 impl Action {

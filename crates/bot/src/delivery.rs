@@ -14,21 +14,16 @@ use store::conversation::{self, State};
 use store::delivery::{self, Owner};
 use store::{quota, sessions};
 
-use crate::callback::Action;
-use crate::engine::{btn, Engine, EngineError, Job};
+use crate::callback::{btn, Action};
+use crate::context::{Context, Destination};
+use crate::engine::Engine;
+use crate::error::EngineError;
 use crate::event::{EventId, Lang};
 use crate::reply::Replies;
 use crate::texts::{self, buttons};
 
 /// How often a writer renews its generation lease.
 pub const LEASE_RENEWAL: Duration = Duration::from_secs(10);
-
-/// Where a generation's letter goes when it is not given to the caller directly.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Destination {
-    /// The Telegram chat, when the event came from a transport that re-delivers.
-    pub chat: Option<TelegramUserId>,
-}
 
 /// A notice or letter nobody delivered: send `replies` to `chat`, then call
 /// [`Engine::delivered`] with `replies.outbox`.
@@ -117,128 +112,6 @@ impl Engine {
         Ok(delivery::mark_undelivered(&mut conn, id).await?)
     }
 
-    /// For a repeated event: the replies stored when it was handled and not yet sent.
-    pub(crate) async fn stored_replies(
-        &self,
-        conn: &mut PgConnection,
-        id: &EventId,
-    ) -> Result<Replies, EngineError> {
-        if !id.is_redeliverable() {
-            return Ok(Replies::default());
-        }
-        Ok(
-            match delivery::claim_replies(conn, id.as_str(), self.owner()).await? {
-                Some(v) => {
-                    let mut r = from_json(v);
-                    r.outbox = Some(id.as_str().to_string());
-                    r
-                }
-                None => Replies::default(),
-            },
-        )
-    }
-
-    /// Stores the replies to event `id` in its transaction, with whatever letters of the user
-    /// are waiting for delivery in front of them.
-    pub(crate) async fn keep_replies(
-        &self,
-        conn: &mut PgConnection,
-        id: &EventId,
-        user: UserId,
-        out: &mut Replies,
-    ) -> Result<(), EngineError> {
-        if !id.is_redeliverable() {
-            return Ok(());
-        }
-        let waiting = delivery::take_undelivered(conn, user).await?;
-        if !waiting.is_empty() {
-            let mut front = Replies::default();
-            for v in waiting {
-                let r = from_json(v);
-                front.messages.extend(r.messages);
-                front.signals.extend(r.signals);
-            }
-            front.messages.append(&mut out.messages);
-            front.signals.append(&mut out.signals);
-            out.messages = front.messages;
-            out.signals = front.signals;
-        }
-        delivery::record_replies(conn, id.as_str(), user, None, self.owner(), &to_json(out))
-            .await?;
-        out.outbox = Some(id.as_str().to_string());
-        Ok(())
-    }
-
-    /// Stores a generation's outcome in the transaction that counts it, until it is sent.
-    pub(crate) async fn keep_letter(
-        &self,
-        conn: &mut PgConnection,
-        user: UserId,
-        to: Destination,
-        out: &mut Replies,
-    ) -> Result<(), EngineError> {
-        let Some(chat) = to.chat else {
-            return Ok(());
-        };
-        delivery::release_lease(conn, user).await?;
-        if out.messages.is_empty() {
-            return Ok(());
-        }
-        let id = format!("out:{}", uuid::Uuid::new_v4());
-        delivery::record_replies(conn, &id, user, Some(chat), self.owner(), &to_json(out)).await?;
-        out.outbox = Some(id);
-        Ok(())
-    }
-
-    /// Runs the model for `job`, renewing the generation's lease while it writes.
-    pub(crate) async fn write_renewing(
-        &self,
-        job: &Job,
-        to: Destination,
-    ) -> Result<llm::Letter, llm::Failure> {
-        let task = job.task();
-        let write = self.inner.writer.write(&task);
-        if to.chat.is_none() {
-            return write.await;
-        }
-        tokio::pin!(write);
-        let mut every = tokio::time::interval(LEASE_RENEWAL);
-        every.tick().await;
-        loop {
-            tokio::select! {
-                done = &mut write => return done,
-                _ = every.tick() => {
-                    let renewed = async {
-                        let mut conn = self.pool().acquire().await?;
-                        Ok::<_, EngineError>(delivery::renew_lease(&mut conn, job.user, job.session, self.owner(), self.now()).await?)
-                    }.await;
-                    match renewed {
-                        Ok(true) => {}
-                        // Taken over or cancelled: the result will be dropped by `finish`.
-                        Ok(false) => tracing::info!(user = %job.user, "generation lease no longer ours"),
-                        Err(e) => tracing::warn!(user = %job.user, error = %e, "generation lease not renewed"),
-                    }
-                }
-            }
-        }
-    }
-
-    /// Is the generation of this conversation still being written? With a lease: its writer is
-    /// alive and renewing. Without (a transport that does not lease): it started recently.
-    pub(crate) async fn generation_alive(
-        &self,
-        conn: &mut PgConnection,
-        user: UserId,
-        started: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, EngineError> {
-        let cutoff = now - self.config().stale_generation_after;
-        Ok(match delivery::lease_alive(conn, user, cutoff).await? {
-            Some(alive) => alive,
-            None => started.is_some_and(|s| s > cutoff),
-        })
-    }
-
     /// Takes over generations whose writer died: each user is told the letter was interrupted,
     /// gets the letter back and a retry button. Returns what to send.
     pub async fn recover_dead_generations(&self) -> Result<Vec<Orphan>, EngineError> {
@@ -267,6 +140,7 @@ impl Engine {
         // Re-checked under the conversation lock: another replica may have been first.
         if conv.state != State::Generating
             || self
+                .inner
                 .generation_alive(&mut tx, user, conv.generation_started_at, now)
                 .await?
         {
@@ -326,5 +200,95 @@ impl Engine {
                 Orphan { chat, replies }
             })
             .collect())
+    }
+}
+
+impl Context {
+    /// For a repeated event: the replies stored when it was handled and not yet sent.
+    pub(crate) async fn stored_replies(
+        &self,
+        conn: &mut PgConnection,
+        id: &EventId,
+    ) -> Result<Replies, EngineError> {
+        if !id.is_redeliverable() {
+            return Ok(Replies::default());
+        }
+        Ok(
+            match delivery::claim_replies(conn, id.as_str(), self.owner).await? {
+                Some(v) => {
+                    let mut r = from_json(v);
+                    r.outbox = Some(id.as_str().to_string());
+                    r
+                }
+                None => Replies::default(),
+            },
+        )
+    }
+
+    /// Stores the replies to event `id` in its transaction, with whatever letters of the user
+    /// are waiting for delivery in front of them.
+    pub(crate) async fn keep_replies(
+        &self,
+        conn: &mut PgConnection,
+        id: &EventId,
+        user: UserId,
+        out: &mut Replies,
+    ) -> Result<(), EngineError> {
+        if !id.is_redeliverable() {
+            return Ok(());
+        }
+        let waiting = delivery::take_undelivered(conn, user).await?;
+        if !waiting.is_empty() {
+            let mut front = Replies::default();
+            for v in waiting {
+                let r = from_json(v);
+                front.messages.extend(r.messages);
+                front.signals.extend(r.signals);
+            }
+            front.messages.append(&mut out.messages);
+            front.signals.append(&mut out.signals);
+            out.messages = front.messages;
+            out.signals = front.signals;
+        }
+        delivery::record_replies(conn, id.as_str(), user, None, self.owner, &to_json(out)).await?;
+        out.outbox = Some(id.as_str().to_string());
+        Ok(())
+    }
+
+    /// Stores a generation's outcome in the transaction that counts it, until it is sent.
+    pub(crate) async fn keep_letter(
+        &self,
+        conn: &mut PgConnection,
+        user: UserId,
+        to: Destination,
+        out: &mut Replies,
+    ) -> Result<(), EngineError> {
+        let Some(chat) = to.chat else {
+            return Ok(());
+        };
+        delivery::release_lease(conn, user).await?;
+        if out.messages.is_empty() {
+            return Ok(());
+        }
+        let id = format!("out:{}", uuid::Uuid::new_v4());
+        delivery::record_replies(conn, &id, user, Some(chat), self.owner, &to_json(out)).await?;
+        out.outbox = Some(id);
+        Ok(())
+    }
+
+    /// Is the generation of this conversation still being written? With a lease: its writer is
+    /// alive and renewing. Without (a transport that does not lease): it started recently.
+    pub(crate) async fn generation_alive(
+        &self,
+        conn: &mut PgConnection,
+        user: UserId,
+        started: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, EngineError> {
+        let cutoff = now - self.config.stale_generation_after;
+        Ok(match delivery::lease_alive(conn, user, cutoff).await? {
+            Some(alive) => alive,
+            None => started.is_some_and(|s| s > cutoff),
+        })
     }
 }

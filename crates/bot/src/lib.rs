@@ -18,8 +18,10 @@
 
 mod callback;
 pub mod config;
+mod context;
 mod delivery;
 mod engine;
+mod error;
 pub mod event;
 mod payments;
 pub mod reply;
@@ -27,7 +29,8 @@ mod texts;
 
 pub use config::{Config, ConfigError};
 pub use delivery::{Liveness, Orphan, LEASE_RENEWAL};
-pub use engine::{Engine, EngineError, Pending, Step};
+pub use engine::{Engine, Pending, Step};
+pub use error::EngineError;
 pub use event::{split_command, Event, EventId, EventKind, Lang, Media, Profile};
 pub use payments::{invoice_payload, PreCheckout, PreCheckoutRefusal, SuccessfulPayment};
 pub use reply::{

@@ -1,4 +1,4 @@
-//! Telegram Stars payments, as engine entry points the Telegram adapter calls: checking a
+//! Telegram Stars payments, behind the engine entry points the Telegram adapter calls: checking a
 //! pre-checkout query, recording a successful payment (idempotent on the charge id, premium
 //! activated in the same transaction), and recording an admin refund (the days revoked).
 
@@ -8,8 +8,9 @@ use store::conversation::State;
 use store::payments::NewPayment;
 use store::{conversation, events, payments, quota, users};
 
-use crate::callback::Action;
-use crate::engine::{btn, Engine, EngineError};
+use crate::callback::{btn, Action};
+use crate::context::{unavailable, Context};
+use crate::error::EngineError;
 use crate::event::{EventId, Lang, Profile};
 use crate::reply::{escape_html, Replies};
 use crate::texts::{self, buttons};
@@ -65,14 +66,14 @@ pub struct SuccessfulPayment {
     pub provider_payment_charge_id: Option<String>,
 }
 
-impl Engine {
+impl Context {
     /// Ok only if the payload names this user and the current price, in Stars.
-    pub async fn pre_checkout(&self, q: &PreCheckout) -> Result<(), PreCheckoutRefusal> {
+    pub(crate) async fn pre_checkout(&self, q: &PreCheckout) -> Result<(), PreCheckoutRefusal> {
         let lang = Lang::from_code(q.language_code.as_deref());
         let refuse = || PreCheckoutRefusal {
             message: texts::pre_checkout_refused(lang),
         };
-        let c = self.config();
+        let c = &self.config;
         let Some((user, price, days)) = parse_payload(&q.payload) else {
             return Err(refuse());
         };
@@ -84,7 +85,7 @@ impl Engine {
             return Err(refuse());
         }
         let found = async {
-            let mut conn = self.pool().acquire().await?;
+            let mut conn = self.pool.acquire().await?;
             Ok::<_, EngineError>(users::find(&mut conn, q.from).await?)
         }
         .await;
@@ -104,7 +105,7 @@ impl Engine {
     /// delivery (same update or same charge id) changes nothing and returns no new messages.
     /// When the database fails, the replies are only [`crate::Signal::Unavailable`]: the
     /// transport must not acknowledge the update, so it is delivered (and recorded) again.
-    pub async fn payment_succeeded(&self, p: SuccessfulPayment) -> Replies {
+    pub(crate) async fn payment_succeeded(&self, p: SuccessfulPayment) -> Replies {
         let lang = Lang::from_code(p.from.language_code.as_deref());
         match self.try_payment(&p, lang).await {
             Ok(r) => r,
@@ -119,9 +120,9 @@ impl Engine {
 
     async fn try_payment(&self, p: &SuccessfulPayment, lang: Lang) -> Result<Replies, EngineError> {
         let now = self.now();
-        let c = self.config();
+        let c = &self.config;
         let charge = p.telegram_payment_charge_id.as_str();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         if !conversation::mark_processed(&mut tx, p.event_id.as_str()).await? {
             let r = self.stored_replies(&mut tx, &p.event_id).await?;
             tx.commit().await?;
@@ -194,7 +195,7 @@ impl Engine {
 
     /// After the Bot API refunded a Stars payment (or said it already was): marks it refunded and
     /// revokes its days, once. Returns the message for the admin.
-    pub async fn refund_completed(&self, charge_id: &str) -> Replies {
+    pub(crate) async fn refund_completed(&self, charge_id: &str) -> Replies {
         let mut out = Replies::default();
         match self.try_refund(charge_id).await {
             Ok(text) => {
@@ -202,7 +203,7 @@ impl Engine {
             }
             Err(e) => {
                 tracing::error!(charge_id = %charge_id, error = %e, "refund not recorded; /refund again completes it");
-                out = Self::unavailable(Lang::En, false);
+                out = unavailable(Lang::En, false);
             }
         }
         out
@@ -210,8 +211,8 @@ impl Engine {
 
     async fn try_refund(&self, charge_id: &str) -> Result<String, EngineError> {
         let now = self.now();
-        let c = self.config();
-        let mut tx = self.pool().begin().await?;
+        let c = &self.config;
+        let mut tx = self.pool.begin().await?;
         let Some(payment) = payments::find_for_update(&mut tx, PROVIDER, charge_id).await? else {
             return Ok(format!("No Stars payment {}.", escape_html(charge_id)));
         };
