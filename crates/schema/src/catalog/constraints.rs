@@ -1,0 +1,76 @@
+//! Readers of table constraints and indexes.
+
+use sqlx::{PgConnection, Row};
+
+use super::Rels;
+use crate::model::*;
+use crate::SchemaError;
+
+/// Constraints (not those inherited from a parent or cloned onto a partition).
+pub(super) async fn constraints(
+    conn: &mut PgConnection,
+    m: &mut Model,
+    rels: &Rels,
+) -> Result<(), SchemaError> {
+    for row in sqlx::query(
+        // Key columns in key order (not column order): a renamed or added column keeps its
+        // place in the key, and a foreign key's columns pair with the referenced ones.
+        "SELECT co.conrelid::int8 AS rel, co.conname::text AS name, co.contype::text AS kind,
+                pg_catalog.pg_get_constraintdef(co.oid) AS def, co.confrelid::int8 AS fk_rel,
+                (SELECT coalesce(array_agg(a.attname::text ORDER BY array_position(co.conkey, a.attnum)), '{}') FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = co.conrelid AND a.attnum = ANY (co.conkey)) AS columns,
+                (SELECT coalesce(array_agg(a.attname::text ORDER BY array_position(co.confkey, a.attnum)), '{}') FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = co.confrelid AND a.attnum = ANY (co.confkey)) AS referenced_columns,
+                pg_catalog.obj_description(co.oid, 'pg_constraint') AS comment
+         FROM pg_catalog.pg_constraint co
+         WHERE co.conrelid <> 0 AND co.conislocal AND co.conparentid = 0 AND co.contype IN ('p', 'u', 'f', 'c', 'x')",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let Some(rel) = rels.get(&row.try_get::<i64, _>("rel")?) else { continue };
+        let Some(table) = m.tables.get_mut(rel) else { continue };
+        let fk: i64 = row.try_get("fk_rel")?;
+        table.constraints.insert(
+            row.try_get("name")?,
+            Constraint {
+                kind: row.try_get("kind")?,
+                definition: row.try_get("def")?,
+                comment: row.try_get("comment")?,
+                references: rels.get(&fk).cloned(),
+                columns: row.try_get("columns")?,
+                referenced_columns: row.try_get("referenced_columns")?,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Indexes that no constraint owns and that are not a partition's copy of a parent's index.
+pub(super) async fn indexes(
+    conn: &mut PgConnection,
+    m: &mut Model,
+    rels: &Rels,
+) -> Result<(), SchemaError> {
+    for row in sqlx::query(
+        "SELECT i.indrelid::int8 AS rel, c.relname::text AS name, pg_catalog.pg_get_indexdef(i.indexrelid) AS def,
+                pg_catalog.obj_description(i.indexrelid, 'pg_class') AS comment
+         FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid
+                             AND co.contype IN ('p', 'u', 'x') AND co.conrelid = i.indrelid)
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let Some(rel) = rels.get(&row.try_get::<i64, _>("rel")?) else { continue };
+        let index = Index { definition: row.try_get("def")?, comment: row.try_get("comment")? };
+        let name: String = row.try_get("name")?;
+        if let Some(table) = m.tables.get_mut(rel) {
+            table.indexes.insert(name, index);
+        } else if let Some(view) = m.views.get_mut(rel) {
+            view.indexes.insert(name, index);
+        }
+    }
+    Ok(())
+}

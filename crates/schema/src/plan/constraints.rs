@@ -1,0 +1,185 @@
+//! Generator of a table's constraints, policies and row security.
+
+use super::*;
+
+impl Planner<'_> {
+    /// Constraints, indexes, triggers, policies and row security of a table.
+    pub(super) fn table_parts(&mut self, name: &QName, ft: Option<&Table>, tt: &Table) {
+        let object = format!("table {name}");
+        let t = name.sql();
+        let empty = BTreeMap::new();
+        let fcons = ft.map(|f| &f.constraints).unwrap_or(&empty);
+        for (cn, fc) in fcons {
+            let target_ref_recreated = fc
+                .references
+                .as_ref()
+                .is_some_and(|r| self.recreated_tables.contains(r));
+            if tt.constraints.get(cn) != Some(fc) || target_ref_recreated {
+                let phase = if fc.kind == "f" {
+                    Phase::DropForeignKeys
+                } else {
+                    Phase::DropConstraints
+                };
+                self.push(
+                    phase,
+                    step(
+                        &object,
+                        format!("drop constraint {cn}"),
+                        format!("ALTER TABLE {t} DROP CONSTRAINT {};", ident(cn)),
+                    )
+                    .touching(name),
+                );
+            }
+        }
+        for (cn, tc) in &tt.constraints {
+            let target_ref_recreated = tc
+                .references
+                .as_ref()
+                .is_some_and(|r| self.recreated_tables.contains(r));
+            if fcons.get(cn) != Some(tc) || target_ref_recreated {
+                if fcons.get(cn).is_some_and(|f| f.definition == tc.definition)
+                    && !target_ref_recreated
+                {
+                    let target = format!("{} ON {t}", ident(cn));
+                    self.push(
+                        Phase::Extras,
+                        step(
+                            &object,
+                            format!("comment on constraint {cn}"),
+                            comment_sql("CONSTRAINT", &target, &tc.comment),
+                        ),
+                    );
+                    continue;
+                }
+                let phase = if tc.kind == "f" {
+                    Phase::AddForeignKeys
+                } else {
+                    Phase::AddConstraints
+                };
+                let mut s = step(
+                    &object,
+                    format!("add constraint {cn}"),
+                    format!(
+                        "ALTER TABLE {t} ADD CONSTRAINT {} {};",
+                        ident(cn),
+                        tc.definition
+                    ),
+                );
+                if let Some(ft) = ft {
+                    s = s.touching(name);
+                    for check in constraint_checks(name, cn, tc, ft) {
+                        s = s.checking(check);
+                    }
+                }
+                self.push(phase, s);
+                if tc.comment.is_some() {
+                    let target = format!("{} ON {t}", ident(cn));
+                    self.push(
+                        Phase::Extras,
+                        step(
+                            &object,
+                            format!("comment on constraint {cn}"),
+                            comment_sql("CONSTRAINT", &target, &tc.comment),
+                        ),
+                    );
+                }
+            }
+        }
+        let findex = ft.map(|f| f.indexes.clone()).unwrap_or_default();
+        self.indexes(
+            &object,
+            name,
+            &name.schema,
+            &findex,
+            &tt.indexes,
+            ft.is_some(),
+        );
+        let ftrig = ft.map(|f| f.triggers.clone()).unwrap_or_default();
+        self.triggers(&object, &t, &ftrig, &tt.triggers);
+        let fpol = ft.map(|f| f.policies.clone()).unwrap_or_default();
+        for (pn, fp) in &fpol {
+            if tt.policies.get(pn) != Some(fp) {
+                let mut s = step(
+                    &object,
+                    format!("drop policy {pn}"),
+                    format!("DROP POLICY {} ON {t};", ident(pn)),
+                );
+                if !tt.policies.contains_key(pn) {
+                    s = s.hazard(
+                        HazardKind::Security,
+                        format!("row-security policy {pn} is removed"),
+                    );
+                }
+                self.push(Phase::DropConstraints, s);
+            }
+        }
+        for (pn, tp) in &tt.policies {
+            if fpol.get(pn) != Some(tp) {
+                let roles = tp
+                    .roles
+                    .iter()
+                    .map(|r| grantee(r))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut sql = format!(
+                    "CREATE POLICY {} ON {t} AS {} FOR {} TO {roles}",
+                    ident(pn),
+                    if tp.permissive {
+                        "PERMISSIVE"
+                    } else {
+                        "RESTRICTIVE"
+                    },
+                    tp.command
+                );
+                if let Some(u) = &tp.using {
+                    sql.push_str(&format!(" USING ({u})"));
+                }
+                if let Some(c) = &tp.with_check {
+                    sql.push_str(&format!(" WITH CHECK ({c})"));
+                }
+                sql.push(';');
+                self.push(
+                    Phase::TableOptions,
+                    step(&object, format!("create policy {pn}"), sql),
+                );
+            }
+        }
+        let (frls, fforce) = ft
+            .map(|f| (f.row_security, f.force_row_security))
+            .unwrap_or((false, false));
+        if frls != tt.row_security {
+            let what = if tt.row_security { "ENABLE" } else { "DISABLE" };
+            let mut s = step(
+                &object,
+                format!("{} row level security", what.to_lowercase()),
+                format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;"),
+            );
+            if !tt.row_security {
+                s = s.hazard(
+                    HazardKind::Security,
+                    format!("row security of {name} is disabled"),
+                );
+            }
+            self.push(Phase::TableOptions, s);
+        }
+        if fforce != tt.force_row_security {
+            let what = if tt.force_row_security {
+                "FORCE"
+            } else {
+                "NO FORCE"
+            };
+            let mut s = step(
+                &object,
+                format!("{} row level security", what.to_lowercase()),
+                format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;"),
+            );
+            if !tt.force_row_security {
+                s = s.hazard(
+                    HazardKind::Security,
+                    format!("row security of {name} no longer applies to its owner"),
+                );
+            }
+            self.push(Phase::TableOptions, s);
+        }
+    }
+}

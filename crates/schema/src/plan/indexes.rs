@@ -1,0 +1,130 @@
+//! Generators of indexes and triggers of tables and views.
+
+use super::*;
+
+impl Planner<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn indexes(
+        &mut self,
+        object: &str,
+        table: &QName,
+        schema: &str,
+        from: &BTreeMap<String, Index>,
+        to: &BTreeMap<String, Index>,
+        existing: bool,
+    ) {
+        for (n, fi) in from {
+            if to.get(n).is_none_or(|ti| ti.definition != fi.definition) {
+                self.push(
+                    Phase::DropConstraints,
+                    step(
+                        object,
+                        format!("drop index {n}"),
+                        format!("DROP INDEX {};", QName::new(schema, n).sql()),
+                    ),
+                );
+            }
+        }
+        for (n, ti) in to {
+            let fi = from.get(n).filter(|fi| fi.definition == ti.definition);
+            if fi.is_none() {
+                let mut s = step(
+                    object,
+                    format!("create index {n}"),
+                    format!("{};", ti.definition),
+                );
+                if let (true, Some((keys, predicate, nulls_distinct))) = (
+                    existing && self.from.tables.contains_key(table),
+                    unique_index_parts(&ti.definition),
+                ) {
+                    s = s.checking(DataCheck::Unique {
+                        table: table.clone(),
+                        name: n.clone(),
+                        keys,
+                        predicate,
+                        nulls_distinct,
+                    });
+                }
+                self.push(Phase::Indexes, s);
+            }
+            if fi.map(|f| &f.comment) != Some(&ti.comment) && (ti.comment.is_some() || fi.is_some())
+            {
+                self.push(
+                    Phase::Extras,
+                    step(
+                        object,
+                        format!("comment on index {n}"),
+                        comment_sql("INDEX", &QName::new(schema, n).sql(), &ti.comment),
+                    ),
+                );
+            }
+        }
+    }
+
+    pub(super) fn triggers(
+        &mut self,
+        object: &str,
+        on: &str,
+        from: &BTreeMap<String, Trigger>,
+        to: &BTreeMap<String, Trigger>,
+    ) {
+        for (n, ft) in from {
+            let function_replaced = self.replaced_functions.contains(&ft.function);
+            if to.get(n).is_none_or(|tt| tt.definition != ft.definition) || function_replaced {
+                self.push(
+                    Phase::DropTriggers,
+                    step(
+                        object,
+                        format!("drop trigger {n}"),
+                        format!("DROP TRIGGER {} ON {on};", ident(n)),
+                    ),
+                );
+            }
+        }
+        for (n, tt) in to {
+            let kept = from.get(n).filter(|ft| {
+                ft.definition == tt.definition && !self.replaced_functions.contains(&ft.function)
+            });
+            if kept.is_none() {
+                self.push(
+                    Phase::CreateTriggers,
+                    step(
+                        object,
+                        format!("create trigger {n}"),
+                        format!("{};", tt.definition),
+                    ),
+                );
+            }
+            if kept.map(|k| &k.enabled) != Some(&tt.enabled)
+                && (kept.is_some() || tt.enabled != "O")
+            {
+                let what = match tt.enabled.as_str() {
+                    "D" => "DISABLE TRIGGER",
+                    "R" => "ENABLE REPLICA TRIGGER",
+                    "A" => "ENABLE ALWAYS TRIGGER",
+                    _ => "ENABLE TRIGGER",
+                };
+                self.push(
+                    Phase::CreateTriggers,
+                    step(
+                        object,
+                        format!("trigger {n} state"),
+                        format!("ALTER TABLE {on} {what} {};", ident(n)),
+                    ),
+                );
+            }
+            if kept.map(|k| &k.comment) != Some(&tt.comment)
+                && (tt.comment.is_some() || kept.is_some())
+            {
+                self.push(
+                    Phase::Extras,
+                    step(
+                        object,
+                        format!("comment on trigger {n}"),
+                        comment_sql("TRIGGER", &format!("{} ON {on}", ident(n)), &tt.comment),
+                    ),
+                );
+            }
+        }
+    }
+}

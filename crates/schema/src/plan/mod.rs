@@ -1,0 +1,378 @@
+//! Planning: the ordered statements that turn FROM into TO, each with its typed hazards.
+//!
+//! Statements are collected into phases whose order is what makes a plan run: new schemas, types
+//! and functions before the tables that use them; dependent views dropped (reverse dependency
+//! order) before the columns they read change, and recreated from TO's definitions (dependency
+//! order) after; foreign keys dropped before and added after the other constraints; objects
+//! dropped last. Which views a change touches comes from pg_depend, transitively.
+//!
+//! One generator per object kind, each an `impl Planner` in its own module (`tables`, `columns`,
+//! `alter_table`, `constraints`, `indexes`, `views`, `functions`, ...); `kinds::*` holds the
+//! kinds that also have their own typed diff.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::casts::{cast_effect, CastEffect};
+use crate::diff::CompareOptions;
+use crate::model::*;
+use crate::order::topo_order;
+use crate::preflight::{unique_index_parts, DataCheck};
+
+mod alter_table;
+mod columns;
+mod constraints;
+mod enums;
+mod extras;
+mod functions;
+mod indexes;
+mod namespaces;
+mod sequences;
+mod sql;
+mod step;
+mod tables;
+mod views;
+
+use sql::*;
+pub(crate) use sql::{comment_sql, default_grants, grantee};
+pub(crate) use step::step;
+pub use step::{Hazard, HazardKind, Plan, Step};
+
+/// Phases in run order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    CreateSchemas,
+    Extensions,
+    Collations,
+    Types,
+    DropTriggers,
+    DropViews,
+    DropFunctionsEarly,
+    DropForeignKeys,
+    DropConstraints,
+    Functions,
+    CreateSequences,
+    DetachPartitions,
+    CreateTables,
+    /// `@column … from OLD using (EXPR)`: the new column is added and filled.
+    MoveColumns,
+    AlterColumns,
+    AlterSequences,
+    /// Data steps of phase `before-constraints`.
+    DataBeforeConstraints,
+    SetNotNull,
+    AddConstraints,
+    AddForeignKeys,
+    Indexes,
+    TableOptions,
+    /// Columns are dropped late, so data steps can still read them.
+    DropColumns,
+    DropTables,
+    CreateViews,
+    LateFunctions,
+    CreateTriggers,
+    Extras,
+    DropLate,
+    DropExtensions,
+    DropSchemas,
+    /// Data steps of phase `end`.
+    DataEnd,
+    Analyze,
+}
+
+/// What the declared schema's directives add to a plan (see `provenance`); empty for a plain plan.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hooks {
+    /// `ALTER COLUMN … TYPE … USING (EXPR)` instead of the default cast, by (table, column).
+    pub retype_using: BTreeMap<(QName, String), String>,
+    /// Columns whose data moved to another column: dropping them loses nothing.
+    pub moved_away: BTreeSet<(QName, String)>,
+    /// Steps that add and fill moved columns.
+    pub moves: Vec<Step>,
+    pub data_before_constraints: Vec<Step>,
+    pub data_end: Vec<Step>,
+}
+
+struct Planner<'a> {
+    hooks: &'a Hooks,
+    from: &'a Model,
+    to: &'a Model,
+    opts: CompareOptions,
+    steps: BTreeMap<Phase, Vec<Step>>,
+    notes: Vec<String>,
+    /// (table, column) pairs whose type, collation or existence changes.
+    changed_columns: BTreeSet<(QName, String)>,
+    /// Relations that disappear or are dropped and created again.
+    replaced_relations: BTreeSet<QName>,
+    /// Enums dropped or recreated (rename + create), so what uses them is rebuilt.
+    replaced_enums: BTreeSet<QName>,
+    /// Functions dropped (and maybe created again), so what uses them is rebuilt.
+    replaced_functions: BTreeSet<FnName>,
+    /// Tables created again from scratch (partitioning changed).
+    recreated_tables: BTreeSet<QName>,
+    /// Tables whose rows are rewritten (followed by ANALYZE).
+    rewritten: BTreeSet<QName>,
+    /// Serial sequences dropped before their column becomes an identity (whose own sequence may
+    /// then take the same name, so the late drop must leave it alone).
+    serials_to_identity: BTreeSet<QName>,
+    /// Changes a `kinds::*` generator cannot make (a domain's base type, ...).
+    kind_blockers: Vec<String>,
+}
+
+/// Plans the change from `from` to `to`.
+pub fn plan(from: &Model, to: &Model, opts: CompareOptions) -> Plan {
+    plan_hooked(from, to, opts, &Hooks::default())
+}
+
+pub(crate) fn plan_hooked(from: &Model, to: &Model, opts: CompareOptions, hooks: &Hooks) -> Plan {
+    let mut p = Planner {
+        hooks,
+        from,
+        to,
+        opts,
+        steps: BTreeMap::new(),
+        notes: Vec::new(),
+        changed_columns: BTreeSet::new(),
+        replaced_relations: BTreeSet::new(),
+        replaced_enums: BTreeSet::new(),
+        replaced_functions: BTreeSet::new(),
+        recreated_tables: BTreeSet::new(),
+        rewritten: BTreeSet::new(),
+        serials_to_identity: BTreeSet::new(),
+        kind_blockers: Vec::new(),
+    };
+    p.run();
+    let mut unmodelled = crate::unmodelled::blockers(&from.unmodelled, &to.unmodelled, opts);
+    unmodelled.append(&mut p.kind_blockers);
+    Plan {
+        steps: p.steps.into_values().flatten().collect(),
+        unmodelled,
+        notes: p.notes,
+        data_steps: Vec::new(),
+    }
+}
+
+impl<'a> Planner<'a> {
+    fn push(&mut self, phase: Phase, s: Step) {
+        self.steps.entry(phase).or_default().push(s);
+    }
+
+    fn run(&mut self) {
+        self.analyse();
+        self.namespaces();
+        self.extensions();
+        self.collations();
+        self.enums();
+        self.functions();
+        self.sequences();
+        self.tables();
+        self.views();
+        self.drop_unused_types();
+        // Kinds in their own modules (`kinds::*`): after the old code's steps, so within a phase
+        // their drops come after those of the functions and tables that use them.
+        let (placed, blockers) = crate::kinds::steps(self.from, self.to, self.opts);
+        for (phase, s) in placed {
+            self.push(phase, s);
+        }
+        self.kind_blockers = blockers;
+        let hooks = self.hooks;
+        for (phase, steps) in [
+            (Phase::MoveColumns, &hooks.moves),
+            (Phase::DataBeforeConstraints, &hooks.data_before_constraints),
+            (Phase::DataEnd, &hooks.data_end),
+        ] {
+            for s in steps {
+                self.push(phase, s.clone());
+            }
+        }
+        // After every object is created, so each got the live defaults the plan converged.
+        for s in crate::privileges::steps(self.from, self.to) {
+            self.push(Phase::Extras, s);
+        }
+        for t in std::mem::take(&mut self.rewritten) {
+            if self.to.tables.contains_key(&t) {
+                self.push(
+                    Phase::Analyze,
+                    step(
+                        format!("table {t}"),
+                        "refresh planner statistics after the rewrite",
+                        format!("ANALYZE {};", t.sql()),
+                    ),
+                );
+            }
+        }
+        if self
+            .steps
+            .values()
+            .flatten()
+            .any(|s| s.sql.starts_with("CREATE INDEX") || s.sql.starts_with("CREATE UNIQUE INDEX"))
+        {
+            self.notes.push(
+                "indexes are built inside the transaction with plain CREATE INDEX (it blocks writes to the table while it \
+                 builds); CREATE INDEX CONCURRENTLY cannot run in a transaction block, so the engine does not use it"
+                    .into(),
+            );
+        }
+        if self
+            .steps
+            .values()
+            .flatten()
+            .any(|s| s.sql.contains("ADD VALUE"))
+        {
+            self.notes.push(
+                "ALTER TYPE ... ADD VALUE runs inside the transaction (PostgreSQL 12 and later allow it); the new label \
+                 cannot be used by a row in the same transaction, and the plan does not use it"
+                    .into(),
+            );
+        }
+    }
+
+    /// Works out which columns, relations, enums and functions change in a way that breaks what
+    /// depends on them.
+    fn analyse(&mut self) {
+        for (sn, sq) in &self.from.sequences {
+            let Some((t, c)) = &sq.owned_by else { continue };
+            let becomes_identity = self
+                .from
+                .tables
+                .get(t)
+                .and_then(|ft| ft.column(c))
+                .is_some_and(|fc| fc.identity.is_none())
+                && self
+                    .to
+                    .tables
+                    .get(t)
+                    .and_then(|tt| tt.column(c))
+                    .is_some_and(|tc| tc.identity.is_some());
+            if becomes_identity && !self.to.sequences.contains_key(sn) {
+                self.serials_to_identity.insert(sn.clone());
+            }
+        }
+        for (name, ft) in &self.from.tables {
+            let Some(tt) = self.to.tables.get(name) else {
+                self.replaced_relations.insert(name.clone());
+                continue;
+            };
+            if ft.partition_key != tt.partition_key {
+                self.recreated_tables.insert(name.clone());
+                self.replaced_relations.insert(name.clone());
+                continue;
+            }
+            for fc in &ft.columns {
+                match tt.column(&fc.name) {
+                    None => {
+                        self.changed_columns.insert((name.clone(), fc.name.clone()));
+                    }
+                    Some(tc) => {
+                        let retyped = fc.data_type != tc.data_type || fc.collation != tc.collation;
+                        let regenerated = tc.generated.is_some() && fc.generated != tc.generated;
+                        if retyped || regenerated {
+                            self.changed_columns.insert((name.clone(), fc.name.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        for name in self.from.views.keys() {
+            if self.to.tables.contains_key(name) {
+                self.replaced_relations.insert(name.clone());
+            }
+        }
+        for (name, fe) in &self.from.enums {
+            match self.to.enums.get(name) {
+                None => {
+                    self.replaced_enums.insert(name.clone());
+                }
+                Some(te) if !is_subsequence(&fe.labels, &te.labels) => {
+                    self.replaced_enums.insert(name.clone());
+                }
+                _ => {}
+            }
+        }
+        for (ft_name, ft) in &self.from.tables {
+            for fc in &ft.columns {
+                if fc
+                    .enum_type
+                    .as_ref()
+                    .is_some_and(|e| self.replaced_enums.contains(e))
+                {
+                    self.changed_columns
+                        .insert((ft_name.clone(), fc.name.clone()));
+                }
+            }
+        }
+        for (name, ff) in &self.from.functions {
+            match self.to.functions.get(name) {
+                None => {
+                    self.replaced_functions.insert(name.clone());
+                }
+                Some(tf) if tf.result != ff.result || tf.procedure != ff.procedure => {
+                    self.replaced_functions.insert(name.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Views of FROM that must be dropped: gone, changed, or reading something that changes.
+    fn affected_views(&self) -> BTreeSet<QName> {
+        let mut affected: BTreeSet<QName> = BTreeSet::new();
+        loop {
+            let before = affected.len();
+            for (name, fv) in &self.from.views {
+                if affected.contains(name) {
+                    continue;
+                }
+                let changed = match self.to.views.get(name) {
+                    None => true,
+                    Some(tv) => {
+                        tv.materialized != fv.materialized
+                            || tv.definition != fv.definition
+                            || tv.columns != fv.columns
+                    }
+                };
+                let d = &fv.depends;
+                let broken = d.columns.iter().any(|c| self.changed_columns.contains(c))
+                    || d.relations
+                        .iter()
+                        .any(|r| self.replaced_relations.contains(r) || affected.contains(r))
+                    || d.types.iter().any(|t| self.replaced_enums.contains(t))
+                    || d.functions
+                        .iter()
+                        .any(|f| self.replaced_functions.contains(f));
+                if changed || broken {
+                    affected.insert(name.clone());
+                }
+            }
+            if affected.len() == before {
+                return affected;
+            }
+        }
+    }
+}
+
+/// Whether `a` appears in `b` in the same order (so `b` is `a` with labels added).
+fn is_subsequence(a: &[String], b: &[String]) -> bool {
+    let mut it = b.iter();
+    a.iter().all(|x| it.any(|y| y == x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_added_in_between_keep_the_order() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(is_subsequence(&s(&["a", "c"]), &s(&["a", "b", "c"])));
+        assert!(!is_subsequence(&s(&["c", "a"]), &s(&["a", "b", "c"])));
+        assert!(!is_subsequence(&s(&["a", "x"]), &s(&["a", "b"])));
+    }
+
+    #[test]
+    fn hazard_kinds_round_trip_through_their_names() {
+        for k in HazardKind::ALL {
+            assert_eq!(HazardKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(HazardKind::parse("everything"), None);
+    }
+}

@@ -1,0 +1,214 @@
+//! Generator of tables: create, drop, recreate, and column grants.
+
+use super::*;
+
+impl Planner<'_> {
+    pub(super) fn create_table_sql(name: &QName, t: &Table) -> String {
+        let unlogged = if t.unlogged { "UNLOGGED " } else { "" };
+        let mut sql = if let Some((parent, bound)) = &t.partition_of {
+            format!(
+                "CREATE {unlogged}TABLE {} PARTITION OF {} {bound}",
+                name.sql(),
+                parent.sql()
+            )
+        } else {
+            let cols: Vec<String> = t
+                .columns
+                .iter()
+                .filter(|c| c.local)
+                .map(|c| format!("    {}", column_sql(c)))
+                .collect();
+            let mut s = format!(
+                "CREATE {unlogged}TABLE {} (\n{}\n)",
+                name.sql(),
+                cols.join(",\n")
+            );
+            if cols.is_empty() {
+                s = format!("CREATE {unlogged}TABLE {} ()", name.sql());
+            }
+            if !t.inherits.is_empty() {
+                s.push_str(&format!(
+                    " INHERITS ({})",
+                    t.inherits
+                        .iter()
+                        .map(QName::sql)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            s
+        };
+        if let Some(key) = &t.partition_key {
+            sql.push_str(&format!(" PARTITION BY {key}"));
+        }
+        if !t.reloptions.is_empty() {
+            sql.push_str(&format!(" WITH ({})", t.reloptions.join(", ")));
+        }
+        sql.push(';');
+        sql
+    }
+
+    pub(super) fn tables(&mut self) {
+        // Parents before children when creating, children before parents when dropping.
+        let depth = |m: &Model, n: &QName| -> usize {
+            let mut d = 0;
+            let mut cur = n.clone();
+            while let Some(p) = m.tables.get(&cur).and_then(|t| {
+                t.partition_of
+                    .as_ref()
+                    .map(|p| p.0.clone())
+                    .or_else(|| t.inherits.first().cloned())
+            }) {
+                d += 1;
+                cur = p;
+                if d > 32 {
+                    break;
+                }
+            }
+            d
+        };
+        let mut to_names: Vec<&QName> = self.to.tables.keys().collect();
+        to_names.sort_by_key(|n| depth(self.to, n));
+        for name in to_names {
+            let tt = &self.to.tables[name];
+            let object = format!("table {name}");
+            let recreated = self.recreated_tables.contains(name);
+            let ft = self.from.tables.get(name).filter(|_| !recreated);
+            if recreated {
+                self.push(
+                    Phase::DropConstraints,
+                    step(&object, "drop to recreate (partitioning changes)", format!("DROP TABLE {};", name.sql()))
+                        .hazard(
+                            HazardKind::DataLoss,
+                            "the table is dropped and created again with other partitioning; its rows are not copied",
+                        )
+                        .touching(name),
+                );
+            }
+            let phase = Phase::CreateTables;
+            match ft {
+                None => {
+                    self.push(
+                        phase,
+                        step(&object, "create", Self::create_table_sql(name, tt)),
+                    );
+                    for c in &tt.columns {
+                        if c.comment.is_some() {
+                            let target = format!("{}.{}", name.sql(), ident(&c.name));
+                            self.push(
+                                Phase::Extras,
+                                step(
+                                    &object,
+                                    format!("comment on column {}", c.name),
+                                    comment_sql("COLUMN", &target, &c.comment),
+                                ),
+                            );
+                        }
+                        self.column_grants(name, &c.name, &BTreeSet::new(), &c.grants);
+                    }
+                }
+                Some(ft) => self.alter_table(name, ft, tt),
+            }
+            self.table_parts(name, ft, tt);
+            self.extras(
+                Phase::Extras,
+                "TABLE",
+                &name.sql(),
+                &object,
+                ft.map(|f| &f.extras),
+                &tt.extras,
+            );
+        }
+        let mut dropped: Vec<&QName> = self
+            .from
+            .tables
+            .keys()
+            .filter(|n| !self.to.tables.contains_key(*n))
+            .collect();
+        dropped.sort_by_key(|n| std::cmp::Reverse(depth(self.from, n)));
+        for name in dropped {
+            // Its foreign keys go first, so dropped tables that reference each other drop in any order.
+            let fks: Vec<String> = self.from.tables[name]
+                .constraints
+                .iter()
+                .filter(|(_, c)| c.kind == "f" && c.references.as_ref() != Some(name))
+                .map(|(cn, _)| cn.clone())
+                .collect();
+            for cn in fks {
+                self.push(
+                    Phase::DropForeignKeys,
+                    step(
+                        format!("table {name}"),
+                        format!("drop constraint {cn}"),
+                        format!("ALTER TABLE {} DROP CONSTRAINT {};", name.sql(), ident(&cn)),
+                    )
+                    .touching(name),
+                );
+            }
+            let rows_note = "the table and its rows are dropped";
+            self.push(
+                Phase::DropTables,
+                step(
+                    format!("table {name}"),
+                    "drop",
+                    format!("DROP TABLE {};", name.sql()),
+                )
+                .hazard(HazardKind::DataLoss, rows_note)
+                .touching(name),
+            );
+        }
+    }
+
+    pub(super) fn column_grants(
+        &mut self,
+        table: &QName,
+        column: &str,
+        from: &BTreeSet<Grant>,
+        to: &BTreeSet<Grant>,
+    ) {
+        for g in from.difference(to) {
+            self.push(
+                Phase::Extras,
+                step(
+                    format!("table {table}"),
+                    format!("revoke {} on column {column}", g.privilege),
+                    format!(
+                        "REVOKE {} ({}) ON TABLE {} FROM {};",
+                        g.privilege,
+                        ident(column),
+                        table.sql(),
+                        grantee(&g.grantee)
+                    ),
+                )
+                .hazard(
+                    HazardKind::Security,
+                    format!(
+                        "{} loses {} on column {column} of {table}",
+                        g.grantee, g.privilege
+                    ),
+                ),
+            );
+        }
+        for g in to.difference(from) {
+            let option = if g.grantable {
+                " WITH GRANT OPTION"
+            } else {
+                ""
+            };
+            self.push(
+                Phase::Extras,
+                step(
+                    format!("table {table}"),
+                    format!("grant {} on column {column}", g.privilege),
+                    format!(
+                        "GRANT {} ({}) ON TABLE {} TO {}{option};",
+                        g.privilege,
+                        ident(column),
+                        table.sql(),
+                        grantee(&g.grantee)
+                    ),
+                ),
+            );
+        }
+    }
+}
