@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::fake_api::{Call, FakeBotApi, TgUser};
 use support::harness::{World, RESUME, VACANCY};
+use testkit::doubles::bot_api::{Call, FakeBotApi, TgUser};
 
 const LETTER: &str = "Версия письма номер";
 

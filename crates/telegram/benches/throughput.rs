@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::fake_api::{FakeBotApi, TgUser};
 use support::harness::{World, RESUME, VACANCY};
+use testkit::doubles::bot_api::{FakeBotApi, TgUser};
 use tokio::sync::Mutex;
 
 /// One step: the update and what shows it was answered.

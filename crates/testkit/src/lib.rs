@@ -11,6 +11,8 @@ use std::sync::{Mutex, OnceLock};
 
 use pgcluster::Ephemeral;
 
+#[cfg(feature = "doubles")]
+pub mod doubles;
 pub mod legacy;
 mod legacy_data;
 pub mod old_prod;

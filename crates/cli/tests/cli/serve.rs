@@ -4,10 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-#[path = "../../../telegram/tests/telegram/support/fake_api.rs"]
-mod fake_api;
-
-use fake_api::{FakeBotApi, TgUser};
+use testkit::doubles::bot_api::{FakeBotApi, TgUser};
 
 #[test]
 fn serve_without_a_bot_token_says_so_and_exits_2() {

@@ -1,9 +1,9 @@
 //! A whole conversation through Telegram: from a utm link to a liked, improved letter, with
 //! the rows it leaves keyed by the internal user id, and "typing…" during generations.
 
-use crate::support::fake_api::TgUser;
 use crate::support::harness::{World, RESUME, VACANCY};
 use crate::support::{button, message_containing, sent_to};
+use testkit::doubles::bot_api::TgUser;
 
 /// Far from any internal id the database hands out in a test.
 const TG_ID: i64 = 987_654_321;
@@ -193,7 +193,7 @@ async fn the_command_menu_is_registered_in_russian_and_english() {
         .iter()
         .filter(|c| c.method == "setMyCommands")
         .collect();
-    let lang = |c: &&crate::support::fake_api::Call| c.str("language_code").map(str::to_string);
+    let lang = |c: &&testkit::doubles::bot_api::Call| c.str("language_code").map(str::to_string);
     assert!(menus.iter().any(|c| lang(c).as_deref() == Some("ru")));
     let en = menus
         .iter()

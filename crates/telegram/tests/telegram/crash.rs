@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use domain::TelegramUserId;
 use sqlx::{Connection, PgConnection};
 
-use crate::support::fake_api::{HoldAt, TgUser};
 use crate::support::harness::{World, RESUME, VACANCY};
 use crate::support::{button, message_containing, sent_to};
+use testkit::doubles::bot_api::{HoldAt, TgUser};
 
 /// The advisory lock a gate trigger waits on while the test holds it.
 const GATE_KEY: i64 = 424_242;

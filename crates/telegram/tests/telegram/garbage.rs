@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use crate::support::fake_api::TgUser;
 use crate::support::harness::{World, RESUME, VACANCY};
 use crate::support::{button, message_containing, sent_to};
+use testkit::doubles::bot_api::TgUser;
 
 #[tokio::test]
 async fn media_strange_buttons_huge_text_and_odd_payloads_get_hints_and_nothing_is_lost() {

@@ -5,14 +5,14 @@ use chrono::{TimeZone, Utc};
 use domain::TelegramUserId;
 use serde_json::Value;
 
-use crate::support::fake_api::TgUser;
 use crate::support::harness::{World, RESUME, VACANCY};
 use crate::support::{button, message_containing, sent_to};
+use testkit::doubles::bot_api::TgUser;
 
 const TG_ID: i64 = 777_000_111;
 const ADMIN: i64 = 777_000_999;
 
-fn invoice_prices(call: &crate::support::fake_api::Call) -> Value {
+fn invoice_prices(call: &testkit::doubles::bot_api::Call) -> Value {
     match &call.body["prices"] {
         Value::String(s) => serde_json::from_str(s).unwrap(),
         v => v.clone(),

@@ -3,9 +3,9 @@
 
 use chrono::Duration;
 
-use crate::support::fake_api::TgUser;
 use crate::support::harness::{World, RESUME, VACANCY};
 use crate::support::{button, message_containing};
+use testkit::doubles::bot_api::TgUser;
 
 #[tokio::test]
 async fn a_restart_between_steps_continues_the_conversation() {

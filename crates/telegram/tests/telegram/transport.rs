@@ -10,7 +10,7 @@ use teloxide::types::{Update, UpdateKind};
 use teloxide::Bot;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::support::fake_api::{FakeBotApi, TgUser};
+use testkit::doubles::bot_api::{FakeBotApi, TgUser};
 
 /// An intake recording into a fresh database with the declared schema.
 async fn intake(lanes: &UpdateLanes) -> (Intake, testkit::TestDb, sqlx::PgPool) {

@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use crate::support::fake_api::TgUser;
 use crate::support::harness::{World, RESUME, VACANCY};
 use crate::support::sent_to;
+use testkit::doubles::bot_api::TgUser;
 
 const SECRET: &str = "replica-secret_42";
 

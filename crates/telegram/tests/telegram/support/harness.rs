@@ -17,8 +17,8 @@ use telegram::{Mode, Options, ServeError};
 use testkit::TestDb;
 use tokio::sync::oneshot;
 
-use super::fake_api::FakeBotApi;
-use super::llm_double::LlmDouble;
+use testkit::doubles::bot_api::FakeBotApi;
+use testkit::doubles::llm::LlmDouble;
 
 pub const VACANCY: &str = "Ищем backend-разработчика на Rust в команду платёжного сервиса. Задачи: проектирование \
 и развитие сервисов на Rust и PostgreSQL, работа с очередями и потоковой обработкой, участие в дежурствах. \

@@ -1,8 +1,6 @@
 //! An OpenAI-compatible chat-completions double on 127.0.0.1: answers every
 //! `POST /chat/completions` with a well-formed letter and records the requests it saw.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
