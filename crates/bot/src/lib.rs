@@ -17,6 +17,7 @@
 //! - payments: [`Engine::pre_checkout`] and [`Engine::payment_succeeded`].
 
 mod callback;
+pub mod commands;
 pub mod config;
 mod context;
 mod delivery;
@@ -27,6 +28,7 @@ mod payments;
 pub mod reply;
 mod texts;
 
+pub use commands::Command;
 pub use config::{Config, ConfigError};
 pub use delivery::{Liveness, Orphan, LEASE_RENEWAL};
 pub use engine::{Engine, Pending, Step};
@@ -36,8 +38,3 @@ pub use payments::{invoice_payload, PreCheckout, PreCheckoutRefusal, SuccessfulP
 pub use reply::{
     escape_html, plain_text, split_paragraphs, Button, Invoice, OutMessage, Replies, Signal,
 };
-
-/// The user commands with a description in `lang`, for the transport's command menu.
-pub fn command_list(lang: Lang) -> Vec<(&'static str, String)> {
-    texts::command_list(lang)
-}

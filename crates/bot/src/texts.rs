@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use domain::{InputError, Plan};
 
+use crate::commands::Command;
 use crate::event::{Lang, Media};
 use crate::reply::escape_html;
 
@@ -304,11 +305,16 @@ pub fn subscription(
 }
 
 pub fn help(l: Lang) -> String {
-    tr(
+    let steps = tr(
         l,
-        "Как это работает:\n1. Пришлите текст вакансии.\n2. Пришлите резюме — текстом или файлом.\n3. Получите письмо; его можно улучшить (✏️) или попросить другой вариант (🔄).\n\n/new — новое письмо\n/cancel — отменить текущее\n/subscription — лимиты и план\n/premium — больше писем\n/privacy, /terms — данные и условия\n/delete_me — удалить мои данные",
-        "How it works:\n1. Send the vacancy text.\n2. Send your resume as text or a file.\n3. Get the letter; improve it (✏️) or ask for another variant (🔄).\n\n/new — a new letter\n/cancel — cancel the current one\n/subscription — quota and plan\n/premium — more letters\n/privacy, /terms — data and terms\n/delete_me — delete my data",
-    )
+        "Как это работает:\n1. Пришлите текст вакансии.\n2. Пришлите резюме — текстом или файлом.\n3. Получите письмо; его можно улучшить (✏️) или попросить другой вариант (🔄).",
+        "How it works:\n1. Send the vacancy text.\n2. Send your resume as text or a file.\n3. Get the letter; improve it (✏️) or ask for another variant (🔄).",
+    );
+    let commands: Vec<String> = crate::commands::menu(l)
+        .into_iter()
+        .map(|(name, description)| format!("/{name} — {description}"))
+        .collect();
+    format!("{steps}\n\n{}", commands.join("\n"))
 }
 
 pub fn about(l: Lang) -> String {
@@ -579,31 +585,23 @@ pub mod buttons {
 }
 
 /// The commands to register with the transport (Telegram's setMyCommands), with descriptions.
-pub fn command_list(l: Lang) -> Vec<(&'static str, String)> {
-    let c = |name: &'static str, ru: &str, en: &str| (name, tr(l, ru, en));
-    vec![
-        c(
-            "start",
-            "Начать и написать письмо",
-            "Start and write a letter",
+pub fn command_description(l: Lang, c: Command) -> String {
+    let (ru, en) = match c {
+        Command::Start => ("Начать и написать письмо", "Start and write a letter"),
+        Command::New => ("Новое письмо", "A new letter"),
+        Command::Cancel => ("Отменить текущее письмо", "Cancel the current letter"),
+        Command::Subscription => ("Мой план и лимиты", "My plan and quota"),
+        Command::Premium => ("Больше писем с Premium", "More letters with Premium"),
+        Command::Help => ("Как это работает", "How it works"),
+        Command::About => ("О боте", "About the bot"),
+        Command::Support => ("Поддержка", "Support"),
+        Command::Privacy => ("Какие данные хранятся", "What data is stored"),
+        Command::Terms => ("Условия", "Terms"),
+        Command::DeleteMe => ("Удалить мои данные", "Delete my data"),
+        Command::Refund => (
+            "Вернуть Stars за платёж (администратор)",
+            "Refund a Stars payment (admin)",
         ),
-        c("new", "Новое письмо", "A new letter"),
-        c(
-            "cancel",
-            "Отменить текущее письмо",
-            "Cancel the current letter",
-        ),
-        c("subscription", "Мой план и лимиты", "My plan and quota"),
-        c(
-            "premium",
-            "Больше писем с Premium",
-            "More letters with Premium",
-        ),
-        c("help", "Как это работает", "How it works"),
-        c("about", "О боте", "About the bot"),
-        c("support", "Поддержка", "Support"),
-        c("privacy", "Какие данные хранятся", "What data is stored"),
-        c("terms", "Условия", "Terms"),
-        c("delete_me", "Удалить мои данные", "Delete my data"),
-    ]
+    };
+    tr(l, ru, en)
 }

@@ -260,39 +260,16 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
-/// The command menu, in Russian (also the default) and English.
+/// The command menu (`bot::commands::menu`), in Russian (also the default) or English.
 pub fn commands(english: bool) -> Vec<BotCommand> {
-    let list: [(&str, &str, &str); 11] = [
-        ("start", "Начать: что умеет бот", "Start: what the bot does"),
-        ("new", "Новое письмо", "A new letter"),
-        (
-            "cancel",
-            "Остановить текущее письмо",
-            "Stop the current letter",
-        ),
-        (
-            "subscription",
-            "Мой план и остаток писем",
-            "My plan and letters left",
-        ),
-        (
-            "premium",
-            "Premium за Telegram Stars",
-            "Premium for Telegram Stars",
-        ),
-        ("help", "Как пользоваться", "How to use the bot"),
-        ("about", "О боте", "About the bot"),
-        ("support", "Поддержка", "Support"),
-        (
-            "privacy",
-            "Какие данные хранятся и как их удалить",
-            "What is stored and how to erase it",
-        ),
-        ("terms", "Условия использования", "Terms of use"),
-        ("delete_me", "Удалить мои данные", "Erase my data"),
-    ];
-    list.iter()
-        .map(|(c, ru, en)| BotCommand::new(*c, if english { *en } else { *ru }))
+    let lang = if english {
+        bot::Lang::En
+    } else {
+        bot::Lang::Ru
+    };
+    bot::commands::menu(lang)
+        .into_iter()
+        .map(|(name, description)| BotCommand::new(name, description))
         .collect()
 }
 

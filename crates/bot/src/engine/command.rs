@@ -11,6 +11,7 @@ use store::{acquisition, events, quota, users};
 
 use super::{Engine, Turn};
 use crate::callback::{btn, Action};
+use crate::commands::Command;
 use crate::error::EngineError;
 use crate::reply::{escape_html, Signal};
 use crate::texts::{self, buttons};
@@ -33,42 +34,46 @@ impl Engine {
             }
         }
         let l = t.lang;
-        match name {
-            "start" => self.start(tx, t, args).await?,
-            "new" => self.new_letter(tx, t).await?,
-            "cancel" => {
+        let Some(command) = Command::parse(name) else {
+            t.say(texts::unknown_command(l));
+            return Ok(());
+        };
+        match command {
+            Command::Start => self.start(tx, t, args).await?,
+            Command::New => self.new_letter(tx, t).await?,
+            Command::Cancel => {
                 self.leave_current(tx, t).await?;
                 t.conv.state = State::Idle;
                 t.conv.session = None;
                 t.say(texts::cancelled(l));
             }
-            "help" => {
+            Command::Help => {
                 t.say(texts::help(l));
             }
-            "about" => {
+            Command::About => {
                 t.say(texts::about(l));
             }
-            "support" => {
+            Command::Support => {
                 let text = texts::support(l, self.inner.config.support_contact.as_deref());
                 t.say(text);
             }
-            "privacy" => {
+            Command::Privacy => {
                 t.say(texts::privacy(l));
             }
-            "terms" => {
+            Command::Terms => {
                 t.say(texts::terms(l));
             }
-            "premium" => self.offer_premium(tx, t, "command").await?,
-            "subscription" => self.subscription(tx, t).await?,
-            "delete_me" => {
+            Command::Premium => self.offer_premium(tx, t, "command").await?,
+            Command::Subscription => self.subscription(tx, t).await?,
+            Command::DeleteMe => {
                 t.conv.delete_requested_at = Some(t.now);
                 t.say(texts::delete_confirm(l)).buttons = vec![vec![
                     btn(buttons::delete_yes(l), Action::DeleteConfirm),
                     btn(buttons::delete_no(l), Action::DeleteCancel),
                 ]];
             }
-            "refund" if t.admin => self.refund_request(tx, t, args).await?,
-            _ => {
+            Command::Refund if t.admin => self.refund_request(tx, t, args).await?,
+            Command::Refund => {
                 t.say(texts::unknown_command(l));
             }
         }

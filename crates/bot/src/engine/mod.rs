@@ -277,15 +277,7 @@ impl Engine {
                 Some((name, args)) => self.command(tx, t, &name, &args).await,
                 None => self.text(tx, t, &text, false).await,
             },
-            EventKind::Command { name, args } => {
-                let name = name
-                    .trim_start_matches('/')
-                    .split('@')
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                self.command(tx, t, &name, &args).await
-            }
+            EventKind::Command { name, args } => self.command(tx, t, &name, &args).await,
             EventKind::Button { data } => self.button(tx, t, &data).await,
             EventKind::Document { text, .. } if t.conv.state == State::AwaitingResume => {
                 self.text(tx, t, &text, true).await

@@ -4,6 +4,7 @@
 mod support;
 
 mod busy_database;
+mod commands;
 mod conversation;
 mod input;
 mod llm_failures;
