@@ -5,6 +5,7 @@ mod blockers;
 mod chat;
 mod embedded_db;
 mod errors;
+mod kill_nine;
 mod readme;
 mod report;
 mod schema_engine;

@@ -9,7 +9,9 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, Semaphore};
 
 #[derive(Clone)]
 pub struct LlmDouble {
@@ -19,6 +21,8 @@ pub struct LlmDouble {
 
 struct Inner {
     requests: Mutex<Vec<Value>>,
+    /// Woken on every request that arrives.
+    arrived: Notify,
     count: AtomicUsize,
     /// When set, each answer waits for a permit, so a test can hold a generation in flight.
     gate: Mutex<Option<Arc<Semaphore>>>,
@@ -30,6 +34,7 @@ impl LlmDouble {
     pub async fn start() -> Self {
         let inner = Arc::new(Inner {
             requests: Mutex::new(Vec::new()),
+            arrived: Notify::new(),
             count: AtomicUsize::new(0),
             gate: Mutex::new(None),
             repeat: AtomicUsize::new(1),
@@ -56,6 +61,23 @@ impl LlmDouble {
         self.inner.requests.lock().unwrap().clone()
     }
 
+    /// Waits until at least `n` requests have arrived (answered or held).
+    pub async fn wait_requests(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let arrived = self.inner.arrived.notified();
+            if self.inner.requests.lock().unwrap().len() >= n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the LLM double never got request #{n}"
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(500), arrived).await;
+        }
+    }
+
+    /// Answers written so far (held requests not included).
     pub fn count(&self) -> usize {
         self.inner.count.load(Ordering::SeqCst)
     }
@@ -120,6 +142,7 @@ async fn complete(State(inner): State<Arc<Inner>>, Json(body): Json<Value>) -> J
         reqs.push(body.clone());
         reqs.len()
     };
+    inner.arrived.notify_waiters();
     let gate = inner.gate.lock().unwrap().clone();
     if let Some(gate) = gate {
         if let Ok(permit) = gate.acquire().await {

@@ -4,3 +4,4 @@
 
 pub mod bot_api;
 pub mod llm;
+pub mod texts;

@@ -369,6 +369,39 @@ impl FakeBotApi {
         }
     }
 
+    /// Texts delivered to `chat` so far, in order (cheap: kept apart from the call log).
+    pub fn texts_to(&self, chat: i64) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .texts_by_chat
+            .get(&chat)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Whether the callback query `id` has been answered.
+    pub fn is_answered(&self, id: &str) -> bool {
+        self.state.lock().unwrap().answered.contains(id)
+    }
+
+    /// Waits up to `within` for `cond` (checked after every recorded call); false if it never
+    /// held. For callers that count failures instead of panicking (the benchmarks).
+    pub async fn holds_within<F: FnMut() -> bool>(&self, within: Duration, mut cond: F) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let notified = self.calls_changed.notified();
+            if cond() {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(500)), notified).await;
+        }
+    }
+
     /// Waits until the texts sent to `chat` satisfy `cond`; returns how many there are.
     pub async fn wait_chat<F: Fn(&[String]) -> bool>(&self, chat: i64, cond: F) -> usize {
         let deadline = Instant::now() + Duration::from_secs(120);
