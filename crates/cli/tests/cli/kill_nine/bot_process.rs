@@ -101,6 +101,11 @@ impl World {
         }
     }
 
+    /// Whether the processes of this world take updates through the webhook.
+    pub fn is_webhook(&self) -> bool {
+        self.webhook_port.is_some()
+    }
+
     /// Sets `name` in the environment of every process started from now on.
     pub fn set_env(&mut self, name: &str, value: &str) {
         self.env.push((name.into(), value.into()));
