@@ -75,10 +75,43 @@ pub struct TargetArgs {
     schemas: Vec<String>,
 }
 
+/// Low-lock ways of making changes (see `schema::online`).
+#[derive(Debug, Args)]
+pub struct OnlineArgs {
+    /// Choose low-lock ways where they exist and say which: indexes built CONCURRENTLY, foreign
+    /// keys and CHECKs added NOT VALID then validated, a NOT NULL through a validated CHECK (these
+    /// after the main transaction, step by step; a re-run finishes an interrupted one), and
+    /// non-lossy retypes by expand/contract (shadow column, trigger, batched backfill, short
+    /// swap). Without it, only a plan made of nothing but such index, constraint and NOT NULL
+    /// changes takes the online path (it costs nothing there).
+    #[arg(long, conflicts_with = "no_online")]
+    online: bool,
+    /// Everything in the one transaction, even where the online path would cost nothing.
+    #[arg(long)]
+    no_online: bool,
+    /// Rows per backfill transaction of an expand/contract retype.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    batch_rows: u64,
+}
+
+impl OnlineArgs {
+    fn mode(&self) -> schema::online::Mode {
+        if self.online {
+            schema::online::Mode::On
+        } else if self.no_online {
+            schema::online::Mode::Off
+        } else {
+            schema::online::Mode::Auto
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     target: TargetArgs,
+    #[command(flatten)]
+    online: OnlineArgs,
     /// text (for people), sql (only SQL: `soprovod db plan --format sql | psql -1`), json (stable).
     #[arg(long, default_value = "text", value_parser = ["text", "sql", "json"])]
     format: String,
@@ -119,6 +152,8 @@ pub struct ApplyArgs {
     yes: bool,
     #[command(flatten)]
     hazards: HazardArgs,
+    #[command(flatten)]
+    online: OnlineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -238,17 +273,25 @@ async fn run_preflight(
 async fn plan(source: &DbSource, args: PlanArgs) -> anyhow::Result<Outcome> {
     let target = target(&args.target)?;
     let url = source.ensure_url().await?;
-    let (from, _, plan) = make_plan(&url, &target, &args.target.schemas).await?;
+    let (from, to, plan) = make_plan(&url, &target, &args.target.schemas).await?;
     let preflight = run_preflight(&url, &from, &plan).await?;
+    let online = schema::online::plan(&from, &to, &plan, args.online.mode());
     match Format::parse(&args.format).unwrap_or(Format::Text) {
         Format::Text => {
-            print!("{}", format::plan_text(&plan));
-            print!("{}", lock_text(&url, &from, &plan).await?);
+            print!("{}", online.plan_text());
+            print!("{}", lock_text(&url, &from, &online.main).await?);
             print!("{}", preflight.text());
         }
-        Format::Sql => print!("{}{}", preflight.sql_guard(), format::plan_sql(&plan)),
+        Format::Sql => print!("{}{}", preflight.sql_guard(), online.sql()),
         Format::Json => {
-            let mut doc: serde_json::Value = serde_json::from_str(&format::plan_json(&plan))?;
+            let mut doc: serde_json::Value =
+                serde_json::from_str(&format::plan_json(&online.main))?;
+            // Which way each change takes, and the stages outside the main transaction.
+            doc["online"] = serde_json::json!({
+                "paths": online.paths,
+                "retypes": online.retypes,
+                "tail": online.tail,
+            });
             doc["blockers"] = serde_json::to_value(&preflight.blockers)?;
             doc["preflight"] = serde_json::to_value(&preflight)?;
             println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -439,6 +482,117 @@ async fn run_plan(
     }
 }
 
+/// Backs up, then runs an online plan (prepare, main transaction, swaps, tail, verify) with each
+/// step reported on stderr.
+async fn run_online(
+    url: &str,
+    from: &schema::Model,
+    to: &schema::Model,
+    plan: &Plan,
+    online: &schema::online::OnlinePlan,
+    target: &Target,
+    args: &ApplyArgs,
+) -> anyhow::Result<()> {
+    use schema::online::OnlineProgress;
+    let hazards = &args.hazards;
+    if !hazards.no_backup && !plan.touched_tables().is_empty() {
+        let dir = hazards
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| dbsource::data_dir().join("backups"));
+        let backup = schema::backup_database(url, &dir)
+            .await
+            .context("backing up the database (use --no-backup to skip)")?;
+        eprintln!("backup of the database: {}", backup.file.display());
+        eprintln!("restore with: {}", backup.restore_command);
+    }
+    let options = schema::ApplyOptions {
+        lock_timeout: Duration::from_millis(hazards.lock_timeout),
+        retries: hazards.retries,
+        compare: target.compare_options(),
+    };
+    let mut report = |p: OnlineProgress<'_>| match p {
+        OnlineProgress::Main(Progress::Finished {
+            index,
+            total,
+            step,
+            elapsed,
+        }) => eprintln!(
+            "[{index}/{total}] {}: {} ({:.3} s)",
+            step.object,
+            step.action,
+            elapsed.as_secs_f64()
+        ),
+        OnlineProgress::Main(Progress::Retrying {
+            attempt,
+            of,
+            reason,
+            ..
+        }) => eprintln!(
+            "main transaction rolled back, nothing changed ({reason}); retry {attempt} of {of}"
+        ),
+        OnlineProgress::Main(Progress::Verifying) => {
+            eprintln!("verifying the main transaction before COMMIT")
+        }
+        OnlineProgress::Main(_) => {}
+        OnlineProgress::Ran {
+            stage,
+            what,
+            elapsed,
+        } => eprintln!("[{stage}] {what} ({:.3} s)", elapsed.as_secs_f64()),
+        OnlineProgress::Backfilled { table, rows } => {
+            eprintln!("[prepare] {table}: {rows} rows copied")
+        }
+        OnlineProgress::Swapped { table, held } => eprintln!(
+            "[swap] {table} swapped; exclusive lock held {:.3} s",
+            held.as_secs_f64()
+        ),
+        OnlineProgress::Retrying {
+            what,
+            attempt,
+            of,
+            backoff,
+            reason,
+        } => eprintln!(
+            "{what}: {reason}; retry {attempt} of {of} in {:.1} s",
+            backoff.as_secs_f64()
+        ),
+        OnlineProgress::Verifying => eprintln!("verifying the database against the target"),
+    };
+    match schema::online::apply(
+        url,
+        from,
+        online,
+        to,
+        options,
+        args.online.batch_rows,
+        &mut report,
+    )
+    .await
+    {
+        Ok(done) => {
+            eprintln!(
+                "applied online in {:.2} s: {} rows backfilled, {} swaps, {} tail steps, {} retries, longest exclusive lock outside the main transaction {:.3} s; the database is at the target",
+                done.elapsed.as_secs_f64(),
+                done.backfilled_rows,
+                done.swaps.len(),
+                done.tail_steps,
+                done.retries,
+                done.longest_exclusive().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(schema::SchemaError::Leftover(drift)) => {
+            eprint!(
+                "{}",
+                format::drift_text(&drift, "database after the online plan", "target")
+            );
+            anyhow::bail!("the online plan did not reach the target; run `db apply --online` again to see what is left")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// What the plan locks and for roughly how long, from the tables' sizes: said before it happens.
 async fn lock_text(url: &str, from: &schema::Model, plan: &Plan) -> anyhow::Result<String> {
     use sqlx::Connection;
@@ -464,14 +618,16 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Ok);
     }
-    print!("{}", format::plan_text(&plan));
+    let online = schema::online::plan(&from, &to, &plan, args.online.mode());
+    print!("{}", online.plan_text());
     if refuse_blocked(&plan) {
         return Ok(Outcome::Refused);
     }
-    print!("{}", lock_text(&url, &from, &plan).await?);
+    print!("{}", lock_text(&url, &from, &online.main).await?);
+    // Preflight reads the original plan: its checks are what the online steps must meet too.
     let preflight = run_preflight(&url, &from, &plan).await?;
     let clear = blockers_clear(&preflight);
-    if !hazards_allowed(&plan, &allowed) || !clear {
+    if !hazards_allowed(&online.main, &allowed) || !clear {
         return Ok(Outcome::Refused);
     }
     if !args.yes {
@@ -492,7 +648,11 @@ async fn apply(source: &DbSource, args: ApplyArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Refused);
         }
     }
-    run_plan(&url, &from, &to, &plan, &target, &args.hazards).await?;
+    if online.has_stages() {
+        run_online(&url, &from, &to, &plan, &online, &target, &args).await?;
+    } else {
+        run_plan(&url, &from, &to, &online.main, &target, &args.hazards).await?;
+    }
     if args.target.target.is_none() {
         fill_analytics_summaries(&url).await?;
     }

@@ -22,6 +22,7 @@ pub mod format;
 pub mod kinds;
 pub mod locks;
 pub mod model;
+pub mod online;
 pub mod order;
 pub mod plan;
 pub mod preflight;
@@ -90,6 +91,12 @@ pub enum SchemaError {
     },
     #[error("data step {step} ({origin}): its @when no longer says what it said when the plan was made; nothing changed, plan again")]
     DataChangedSincePlan { step: String, origin: String },
+    #[error("online {stage}: {what} failed: {source}; what ran before it stays done, run the same command again to finish")]
+    Online {
+        stage: &'static str,
+        what: String,
+        source: sqlx::Error,
+    },
     #[error("backup with pg_dump failed: {0}")]
     Backup(String),
 }

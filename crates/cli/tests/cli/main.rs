@@ -6,6 +6,7 @@ mod chat;
 mod embedded_db;
 mod errors;
 mod kill_nine;
+mod online;
 mod readme;
 mod report;
 mod schema_engine;

@@ -47,13 +47,17 @@ pub(super) async fn constraints(
 }
 
 /// Indexes that no constraint owns and that are not a partition's copy of a parent's index.
+/// An index a concurrent build left INVALID reads differently from the one it should be, so it
+/// is seen as a difference (and rebuilt) instead of passing for the real index.
 pub(super) async fn indexes(
     conn: &mut PgConnection,
     m: &mut Model,
     rels: &Rels,
 ) -> Result<(), SchemaError> {
     for row in sqlx::query(
-        "SELECT i.indrelid::int8 AS rel, c.relname::text AS name, pg_catalog.pg_get_indexdef(i.indexrelid) AS def,
+        "SELECT i.indrelid::int8 AS rel, c.relname::text AS name,
+                pg_catalog.pg_get_indexdef(i.indexrelid)
+                  || CASE WHEN i.indisvalid OR c.relkind <> 'i' THEN '' ELSE ' /* invalid */' END AS def,
                 pg_catalog.obj_description(i.indexrelid, 'pg_class') AS comment
          FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
          WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid

@@ -12,6 +12,7 @@ mod domains;
 mod drift;
 mod live_writers;
 mod lock_timeout;
+mod online;
 mod safety_nets;
 mod scope;
 // Built only where the peer corpus exists (see build.rs).

@@ -1,0 +1,563 @@
+//! Expand/contract retypes (`integer` → `bigint` on a big table with views on it): a shadow
+//! column kept in sync by a trigger, filled in batches of short transactions, its indexes built
+//! concurrently and its keys validated while writers go on; then one short swap transaction
+//! renames the columns and recreates the views. Nothing holds an exclusive lock for a rewrite.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::{
+    col, drop_steps, not_null_check, shadow_name, step_object, OnlinePlan, PathChoice, PathKind,
+};
+use crate::casts::cast_effect;
+use crate::model::{ident, literal, Model, QName, Table};
+use crate::plan::{grantee, Plan};
+
+/// One retyped column of an expand/contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetypedColumn {
+    pub name: String,
+    /// The column that is filled while writers go on, renamed to `name` by the swap.
+    pub shadow: String,
+    pub to_type: String,
+    /// The CHECK that carries the target's NOT NULL into the swap (validated before it).
+    pub not_null_check: Option<String>,
+}
+
+/// An expand/contract retype of one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Retype {
+    pub table: QName,
+    /// A single-column key the backfill walks in batches, and its type.
+    pub key: String,
+    pub key_type: String,
+    pub columns: Vec<RetypedColumn>,
+    pub function: QName,
+    pub trigger: String,
+    /// (shadow index name, its `CREATE INDEX` on the shadow column).
+    pub indexes: Vec<(String, String)>,
+    /// (shadow constraint name, its definition on the shadow column).
+    pub foreign_keys: Vec<(String, String)>,
+    /// The swap transaction's statements, in order (the caller adds the locks and the timeout).
+    pub swap: Vec<String>,
+}
+
+impl Retype {
+    /// The expand statements (each in a short transaction of its own), for people and `--format
+    /// sql`; the backfill is a loop, shown as its statement.
+    pub fn prepare_sql(&self) -> Vec<String> {
+        let mut out = self.expand_sql();
+        out.push(format!(
+            "-- backfill, batches of short transactions: {}",
+            self.backfill_sql(Some("<lo>"), "<hi>")
+        ));
+        for (_, def) in &self.indexes {
+            out.push(format!("{def};"));
+        }
+        out.extend(self.constraint_sql());
+        out
+    }
+
+    pub(crate) fn expand_sql(&self) -> Vec<String> {
+        let t = self.table.sql();
+        let mut out: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                format!(
+                    "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {} {};",
+                    ident(&c.shadow),
+                    c.to_type
+                )
+            })
+            .collect();
+        let sets: String = self
+            .columns
+            .iter()
+            .map(|c| format!("NEW.{} := NEW.{};", ident(&c.shadow), col(&c.name)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push(format!(
+            "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $online$ BEGIN {sets} RETURN NEW; END $online$;",
+            self.function.sql()
+        ));
+        out.push(format!(
+            "CREATE OR REPLACE TRIGGER {} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {}();",
+            ident(&self.trigger),
+            self.function.sql()
+        ));
+        out
+    }
+
+    /// One batch: the rows with keys in (lo, hi] whose shadow differs from the column.
+    pub(crate) fn backfill_sql(&self, lo: Option<&str>, hi: &str) -> String {
+        let sets = self
+            .columns
+            .iter()
+            .map(|c| format!("{} = {}", ident(&c.shadow), col(&c.name)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let differs = self
+            .columns
+            .iter()
+            .map(|c| format!("{} IS DISTINCT FROM {}", ident(&c.shadow), col(&c.name)))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let key = col(&self.key);
+        let from = lo
+            .map(|lo| format!("{key} > {lo} AND "))
+            .unwrap_or_default();
+        format!(
+            "UPDATE {} SET {sets} WHERE {from}{key} <= {hi} AND ({differs});",
+            self.table.sql()
+        )
+    }
+
+    /// Shadow keys and NOT NULL checks, added NOT VALID and validated (after the backfill).
+    pub(crate) fn constraint_sql(&self) -> Vec<String> {
+        let t = self.table.sql();
+        let mut out = Vec::new();
+        for (name, def) in &self.foreign_keys {
+            out.push(format!(
+                "ALTER TABLE {t} ADD CONSTRAINT {} {def} NOT VALID;",
+                ident(name)
+            ));
+            out.push(format!(
+                "ALTER TABLE {t} VALIDATE CONSTRAINT {};",
+                ident(name)
+            ));
+        }
+        for c in &self.columns {
+            if let Some(check) = &c.not_null_check {
+                out.push(format!(
+                    "ALTER TABLE {t} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID;",
+                    ident(check),
+                    ident(&c.shadow)
+                ));
+                out.push(format!(
+                    "ALTER TABLE {t} VALIDATE CONSTRAINT {};",
+                    ident(check)
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// The shadow of column `name`.
+pub(crate) fn shadow_column(name: &str) -> String {
+    shadow_name(name, "__online_new")
+}
+
+/// Replaces the identifier `name` (as a whole word) in `text` by `with`.
+fn replace_word(text: &str, name: &str, with: &str) -> String {
+    let word = ident(name);
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '"';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find(&word) {
+        let before = rest[..pos].chars().next_back();
+        let after = rest[pos + word.len()..].chars().next();
+        out.push_str(&rest[..pos]);
+        if before.is_some_and(is_word) || after.is_some_and(is_word) || before == Some('.') {
+            out.push_str(&word);
+        } else {
+            out.push_str(with);
+        }
+        rest = &rest[pos + word.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Why `table` cannot be retyped by expand/contract, or its single-column key.
+fn eligible(
+    from: &Model,
+    table: &QName,
+    ft: &Table,
+    columns: &BTreeSet<String>,
+) -> Result<(String, String), String> {
+    if ft.partition_key.is_some() || ft.partition_of.is_some() || !ft.inherits.is_empty() {
+        return Err("partitioned or inherited tables are retyped in the transaction".into());
+    }
+    let mut key = None;
+    for (cn, c) in &ft.constraints {
+        let on_retyped = c.columns.iter().any(|x| columns.contains(x));
+        if c.kind == "p" && c.columns.len() == 1 {
+            key = Some(c.columns[0].clone());
+        }
+        if on_retyped && c.kind != "f" {
+            return Err(format!(
+                "constraint {cn} (not a foreign key) is on the retyped column"
+            ));
+        }
+    }
+    for (tn, t) in &from.tables {
+        for (cn, c) in &t.constraints {
+            if c.references.as_ref() == Some(table)
+                && c.referenced_columns.iter().any(|x| columns.contains(x))
+            {
+                return Err(format!(
+                    "foreign key {tn}.{cn} references the retyped column (it would have to be retyped with it)"
+                ));
+            }
+        }
+    }
+    for c in columns {
+        let fc = ft.column(c).expect("retyped column exists");
+        if fc.identity.is_some() || fc.generated.is_some() || fc.enum_type.is_some() {
+            return Err(format!("{c} is an identity, generated or enum column"));
+        }
+    }
+    let key = key.ok_or("the table has no single-column primary key to copy rows in batches by")?;
+    if columns.contains(&key) {
+        return Err("the retyped column is the primary key".into());
+    }
+    let key_type = ft.column(&key).expect("key column").data_type.clone();
+    Ok((key, key_type))
+}
+
+/// Views (of FROM or TO) that read `table`, directly or through other views.
+fn views_on(from: &Model, to: &Model, table: &QName) -> BTreeSet<QName> {
+    let mut set: BTreeSet<QName> = BTreeSet::new();
+    loop {
+        let before = set.len();
+        for views in [&from.views, &to.views] {
+            for (n, v) in views {
+                if v.depends.relations.contains(table)
+                    || v.depends.relations.iter().any(|r| set.contains(r))
+                {
+                    set.insert(n.clone());
+                }
+            }
+        }
+        if set.len() == before {
+            return set;
+        }
+    }
+}
+
+fn retype_steps(plan: &Plan, from: &Model, to: &Model) -> Vec<(usize, QName)> {
+    plan.steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.action.starts_with("retype "))
+        .filter_map(|(i, s)| {
+            from.tables
+                .keys()
+                .find(|t| to.tables.contains_key(*t) && s.object == format!("table {t}"))
+                .map(|t| (i, t.clone()))
+        })
+        .collect()
+}
+
+/// Columns of `table` whose type changes (not only their collation).
+fn retyped_columns(from: &Model, to: &Model, table: &QName) -> Vec<(String, String, String)> {
+    let (ft, tt) = (&from.tables[table], &to.tables[table]);
+    tt.columns
+        .iter()
+        .filter_map(|tc| {
+            let fc = ft.column(&tc.name)?;
+            (fc.data_type != tc.data_type)
+                .then(|| (tc.name.clone(), fc.data_type.clone(), tc.data_type.clone()))
+        })
+        .collect()
+}
+
+const WHY_ONLINE: &str = "ALTER COLUMN TYPE rewrites the whole table (and its indexes) under an ACCESS EXCLUSIVE lock; expand/contract holds that lock only for the swap";
+const HOW_ONLINE: &str = "expand/contract: shadow column + sync trigger, batched backfill in short transactions, indexes built concurrently and keys validated, then one short swap transaction (rename, views recreated)";
+
+/// Mode auto: retypes stay in the transaction, and the plan says why.
+pub(crate) fn explain_auto(from: &Model, to: &Model, plan: &Plan, paths: &mut Vec<PathChoice>) {
+    for (i, t) in retype_steps(plan, from, to) {
+        if !plan.steps[i]
+            .hazards
+            .iter()
+            .any(|h| h.kind == crate::plan::HazardKind::TableRewrite)
+        {
+            continue;
+        }
+        paths.push(PathChoice {
+            object: format!("table {t}"),
+            change: plan.steps[i].action.clone(),
+            path: PathKind::InTransaction,
+            how: "ALTER COLUMN TYPE, rewriting the table under the transaction's exclusive lock".into(),
+            why: "expand/contract is not free (every row is written a second time, a trigger runs meanwhile); --online takes it".into(),
+        });
+    }
+}
+
+/// Mode on: takes the retypes that can go expand/contract out of `out.main`.
+pub(crate) fn rewrite(from: &Model, to: &Model, out: &mut OnlinePlan) -> Vec<Retype> {
+    let mut retypes = Vec::new();
+    let mut remove = BTreeSet::new();
+    for (i, table) in retype_steps(&out.main, from, to) {
+        let step = &out.main.steps[i];
+        let object = step.object.clone();
+        let change = step.action.clone();
+        let rewrites = step
+            .hazards
+            .iter()
+            .any(|h| h.kind == crate::plan::HazardKind::TableRewrite);
+        let cols = retyped_columns(from, to, &table);
+        let names: BTreeSet<String> = cols.iter().map(|c| c.0.clone()).collect();
+        let ft = &from.tables[&table];
+        let tt = &to.tables[&table];
+        let refuse = |why: String| PathChoice {
+            object: object.clone(),
+            change: change.clone(),
+            path: PathKind::InTransaction,
+            how: "ALTER COLUMN TYPE under the transaction's exclusive lock".into(),
+            why,
+        };
+        if !rewrites {
+            out.paths.push(refuse(
+                "the new type needs no rewrite: a catalog change, short under any lock".into(),
+            ));
+            continue;
+        }
+        if let Some((c, ..)) = cols.iter().find(|(_, a, b)| cast_effect(a, b).lossy) {
+            out.paths.push(refuse(format!(
+                "{c}: the cast can lose or reject values; it is checked and made in one statement"
+            )));
+            continue;
+        }
+        if step.sql.contains(" USING (") || cols.is_empty() {
+            out.paths.push(refuse(
+                "a declared USING expression or a collation change is applied as declared".into(),
+            ));
+            continue;
+        }
+        let (key, key_type) = match eligible(from, &table, ft, &names) {
+            Ok(k) => k,
+            Err(why) => {
+                out.paths.push(refuse(why));
+                continue;
+            }
+        };
+        let views = views_on(from, to, &table);
+        if views.iter().any(|v| {
+            from.views
+                .get(v)
+                .or(to.views.get(v))
+                .is_some_and(|v| v.materialized)
+        }) {
+            out.paths.push(refuse(
+                "a materialized view reads the table; refilling it would hold the swap's lock"
+                    .into(),
+            ));
+            continue;
+        }
+
+        let t = table.sql();
+        let function = QName::new(&table.schema, shadow_name(&table.name, "__online_sync"));
+        let trigger = shadow_name(&table.name, "__online_sync");
+        let view_objects: BTreeSet<String> = views
+            .iter()
+            .flat_map(|v| [step_object("view", v), step_object("materialized view", v)])
+            .collect();
+        let mut view_drops = Vec::new();
+        let mut view_creates = Vec::new();
+        let mut defaults = Vec::new();
+        for (j, s) in out.main.steps.iter().enumerate() {
+            if view_objects.contains(&s.object) {
+                remove.insert(j);
+                if s.sql.starts_with("DROP VIEW") || s.sql.starts_with("DROP MATERIALIZED VIEW") {
+                    view_drops.push(s.sql.clone());
+                } else {
+                    view_creates.push(s.sql.clone());
+                }
+                continue;
+            }
+            // What an interrupted earlier run left (shadow column, trigger, function, shadow
+            // indexes and keys): the plan would drop it; this path finishes it instead.
+            if s.sql.contains("__online") && (s.object == object || s.sql.contains(&function.sql()))
+            {
+                remove.insert(j);
+                continue;
+            }
+            if s.object != object {
+                continue;
+            }
+            if j == i || s.sql == format!("ANALYZE {t};") {
+                remove.insert(j);
+                continue;
+            }
+            for c in &names {
+                let about = s.action == format!("drop default of {c}")
+                    || s.action == format!("default of {c}")
+                    || s.action == format!("comment on column {c}")
+                    || s.action.ends_with(&format!(" on column {c}"));
+                if about {
+                    remove.insert(j);
+                    if s.action == format!("default of {c}") {
+                        defaults.push(s.sql.clone());
+                    }
+                }
+            }
+        }
+
+        let columns: Vec<RetypedColumn> = cols
+            .iter()
+            .map(|(name, _, to_type)| RetypedColumn {
+                name: name.clone(),
+                shadow: shadow_column(name),
+                to_type: to_type.clone(),
+                not_null_check: tt
+                    .column(name)
+                    .is_some_and(|c| c.not_null)
+                    .then(|| not_null_check(&shadow_column(name))),
+            })
+            .collect();
+        let mut indexes = Vec::new();
+        let mut renames = Vec::new();
+        for (n, ix) in &ft.indexes {
+            let Some((head, keys)) = ix.definition.split_once(" USING ") else {
+                continue;
+            };
+            let mut new_keys = keys.to_string();
+            for c in &columns {
+                new_keys = replace_word(&new_keys, &c.name, &ident(&c.shadow));
+            }
+            if new_keys == keys {
+                continue;
+            }
+            let shadow = shadow_name(n, "__online");
+            let head = head.replacen(
+                &format!(" {} ON ", ident(n)),
+                &format!(" {} ON ", ident(&shadow)),
+                1,
+            );
+            indexes.push((
+                shadow.clone(),
+                super::tail::concurrently(&format!("{head} USING {new_keys}")),
+            ));
+            renames.push(format!(
+                "ALTER INDEX {} RENAME TO {};",
+                QName::new(&table.schema, &shadow).sql(),
+                ident(n)
+            ));
+        }
+        let mut foreign_keys = Vec::new();
+        for (cn, c) in &ft.constraints {
+            if c.kind != "f" || !c.columns.iter().any(|x| names.contains(x)) {
+                continue;
+            }
+            let Some((local, rest)) = c.definition.split_once(" REFERENCES ") else {
+                continue;
+            };
+            let mut local = local.to_string();
+            for rc in &columns {
+                local = replace_word(&local, &rc.name, &ident(&rc.shadow));
+            }
+            let shadow = shadow_name(cn, "__online");
+            let def = format!("{local} REFERENCES {rest}");
+            foreign_keys.push((
+                shadow.clone(),
+                def.trim_end_matches(" NOT VALID").to_string(),
+            ));
+            renames.push(format!(
+                "ALTER TABLE {t} RENAME CONSTRAINT {} TO {};",
+                ident(&shadow),
+                ident(cn)
+            ));
+        }
+
+        let mut swap = Vec::new();
+        swap.extend(view_drops);
+        swap.push(format!("DROP TRIGGER {} ON {t};", ident(&trigger)));
+        for c in &columns {
+            let old = shadow_name(&c.name, "__online_old");
+            let fc = ft.column(&c.name).expect("retyped column");
+            if fc.default.is_some() {
+                swap.push(format!(
+                    "ALTER TABLE {t} ALTER COLUMN {} DROP DEFAULT;",
+                    col(&c.name)
+                ));
+            }
+            swap.push(format!(
+                "ALTER TABLE {t} RENAME COLUMN {} TO {};",
+                col(&c.name),
+                ident(&old)
+            ));
+            swap.push(format!(
+                "ALTER TABLE {t} RENAME COLUMN {} TO {};",
+                ident(&c.shadow),
+                col(&c.name)
+            ));
+            swap.push(format!("ALTER TABLE {t} DROP COLUMN {};", ident(&old)));
+            if let Some(check) = &c.not_null_check {
+                swap.push(format!(
+                    "ALTER TABLE {t} ALTER COLUMN {} SET NOT NULL;",
+                    col(&c.name)
+                ));
+                swap.push(format!("ALTER TABLE {t} DROP CONSTRAINT {};", ident(check)));
+            }
+        }
+        swap.extend(renames);
+        swap.extend(defaults);
+        for c in &columns {
+            let tc = tt.column(&c.name).expect("target column");
+            let target = format!("{t}.{}", col(&c.name));
+            if let Some(comment) = &tc.comment {
+                swap.push(format!(
+                    "COMMENT ON COLUMN {target} IS {};",
+                    literal(comment)
+                ));
+            }
+            for g in &tc.grants {
+                let option = if g.grantable {
+                    " WITH GRANT OPTION"
+                } else {
+                    ""
+                };
+                swap.push(format!(
+                    "GRANT {} ({}) ON TABLE {t} TO {}{option};",
+                    g.privilege,
+                    col(&c.name),
+                    grantee(&g.grantee)
+                ));
+            }
+        }
+        swap.extend(view_creates);
+        swap.push(format!("DROP FUNCTION {}();", function.sql()));
+
+        out.settled_later.insert(table.clone());
+        out.settled_later.extend(views.iter().cloned());
+        out.paths.push(PathChoice {
+            object,
+            change,
+            path: PathKind::Online,
+            how: HOW_ONLINE.into(),
+            why: WHY_ONLINE.into(),
+        });
+        retypes.push(Retype {
+            table,
+            key,
+            key_type,
+            columns,
+            function,
+            trigger,
+            indexes,
+            foreign_keys,
+            swap,
+        });
+    }
+    drop_steps(&mut out.main, &remove);
+    retypes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_word;
+
+    #[test]
+    fn only_whole_identifiers_are_replaced() {
+        assert_eq!(
+            replace_word("btree (user_id, other_user_id, t.user_id)", "user_id", "x"),
+            "btree (x, other_user_id, t.user_id)"
+        );
+        assert_eq!(replace_word("(user_id)", "user_id", "x"), "(x)");
+    }
+}
