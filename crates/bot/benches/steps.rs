@@ -163,7 +163,7 @@ fn main() {
         let db = testkit::db_with("declared", &store::declared_sql()).await;
         let pool = sqlx::postgres::PgPoolOptions::new().max_connections(concurrency as u32 + 4).connect(&db.url).await.unwrap();
         let settings = llm::Settings {
-            api_key: Some(llm::ApiKey::new("bench")),
+            api_key: Some(llm::ApiKey::from("bench")),
             base_url: instant_llm().await,
             // The engine's steps are measured, not the letter checks (one model call each).
             check_letters: false,

@@ -88,50 +88,10 @@ pub fn check_url(raw: &str, origin: &str) -> anyhow::Result<String> {
     }
 }
 
-/// A URL with any password replaced (in the user part and in a `password=` query parameter),
-/// for printing; anything that is not a URL (a directory) is returned as it is.
-pub fn redact(raw: &str) -> String {
-    let Ok(mut url) = url::Url::parse(raw) else {
-        return raw.to_string();
-    };
-    if url.password().is_some() {
-        let _ = url.set_password(Some("***"));
-    }
-    if url.query_pairs().any(|(k, _)| k == "password") {
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if k == "password" {
-                    "***".to_string()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        url.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    url.to_string()
-}
+pub use schema::dburl::redact;
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn redact_hides_the_password_only() {
-        assert_eq!(
-            super::redact("postgres://u:secret@h:5/db"),
-            "postgres://u:***@h:5/db"
-        );
-        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
-    }
-
-    #[test]
-    fn redact_hides_a_password_given_as_a_query_parameter() {
-        let shown = super::redact("postgres://h/db?user=u&password=secret&sslmode=require");
-        assert!(!shown.contains("secret"), "{shown}");
-        assert!(shown.contains("sslmode=require"), "{shown}");
-    }
-
     #[test]
     fn a_mysql_url_is_refused_before_anything_starts() {
         let e = super::check_url("mysql://x", "DATABASE_URL").unwrap_err();

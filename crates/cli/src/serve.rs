@@ -91,7 +91,7 @@ pub async fn run(args: ServeArgs, source: &DbSource) -> anyhow::Result<Outcome> 
         }
     }
     let options = telegram::Options {
-        token,
+        token: token.into(),
         api_url,
         mode,
     };

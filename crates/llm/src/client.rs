@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -84,7 +85,7 @@ impl Client {
             .timeout(self.settings.timeout)
             .json(&body);
         if let Some(key) = &self.settings.api_key {
-            request = request.bearer_auth(key.expose());
+            request = request.bearer_auth(key.expose_secret());
         }
         let result = async {
             let response = request.send().await.map_err(|e| self.transport_error(&e))?;

@@ -3,25 +3,8 @@
 
 use std::time::Duration;
 
-/// The API key; never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    pub fn new(raw: impl Into<String>) -> Self {
-        Self(raw.into())
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiKey(***)")
-    }
-}
+/// The API key: its Debug prints `[REDACTED]`, it has no Display, and it is wiped when dropped.
+pub type ApiKey = secrecy::SecretString;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
@@ -84,7 +67,7 @@ impl Settings {
                 .filter(|v| !v.is_empty())
         };
         let mut s = Self {
-            api_key: get("OPENAI_API_KEY").map(ApiKey::new),
+            api_key: get("OPENAI_API_KEY").map(ApiKey::from),
             ..Self::default()
         };
         if let Some(url) = get("OPENAI_BASE_URL") {

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::{
     free_port, port_in_use, url_with_password, Binaries, ClusterError, ServerUser, DATABASE,
     SUPERUSER,
@@ -25,18 +29,22 @@ pub struct LocalCluster {
 }
 
 /// A server that is up, and whether this call started it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Running {
     pub port: u16,
     pub started_now: bool,
     pub pid: i32,
     /// The superuser's password (None for a cluster made before passwords, which trusts).
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
 }
 
 impl Running {
     pub fn url(&self) -> String {
-        url_with_password(self.port, DATABASE, self.password.as_deref())
+        url_with_password(
+            self.port,
+            DATABASE,
+            self.password.as_ref().map(|p| p.expose_secret()),
+        )
     }
 }
 
@@ -71,11 +79,12 @@ impl LocalCluster {
         self.data_dir.join("password")
     }
 
-    fn password(&self) -> Option<String> {
+    fn password(&self) -> Option<SecretString> {
         std::fs::read_to_string(self.password_file())
             .ok()
             .map(|p| p.trim().to_string())
             .filter(|p| !p.is_empty())
+            .map(SecretString::from)
     }
 
     pub fn binaries(&self) -> &Binaries {
@@ -286,7 +295,10 @@ impl LocalCluster {
                 SUPERUSER,
                 DATABASE,
             ])
-            .env("PGPASSWORD", self.password().unwrap_or_default())
+            .env(
+                "PGPASSWORD",
+                self.password().as_ref().map_or("", |p| p.expose_secret()),
+            )
             .stdin(Stdio::null())
             .output()
             .map_err(|e| ClusterError::io("running createdb", e))?;
@@ -351,9 +363,11 @@ pub(crate) fn is_postgres_process(pid: i32) -> bool {
     if pid <= 0 {
         return false;
     }
-    // SAFETY: signal 0 only checks for existence.
-    let alive = unsafe { libc::kill(pid, 0) } == 0
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    // No signal: only whether the process exists (EPERM: it does, as another account).
+    let alive = matches!(
+        kill(Pid::from_raw(pid), None),
+        Ok(()) | Err(nix::errno::Errno::EPERM)
+    );
     if !alive {
         return false;
     }

@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::sys::prctl::set_pdeathsig;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{getppid, Pid};
+
 use crate::{free_port, url_for, Binaries, ClusterError, ServerUser, SUPERUSER};
 
 /// A running throwaway cluster. [`Ephemeral::stop`] ends it; if the owning process dies first, the
@@ -97,8 +102,7 @@ impl Ephemeral {
 
     /// Immediate shutdown, then removes the cluster's files.
     pub fn stop(&self) {
-        // SAFETY: plain signal to our own child.
-        unsafe { libc::kill(self.pid, libc::SIGQUIT) };
+        let _ = kill(Pid::from_raw(self.pid), Signal::SIGQUIT);
         let deadline = Instant::now() + Duration::from_secs(10);
         while crate::cluster::is_postgres_process(self.pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -142,15 +146,14 @@ fn spawn_server(
         .stdout(log_file)
         .stderr(log_err);
     let parent = std::process::id() as i32;
-    // SAFETY: prctl and getppid are async-signal-safe. This runs after the account switch, which
-    // would otherwise clear the parent-death signal.
+    // SAFETY: prctl and getppid are async-signal-safe, and the errors allocate nothing. This runs
+    // after the account switch, which would otherwise clear the parent-death signal. A parent
+    // already gone: the child fails before exec, so no orphaned server.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                libc::_exit(1);
+            set_pdeathsig(Signal::SIGQUIT)?;
+            if getppid() != Pid::from_raw(parent) {
+                return Err(Errno::ESRCH.into());
             }
             Ok(())
         });
@@ -210,8 +213,7 @@ fn spawn_server(
             return Ok(pid);
         }
         if Instant::now() > deadline {
-            // SAFETY: our own child.
-            unsafe { libc::kill(pid, libc::SIGQUIT) };
+            let _ = kill(Pid::from_raw(pid), Signal::SIGQUIT);
             return Err(ClusterError::NotReady {
                 seconds: 60,
                 log: log.to_path_buf(),

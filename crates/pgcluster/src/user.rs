@@ -1,10 +1,11 @@
 //! Which account the server runs as: the caller's, or an unprivileged one when the caller is root.
 
-use std::ffi::CString;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
+
+use nix::unistd::{geteuid, setgid, setgroups, setuid, Gid, Uid, User};
 
 use crate::ClusterError;
 
@@ -20,8 +21,7 @@ pub enum ServerUser {
 impl ServerUser {
     /// `Current` for a normal user; for root, the `postgres` account, else `nobody`.
     pub fn detect() -> Result<Self, ClusterError> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !geteuid().is_root() {
             return Ok(Self::Current);
         }
         ["postgres", "nobody"]
@@ -37,12 +37,9 @@ impl ServerUser {
             // SAFETY: only async-signal-safe calls between fork and exec.
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::setgroups(0, std::ptr::null()) != 0
-                        || libc::setgid(gid) != 0
-                        || libc::setuid(uid) != 0
-                    {
-                        return Err(std::io::Error::last_os_error());
-                    }
+                    setgroups(&[])?;
+                    setgid(Gid::from_raw(gid))?;
+                    setuid(Uid::from_raw(uid))?;
                     Ok(())
                 });
             }
@@ -98,26 +95,13 @@ impl ServerUser {
 }
 
 fn lookup(name: &str) -> Option<ServerUser> {
-    let cname = CString::new(name).ok()?;
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 4096];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the call; buf outlives it.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            cname.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() || pwd.pw_uid == 0 {
+    let user = User::from_name(name).ok().flatten()?;
+    if user.uid.is_root() {
         return None;
     }
     Some(ServerUser::Switch {
         name: name.to_string(),
-        uid: pwd.pw_uid,
-        gid: pwd.pw_gid,
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
     })
 }

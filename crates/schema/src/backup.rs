@@ -70,29 +70,10 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The URL without its password, and the password (for `PGPASSWORD`).
-fn split_password(url: &str) -> (String, Option<String>) {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let password = u.password().map(percent_decode);
-            let _ = u.set_password(None);
-            (u.to_string(), password)
-        }
-        _ => (url.to_string(), None),
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("p={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
-}
-
 /// A command for a PostgreSQL client tool connecting to `url`, the password in its environment.
 pub(crate) fn tool(name: &str, url: &str) -> Result<(Command, String), SchemaError> {
     let binaries = pgcluster::Binaries::locate().map_err(|e| SchemaError::Backup(e.to_string()))?;
-    let (bare, password) = split_password(url);
+    let (bare, password) = crate::dburl::split_password(url);
     let mut cmd = Command::new(binaries.tool(name));
     if let Some(p) = password {
         cmd.env("PGPASSWORD", p);
@@ -315,29 +296,4 @@ fn verification(manifest: &Manifest) -> String {
     }
     s.push_str("END\n$soprovod_restore_check$;\n");
     s
-}
-
-/// A URL with its password replaced by `***`.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_password_leaves_the_url_for_the_environment() {
-        let (bare, pw) =
-            super::split_password("postgres://bob:s%40cret@db:5432/app?sslmode=require");
-        assert_eq!(bare, "postgres://bob@db:5432/app?sslmode=require");
-        assert_eq!(pw.as_deref(), Some("s@cret"));
-        let (bare, pw) = super::split_password("postgres://bob@db/app");
-        assert_eq!(bare, "postgres://bob@db/app");
-        assert_eq!(pw, None);
-    }
 }

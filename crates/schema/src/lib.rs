@@ -14,6 +14,7 @@ pub mod apply;
 pub mod backup;
 pub mod casts;
 pub mod catalog;
+pub mod dburl;
 pub mod diff;
 pub mod directives;
 pub mod dump;

@@ -6,6 +6,8 @@
 use std::fmt;
 
 use chrono::NaiveDate;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Serialize, Serializer};
 use sqlx::PgExecutor;
 
@@ -31,24 +33,10 @@ impl Hundredths {
         if whole == 0 {
             return None;
         }
-        Some(Self(
-            Self::round_div(i128::from(part) * 10_000, i128::from(whole)) as i64,
-        ))
-    }
-
-    /// `numerator / denominator` rounded half away from zero to an integer.
-    fn round_div(numerator: i128, denominator: i128) -> i128 {
-        let (n, d) = if denominator < 0 {
-            (-numerator, -denominator)
-        } else {
-            (numerator, denominator)
-        };
-        let q = (2 * n.abs() + d) / (2 * d);
-        if n < 0 {
-            -q
-        } else {
-            q
-        }
+        // Exact for any i64 counts: 28 significant digits, and the quotient is rounded once.
+        let pct = (Decimal::from(part) * Decimal::ONE_HUNDRED / Decimal::from(whole))
+            .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+        (pct * Decimal::ONE_HUNDRED).to_i64().map(Self)
     }
 
     /// The value as a float, for consumers that want a number (JSON output).
@@ -359,6 +347,8 @@ mod tests {
         assert_eq!(Hundredths::percent(1, 8), Some(Hundredths(1250)));
         assert_eq!(Hundredths::percent(1, 16), Some(Hundredths(625)));
         assert_eq!(Hundredths::percent(1, 1600), Some(Hundredths(6)));
+        assert_eq!(Hundredths::percent(1, 800), Some(Hundredths(13)));
+        assert_eq!(Hundredths::percent(-1, 800), Some(Hundredths(-13)));
         assert_eq!(Hundredths::percent(1, 0), None);
     }
 

@@ -73,25 +73,14 @@ pub fn extract_text(kind: DocumentKind, bytes: &[u8]) -> Result<String, Document
     Ok(text)
 }
 
-/// UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1251, the usual encoding of
-/// Russian text files that are not UTF-8.
+/// The encoding its BOM names (UTF-8, UTF-16 LE/BE), else UTF-8 when the bytes are valid UTF-8,
+/// else Windows-1251, the usual encoding of Russian text files that are not UTF-8.
 fn decode_plain_text(bytes: &[u8]) -> String {
-    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        return String::from_utf8_lossy(rest).into_owned();
-    }
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        let le = bytes[0] == 0xFF;
-        let units: Vec<u16> = bytes[2..]
-            .chunks_exact(2)
-            .map(|c| {
-                if le {
-                    u16::from_le_bytes([c[0], c[1]])
-                } else {
-                    u16::from_be_bytes([c[0], c[1]])
-                }
-            })
-            .collect();
-        return String::from_utf16_lossy(&units);
+    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        return encoding
+            .decode_without_bom_handling(&bytes[bom_len..])
+            .0
+            .into_owned();
     }
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_string(),
@@ -137,12 +126,20 @@ fn docx_text(bytes: &[u8]) -> Result<String, DocumentError> {
                 "br" | "cr" => out.push('\n'),
                 _ => {}
             },
-            Ok(Event::Text(t)) if in_text => {
-                out.push_str(&unescape_xml(&t.xml10_content()));
-            }
-            Ok(Event::GeneralRef(r)) if in_text => {
-                out.push_str(&unescape_xml(&format!("&{};", &*r)));
-            }
+            // quick-xml reports each `&…;` as a reference of its own, so text has none left.
+            Ok(Event::Text(t)) if in_text => out.push_str(&t.xml10_content()),
+            Ok(Event::GeneralRef(r)) if in_text => match r.resolve_char_ref() {
+                Ok(Some(c)) => out.push(c),
+                _ => match quick_xml::escape::resolve_predefined_entity(&r.xml10_content()) {
+                    Some(s) => out.push_str(s),
+                    // An entity a .docx cannot define: kept as written rather than dropped.
+                    None => {
+                        out.push('&');
+                        out.push_str(&r.xml10_content());
+                        out.push(';');
+                    }
+                },
+            },
             Ok(Event::Eof) => break,
             Ok(_) => {}
             Err(e) => {
@@ -154,42 +151,6 @@ fn docx_text(bytes: &[u8]) -> Result<String, DocumentError> {
         buf.clear();
     }
     Ok(out)
-}
-
-fn unescape_xml(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp..];
-        let Some(semi) = after.find(';') else {
-            out.push_str(after);
-            return out;
-        };
-        let name = &after[1..semi];
-        let decoded = match name {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16)
-                .ok()
-                .and_then(char::from_u32),
-            n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
-            _ => None,
-        };
-        match decoded {
-            Some(c) => out.push(c),
-            None => out.push_str(&after[..=semi]),
-        }
-        rest = &after[semi + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 fn pdf_text(bytes: &[u8]) -> Result<String, DocumentError> {
@@ -294,12 +255,12 @@ mod tests {
         let bytes = docx_with(&[
             "Иван Петров",
             "Rust &amp; PostgreSQL, 5 лет",
-            "Опыт: &lt;бэкенд&gt;",
+            "Опыт: &lt;бэкенд&gt; &quot;ООО&quot; &#1046;&#x416; &apos;A&apos;",
         ]);
         let text = extract_text(DocumentKind::Docx, &bytes).unwrap();
         assert_eq!(
             text,
-            "Иван Петров\nRust & PostgreSQL, 5 лет\nОпыт: <бэкенд>"
+            "Иван Петров\nRust & PostgreSQL, 5 лет\nОпыт: <бэкенд> \"ООО\" ЖЖ 'A'"
         );
     }
 
@@ -316,6 +277,17 @@ mod tests {
             extract_text(DocumentKind::Text, &bom).unwrap(),
             "Резюме\n\nНавыки"
         );
+        for (bom, encode) in [
+            ([0xFF, 0xFE], u16::to_le_bytes as fn(u16) -> [u8; 2]),
+            ([0xFE, 0xFF], u16::to_be_bytes),
+        ] {
+            let mut bytes = bom.to_vec();
+            bytes.extend("Опыт: Rust".encode_utf16().flat_map(encode));
+            assert_eq!(
+                extract_text(DocumentKind::Text, &bytes).unwrap(),
+                "Опыт: Rust"
+            );
+        }
     }
 
     #[test]

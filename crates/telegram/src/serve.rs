@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bot::Engine;
+use secrecy::{ExposeSecret, SecretString};
 use teloxide::payloads::SetMyCommandsSetters;
 use teloxide::requests::Requester;
 use teloxide::types::{BotCommand, Update};
@@ -44,29 +45,19 @@ pub enum Mode {
     /// replicas on one database. With `public_url`, Telegram is told to deliver there.
     Webhook {
         addr: SocketAddr,
-        secret: String,
+        secret: SecretString,
         public_url: Option<reqwest::Url>,
     },
 }
 
-/// What `serve` needs besides the engine.
-#[derive(Clone)]
+/// What `serve` needs besides the engine. Its Debug shows no token or secret (`SecretString`).
+#[derive(Debug, Clone)]
 pub struct Options {
     /// TELEGRAM_BOT_TOKEN; never printed.
-    pub token: String,
+    pub token: SecretString,
     /// TELEGRAM_API_URL (default `https://api.telegram.org`).
     pub api_url: reqwest::Url,
     pub mode: Mode,
-}
-
-impl std::fmt::Debug for Options {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options")
-            .field("token", &"***")
-            .field("api_url", &self.api_url.as_str())
-            .field("mode", &self.mode)
-            .finish()
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,7 +183,7 @@ pub async fn serve_on(
     listener: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let bot = make_bot(&options.token, options.api_url.clone())?;
+    let bot = make_bot(options.token.expose_secret(), options.api_url.clone())?;
     let me = retry::send(bot.get_me())
         .await
         .map_err(|e| ServeError::GetMe(describe(&e)))?;

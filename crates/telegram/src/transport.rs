@@ -16,7 +16,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use subtle::ConstantTimeEq;
 use teloxide::payloads::{GetUpdatesSetters, SetWebhookSetters};
 use teloxide::requests::Requester;
 use teloxide::types::UpdateKind;
@@ -322,7 +324,7 @@ async fn get_updates_raw(
 }
 
 struct Hook {
-    secret: String,
+    secret: SecretString,
     intake: Intake,
 }
 
@@ -332,7 +334,7 @@ pub async fn webhook(
     bot: Bot,
     intake: Intake,
     addr: SocketAddr,
-    secret: String,
+    secret: SecretString,
     public_url: Option<reqwest::Url>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), TransportError> {
@@ -347,14 +349,14 @@ pub async fn webhook_on(
     bot: Bot,
     intake: Intake,
     listener: tokio::net::TcpListener,
-    secret: String,
+    secret: SecretString,
     public_url: Option<reqwest::Url>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), TransportError> {
     if let Some(url) = public_url {
         let set = bot
             .set_webhook(url)
-            .secret_token(secret.clone())
+            .secret_token(secret.expose_secret())
             .allowed_updates(allowed_updates());
         retry::send(set)
             .await
@@ -381,7 +383,7 @@ async fn receive(State(hook): State<Arc<Hook>>, headers: HeaderMap, body: Bytes)
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    if !constant_time_eq(given, hook.secret.as_bytes()) {
+    if !secret_matches(given, &hook.secret) {
         return StatusCode::UNAUTHORIZED;
     }
     let parsed = serde_json::from_slice::<Value>(&body)
@@ -408,15 +410,13 @@ async fn receive(State(hook): State<Arc<Hook>>, headers: HeaderMap, body: Bytes)
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// In constant time, so the time a guess takes says nothing about how much of it was right.
+fn secret_matches(given: &[u8], secret: &SecretString) -> bool {
+    given.ct_eq(secret.expose_secret().as_bytes()).into()
 }
 
 /// A webhook secret as Telegram accepts it: 1–256 characters of `A-Za-z0-9_-`.
-pub fn parse_secret(raw: &str) -> Result<String, SecretError> {
+pub fn parse_secret(raw: &str) -> Result<SecretString, SecretError> {
     let s = raw.trim();
     if s.is_empty()
         || s.len() > 256
@@ -426,7 +426,7 @@ pub fn parse_secret(raw: &str) -> Result<String, SecretError> {
     {
         return Err(SecretError);
     }
-    Ok(s.to_string())
+    Ok(s.into())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -447,8 +447,10 @@ mod tests {
 
     #[test]
     fn secret_comparison_needs_the_exact_token() {
-        assert!(constant_time_eq(b"s3cret", b"s3cret"));
-        assert!(!constant_time_eq(b"s3cret", b"s3creT"));
-        assert!(!constant_time_eq(b"s3cret", b"s3cret-longer"));
+        let secret = SecretString::from("s3cret");
+        assert!(secret_matches(b"s3cret", &secret));
+        assert!(!secret_matches(b"s3creT", &secret));
+        assert!(!secret_matches(b"s3cret-longer", &secret));
+        assert!(!secret_matches(b"", &secret));
     }
 }

@@ -117,7 +117,7 @@ impl Llm {
 
     pub fn settings(&self) -> llm::Settings {
         llm::Settings {
-            api_key: Some(llm::ApiKey::new("sk-test")),
+            api_key: Some(llm::ApiKey::from("sk-test")),
             base_url: self.base_url.clone(),
             model: "main-model".into(),
             fallback_model: Some("fallback-model".into()),

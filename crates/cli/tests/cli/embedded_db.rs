@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{getegid, geteuid, setgid, setgroups, setuid, Gid, Pid, Uid};
+
 /// A data directory whose embedded server is stopped when the test ends, pass or fail.
 struct DataDir {
     dir: tempfile::TempDir,
@@ -60,8 +63,7 @@ fn soprovod_in(data_dir: &Path, args: &[&str]) -> Output {
 }
 
 fn process_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only probes for existence.
-    unsafe { libc::kill(pid, 0) == 0 }
+    kill(Pid::from_raw(pid), None).is_ok()
 }
 
 fn psql(url: &str, sql: &str) -> String {
@@ -131,8 +133,8 @@ fn db_up_recovers_after_the_server_is_killed() {
     let pid = data
         .postmaster_pid()
         .expect("a running server has a pid file");
-    // SAFETY: killing the server we started, as a crash would.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    // Killing the server we started, as a crash would.
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while process_alive(pid) {
         assert!(
@@ -206,8 +208,7 @@ fn the_server_does_not_run_as_root() {
         .unwrap()
         .parse()
         .unwrap();
-    // SAFETY: no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = geteuid().as_raw();
     if me == 0 {
         assert_ne!(uid, 0, "PostgreSQL must run as an unprivileged account");
     } else {
@@ -240,13 +241,11 @@ fn a_missing_postgresql_install_is_a_one_line_error_naming_the_package() {
 fn the_embedded_database_works_for_a_normal_user_too() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    // SAFETY: no preconditions.
-    let as_root = unsafe { libc::geteuid() } == 0;
-    // SAFETY: no preconditions.
+    let as_root = geteuid().is_root();
     let (uid, gid) = if as_root {
         (65534u32, 65534u32)
     } else {
-        unsafe { (libc::geteuid(), libc::getegid()) }
+        (geteuid().as_raw(), getegid().as_raw())
     };
     assert_ne!(uid, 0, "the account under test is unprivileged");
     // The test binary's own directory may be private to root; give nobody a readable copy.
@@ -271,12 +270,9 @@ fn the_embedded_database_works_for_a_normal_user_too() {
             // SAFETY: only async-signal-safe calls between fork and exec.
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::setgroups(0, std::ptr::null()) != 0
-                        || libc::setgid(gid) != 0
-                        || libc::setuid(uid) != 0
-                    {
-                        return Err(std::io::Error::last_os_error());
-                    }
+                    setgroups(&[])?;
+                    setgid(Gid::from_raw(gid))?;
+                    setuid(Uid::from_raw(uid))?;
                     Ok(())
                 });
             }

@@ -58,8 +58,11 @@ async fn serve_answers_start_through_the_configured_api_and_stops_on_sigterm() {
     api.wait_all_confirmed().await;
 
     let pid = child.id().unwrap() as i32;
-    // SAFETY: sending SIGTERM to the child this test started.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
         .expect("serve did not stop")

@@ -9,8 +9,7 @@ mod legacy;
 use std::time::{Duration, Instant};
 
 fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only probes for existence.
-    unsafe { libc::kill(pid, 0) == 0 }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
 /// Runs the probe and returns the server pid and directory it reported.

@@ -46,8 +46,12 @@ impl Serve {
     /// SIGTERM, as an operator stops it: it finishes what it took and exits 0.
     pub async fn stop(mut self) {
         let pid = self.child.id().expect("the process is running") as i32;
-        // SAFETY: signalling the child this harness started and has not reaped.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        // The child this harness started and has not reaped.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("SIGTERM to soprovod serve");
         let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
             .expect("soprovod serve did not stop on SIGTERM")

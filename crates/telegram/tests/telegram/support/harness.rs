@@ -134,7 +134,7 @@ impl World {
 
     fn options(&self, mode: Mode) -> Options {
         Options {
-            token: self.api.token.clone(),
+            token: self.api.token.clone().into(),
             api_url: telegram::serve::api_url(Some(&self.api.url())).unwrap(),
             mode,
         }
