@@ -1,5 +1,6 @@
 //! The chat-completions client: one request per attempt, retries with backoff on 429, 5xx and
-//! timeouts, then one attempt with the fallback model. Every attempt becomes a [`CallRecord`].
+//! timeouts (waiting at least what a 429/503's `Retry-After` asks, up to a bound), then one
+//! attempt with the fallback model. Every attempt becomes a [`CallRecord`].
 
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,31 @@ struct Reply {
     usage: Option<Usage>,
 }
 
+/// One request's outcome, how long it took, and how long the server asked us to wait before the
+/// next one (`Retry-After` on a 429 or 503).
+struct Attempt {
+    result: Result<Reply, LlmError>,
+    elapsed: Duration,
+    retry_after: Option<Duration>,
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3); a date in the past is 0.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
 impl Client {
     pub fn new(settings: Settings) -> Self {
         let http = reqwest::Client::builder()
@@ -59,17 +85,17 @@ impl Client {
         &self.settings
     }
 
-    async fn call(
-        &self,
-        model: &str,
-        system: &str,
-        user: &str,
-        temperature: f64,
-    ) -> (Result<Reply, LlmError>, Duration) {
+    async fn call(&self, model: &str, system: &str, user: &str, temperature: f64) -> Attempt {
         let started = Instant::now();
         let http = match &self.http {
             Ok(http) => http,
-            Err(why) => return (Err(LlmError::ClientSetup(why.clone())), started.elapsed()),
+            Err(why) => {
+                return Attempt {
+                    result: Err(LlmError::ClientSetup(why.clone())),
+                    elapsed: started.elapsed(),
+                    retry_after: None,
+                }
+            }
         };
         let body = json!({
             "model": model,
@@ -87,9 +113,13 @@ impl Client {
         if let Some(key) = &self.settings.api_key {
             request = request.bearer_auth(key.expose_secret());
         }
+        let mut wait = None;
         let result = async {
             let response = request.send().await.map_err(|e| self.transport_error(&e))?;
             let status = response.status();
+            if matches!(status.as_u16(), 429 | 503) {
+                wait = retry_after(response.headers());
+            }
             if !status.is_success() {
                 return Err(LlmError::Status(status.as_u16()));
             }
@@ -114,7 +144,11 @@ impl Client {
             })
         }
         .await;
-        (result, started.elapsed())
+        Attempt {
+            result,
+            elapsed: started.elapsed(),
+            retry_after: wait,
+        }
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> LlmError {
@@ -167,7 +201,9 @@ impl Client {
         tracing::info!(model = %model, problems = found.len(), "letter failed a check; asking once more");
         let (system, _) = prompt::messages(task);
         let again = format!("{user}{}", quality::correction(task, &found));
-        let (result, elapsed) = self.call(model, &system, &again, temperature).await;
+        let Attempt {
+            result, elapsed, ..
+        } = self.call(model, &system, &again, temperature).await;
         let (outcome, usage) = match result {
             Ok(reply) => (clean_letter(&reply.content), reply.usage),
             Err(e) => (Err(e), None),
@@ -201,7 +237,11 @@ impl Client {
         let mut last_error = LlmError::Unreachable;
         for (model, attempts) in models {
             for attempt in 0..attempts {
-                let (result, elapsed) = self.call(&model, &system, &user, temperature).await;
+                let Attempt {
+                    result,
+                    elapsed,
+                    retry_after,
+                } = self.call(&model, &system, &user, temperature).await;
                 let (outcome, usage) = match result {
                     Ok(reply) => (clean_letter(&reply.content), reply.usage),
                     Err(e) => (Err(e), None),
@@ -227,8 +267,18 @@ impl Client {
                         if !retry {
                             break;
                         }
-                        tokio::time::sleep(self.settings.backoff * 2u32.saturating_pow(attempt))
-                            .await;
+                        let backoff = self.settings.backoff * 2u32.saturating_pow(attempt);
+                        let pause = match retry_after {
+                            // Asked to wait longer than the user should: this model is done, the
+                            // fallback (another model, maybe another limit) is tried at once.
+                            Some(asked) if asked > self.settings.max_retry_after => {
+                                tracing::warn!(model = %model, retry_after_secs = asked.as_secs(), "the LLM endpoint asked to wait too long; not retrying this model");
+                                break;
+                            }
+                            Some(asked) => asked.max(backoff),
+                            None => backoff,
+                        };
+                        tokio::time::sleep(pause).await;
                     }
                 }
             }

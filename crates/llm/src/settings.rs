@@ -31,6 +31,9 @@ pub struct Settings {
     pub retries: u32,
     /// First pause before a retry; doubled each time.
     pub backoff: Duration,
+    /// The longest `Retry-After` waited out before a retry; a longer one ends this model's
+    /// retries (the fallback model is tried at once).
+    pub max_retry_after: Duration,
     /// Name stored in `openai_requests.provider`.
     pub provider: String,
     /// Run the objective letter checks on the model's letter and regenerate once when they fail
@@ -48,6 +51,7 @@ impl Default for Settings {
             timeout: Duration::from_secs(60),
             retries: 2,
             backoff: Duration::from_millis(800),
+            max_retry_after: Duration::from_secs(20),
             provider: "openai".into(),
             check_letters: true,
         }

@@ -118,6 +118,54 @@ async fn a_429_is_retried_and_then_succeeds() {
     );
 }
 
+fn models_seen(double: &Double) -> Vec<String> {
+    double
+        .seen()
+        .iter()
+        .map(|(_, b)| b["model"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_retry_after_in_seconds_is_waited_out_before_the_retry() {
+    let double = Double::start(vec![Behaviour::RetryAfter(429, "1".into())]).await;
+    let letter = Writer::from_settings(settings(&double))
+        .write(&task())
+        .await
+        .unwrap();
+    assert_eq!(letter.model, "main-model");
+    assert_eq!(models_seen(&double), ["main-model", "main-model"]);
+    let gap = double.gaps()[0];
+    assert!(gap >= Duration::from_secs(1), "retried after {gap:?}");
+}
+
+#[tokio::test]
+async fn a_retry_after_given_as_an_http_date_is_waited_out() {
+    // Two seconds ahead, cut to whole seconds by the format: at least one second to wait.
+    let at = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
+    let double = Double::start(vec![Behaviour::RetryAfter(503, at)]).await;
+    let letter = Writer::from_settings(settings(&double))
+        .write(&task())
+        .await
+        .unwrap();
+    assert_eq!(letter.model, "main-model");
+    let gap = double.gaps()[0];
+    assert!(gap >= Duration::from_millis(900), "retried after {gap:?}");
+}
+
+#[tokio::test]
+async fn a_retry_after_past_the_bound_moves_to_the_fallback_model_at_once() {
+    let double = Double::start(vec![Behaviour::RetryAfter(429, "3600".into())]).await;
+    let letter = Writer::from_settings(settings(&double))
+        .write(&task())
+        .await
+        .unwrap();
+    assert_eq!(letter.model, "fallback-model");
+    assert_eq!(models_seen(&double), ["main-model", "fallback-model"]);
+    let gap = double.gaps()[0];
+    assert!(gap < Duration::from_secs(5), "waited {gap:?}");
+}
+
 #[tokio::test]
 async fn after_the_retries_the_fallback_model_is_tried_once() {
     let script = vec![

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -15,6 +16,8 @@ use serde_json::{json, Value};
 pub enum Behaviour {
     Letter(String),
     Status(u16),
+    /// The status with a `Retry-After` header of this value.
+    RetryAfter(u16, String),
     Malformed,
     /// Never answers (the client must time out).
     Hang,
@@ -24,6 +27,7 @@ pub enum Behaviour {
 struct Shared {
     script: Mutex<VecDeque<Behaviour>>,
     seen: Mutex<Vec<(Option<String>, Value)>>,
+    arrived: Mutex<Vec<Instant>>,
 }
 
 pub struct Double {
@@ -44,6 +48,7 @@ async fn complete(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     shared.seen.lock().unwrap().push((auth, body));
+    shared.arrived.lock().unwrap().push(Instant::now());
     let next = shared
         .script
         .lock()
@@ -59,6 +64,12 @@ async fn complete(
         }))
         .into_response(),
         Behaviour::Status(code) => (StatusCode::from_u16(code).unwrap(), Json(json!({"error": {"message": "scripted"}}))).into_response(),
+        Behaviour::RetryAfter(code, value) => (
+            StatusCode::from_u16(code).unwrap(),
+            [("retry-after", value)],
+            Json(json!({"error": {"message": "scripted"}})),
+        )
+            .into_response(),
         Behaviour::Malformed => (StatusCode::OK, [("content-type", "application/json")], "{\"choices\": [").into_response(),
         Behaviour::Hang => std::future::pending::<Response>().await,
     }
@@ -69,6 +80,7 @@ impl Double {
         let shared = Arc::new(Shared {
             script: Mutex::new(script.into()),
             seen: Mutex::default(),
+            arrived: Mutex::default(),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(complete))
@@ -80,6 +92,12 @@ impl Double {
             base_url: format!("http://{addr}/v1"),
             shared,
         }
+    }
+
+    /// The pauses between consecutive requests.
+    pub fn gaps(&self) -> Vec<Duration> {
+        let arrived = self.shared.arrived.lock().unwrap();
+        arrived.windows(2).map(|w| w[1] - w[0]).collect()
     }
 
     /// The request bodies seen so far, with their Authorization header.
