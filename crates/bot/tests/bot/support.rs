@@ -128,6 +128,7 @@ impl Llm {
             // These tests count model calls; the letter checks and their one regeneration are
             // tested in the llm crate.
             check_letters: false,
+            ..llm::Settings::default()
         }
     }
 }
