@@ -247,6 +247,13 @@ impl Client {
                     Err(e) => (Err(e), None),
                 };
                 calls.push(self.record(&model, task, elapsed, usage, outcome.as_ref().err()));
+                tracing::info!(
+                    model = %model,
+                    attempt = attempt + 1,
+                    ms = elapsed.as_millis() as u64,
+                    ok = outcome.is_ok(),
+                    "model call finished"
+                );
                 match outcome {
                     Ok(text) => {
                         let text = self

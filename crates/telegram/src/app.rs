@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use bot::{
     Engine, Event, EventId, EventKind, Lang, Media, OutMessage, PreCheckout, Profile, Replies,
     Signal, Step,
@@ -73,8 +75,12 @@ impl App {
     /// Handles one update and records the outcome in the inbox. Never panics on input.
     pub async fn handle_and_settle(&self, update: Update) {
         let id = UpdateId::new(i64::from(update.id.0));
-        let outcome = self.handle(update).await;
-        self.settle(id, outcome).await;
+        async {
+            let outcome = self.handle(update).await;
+            self.settle(id, outcome).await;
+        }
+        .instrument(crate::transport::update_span(id))
+        .await
     }
 
     /// Records in the inbox that the update is done (or to be retried).
@@ -340,6 +346,7 @@ impl App {
             }
             retry::send(req).await?;
         }
+        tracing::info!(parts = last + 1, "message sent");
         Ok(())
     }
 

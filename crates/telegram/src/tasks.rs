@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 /// A set of running tasks; cheap to clone.
 #[derive(Clone, Default)]
@@ -31,14 +32,18 @@ impl Drop for Finished {
 }
 
 impl Tasks {
-    /// Runs `fut` as a counted task.
+    /// Runs `fut` as a counted task, in the caller's span (a generation's log lines still name
+    /// the update and the user it is for).
     pub fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
         self.inner.running.fetch_add(1, Ordering::SeqCst);
         let done = Finished(self.inner.clone());
-        tokio::spawn(async move {
-            let _done = done;
-            fut.await;
-        });
+        tokio::spawn(
+            async move {
+                let _done = done;
+                fut.await;
+            }
+            .instrument(tracing::Span::current()),
+        );
     }
 
     pub fn running(&self) -> usize {

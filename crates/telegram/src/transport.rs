@@ -70,6 +70,13 @@ impl LaneKey {
     }
 }
 
+/// The span that follows one update from the inbox through the engine, the model and the
+/// replies sent: its Telegram update id, and the internal user id (`user`) the engine records
+/// once it has resolved the sender. Never any text of the user's.
+pub fn update_span(id: UpdateId) -> tracing::Span {
+    tracing::info_span!("update", update_id = id.get(), user = tracing::field::Empty)
+}
+
 /// The update lanes of a running bot.
 pub type UpdateLanes = Lanes<LaneKey, Update>;
 
@@ -119,8 +126,13 @@ impl Intake {
         let new = delivery::record_updates(&mut conn, self.owner, &incoming).await?;
         drop(conn);
         for (_, update) in updates {
-            if new.contains(&UpdateId::new(i64::from(update.id.0))) {
+            let id = UpdateId::new(i64::from(update.id.0));
+            let _span = update_span(id).entered();
+            if new.contains(&id) {
+                tracing::info!("update recorded in the inbox");
                 self.queue(update);
+            } else {
+                tracing::info!("update recorded before; not queued again");
             }
         }
         Ok(())

@@ -212,6 +212,10 @@ impl Engine {
             return Ok(Step::Done(r));
         }
         let user = users::upsert(&mut tx, &event.from, now).await?;
+        // The transport's span for this event declares `user` (the internal id, never the
+        // Telegram id or a name); every later line of the event, the model call and the replies
+        // sent carries it.
+        tracing::Span::current().record("user", tracing::field::display(user.id));
         let conv = conversation::lock(&mut tx, user.id).await?;
         let before = conv.clone();
         let mut t = Turn {
@@ -255,7 +259,7 @@ impl Engine {
             .keep_replies(&mut tx, &event.id, t.user.id, &mut t.out)
             .await?;
         tx.commit().await?;
-        tracing::debug!(user = %t.user.id, state = t.conv.state.as_str(), "event handled");
+        tracing::info!(state = t.conv.state.as_str(), "event handled");
         Ok(match t.job {
             Some(job) => Step::Generating(Pending {
                 progress: t.out,
