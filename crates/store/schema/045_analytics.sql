@@ -2,8 +2,8 @@
 -- few hundred counter rows instead of joining every user to their sessions and subscriptions.
 --
 -- They are not a cache: triggers on users, letter_sessions, subscriptions and acquisition_channels
--- bring them up to date inside the writing transaction (any write path, FK cascades included), so a
--- reader never sees them out of step with the base tables. What depends on the clock (premium
+-- bring them up to date when the writing transaction commits (any write path, FK cascades included;
+-- see 056_analytics_commit.sql), so a reader never sees them out of step with the base tables. What depends on the clock (premium
 -- expiry, users whose created_at is still in the future, the 12-month window) is left to the view.
 --
 -- A database that already had users when these tables were added (a migration) has no row in
@@ -154,11 +154,11 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_refresh_users(ARRAY(SELECT n.id FROM new_rows n));
+        PERFORM analytics_defer('cohort', ARRAY(SELECT n.id FROM new_rows n));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_users(ARRAY(SELECT o.id FROM old_rows o));
+        PERFORM analytics_defer('cohort', ARRAY(SELECT o.id FROM old_rows o));
     ELSE
-        PERFORM analytics_refresh_users(ARRAY(
+        PERFORM analytics_defer('cohort', ARRAY(
             SELECT d.id FROM ((SELECT o.id, o.created_at, o.is_test FROM old_rows o
                                EXCEPT SELECT n.id, n.created_at, n.is_test FROM new_rows n)
                               UNION
@@ -176,14 +176,14 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_refresh_users(ARRAY(
+        PERFORM analytics_defer('cohort', ARRAY(
             SELECT DISTINCT n.user_id FROM new_rows n WHERE n.status = 'completed'));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_users(ARRAY(
+        PERFORM analytics_defer('cohort', ARRAY(
             SELECT DISTINCT o.user_id FROM old_rows o
             WHERE o.status = 'completed' AND EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)));
     ELSE
-        PERFORM analytics_refresh_users(ARRAY(
+        PERFORM analytics_defer('cohort', ARRAY(
             SELECT DISTINCT d.user_id
             FROM ((SELECT o.id, o.user_id, o.created_at FROM old_rows o WHERE o.status = 'completed'
                    EXCEPT SELECT n.id, n.user_id, n.created_at FROM new_rows n WHERE n.status = 'completed')
@@ -201,15 +201,15 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_refresh_users(ARRAY(
+        PERFORM analytics_defer('cohort', ARRAY(
             SELECT DISTINCT n.user_id FROM new_rows n WHERE n.plan_type = 'premium' AND n.status = 'active'));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_users(ARRAY(
+        PERFORM analytics_defer('cohort', ARRAY(
             SELECT DISTINCT o.user_id FROM old_rows o
             WHERE o.plan_type = 'premium' AND o.status = 'active'
               AND EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)));
     ELSE
-        PERFORM analytics_refresh_users(ARRAY(
+        PERFORM analytics_defer('cohort', ARRAY(
             SELECT DISTINCT d.user_id
             FROM ((SELECT o.id, o.user_id, o.period_end FROM old_rows o
                    WHERE o.plan_type = 'premium' AND o.status = 'active'
@@ -231,13 +231,13 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_refresh_users(ARRAY(SELECT DISTINCT n.user_id FROM new_rows n));
+        PERFORM analytics_defer('cohort', ARRAY(SELECT DISTINCT n.user_id FROM new_rows n));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_users(ARRAY(
+        PERFORM analytics_defer('cohort', ARRAY(
             SELECT DISTINCT o.user_id FROM old_rows o
             WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)));
     ELSE
-        PERFORM analytics_refresh_users(ARRAY(
+        PERFORM analytics_defer('cohort', ARRAY(
             SELECT DISTINCT d.user_id
             FROM ((SELECT o.id, o.user_id, o.utm_source, o.referral_user_id IS NULL AS no_referral FROM old_rows o
                    EXCEPT SELECT n.id, n.user_id, n.utm_source, n.referral_user_id IS NULL FROM new_rows n)

@@ -131,13 +131,13 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_refresh_active_months(ARRAY(
+        PERFORM analytics_defer('retention', ARRAY(
             SELECT DISTINCT n.user_id FROM new_rows n WHERE n.status = 'completed'));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_active_months(ARRAY(
+        PERFORM analytics_defer('retention', ARRAY(
             SELECT DISTINCT o.user_id FROM old_rows o WHERE o.status = 'completed'));
     ELSE
-        PERFORM analytics_refresh_active_months(ARRAY(
+        PERFORM analytics_defer('retention', ARRAY(
             SELECT DISTINCT d.user_id
             FROM ((SELECT o.id, o.user_id, date_trunc('month', o.created_at AT TIME ZONE 'UTC') AS month
                    FROM old_rows o WHERE o.status = 'completed'
@@ -160,9 +160,9 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_active_months(ARRAY(SELECT o.id FROM old_rows o));
+        PERFORM analytics_defer('retention', ARRAY(SELECT o.id FROM old_rows o));
     ELSE
-        PERFORM analytics_refresh_active_months(ARRAY(
+        PERFORM analytics_defer('retention', ARRAY(
             SELECT d.id
             FROM ((SELECT o.id, date_trunc('month', o.created_at AT TIME ZONE 'UTC') AS month, o.is_test
                    FROM old_rows o

@@ -356,11 +356,11 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_refresh_funnel(ARRAY(SELECT DISTINCT n.user_id FROM new_rows n));
+        PERFORM analytics_defer('funnel', ARRAY(SELECT DISTINCT n.user_id FROM new_rows n));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_funnel(ARRAY(SELECT DISTINCT o.user_id FROM old_rows o));
+        PERFORM analytics_defer('funnel', ARRAY(SELECT DISTINCT o.user_id FROM old_rows o));
     ELSE
-        PERFORM analytics_refresh_funnel(ARRAY(
+        PERFORM analytics_defer('funnel', ARRAY(
             SELECT o.user_id FROM old_rows o UNION SELECT n.user_id FROM new_rows n));
     END IF;
     RETURN NULL;
@@ -373,15 +373,15 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_refresh_funnel(ARRAY(
+        PERFORM analytics_defer('funnel', ARRAY(
             SELECT DISTINCT n.user_id FROM new_rows n
             WHERE n.event_type IN ('vacancy_sent', 'resume_sent', 'invoice_sent') AND n.user_id IS NOT NULL));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_funnel(ARRAY(
+        PERFORM analytics_defer('funnel', ARRAY(
             SELECT DISTINCT o.user_id FROM old_rows o
             WHERE o.event_type IN ('vacancy_sent', 'resume_sent', 'invoice_sent') AND o.user_id IS NOT NULL));
     ELSE
-        PERFORM analytics_refresh_funnel(ARRAY(
+        PERFORM analytics_defer('funnel', ARRAY(
             SELECT d.user_id
             FROM ((SELECT o.id, o.user_id, o.event_type FROM old_rows o
                    EXCEPT SELECT n.id, n.user_id, n.event_type FROM new_rows n)
@@ -401,11 +401,11 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_refresh_funnel(ARRAY(SELECT DISTINCT n.user_id FROM new_rows n));
+        PERFORM analytics_defer('funnel', ARRAY(SELECT DISTINCT n.user_id FROM new_rows n));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_funnel(ARRAY(SELECT DISTINCT o.user_id FROM old_rows o));
+        PERFORM analytics_defer('funnel', ARRAY(SELECT DISTINCT o.user_id FROM old_rows o));
     ELSE
-        PERFORM analytics_refresh_funnel(ARRAY(
+        PERFORM analytics_defer('funnel', ARRAY(
             SELECT d.user_id
             FROM ((SELECT o.id, o.user_id, o.status = 'completed' AS completed,
                           o.job_description IS NULL AS no_vacancy, o.resume_text IS NULL AS no_resume
@@ -432,11 +432,11 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_refresh_funnel(ARRAY(SELECT n.id FROM new_rows n));
+        PERFORM analytics_defer('funnel', ARRAY(SELECT n.id FROM new_rows n));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_refresh_funnel(ARRAY(SELECT o.id FROM old_rows o));
+        PERFORM analytics_defer('funnel', ARRAY(SELECT o.id FROM old_rows o));
     ELSE
-        PERFORM analytics_refresh_funnel(ARRAY(
+        PERFORM analytics_defer('funnel', ARRAY(
             SELECT d.id FROM ((SELECT o.id, o.created_at, o.is_test FROM old_rows o
                                EXCEPT SELECT n.id, n.created_at, n.is_test FROM new_rows n)
                               UNION

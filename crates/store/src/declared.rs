@@ -26,6 +26,7 @@ const FILES: &[SqlFile] = schema_files![
     "046_analytics_retention.sql",
     "050_views.sql",
     "055_funnel.sql",
+    "056_analytics_commit.sql",
     "070_conversation.sql",
     "075_delivery.sql",
 ];

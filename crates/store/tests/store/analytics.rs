@@ -1041,6 +1041,12 @@ async fn the_summaries_stay_exact_through_updates_deletes_and_cascades() {
             .push(session("completed", now - Duration::hours(1)));
         let i = extra.add(p);
         insert_person(&mut tx, &mut extra, i).await;
+        // The summaries follow at commit; a transaction that reads them after its own writes
+        // asks for the flush now.
+        sqlx::query("SET CONSTRAINTS analytics_flush_at_commit IMMEDIATE")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
         assert_summaries_exact(&mut tx, &extra, "inside the transaction").await;
         tx.rollback().await.unwrap();
     }
@@ -1154,9 +1160,10 @@ async fn concurrent_letters_of_one_user_both_count_for_the_first_generation() {
     .unwrap();
     let user: UserId = raw;
 
-    // A writes the earlier letter and holds its transaction open; B writes a later one and must
-    // wait for A's lock on the user's facts, then see A's letter too (else B would record its own
-    // later letter as the first, and count the user as activated a second time).
+    // A writes the earlier letter and holds its transaction open; B writes a later one and
+    // commits first, then A commits. Whichever order the commits' refreshes run in, the first
+    // generation must be A's and the user counted as activated once (B's refresh saw only its own
+    // letter; A's, at its commit, must correct the facts and the counters, not add to them).
     let mut tx_a = a.begin().await.unwrap();
     sqlx::query(
         "INSERT INTO letter_sessions (user_id, status, created_at) VALUES ($1, 'completed', $2)",
@@ -1166,34 +1173,17 @@ async fn concurrent_letters_of_one_user_both_count_for_the_first_generation() {
     .execute(&mut *tx_a)
     .await
     .unwrap();
-    let b_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut b)
-        .await
-        .unwrap();
     let later = created + Duration::days(2);
-    let writer_b = tokio::spawn(async move {
-        sqlx::query("INSERT INTO letter_sessions (user_id, status, created_at) VALUES ($1, 'completed', $2)")
-            .bind(user.get())
-            .bind(later)
-            .execute(&mut b)
-            .await
-            .unwrap();
-        b
-    });
-    let mut observer = db.connect().await;
-    loop {
-        let waiting: bool = sqlx::query_scalar("SELECT coalesce((SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1), false)")
-            .bind(b_pid)
-            .fetch_one(&mut observer)
-            .await
-            .unwrap();
-        if waiting {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    sqlx::query(
+        "INSERT INTO letter_sessions (user_id, status, created_at) VALUES ($1, 'completed', $2)",
+    )
+    .bind(user.get())
+    .bind(later)
+    .execute(&mut b)
+    .await
+    .unwrap();
     tx_a.commit().await.unwrap();
-    writer_b.await.unwrap();
+    let mut observer = db.connect().await;
     let (first, activated, seconds): (Option<DateTime<Utc>>, i64, String) = sqlx::query_as(
         "SELECT f.first_completed_at, c.activated, c.days_to_first_seconds::text
          FROM analytics_user_facts f JOIN analytics_cohort_counts c USING (cohort_month, channel)

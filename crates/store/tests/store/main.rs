@@ -4,4 +4,5 @@ mod analytics;
 mod contract;
 mod conversation;
 mod funnel;
+mod locks;
 mod quota;
