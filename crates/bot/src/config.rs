@@ -1,4 +1,5 @@
-//! The engine's settings from the environment (names of cli.md), parsed into typed values.
+//! The engine's settings (variables of cli.md), parsed into typed values from whatever lookup
+//! the caller gives: the crate never reads the process environment itself.
 
 use domain::{QuotaRules, TelegramUserId};
 
@@ -55,11 +56,8 @@ fn positive(name: &'static str, raw: String) -> Result<u32, ConfigError> {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|n| std::env::var(n).ok())
-    }
-
-    /// Reads the variables through `get`, so tests need not touch the process environment.
+    /// Reads the variables through `get` (the cli passes the environment it read once at
+    /// startup; tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |n: &str| {
             get(n)

@@ -11,6 +11,7 @@ use domain::TelegramUserId;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::dbsource::DbSource;
+use crate::settings::Settings;
 use crate::Outcome;
 
 /// Talk to the bot in the terminal (same engine and database as `serve`).
@@ -215,10 +216,9 @@ fn quit_note(en: bool, embedded: bool) -> String {
     }
 }
 
-pub async fn run(args: ChatArgs, source: &DbSource) -> anyhow::Result<Outcome> {
+pub async fn run(args: ChatArgs, source: &DbSource, settings: Settings) -> anyhow::Result<Outcome> {
     let telegram_id = TelegramUserId::parse(args.user_id).context("--user-id")?;
-    let config = bot::Config::from_env().context("reading the bot configuration")?;
-    let settings = llm::Settings::from_env().context("reading the LLM configuration")?;
+    let (config, settings) = (settings.bot, settings.llm);
     let url = source.ensure_url().await?;
     let embedded = matches!(source, DbSource::Embedded(_));
     let pool = store::connect(&url, 4)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -188,12 +188,18 @@ pub struct VerifyArgs {
     format: String,
 }
 
-pub async fn run(cmd: DbCommand, source: &DbSource) -> anyhow::Result<Outcome> {
+/// `data_dir` is SOPROVOD_DATA_DIR: backups go to its `backups/` unless `--backup-dir` says.
+pub async fn run(cmd: DbCommand, source: &DbSource, data_dir: &Path) -> anyhow::Result<Outcome> {
     match cmd {
         DbCommand::Up(args) => up(source, args).await,
         DbCommand::Down => down(source).await,
         DbCommand::Plan(args) => plan(source, args).await,
-        DbCommand::Apply(args) => apply(source, args).await,
+        DbCommand::Apply(mut args) => {
+            args.hazards
+                .backup_dir
+                .get_or_insert_with(|| data_dir.join("backups"));
+            apply(source, args).await
+        }
         DbCommand::Diff(args) => diff(args).await,
         DbCommand::Verify(args) => verify(source, args).await,
         DbCommand::Restore(args) => restore(source, args).await,
@@ -378,7 +384,7 @@ async fn run_plan(
         let dir = hazards
             .backup_dir
             .clone()
-            .unwrap_or_else(|| dbsource::data_dir().join("backups"));
+            .context("no backup directory (db::run sets the default)")?;
         let started = std::time::Instant::now();
         let backup = schema::backup_database(url, &dir)
             .await
@@ -499,7 +505,7 @@ async fn run_online(
         let dir = hazards
             .backup_dir
             .clone()
-            .unwrap_or_else(|| dbsource::data_dir().join("backups"));
+            .context("no backup directory (db::run sets the default)")?;
         let backup = schema::backup_database(url, &dir)
             .await
             .context("backing up the database (use --no-backup to skip)")?;

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use pgcluster::LocalCluster;
 
+use crate::settings::Settings;
+
 /// The database a command works on.
 #[derive(Debug, Clone)]
 pub enum DbSource {
@@ -17,16 +19,14 @@ pub enum DbSource {
 impl DbSource {
     /// Where the database is; a URL that is not a PostgreSQL one is refused here, before
     /// anything starts.
-    pub fn resolve(flag: Option<&str>) -> anyhow::Result<Self> {
+    pub fn resolve(flag: Option<&str>, settings: &Settings) -> anyhow::Result<Self> {
         if let Some(url) = flag.filter(|u| !u.is_empty()) {
             return Ok(Self::Url(check_url(url, "--database-url")?));
         }
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            if !url.is_empty() {
-                return Ok(Self::Url(check_url(&url, "DATABASE_URL")?));
-            }
-        }
-        Ok(Self::Embedded(data_dir()))
+        Ok(match &settings.database_url {
+            Some(url) => Self::Url(url.clone()),
+            None => Self::Embedded(settings.data_dir.clone()),
+        })
     }
 
     /// The URL to connect to, starting the embedded database first if that is the source.
@@ -36,14 +36,6 @@ impl DbSource {
             Self::Embedded(dir) => Ok(start_embedded(dir.clone()).await?.1),
         }
     }
-}
-
-/// `$SOPROVOD_DATA_DIR`, default `./.soprovod`.
-pub fn data_dir() -> PathBuf {
-    std::env::var_os("SOPROVOD_DATA_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(".soprovod"))
 }
 
 /// Starts (or finds running) the embedded cluster; returns whether this call started it, and its URL.

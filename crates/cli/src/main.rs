@@ -7,6 +7,7 @@ mod dbsource;
 mod report;
 mod report_html;
 mod serve;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -51,8 +52,16 @@ pub enum Outcome {
 fn main() -> ExitCode {
     // A .env file in the working directory may carry DATABASE_URL and friends.
     let _ = dotenvy::dotenv();
-    init_logging();
     let cli = Cli::parse();
+    // The one read of the environment; a bad value stops here, before anything starts.
+    let settings = match settings::Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}", report::render(&e));
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(settings.log.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,7 +72,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, settings)) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Refused) => ExitCode::from(1),
         Err(e) => {
@@ -73,19 +82,22 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let source = dbsource::DbSource::resolve(cli.database_url.as_deref())?;
+async fn run(cli: Cli, settings: settings::Settings) -> anyhow::Result<Outcome> {
+    let source = dbsource::DbSource::resolve(cli.database_url.as_deref(), &settings)?;
     match cli.command {
-        Command::Db(cmd) => db::run(cmd, &source).await,
-        Command::Chat(args) => chat::run(args, &source).await,
-        Command::Serve(args) => serve::run(args, &source).await,
+        Command::Db(cmd) => db::run(cmd, &source, &settings.data_dir).await,
+        Command::Chat(args) => chat::run(args, &source, settings).await,
+        Command::Serve(args) => serve::run(args, &source, settings).await,
         Command::Analytics(cmd) => analytics::run(cmd, &source).await,
     }
 }
 
-fn init_logging() {
+/// Logs to stderr, filtered by SOPROVOD_LOG (tracing's `EnvFilter` syntax; default `warn`).
+fn init_logging(filter: Option<&str>) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("SOPROVOD_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = filter
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

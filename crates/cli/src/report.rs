@@ -29,6 +29,12 @@ fn chain(error: &anyhow::Error) -> String {
 /// What to do about the most common causes, found anywhere in the chain.
 fn hint(error: &anyhow::Error) -> Option<&'static str> {
     for cause in error.chain() {
+        if cause.is::<crate::settings::SettingError>()
+            || cause.is::<llm::SettingsError>()
+            || cause.is::<bot::ConfigError>()
+        {
+            return Some("fix that variable (in the environment or .env) or unset it for its default; README.md, \"Configuration\", lists them");
+        }
         if let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() {
             if let Some(h) = db.code().as_deref().and_then(hint_for_sqlstate) {
                 return Some(h);

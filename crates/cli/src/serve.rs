@@ -7,6 +7,7 @@ use anyhow::Context;
 use bot::Engine;
 
 use crate::dbsource::DbSource;
+use crate::settings::Settings;
 use crate::Outcome;
 
 /// Database connections of one bot process: enough for the parallel updates, each of which
@@ -29,31 +30,30 @@ pub struct ServeArgs {
 
     /// With --webhook: the public HTTPS URL Telegram should deliver to; the bot registers it
     /// with setWebhook and the secret at start. Without it, register the webhook yourself.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "TELEGRAM_WEBHOOK_URL",
-        requires = "webhook"
-    )]
+    /// TELEGRAM_WEBHOOK_URL is used when the flag is not given.
+    #[arg(long, value_name = "URL", requires = "webhook")]
     webhook_url: Option<String>,
 }
 
-pub async fn run(args: ServeArgs, source: &DbSource) -> anyhow::Result<Outcome> {
-    let token = std::env::var("TELEGRAM_BOT_TOKEN")
-        .ok()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
+pub async fn run(
+    args: ServeArgs,
+    source: &DbSource,
+    settings: Settings,
+) -> anyhow::Result<Outcome> {
+    let tg = settings.telegram;
+    let token = tg
+        .token
         .context("TELEGRAM_BOT_TOKEN is not set (the token @BotFather gave the bot)")?;
-    let api_url = telegram::serve::api_url(std::env::var("TELEGRAM_API_URL").ok().as_deref())?;
+    let api_url = tg.api_url;
     let mode = match args.webhook {
         None => telegram::Mode::Polling,
         Some(addr) => {
-            let secret = std::env::var("TELEGRAM_WEBHOOK_SECRET")
-                .ok()
+            let secret = tg
+                .webhook_secret
                 .context("--webhook needs TELEGRAM_WEBHOOK_SECRET (the secret token Telegram sends with each update)")?;
-            let secret = telegram::transport::parse_secret(&secret)?;
             let public_url = match args
                 .webhook_url
+                .or(tg.webhook_url)
                 .as_deref()
                 .map(str::trim)
                 .filter(|u| !u.is_empty())
@@ -68,14 +68,13 @@ pub async fn run(args: ServeArgs, source: &DbSource) -> anyhow::Result<Outcome> 
             }
         }
     };
-    let config = bot::Config::from_env().context("reading the bot configuration")?;
-    let settings = llm::Settings::from_env().context("reading the LLM configuration")?;
+    let (config, llm_settings) = (settings.bot, settings.llm);
     let url = source.ensure_url().await?;
     let pool = store::connect(&url, POOL_SIZE)
         .await
         .context("connecting to the database")?;
     crate::dbsource::ensure_product_schema(&pool).await?;
-    let writer = llm::Writer::from_settings(settings);
+    let writer = llm::Writer::from_settings(llm_settings);
     if writer.is_offline() {
         eprintln!(
             "OPENAI_API_KEY is not set: letters come from the offline composer, labelled as drafts"
@@ -91,7 +90,7 @@ pub async fn run(args: ServeArgs, source: &DbSource) -> anyhow::Result<Outcome> 
         }
     }
     let options = telegram::Options {
-        token: token.into(),
+        token,
         api_url,
         mode,
     };

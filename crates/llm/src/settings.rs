@@ -1,5 +1,6 @@
-//! LLM settings from the environment (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL,
-//! OPENAI_FALLBACK_MODEL, OPENAI_TIMEOUT_SECS).
+//! LLM settings from the variables OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL,
+//! OPENAI_FALLBACK_MODEL, OPENAI_TIMEOUT_SECS, OPENAI_CHECK_LETTERS, looked up through whatever
+//! the caller gives (the crate never reads the process environment itself).
 
 use std::time::Duration;
 
@@ -59,11 +60,8 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the variables through `get`, so tests need not touch the process environment.
+    /// Reads the variables through `get` (the cli passes the environment it read once at
+    /// startup; tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |n: &str| {
             get(n)

@@ -121,3 +121,33 @@ async fn analytics_on_a_database_without_the_schema_says_to_run_db_apply() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bad_setting_in_the_environment_is_named_with_a_hint_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_soprovod"))
+        .args(["db", "up"])
+        .env("SOPROVOD_DATA_DIR", dir.path())
+        .env_remove("DATABASE_URL")
+        .env("OPENAI_TIMEOUT_SECS", "soon")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: OPENAI_TIMEOUT_SECS must be"),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("hint: fix that variable")),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("pg").exists(),
+        "no cluster may be created before the settings are read"
+    );
+}
