@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{PgConnection, Row};
 
-use super::{extras, grants_expr, not_ext_member, parse_grants, qname, Rels, USER_NS};
+use super::{
+    comment_join, extras, grants_expr, not_ext_member, parse_grants, qname, Rels, USER_NS,
+};
 use crate::model::*;
 use crate::SchemaError;
 
@@ -19,10 +21,12 @@ pub(super) async fn relations(conn: &mut PgConnection, m: &mut Model) -> Result<
                 CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partbound,
                 CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS viewdef,
                 pg_catalog.pg_get_userbyid(c.relowner) AS owner,
-                pg_catalog.obj_description(c.oid, 'pg_class') AS comment,
+                ds.description AS comment,
                 {grants} AS grants
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         {comments}
          WHERE {USER_NS} AND {ext} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
+        comments = comment_join("pg_class", "c.oid", "0"),
         grants = grants_expr("c.relacl", "r", "c.relowner"),
         ext = not_ext_member("pg_class", "c.oid"),
     );
@@ -129,7 +133,7 @@ pub(super) async fn columns(
                   (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
                    FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
                    WHERE co.oid = a.attcollation) END AS collation,
-                pg_catalog.col_description(a.attrelid, a.attnum) AS comment,
+                ds.description AS comment,
                 CASE WHEN a.attacl IS NULL THEN '{{}}'::text[] ELSE {grants} END AS grants
          FROM pg_catalog.pg_attribute a
          JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
@@ -137,9 +141,11 @@ pub(super) async fn columns(
          JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
          JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
          LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         {comments}
          WHERE {USER_NS} AND c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped
          ORDER BY a.attrelid, a.attnum",
         grants = grants_expr("a.attacl", "c", "c.relowner"),
+        comments = comment_join("pg_class", "a.attrelid", "a.attnum"),
     );
     for row in sqlx::query(&sql).fetch_all(&mut *conn).await? {
         let Some(rel) = rels.get(&row.try_get::<i64, _>("rel")?) else {
