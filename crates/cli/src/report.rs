@@ -35,6 +35,12 @@ fn hint(error: &anyhow::Error) -> Option<&'static str> {
         {
             return Some("fix that variable (in the environment or .env) or unset it for its default; README.md, \"Configuration\", lists them");
         }
+        if let Some(schema::SchemaError::ScratchDb(e)) = cause.downcast_ref::<schema::SchemaError>()
+        {
+            if sqlstate(e).as_deref() == Some("42501") {
+                return Some(NO_CREATEDB);
+            }
+        }
         if let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() {
             if let Some(h) = db.code().as_deref().and_then(hint_for_sqlstate) {
                 return Some(h);
@@ -63,6 +69,16 @@ fn hint(error: &anyhow::Error) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// Loading SQL files needs a scratch database; a role without CREATEDB cannot make one.
+const NO_CREATEDB: &str = "loading a target of .sql files (the declared schema too) needs a scratch database on that server: give the role CREATEDB (ALTER ROLE <name> CREATEDB), connect as one that has it, or compare with a live database (--target postgres://…)";
+
+fn sqlstate(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    }
 }
 
 fn hint_for_io(kind: std::io::ErrorKind) -> Option<&'static str> {

@@ -55,6 +55,9 @@ pub enum SchemaError {
         line: Option<usize>,
         source: sqlx::Error,
     },
+    /// The server refused the scratch database a SQL target is loaded into (no CREATEDB, say).
+    #[error("creating a scratch database to load the target into: {0}")]
+    ScratchDb(#[source] sqlx::Error),
     #[error("reading the target directory {path}: {source}")]
     TargetDir {
         path: String,

@@ -120,7 +120,8 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
         ident(&name)
     ))
     .execute(&mut admin)
-    .await?;
+    .await
+    .map_err(SchemaError::ScratchDb)?;
     let result = async {
         let mut conn = connect(&with_database(server_url, &name)?).await?;
         let mut loaded = Ok(());

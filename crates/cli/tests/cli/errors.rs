@@ -151,3 +151,94 @@ fn a_bad_setting_in_the_environment_is_named_with_a_hint_before_anything_starts(
         "no cluster may be created before the settings are read"
     );
 }
+
+/// `url` with its user (and database, when given) replaced.
+fn as_user(url: &str, user: &str, database: Option<&str>) -> String {
+    let mut url = url::Url::parse(url).unwrap();
+    url.set_username(user).unwrap();
+    if let Some(db) = database {
+        url.set_path(&format!("/{db}"));
+    }
+    url.to_string()
+}
+
+/// A login role without CREATEDB or any grant, unique to this test process.
+async fn plain_role(db: &testkit::TestDb, tag: &str) -> String {
+    let role = format!("plain_{tag}_{}", std::process::id());
+    sqlx::raw_sql(&format!("CREATE ROLE {role} LOGIN NOCREATEDB"))
+        .execute(&db.pool().await)
+        .await
+        .unwrap();
+    role
+}
+
+/// The `hint:` line, checked to be the second and last line after one `error:` line.
+fn hint_of(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(out));
+    let err = stderr(out);
+    let lines: Vec<&str> = err.trim().lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    lines[1]
+        .strip_prefix("hint: ")
+        .unwrap_or_else(|| panic!("no hint: {err}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_database_that_does_not_exist_gets_a_hint_to_create_it() {
+    let db = testkit::empty_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = as_user(&db.url, "soprovod", Some("no_such_database_here"));
+    let out = soprovod(dir.path(), &["db", "verify"], Some(&url));
+    let hint = hint_of(&out);
+    assert!(
+        hint.contains("does not exist") && hint.contains("createdb"),
+        "{hint}"
+    );
+}
+
+#[tokio::test]
+async fn a_user_the_server_does_not_accept_gets_a_hint_about_the_credentials() {
+    let db = testkit::empty_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = as_user(&db.url, "no_such_role_here", None);
+    let out = soprovod(dir.path(), &["db", "verify"], Some(&url));
+    let hint = hint_of(&out);
+    assert!(hint.contains("user name or password"), "{hint}");
+}
+
+#[tokio::test]
+async fn a_role_without_createdb_is_told_the_scratch_database_needs_it() {
+    let db = testkit::db_with("declared", &store::declared_sql()).await;
+    let role = plain_role(&db, "nocreatedb").await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = soprovod(
+        dir.path(),
+        &["db", "plan"],
+        Some(&as_user(&db.url, &role, None)),
+    );
+    let err = stderr(&out);
+    assert!(err.contains("creating a scratch database"), "{err}");
+    let hint = hint_of(&out);
+    assert!(hint.contains("CREATEDB"), "{hint}");
+}
+
+#[tokio::test]
+async fn a_role_without_a_privilege_is_told_to_connect_as_one_that_has_it() {
+    let db = testkit::db_with("declared", &store::declared_sql()).await;
+    let role = plain_role(&db, "noselect").await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = soprovod(
+        dir.path(),
+        &["analytics", "cohorts"],
+        Some(&as_user(&db.url, &role, None)),
+    );
+    assert!(
+        stderr(&out).contains("permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    let hint = hint_of(&out);
+    assert!(hint.contains("lacks a privilege"), "{hint}");
+}
