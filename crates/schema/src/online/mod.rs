@@ -18,6 +18,7 @@
 //! left is read from the database (an INVALID index reads differently from the real one, a NOT
 //! VALID constraint differently from a validated one, shadow objects carry `__online` names).
 
+mod expand;
 mod retype;
 mod run;
 mod tail;
@@ -29,7 +30,7 @@ use serde::Serialize;
 use crate::model::{ident, Model, QName};
 use crate::plan::{Plan, Step};
 
-pub use retype::Retype;
+pub use expand::{Retype, RetypedColumn};
 pub use run::{apply, OnlineProgress, OnlineReport};
 pub use tail::TailStep;
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, PgConnection};
 
-use super::{retype::Retype, tail, OnlinePlan};
+use super::{expand::Retype, tail, OnlinePlan};
 use crate::apply::{backoff, is_lock_error, ApplyOptions, ApplyReport, Progress};
 use crate::diff::{compare, Difference};
 use crate::model::{ident, Model, QName};
@@ -50,6 +50,8 @@ pub struct OnlineReport {
     /// The longest single statement of the tail that takes an exclusive lock (SET NOT NULL, the
     /// drop of a NOT NULL check), which is how long it held it.
     pub longest_tail_exclusive: Duration,
+    /// The same for the prepare stage (adding the shadow column, the trigger, NOT VALID keys).
+    pub longest_prepare_exclusive: Duration,
     pub tail_steps: usize,
     /// Statements run again after a lock timeout or deadlock, outside the main transaction.
     pub retries: u32,
@@ -62,7 +64,7 @@ impl OnlineReport {
         self.swaps
             .iter()
             .map(|s| s.1)
-            .chain([self.longest_tail_exclusive])
+            .chain([self.longest_tail_exclusive, self.longest_prepare_exclusive])
             .max()
             .unwrap_or_default()
     }
@@ -162,7 +164,9 @@ pub async fn apply(
     let mut session = Session::open(url, options).await?;
 
     for r in &online.retypes {
-        report.backfilled_rows += prepare(&mut session, r, batch_rows, progress).await?;
+        let (rows, held) = prepare(&mut session, r, batch_rows, progress).await?;
+        report.backfilled_rows += rows;
+        report.longest_prepare_exclusive = report.longest_prepare_exclusive.max(held);
     }
     let mut from_now = from.clone();
     if !online.retypes.is_empty() {
@@ -242,15 +246,17 @@ fn strip_shadows(m: &mut Model, retypes: &[Retype]) {
     }
 }
 
-/// Expand, backfill, shadow indexes and keys; each piece idempotent. Returns the rows copied.
+/// Expand, backfill, shadow indexes and keys; each piece idempotent. Returns the rows copied and
+/// the longest statement that took an exclusive lock.
 async fn prepare(
     session: &mut Session,
     r: &Retype,
     batch_rows: u64,
     progress: Report<'_>,
-) -> Result<u64, SchemaError> {
+) -> Result<(u64, Duration), SchemaError> {
+    let mut held = Duration::ZERO;
     for sql in r.expand_sql() {
-        session.run("prepare", &sql, progress).await?;
+        held = held.max(session.run("prepare", &sql, progress).await?);
     }
     // Batches by key: each an autocommit UPDATE of at most `batch_rows` rows, so a row lock is
     // held for one batch at most and writers of other rows never wait.
@@ -315,17 +321,12 @@ async fn prepare(
             continue;
         };
         if !constraint_exists(session, &r.table, check).await? {
-            session
-                .run(
-                    "prepare",
-                    &format!(
-                        "ALTER TABLE {t} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID;",
-                        ident(check),
-                        ident(&c.shadow)
-                    ),
-                    progress,
-                )
-                .await?;
+            let add = format!(
+                "ALTER TABLE {t} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID;",
+                ident(check),
+                ident(&c.shadow)
+            );
+            held = held.max(session.run("prepare", &add, progress).await?);
         }
         session
             .run(
@@ -335,7 +336,7 @@ async fn prepare(
             )
             .await?;
     }
-    Ok(rows)
+    Ok((rows, held))
 }
 
 /// A key value read back as text, as a literal of its type.

@@ -308,6 +308,8 @@ pub(crate) fn candidates(
 /// Moves `candidates` out of the main transaction into the tail.
 pub(crate) fn rewrite(candidates: Vec<Candidate>, out: &mut OnlinePlan) {
     let mut remove = BTreeSet::new();
+    // Main steps replaced by a NOT VALID statement, with the tail step they belong to.
+    let mut weakened: Vec<(usize, usize)> = Vec::new();
     for c in candidates {
         let mut steps = c.steps.iter().copied();
         match &c.main {
@@ -320,6 +322,7 @@ pub(crate) fn rewrite(candidates: Vec<Candidate>, out: &mut OnlinePlan) {
                 // the NOT VALID statement itself cannot fail on them.
                 s.checks.clear();
                 remove.extend(steps);
+                weakened.push((first, out.tail.len()));
             }
             None => remove.extend(steps),
         }
@@ -334,6 +337,31 @@ pub(crate) fn rewrite(candidates: Vec<Candidate>, out: &mut OnlinePlan) {
             why: c.why.into(),
         });
         out.tail.push(c.tail);
+    }
+    // When nothing else is left for the main transaction, its NOT VALID statements move into the
+    // tail too: a transaction that only adds them would hold its locks while it verifies.
+    let left = out.main.steps.len() - remove.len();
+    if !weakened.is_empty() && left == weakened.len() {
+        for (step, tail) in weakened {
+            remove.insert(step);
+            if let TailStep::Validate {
+                table,
+                constraint,
+                add,
+            } = &mut out.tail[tail]
+            {
+                let sql = &out.main.steps[step].sql;
+                let head = format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} ",
+                    table.sql(),
+                    ident(constraint)
+                );
+                *add = sql
+                    .strip_prefix(&head)
+                    .and_then(|d| d.strip_suffix(" NOT VALID;"))
+                    .map(str::to_string);
+            }
+        }
     }
     drop_steps(&mut out.main, &remove);
     // Indexes first: a validation or SET NOT NULL that follows can use them.

@@ -141,26 +141,40 @@ async fn a_mixed_plan_keeps_its_index_in_the_transaction_unless_online_is_asked(
 #[tokio::test]
 async fn a_new_foreign_key_is_added_not_valid_and_validated_after_the_transaction() {
     let db = db_from(ITEMS).await;
+    // A new table besides: the NOT VALID statements share the main transaction with it.
     let target = model(
         &db_from(&format!(
             "{ITEMS} ALTER TABLE items ADD CONSTRAINT items_owner_fk FOREIGN KEY (owner_id) REFERENCES owners (id);
-             ALTER TABLE items ADD CONSTRAINT items_code_check CHECK (code <> '');"
+             ALTER TABLE items ADD CONSTRAINT items_code_check CHECK (code <> '');
+             ALTER TABLE items ALTER COLUMN code SET NOT NULL;
+             CREATE TABLE notes (id integer);"
         ))
         .await,
     )
     .await;
-    let (before, online) = online_plan(&db, &target, Mode::Auto).await;
+    let (before, online) = online_plan(&db, &target, Mode::On).await;
     let main_sql: Vec<&str> = online.main.steps.iter().map(|s| s.sql.as_str()).collect();
-    assert_eq!(main_sql.len(), 2, "{main_sql:?}");
-    assert!(
-        main_sql.iter().all(|s| s.ends_with("NOT VALID;")),
+    assert_eq!(main_sql.len(), 4, "{main_sql:?}");
+    assert_eq!(
+        main_sql
+            .iter()
+            .filter(|s| s.ends_with("NOT VALID;"))
+            .count(),
+        3,
         "{main_sql:?}"
     );
-    assert_eq!(online.tail.len(), 2);
-    assert!(online
-        .tail
-        .iter()
-        .all(|t| matches!(t, TailStep::Validate { .. })));
+    assert!(main_sql.contains(
+        &"ALTER TABLE public.items ADD CONSTRAINT code__online_not_null CHECK (code IS NOT NULL) NOT VALID;"
+    ));
+    assert_eq!(online.tail.len(), 3);
+    assert_eq!(
+        online
+            .tail
+            .iter()
+            .filter(|t| matches!(t, TailStep::Validate { add: None, .. }))
+            .count(),
+        2
+    );
 
     run(&db, &before, &online, &target, Default::default())
         .await
@@ -174,6 +188,41 @@ async fn a_new_foreign_key_is_added_not_valid_and_validated_after_the_transactio
         .await,
         2
     );
+    assert_eq!(
+        scalar_i64(
+            &mut conn,
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'code' AND attnotnull"
+        )
+        .await,
+        1
+    );
+    at_target(&db, &target).await;
+}
+
+#[tokio::test]
+async fn a_plan_of_only_new_constraints_adds_and_validates_them_without_a_main_transaction() {
+    let db = db_from(ITEMS).await;
+    let target = model(
+        &db_from(&format!(
+            "{ITEMS} ALTER TABLE items ADD CONSTRAINT items_owner_fk FOREIGN KEY (owner_id) REFERENCES owners (id);"
+        ))
+        .await,
+    )
+    .await;
+    let (before, online) = online_plan(&db, &target, Mode::Auto).await;
+    assert!(online.main.steps.is_empty(), "{:?}", online.main.steps);
+    assert_eq!(
+        online.tail,
+        vec![TailStep::Validate {
+            table: schema::QName::new("public", "items"),
+            constraint: "items_owner_fk".into(),
+            add: Some("FOREIGN KEY (owner_id) REFERENCES public.owners(id)".into()),
+        }]
+    );
+    let report = run(&db, &before, &online, &target, Default::default())
+        .await
+        .expect("online apply");
+    assert!(report.main.is_none());
     at_target(&db, &target).await;
 }
 
@@ -213,11 +262,7 @@ async fn a_new_not_null_goes_through_a_validated_check_that_is_dropped_afterward
         model(&db_from(&ITEMS.replace("owner_id integer,", "owner_id integer NOT NULL,")).await)
             .await;
     let (before, online) = online_plan(&db, &target, Mode::Auto).await;
-    assert_eq!(online.main.steps.len(), 1);
-    assert_eq!(
-        online.main.steps[0].sql,
-        "ALTER TABLE public.items ADD CONSTRAINT owner_id__online_not_null CHECK (owner_id IS NOT NULL) NOT VALID;"
-    );
+    assert!(online.main.steps.is_empty(), "{:?}", online.main.steps);
     assert!(matches!(online.tail[..], [TailStep::SetNotNull { .. }]));
     let mut seen = Vec::new();
     online::apply(
@@ -238,6 +283,7 @@ async fn a_new_not_null_goes_through_a_validated_check_that_is_dropped_afterward
     assert_eq!(
         seen,
         vec![
+            "ALTER TABLE public.items ADD CONSTRAINT owner_id__online_not_null CHECK (owner_id IS NOT NULL) NOT VALID;",
             "ALTER TABLE public.items VALIDATE CONSTRAINT owner_id__online_not_null;",
             "ALTER TABLE public.items ALTER COLUMN owner_id SET NOT NULL;",
             "ALTER TABLE public.items DROP CONSTRAINT IF EXISTS owner_id__online_not_null;",
