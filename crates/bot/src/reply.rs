@@ -106,24 +106,12 @@ pub fn plain_text(html: &str) -> String {
             _ => {}
         }
     }
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
+    html_escape::decode_html_entities(&out).into_owned()
 }
 
 pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    // `&`, `<`, `>` and `"` as `&amp;`, `&lt;`, `&gt;`, `&quot;`: the named entities Telegram knows.
+    html_escape::encode_double_quoted_attribute(text).into_owned()
 }
 
 /// Splits a long text into parts of at most `limit` characters, on paragraph boundaries when

@@ -25,7 +25,11 @@ pub fn split_password(raw: &str) -> (String, Option<String>) {
         return (raw.to_string(), None);
     };
     let in_query = replace_query_password(&mut url, None);
-    let in_user = url.password().map(percent_decode);
+    let in_user = url.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
     if in_user.is_some() {
         let _ = url.set_password(None);
     }
@@ -60,14 +64,6 @@ fn replace_query_password(url: &mut Url, with: Option<&str>) -> Option<String> {
     found
 }
 
-/// The user part of a URL is percent-encoded; `form_urlencoded` decodes it (a `+` kept as `+`).
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("p={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::{redact, split_password};
@@ -97,6 +93,9 @@ mod tests {
         let (bare, pw) = split_password("postgres://bob:s%40cret@db:5432/app?sslmode=require");
         assert_eq!(bare, "postgres://bob@db:5432/app?sslmode=require");
         assert_eq!(pw.as_deref(), Some("s@cret"));
+        // A `+` in the user part is a plus, not a space (that is form encoding only).
+        let (_, pw) = split_password("postgres://bob:a+b%20c@db/app");
+        assert_eq!(pw.as_deref(), Some("a+b c"));
         let (bare, pw) = split_password("postgres://bob@db/app");
         assert_eq!(bare, "postgres://bob@db/app");
         assert_eq!(pw, None);
