@@ -85,8 +85,10 @@ pub struct Event {
 }
 
 /// The language of the replies: Russian unless Telegram says the user's language is English.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Lang {
+    #[default]
     Ru,
     En,
 }

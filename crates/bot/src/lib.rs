@@ -26,7 +26,7 @@ mod error;
 pub mod event;
 mod payments;
 pub mod reply;
-mod texts;
+pub mod texts;
 
 pub use commands::Command;
 pub use config::{Config, ConfigError};

@@ -12,7 +12,7 @@ use crate::callback::{btn, Action};
 use crate::context::{unavailable, Context};
 use crate::error::EngineError;
 use crate::event::{EventId, Lang, Profile};
-use crate::reply::{escape_html, Replies};
+use crate::reply::Replies;
 use crate::texts::{self, buttons};
 
 pub const PROVIDER: &str = "telegram_stars";
@@ -195,35 +195,31 @@ impl Context {
 
     /// After the Bot API refunded a Stars payment (or said it already was): marks it refunded and
     /// revokes its days, once. Returns the message for the admin.
-    pub(crate) async fn refund_completed(&self, charge_id: &str) -> Replies {
+    pub(crate) async fn refund_completed(&self, charge_id: &str, lang: Lang) -> Replies {
         let mut out = Replies::default();
-        match self.try_refund(charge_id).await {
+        match self.try_refund(charge_id, lang).await {
             Ok(text) => {
                 out.say(text);
             }
             Err(e) => {
                 tracing::error!(charge_id = %charge_id, error = %e, "refund not recorded; /refund again completes it");
-                out = unavailable(Lang::En, false);
+                out = unavailable(lang, false);
             }
         }
         out
     }
 
-    async fn try_refund(&self, charge_id: &str) -> Result<String, EngineError> {
+    async fn try_refund(&self, charge_id: &str, lang: Lang) -> Result<String, EngineError> {
         let now = self.now();
         let c = &self.config;
         let mut tx = self.pool.begin().await?;
         let Some(payment) = payments::find_for_update(&mut tx, PROVIDER, charge_id).await? else {
-            return Ok(format!("No Stars payment {}.", escape_html(charge_id)));
+            return Ok(texts::refund_no_payment(lang, charge_id));
         };
         let first = payments::complete_refund(&mut tx, payment.id).await?;
         if !payments::mark_refunded(&mut tx, payment.id).await? || !first {
             tx.commit().await?;
-            return Ok(format!(
-                "Payment {} is already {}.",
-                escape_html(charge_id),
-                escape_html(&payment.status)
-            ));
+            return Ok(texts::refund_already(lang, charge_id, &payment.status));
         }
         let end = quota::revoke_premium_days(
             &mut tx,
@@ -243,17 +239,7 @@ impl Context {
         .await?;
         tx.commit().await?;
         tracing::info!(charge_id = %charge_id, user = %payment.user, "refund recorded, premium days revoked");
-        Ok(match end {
-            Some(end) => format!(
-                "Refunded {}; premium now ends {}.",
-                escape_html(charge_id),
-                texts::date(end)
-            ),
-            None => format!(
-                "Refunded {}; the user is back on the free plan.",
-                escape_html(charge_id)
-            ),
-        })
+        Ok(texts::refund_done(lang, charge_id, end))
     }
 }
 

@@ -4,6 +4,8 @@
 use domain::TelegramUserId;
 use serde::{Deserialize, Serialize};
 
+use crate::event::Lang;
+
 /// An inline button; `data` is at most 64 bytes (Telegram's limit for callback data).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Button {
@@ -46,6 +48,9 @@ pub enum Signal {
     RefundStars {
         user: TelegramUserId,
         charge_id: String,
+        /// The admin's language, for the messages about the refund.
+        #[serde(default)]
+        lang: Lang,
     },
     /// The database is unreachable; the reply says to try again later.
     Unavailable,

@@ -322,7 +322,11 @@ impl App {
                         tracing::warn!(error = %describe(&e), "invoice not sent");
                     }
                 }
-                Signal::RefundStars { user, charge_id } => self.refund(chat, user, charge_id).await,
+                Signal::RefundStars {
+                    user,
+                    charge_id,
+                    lang,
+                } => self.refund(chat, user, charge_id, lang).await,
                 Signal::GenerationStarted | Signal::Unavailable => {}
             }
         }
@@ -360,7 +364,7 @@ impl App {
         }
     }
 
-    async fn refund(&self, chat: ChatId, user: TelegramUserId, charge_id: String) {
+    async fn refund(&self, chat: ChatId, user: TelegramUserId, charge_id: String, lang: Lang) {
         let Ok(uid) = u64::try_from(user.get()) else {
             return;
         };
@@ -380,7 +384,7 @@ impl App {
         match outcome {
             Ok(()) => {
                 // Only messages come back for the admin; no signals to act on.
-                let replies = self.engine.refund_completed(&charge_id).await;
+                let replies = self.engine.refund_completed(&charge_id, lang).await;
                 for m in &replies.messages {
                     if let Err(e) = self.send(chat, m).await {
                         tracing::warn!(error = %describe(&e), "refund confirmation not delivered");
@@ -389,11 +393,7 @@ impl App {
             }
             Err(e) => {
                 tracing::warn!(charge_id = %charge_id, error = %describe(&e), "refund refused by Telegram");
-                let text = format!(
-                    "Telegram did not refund {}: {}",
-                    bot::escape_html(&charge_id),
-                    bot::escape_html(&describe(&e))
-                );
+                let text = bot::texts::refund_refused(lang, &charge_id, &describe(&e));
                 let _ = self
                     .send(
                         chat,
@@ -424,10 +424,10 @@ impl App {
                 {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(refusal)) => Err(bot::plain_text(&refusal.message)),
-                    Err(_) => Err(busy(lang).to_string()),
+                    Err(_) => Err(bot::texts::payment_check_busy(lang)),
                 }
             }
-            None => Err(busy(lang).to_string()),
+            None => Err(bot::texts::payment_check_busy(lang)),
         };
         let req = match verdict {
             Ok(()) => self.bot.answer_pre_checkout_query(q.id, true),
@@ -578,13 +578,6 @@ fn no_preview() -> LinkPreviewOptions {
         prefer_small_media: false,
         prefer_large_media: false,
         show_above_text: false,
-    }
-}
-
-fn busy(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Ru => "Не получилось проверить оплату. Попробуйте ещё раз через минуту.",
-        Lang::En => "The payment could not be checked. Please try again in a minute.",
     }
 }
 

@@ -13,7 +13,7 @@ use super::{Engine, Turn};
 use crate::callback::{btn, Action};
 use crate::commands::Command;
 use crate::error::EngineError;
-use crate::reply::{escape_html, Signal};
+use crate::reply::Signal;
 use crate::texts::{self, buttons};
 
 impl Engine {
@@ -267,6 +267,7 @@ impl Engine {
         t: &mut Turn,
         args: &str,
     ) -> Result<(), EngineError> {
+        let l = t.lang;
         let charge = args.trim();
         let payment = if charge.is_empty() {
             None
@@ -285,26 +286,20 @@ impl Engine {
                 t.out.signals.push(Signal::RefundStars {
                     user: payer,
                     charge_id: charge.to_string(),
+                    lang: l,
                 });
-                t.say(format!(
-                    "Refund of {} {} requested for {}.",
+                t.say(texts::refund_requested(
+                    l,
                     p.amount_minor,
-                    escape_html(&p.currency),
-                    escape_html(charge)
+                    &p.currency,
+                    charge,
                 ));
             }
             Some(p) => {
-                t.say(format!(
-                    "Payment {} is {}, nothing to refund.",
-                    escape_html(charge),
-                    escape_html(&p.status)
-                ));
+                t.say(texts::refund_not_refundable(l, charge, &p.status));
             }
             None => {
-                t.say(
-                    "Usage: /refund &lt;telegram_payment_charge_id&gt; of a succeeded payment."
-                        .to_string(),
-                );
+                t.say(texts::refund_usage(l));
             }
         }
         Ok(())

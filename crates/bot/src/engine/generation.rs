@@ -190,7 +190,7 @@ impl Engine {
                 llm::offline_improve(&s.job_description, resume, &latest, request.as_str())
             {
                 t.conv.state = State::AwaitingImprovement;
-                t.say(escape_html(&why.message(l == Lang::Ru)));
+                t.say(texts::unapplied(l, &why));
                 return Ok(());
             }
         }

@@ -369,8 +369,9 @@ impl Engine {
 
     /// After the Bot API refunded a Stars payment (or said it already was): marks it refunded and
     /// revokes its days, once. Returns the message for the admin.
-    pub async fn refund_completed(&self, charge_id: &str) -> Replies {
-        self.inner.refund_completed(charge_id).await
+    /// `lang` is the admin's (from [`Signal::RefundStars`]).
+    pub async fn refund_completed(&self, charge_id: &str, lang: Lang) -> Replies {
+        self.inner.refund_completed(charge_id, lang).await
     }
 
     /// Forgets processed event ids older than `age` (housekeeping; run it now and then).

@@ -1,7 +1,7 @@
 //! Stars payments through the engine: invoice, pre-checkout validation, idempotent activation in
 //! the payment's transaction, and an admin refund that revokes the days.
 
-use bot::{PreCheckout, Signal, SuccessfulPayment};
+use bot::{Lang, PreCheckout, Signal, SuccessfulPayment};
 
 use crate::support::*;
 
@@ -109,19 +109,20 @@ async fn premium_is_bought_once_per_charge_and_refunded_by_an_admin() {
         r.signals,
         vec![Signal::RefundStars {
             user: anna.tg,
-            charge_id: "charge-B".into()
+            charge_id: "charge-B".into(),
+            lang: Lang::Ru,
         }]
     );
-    let done = engine.refund_completed("charge-B").await;
+    let done = engine.refund_completed("charge-B", Lang::En).await;
     assert!(done.text().contains("09.04.2026"), "{}", done.text());
-    let twice = engine.refund_completed("charge-B").await;
+    let twice = engine.refund_completed("charge-B", Lang::En).await;
     assert!(
         twice.text().contains("already refunded"),
         "{}",
         twice.text()
     );
-    let done = engine.refund_completed("charge-A").await;
-    assert!(done.text().contains("free plan"), "{}", done.text());
+    let done = engine.refund_completed("charge-A", Lang::Ru).await;
+    assert!(done.text().contains("бесплатном плане"), "{}", done.text());
     let s = send(&engine, anna.text("/subscription")).await;
     assert!(s.text().contains("бесплатный"), "{}", s.text());
     assert_eq!(

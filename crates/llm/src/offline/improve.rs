@@ -22,36 +22,6 @@ pub enum Unapplied {
     NotInResume(String),
 }
 
-impl Unapplied {
-    /// One or two sentences for the user, in Russian or English.
-    pub fn message(&self, ru: bool) -> String {
-        let can = if ru {
-            "Без ИИ я умею: короче, длиннее, формальнее, проще (без канцелярита), «подчеркни X», «убери X», «добавь X» — где X есть в резюме."
-        } else {
-            "Offline I can make it shorter, longer, more or less formal, plainer, \"stress X\", \"drop X\", \"add X\" (X from your resume)."
-        };
-        let why = match (self, ru) {
-            (Self::Unknown, true) => "Эту просьбу офлайн-составитель выполнить не может.".to_string(),
-            (Self::Unknown, false) => "The offline composer cannot apply this request.".to_string(),
-            (Self::NothingToCut, true) => "Письмо уже настолько короткое, насколько можно без потери сути.".to_string(),
-            (Self::NothingToCut, false) => "The letter is already as short as it can be without losing its point.".to_string(),
-            (Self::NothingToAdd, true) => "В резюме не осталось фактов, которых нет в письме, — длиннее не сделать.".to_string(),
-            (Self::NothingToAdd, false) => "Your resume has no facts left that the letter does not use, so it cannot get longer.".to_string(),
-            (Self::AlreadyFormal, true) => "Письмо уже написано в деловом тоне.".to_string(),
-            (Self::AlreadyFormal, false) => "The letter is already formal.".to_string(),
-            (Self::AlreadyInformal, true) => "Письмо уже написано неформально.".to_string(),
-            (Self::AlreadyInformal, false) => "The letter is already informal.".to_string(),
-            (Self::NoBureaucratese, true) => "Канцелярских оборотов, которые я умею заменять, в письме нет.".to_string(),
-            (Self::NoBureaucratese, false) => "The letter has no stiff phrases I know how to replace.".to_string(),
-            (Self::NotInLetter(x), true) => format!("В письме нет «{x}» — убирать нечего."),
-            (Self::NotInLetter(x), false) => format!("The letter does not mention \"{x}\", so there is nothing to drop."),
-            (Self::NotInResume(x), true) => format!("В резюме нет «{x}», а придумывать я не буду."),
-            (Self::NotInResume(x), false) => format!("Your resume does not mention \"{x}\", and I will not make it up."),
-        };
-        format!("{why} {can}")
-    }
-}
-
 /// The letter as paragraphs of sentences; the first is the greeting, the last the signature.
 fn split(letter: &str) -> Vec<Vec<String>> {
     letter

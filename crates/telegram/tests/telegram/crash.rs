@@ -77,7 +77,7 @@ async fn a_refund_whose_record_failed_is_completed_by_the_next_refund_command() 
         1
     );
     w.api.push(admin.text("/refund charge-r"));
-    message_containing(&w.api, ADMIN, 2, "Refunded charge-r").await;
+    message_containing(&w.api, ADMIN, 2, "Возврат charge-r сделан").await;
     bot.stop().await;
     assert_eq!(
         w.scalar("SELECT count(*) FROM payments WHERE status = 'refunded'")

@@ -182,7 +182,7 @@ async fn quota_reached_then_premium_is_bought_with_stars_once_and_refunded_by_an
         .unwrap();
     assert_eq!(refund.body["user_id"], TG_ID);
     assert_eq!(refund.str("telegram_payment_charge_id"), Some("charge-1"));
-    message_containing(&w.api, ADMIN, 0, "Refunded charge-1").await;
+    message_containing(&w.api, ADMIN, 0, "Возврат charge-1 сделан").await;
     bot.stop().await;
     assert_eq!(w.api.calls_of("refundStarPayment").len(), 1);
     assert_eq!(

@@ -1,45 +1,11 @@
-//! Every text the bot sends, in Russian and English. User and model text passed in here is
-//! escaped by the caller or here; the templates themselves are trusted HTML.
+//! The conversation's texts: greeting, the two steps, input errors, progress, the letter and
+//! its improvements, hints for input out of turn, /cancel and /delete_me.
 
-use chrono::{DateTime, Utc};
-use domain::{InputError, Plan};
+use domain::InputError;
 
-use crate::commands::Command;
+use super::*;
 use crate::event::{Lang, Media};
 use crate::reply::escape_html;
-
-fn tr(l: Lang, ru: &str, en: &str) -> String {
-    match l {
-        Lang::Ru => ru.to_string(),
-        Lang::En => en.to_string(),
-    }
-}
-
-pub fn date(t: DateTime<Utc>) -> String {
-    t.format("%d.%m.%Y").to_string()
-}
-
-pub fn quota_line(l: Lang, plan: Plan, left: i32, limit: i32) -> String {
-    let dot = if left == 0 {
-        "🔴"
-    } else if left * 3 <= limit {
-        "🟡"
-    } else {
-        "🟢"
-    };
-    match (l, plan) {
-        (Lang::Ru, Plan::Free) => {
-            format!("{dot} Писем осталось в этом месяце: <b>{left}/{limit}</b>")
-        }
-        (Lang::Ru, Plan::Premium) => {
-            format!("{dot} Писем осталось сегодня: <b>{left}/{limit}</b> (Premium)")
-        }
-        (Lang::En, Plan::Free) => format!("{dot} Letters left this month: <b>{left}/{limit}</b>"),
-        (Lang::En, Plan::Premium) => {
-            format!("{dot} Letters left today: <b>{left}/{limit}</b> (Premium)")
-        }
-    }
-}
 
 pub fn greeting(l: Lang, first_name: Option<&str>, quota: &str) -> String {
     let name = first_name
@@ -142,19 +108,6 @@ fn input_error(l: Lang, what_ru: &str, what_en: &str, e: &InputError) -> String 
     }
 }
 
-fn letters_word(n: i32) -> &'static str {
-    plural(u64::try_from(n).unwrap_or(0), "письмо", "письма", "писем")
-}
-
-fn days_word(n: i64) -> &'static str {
-    plural(u64::try_from(n).unwrap_or(0), "день", "дня", "дней")
-}
-
-/// Russian noun form for a count: 1 символ, 2 символа, 54 символа, 11 символов.
-pub fn plural<'a>(n: u64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
-    llm::plural_ru(n, one, few, many)
-}
-
 pub fn vacancy_error(l: Lang, e: &InputError) -> String {
     input_error(l, "вакансии", "vacancy", e)
 }
@@ -174,10 +127,6 @@ pub fn progress(l: Lang, improvement: bool) -> String {
         (Lang::En, false) => "✍️ Writing your letter… This usually takes up to a minute.".into(),
         (Lang::En, true) => "✍️ Rewriting the letter as you asked…".into(),
     }
-}
-
-fn seconds(s: f64) -> String {
-    format!("{s:.1}")
 }
 
 /// Every variant the offline composer can write for these texts is already sent; nothing charged.
@@ -240,118 +189,6 @@ pub fn interrupted(l: Lang) -> String {
         l,
         "Предыдущая генерация прервалась. Письмо из лимита не списано.",
         "The previous generation was interrupted. Nothing was taken from your quota.",
-    )
-}
-
-pub fn limit_reached(l: Lang, plan: Plan, limit: i32, resets: DateTime<Utc>, price: u32) -> String {
-    match (l, plan) {
-        (Lang::Ru, Plan::Free) => format!(
-            "🔴 Лимит исчерпан: {limit}/{limit} писем в этом месяце. Новые письма — {}.\n\n💎 <b>Premium</b>: до 20 писем в день на 30 дней за {price} ⭐.",
-            date(resets)
-        ),
-        (Lang::Ru, Plan::Premium) => format!("🔴 Лимит на сегодня исчерпан: {limit}/{limit}. Новые письма — {} (UTC).", date(resets)),
-        (Lang::En, Plan::Free) => format!(
-            "🔴 You have used all {limit} letters of this month. New letters on {}.\n\n💎 <b>Premium</b>: up to 20 letters a day for 30 days for {price} ⭐.",
-            date(resets)
-        ),
-        (Lang::En, Plan::Premium) => format!("🔴 You have used all {limit} letters of today. New letters on {} (UTC).", date(resets)),
-    }
-}
-
-pub fn premium(l: Lang, free: i32, premium_per_day: i32, price: u32, days: i64) -> String {
-    match l {
-        Lang::Ru => format!(
-            "💎 <b>Premium</b>\n\nБесплатно: {free} {} в месяц, 2 улучшения на письмо.\nPremium: {premium_per_day} {} в день, 3 улучшения на письмо, {days} {} за {price} ⭐.\n\nОплата — Telegram Stars. Повторная оплата продлевает Premium ещё на {days} {}.",
-            letters_word(free),
-            letters_word(premium_per_day),
-            days_word(days),
-            days_word(days)
-        ),
-        Lang::En => format!(
-            "💎 <b>Premium</b>\n\nFree: {free} letters a month, 2 improvements per letter.\nPremium: {premium_per_day} letters a day, 3 improvements per letter, {days} days for {price} ⭐.\n\nPaid with Telegram Stars. Paying again extends Premium by another {days} days."
-        ),
-    }
-}
-
-pub fn subscription(
-    l: Lang,
-    plan: Plan,
-    quota: &str,
-    period_end: Option<DateTime<Utc>>,
-    window_end: DateTime<Utc>,
-) -> String {
-    match (l, plan) {
-        (Lang::Ru, Plan::Free) => format!(
-            "📋 План: <b>бесплатный</b>\n{quota}\nЛимит обновится {}.",
-            date(window_end)
-        ),
-        (Lang::En, Plan::Free) => format!(
-            "📋 Plan: <b>free</b>\n{quota}\nThe quota renews on {}.",
-            date(window_end)
-        ),
-        (Lang::Ru, Plan::Premium) => {
-            format!(
-                "📋 План: <b>Premium</b>\n{quota}\nДействует до {}.",
-                period_end.map(date).unwrap_or_else(|| "—".into())
-            )
-        }
-        (Lang::En, Plan::Premium) => {
-            format!(
-                "📋 Plan: <b>Premium</b>\n{quota}\nValid until {}.",
-                period_end.map(date).unwrap_or_else(|| "—".into())
-            )
-        }
-    }
-}
-
-pub fn help(l: Lang) -> String {
-    let steps = tr(
-        l,
-        "Как это работает:\n1. Пришлите текст вакансии.\n2. Пришлите резюме — текстом или файлом.\n3. Получите письмо; его можно улучшить (✏️) или попросить другой вариант (🔄).",
-        "How it works:\n1. Send the vacancy text.\n2. Send your resume as text or a file.\n3. Get the letter; improve it (✏️) or ask for another variant (🔄).",
-    );
-    let commands: Vec<String> = crate::commands::menu(l)
-        .into_iter()
-        .map(|(name, description)| format!("/{name} — {description}"))
-        .collect();
-    format!("{steps}\n\n{}", commands.join("\n"))
-}
-
-pub fn about(l: Lang) -> String {
-    tr(
-        l,
-        "Сопровод пишет сопроводительное письмо под конкретную вакансию по вашему резюме — на языке вакансии, 200–300 слов, без выдуманного опыта.",
-        "Soprovod writes a cover letter for a specific vacancy from your resume: in the vacancy's language, 200-300 words, with no invented experience.",
-    )
-}
-
-pub fn support(l: Lang, contact: Option<&str>) -> String {
-    match contact {
-        Some(c) => match l {
-            Lang::Ru => format!("Если что-то не работает или есть вопрос об оплате, напишите: {}", escape_html(c)),
-            Lang::En => format!("If something does not work or you have a question about payment, write to {}", escape_html(c)),
-        },
-        None => tr(
-            l,
-            "Если что-то не работает, попробуйте /cancel и /new. Вопросы об оплате решает администратор бота.",
-            "If something does not work, try /cancel and /new. Payment questions are handled by the bot's administrator.",
-        ),
-    }
-}
-
-pub fn privacy(l: Lang) -> String {
-    tr(
-        l,
-        "🔒 <b>Какие данные хранятся</b>\nВаш Telegram id, имя и язык; тексты вакансий и резюме, которые вы прислали, и написанные письма; оценки писем; сведения об оплатах.\n\n<b>Зачем</b>\nЧтобы писать и улучшать письма, считать лимиты и подтверждать оплату.\n\n<b>Сколько</b>\nПока вы пользуетесь ботом. Команда /delete_me после подтверждения удаляет все вакансии, резюме и письма; в статистике остаются только обезличенные записи.\n\nТексты не попадают в журналы работы бота.",
-        "🔒 <b>What is stored</b>\nYour Telegram id, name and language; the vacancies and resumes you sent and the letters written; your ratings; payment records.\n\n<b>Why</b>\nTo write and improve letters, count quotas and confirm payments.\n\n<b>For how long</b>\nAs long as you use the bot. /delete_me, after a confirmation, erases all your vacancies, resumes and letters; statistics keep only anonymous ids.\n\nTexts never go into the bot's logs.",
-    )
-}
-
-pub fn terms(l: Lang) -> String {
-    tr(
-        l,
-        "📄 <b>Условия</b>\nБот помогает составить письмо; проверяйте текст перед отправкой. Бесплатный план — ограниченное число писем в месяц. Premium оплачивается Telegram Stars и действует 30 дней с оплаты; возврат возможен через поддержку (/support), оплаченные дни при этом отзываются.",
-        "📄 <b>Terms</b>\nThe bot helps you draft a letter; check it before sending. The free plan has a limited number of letters a month. Premium is paid with Telegram Stars and lasts 30 days from payment; refunds are possible through /support, and the paid days are then revoked.",
     )
 }
 
@@ -494,114 +331,4 @@ pub fn unavailable(l: Lang) -> String {
         "⚠️ Сервис временно недоступен. Попробуйте через минуту — письма из лимита не списаны.",
         "⚠️ The service is temporarily unavailable. Please try again in a minute; nothing was taken from your quota.",
     )
-}
-
-pub fn payment_done(l: Lang, end: DateTime<Utc>, per_day: i32) -> String {
-    match l {
-        Lang::Ru => format!(
-            "💎 Premium активен до <b>{}</b>: до {per_day} {} в день. Спасибо!",
-            date(end),
-            letters_word(per_day)
-        ),
-        Lang::En => format!(
-            "💎 Premium is active until <b>{}</b>: up to {per_day} letters a day. Thank you!",
-            date(end)
-        ),
-    }
-}
-
-/// A payment in a currency or amount no invoice of ours asked for: nothing granted automatically.
-pub fn payment_unexpected(l: Lang) -> String {
-    match l {
-        Lang::Ru => "Платёж получен, но его сумма или валюта не совпадает со счётом, поэтому Premium не включён автоматически. Напишите в /support — мы разберёмся.".into(),
-        Lang::En => "The payment arrived, but its amount or currency does not match the invoice, so Premium was not turned on automatically. Please write to /support and we will sort it out.".into(),
-    }
-}
-
-pub fn invoice_title(l: Lang, days: i64) -> String {
-    match l {
-        Lang::Ru => format!("Premium на {days} {}", days_word(days)),
-        Lang::En => format!("Premium for {days} days"),
-    }
-}
-
-pub fn invoice_description(l: Lang, per_day: i32) -> String {
-    match l {
-        Lang::Ru => format!(
-            "До {per_day} {} в день и 3 улучшения на письмо.",
-            letters_word(per_day)
-        ),
-        Lang::En => format!("Up to {per_day} letters a day and 3 improvements per letter."),
-    }
-}
-
-pub fn pre_checkout_refused(l: Lang) -> String {
-    tr(
-        l,
-        "Этот счёт устарел. Откройте /premium и оплатите заново.",
-        "This invoice is out of date. Open /premium and pay again.",
-    )
-}
-
-pub mod buttons {
-    use super::*;
-
-    pub fn like(l: Lang) -> String {
-        tr(l, "❤️ Нравится", "❤️ Like")
-    }
-    pub fn dislike(l: Lang) -> String {
-        tr(l, "👎 Не то", "👎 Not quite")
-    }
-    pub fn improve(l: Lang, left: i32) -> String {
-        match l {
-            Lang::Ru => format!("✏️ Улучшить ({left})"),
-            Lang::En => format!("✏️ Improve ({left})"),
-        }
-    }
-    pub fn variant(l: Lang) -> String {
-        tr(l, "🔄 Ещё вариант", "🔄 Another variant")
-    }
-    pub fn retry(l: Lang) -> String {
-        tr(l, "🔁 Повторить", "🔁 Retry")
-    }
-    pub fn buy(l: Lang, price: u32) -> String {
-        match l {
-            Lang::Ru => format!("💎 Купить Premium — {price} ⭐"),
-            Lang::En => format!("💎 Buy Premium — {price} ⭐"),
-        }
-    }
-    pub fn new_letter(l: Lang) -> String {
-        tr(l, "🆕 Новое письмо", "🆕 New letter")
-    }
-    pub fn write_now(l: Lang) -> String {
-        tr(l, "✍️ Написать письмо", "✍️ Write the letter")
-    }
-    pub fn delete_yes(l: Lang) -> String {
-        tr(l, "🗑 Да, удалить", "🗑 Yes, delete")
-    }
-    pub fn delete_no(l: Lang) -> String {
-        tr(l, "Отмена", "Cancel")
-    }
-}
-
-/// The commands to register with the transport (Telegram's setMyCommands), with descriptions.
-pub fn command_description(l: Lang, c: Command) -> String {
-    let (ru, en) = match c {
-        Command::Start => ("Начать и написать письмо", "Start and write a letter"),
-        Command::New => ("Новое письмо", "A new letter"),
-        Command::Cancel => ("Отменить текущее письмо", "Cancel the current letter"),
-        Command::Subscription => ("Мой план и лимиты", "My plan and quota"),
-        Command::Premium => ("Больше писем с Premium", "More letters with Premium"),
-        Command::Help => ("Как это работает", "How it works"),
-        Command::About => ("О боте", "About the bot"),
-        Command::Support => ("Поддержка", "Support"),
-        Command::Privacy => ("Какие данные хранятся", "What data is stored"),
-        Command::Terms => ("Условия", "Terms"),
-        Command::DeleteMe => ("Удалить мои данные", "Delete my data"),
-        Command::Refund => (
-            "Вернуть Stars за платёж (администратор)",
-            "Refund a Stars payment (admin)",
-        ),
-    };
-    tr(l, ru, en)
 }
