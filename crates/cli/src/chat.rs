@@ -9,6 +9,7 @@ use anyhow::Context;
 use bot::{Engine, Event, EventId, EventKind, Profile, Replies, Signal, Step};
 use domain::TelegramUserId;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tracing::Instrument;
 
 use crate::dbsource::DbSource;
 use crate::settings::Settings;
@@ -179,11 +180,18 @@ impl Terminal {
                 return self.print(&msg).await;
             }
         }
+        let id = event_id();
+        // As in `serve`: the engine records the internal user id into the event's span.
+        let span = tracing::info_span!("event", event = %id.as_str(), user = tracing::field::Empty);
         let event = Event {
-            id: event_id(),
+            id,
             from: self.profile.clone(),
             kind,
         };
+        self.run_event(event).instrument(span).await
+    }
+
+    async fn run_event(&mut self, event: Event) -> anyhow::Result<()> {
         let has_buttons = |r: &Replies| r.messages.iter().any(|m| !m.buttons.is_empty());
         match self.engine.handle(event).await {
             Step::Done(r) => {

@@ -189,3 +189,51 @@ async fn ctrl_d_in_the_middle_of_a_paste_keeps_the_accepted_vacancy_for_the_next
         "the letter was written: {second}"
     );
 }
+
+/// The terminal chat logs like `serve`: each event in a span with its id and the internal user id
+/// the engine resolved, and none of the texts.
+#[tokio::test]
+async fn each_chat_event_is_logged_with_its_id_and_the_internal_user_id_only() {
+    let db = testkit::empty_db().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_soprovod"))
+        .args(["--database-url", &db.url, "chat", "--user-id", "4243"])
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("DATABASE_URL")
+        .env("SOPROVOD_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run soprovod chat");
+    let script = format!("{VACANCY}\n.\n/quit\n");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE telegram_user_id = 4243")
+        .fetch_one(&db.pool().await)
+        .await
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let handled: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("event handled"))
+        .collect();
+    // /start, then the vacancy.
+    assert_eq!(
+        handled.len(),
+        2,
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for line in handled {
+        assert!(line.contains("event{event=chat:"), "{line}");
+        assert!(line.contains(&format!("user=user#{user}}}")), "{line}");
+    }
+    let first_line = VACANCY.lines().next().unwrap();
+    assert!(!log.contains(first_line), "{log}");
+}
