@@ -212,6 +212,25 @@ pub(crate) fn candidates(
                 how: INDEX_HOW,
                 why: INDEX_WHY,
             });
+        } else if let Some(name) = s.action.strip_prefix("validate constraint ") {
+            // A constraint the database has NOT VALID and the target validated: the plan's own
+            // VALIDATE moves to the tail (a swapped table validates in its transaction).
+            if swapped.iter().any(|(st, _)| st == table) {
+                continue;
+            }
+            out.push(Candidate {
+                object: s.object.clone(),
+                change: format!("constraint {name}"),
+                steps: vec![i],
+                main: None,
+                tail: TailStep::Validate {
+                    table: table.clone(),
+                    constraint: name.to_string(),
+                    add: None,
+                },
+                how: CONSTRAINT_HOW,
+                why: CONSTRAINT_WHY,
+            });
         } else if let Some(name) = s.action.strip_prefix("add constraint ") {
             let Some(tc) = tt.constraints.get(name) else {
                 continue;

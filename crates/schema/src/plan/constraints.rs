@@ -14,7 +14,11 @@ impl Planner<'_> {
                 .references
                 .as_ref()
                 .is_some_and(|r| self.recreated_tables.contains(r));
-            if tt.constraints.get(cn) != Some(fc) || target_ref_recreated {
+            let kept = tt
+                .constraints
+                .get(cn)
+                .is_some_and(|tc| change_in_place(fc, tc).is_some());
+            if !kept || target_ref_recreated {
                 let phase = if fc.kind == "f" {
                     Phase::DropForeignKeys
                 } else {
@@ -37,18 +41,41 @@ impl Planner<'_> {
                 .as_ref()
                 .is_some_and(|r| self.recreated_tables.contains(r));
             if fcons.get(cn) != Some(tc) || target_ref_recreated {
-                if fcons.get(cn).is_some_and(|f| f.definition == tc.definition)
-                    && !target_ref_recreated
+                let in_place = fcons.get(cn).and_then(|fc| change_in_place(fc, tc));
+                if let (Some(InPlace { validate, comment }), false) =
+                    (in_place, target_ref_recreated)
                 {
                     let target = format!("{} ON {t}", ident(cn));
-                    self.push(
-                        Phase::Extras,
-                        step(
+                    if validate {
+                        // Existing rows are checked by the server now: preflight reads them first.
+                        let mut s = step(
                             &object,
-                            format!("comment on constraint {cn}"),
-                            comment_sql("CONSTRAINT", &target, &tc.comment),
-                        ),
-                    );
+                            format!("validate constraint {cn}"),
+                            format!("ALTER TABLE {t} VALIDATE CONSTRAINT {};", ident(cn)),
+                        )
+                        .touching(name);
+                        if let Some(ft) = ft {
+                            for check in constraint_checks(name, cn, tc, ft) {
+                                s = s.checking(check);
+                            }
+                        }
+                        let phase = if tc.kind == "f" {
+                            Phase::AddForeignKeys
+                        } else {
+                            Phase::AddConstraints
+                        };
+                        self.push(phase, s);
+                    }
+                    if comment {
+                        self.push(
+                            Phase::Extras,
+                            step(
+                                &object,
+                                format!("comment on constraint {cn}"),
+                                comment_sql("CONSTRAINT", &target, &tc.comment),
+                            ),
+                        );
+                    }
                     continue;
                 }
                 let phase = if tc.kind == "f" {
@@ -182,4 +209,25 @@ impl Planner<'_> {
             self.push(Phase::TableOptions, s);
         }
     }
+}
+
+/// What changes on a constraint that stays: its validation, its comment.
+struct InPlace {
+    validate: bool,
+    comment: bool,
+}
+
+/// `Some` when `to` is `from` with at most a new comment, or validated where `from` is `NOT VALID`
+/// (`VALIDATE CONSTRAINT` keeps the constraint instead of dropping and re-adding it).
+fn change_in_place(from: &Constraint, to: &Constraint) -> Option<InPlace> {
+    let validate = from.definition.strip_suffix(" NOT VALID") == Some(to.definition.as_str());
+    let same = from.kind == to.kind
+        && (from.definition == to.definition || validate)
+        && from.references == to.references
+        && from.columns == to.columns
+        && from.referenced_columns == to.referenced_columns;
+    same.then_some(InPlace {
+        validate,
+        comment: from.comment != to.comment,
+    })
 }

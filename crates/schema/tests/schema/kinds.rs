@@ -1,0 +1,224 @@
+//! Object kinds issue 12 lists, each brought from one state to another by a plan that the apply
+//! checks before COMMIT, with a second comparison that finds nothing (`converges`).
+
+use crate::support::{converges, scalar_text};
+
+fn sqls(plan: &schema::Plan) -> String {
+    plan.steps
+        .iter()
+        .map(|s| s.sql.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn procedures_are_created_replaced_and_dropped() {
+    let (plan, db) = converges(
+        "CREATE TABLE log (n integer);
+         CREATE PROCEDURE add_one() LANGUAGE sql AS $$ INSERT INTO log VALUES (1) $$;
+         CREATE PROCEDURE old_one() LANGUAGE sql AS $$ SELECT 1 $$;",
+        "CREATE TABLE log (n integer);
+         CREATE PROCEDURE add_one() LANGUAGE sql AS $$ INSERT INTO log VALUES (2) $$;
+         CREATE PROCEDURE add_many(k integer) LANGUAGE plpgsql AS $$ BEGIN INSERT INTO log SELECT generate_series(1, k); END $$;
+         COMMENT ON PROCEDURE add_many(integer) IS 'k rows';",
+    )
+    .await;
+    let sql = sqls(&plan);
+    assert!(sql.contains("DROP PROCEDURE public.old_one()"), "{sql}");
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("CALL add_one(); CALL add_many(3);")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT string_agg(n::text, ',' ORDER BY n) FROM log"
+        )
+        .await,
+        "1,2,2,3"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collation_is_created_before_the_column_that_uses_it_and_an_unused_one_is_dropped() {
+    let (plan, _db) = converges(
+        "CREATE COLLATION old_c (provider = libc, locale = 'C');",
+        "CREATE COLLATION plain (provider = libc, locale = 'C');
+         COMMENT ON COLLATION plain IS 'byte order';
+         CREATE COLLATION caseless (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+         CREATE TABLE names (n text COLLATE plain, m text COLLATE caseless);",
+    )
+    .await;
+    let sql = sqls(&plan);
+    let pos = |needle: &str| {
+        sql.find(needle)
+            .unwrap_or_else(|| panic!("no {needle} in\n{sql}"))
+    };
+    assert!(pos("CREATE COLLATION public.plain") < pos("CREATE TABLE public.names"));
+    assert!(pos("DROP COLLATION public.old_c") > pos("CREATE TABLE public.names"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn column_level_grants_are_granted_and_revoked_per_column() {
+    let (plan, db) = converges(
+        "CREATE TABLE t (a integer, b integer, c integer);
+         GRANT SELECT (c) ON t TO analyst; GRANT UPDATE (a) ON t TO reporting;",
+        "CREATE TABLE t (a integer, b integer, c integer);
+         GRANT SELECT (a, b) ON t TO analyst; GRANT UPDATE (a) ON t TO reporting WITH GRANT OPTION;",
+    )
+    .await;
+    assert!(sqls(&plan).contains("REVOKE"), "{}", sqls(&plan));
+    let mut conn = db.connect().await;
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT string_agg(a.attname || ':' || g.privilege_type || ':' || g.is_grantable, ',' ORDER BY 1)
+             FROM pg_attribute a, aclexplode(a.attacl) g
+             WHERE a.attrelid = 'public.t'::regclass AND g.grantee <> 'public.t'::regclass::oid
+               AND pg_get_userbyid(g.grantee) IN ('analyst', 'reporting')"
+        )
+        .await,
+        "a:SELECT:false,a:UPDATE:true,b:SELECT:false"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_with_grant_option_on_schemas_types_functions_and_sequences_converge() {
+    let base = "CREATE SCHEMA app; CREATE TYPE app.mood AS ENUM ('ok');
+                CREATE FUNCTION app.f() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$;
+                CREATE SEQUENCE app.s;";
+    let (_plan, db) = converges(
+        &format!(
+            "{base} GRANT USAGE ON SCHEMA app TO reporting; GRANT USAGE ON TYPE app.mood TO reporting;
+             GRANT USAGE ON SEQUENCE app.s TO analyst;"
+        ),
+        &format!(
+            "{base} GRANT USAGE ON SCHEMA app TO reporting WITH GRANT OPTION;
+             GRANT USAGE ON TYPE app.mood TO reporting WITH GRANT OPTION;
+             REVOKE EXECUTE ON FUNCTION app.f() FROM PUBLIC; GRANT EXECUTE ON FUNCTION app.f() TO analyst WITH GRANT OPTION;
+             GRANT USAGE, SELECT ON SEQUENCE app.s TO analyst WITH GRANT OPTION;"
+        ),
+    )
+    .await;
+    let mut conn = db.connect().await;
+    for (acl, from, want) in [
+        (
+            "n.nspacl",
+            "pg_namespace n WHERE n.nspname = 'app'",
+            "reporting:USAGE:true",
+        ),
+        (
+            "t.typacl",
+            "pg_type t WHERE t.typname = 'mood'",
+            "reporting:USAGE:true",
+        ),
+        (
+            "p.proacl",
+            "pg_proc p WHERE p.proname = 'f'",
+            "analyst:EXECUTE:true",
+        ),
+        (
+            "c.relacl",
+            "pg_class c WHERE c.relname = 's'",
+            "analyst:SELECT:true,analyst:USAGE:true",
+        ),
+    ] {
+        let sql = format!(
+            "SELECT string_agg(pg_get_userbyid(g.grantee) || ':' || g.privilege_type || ':' || g.is_grantable, ',' ORDER BY 1)
+             FROM (SELECT {acl} AS acl FROM {from}) o, aclexplode(o.acl) g
+             WHERE g.grantee <> 0 AND pg_get_userbyid(g.grantee) IN ('analyst', 'reporting')"
+        );
+        assert_eq!(scalar_text(&mut conn, &sql).await, want, "{sql}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constraint_triggers_and_every_trigger_enable_state_converge() {
+    let base = "CREATE TABLE t (id integer);
+        CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+        CREATE TRIGGER a AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();
+        CREATE TRIGGER b AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();
+        CREATE TRIGGER c AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();";
+    let (plan, db) = converges(
+        &format!("{base} ALTER TABLE t DISABLE TRIGGER c;"),
+        &format!(
+            "{base} ALTER TABLE t DISABLE TRIGGER a; ALTER TABLE t ENABLE REPLICA TRIGGER b;
+             ALTER TABLE t ENABLE ALWAYS TRIGGER c;
+             CREATE CONSTRAINT TRIGGER d AFTER INSERT ON t DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION f();"
+        ),
+    )
+    .await;
+    let sql = sqls(&plan);
+    assert!(
+        !sql.contains("DROP TRIGGER a"),
+        "a state change keeps the trigger: {sql}"
+    );
+    let mut conn = db.connect().await;
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT string_agg(tgname || tgenabled::text || tgdeferrable::text, ',' ORDER BY tgname) FROM pg_trigger
+             WHERE tgrelid = 'public.t'::regclass AND NOT tgisinternal"
+        )
+        .await,
+        "aDfalse,bRfalse,cAfalse,dOtrue"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_not_valid_constraint_is_added_without_checking_old_rows_and_a_validated_one_is_validated(
+) {
+    let (plan, db) = converges(
+        "CREATE TABLE t (id integer, n integer);
+         INSERT INTO t VALUES (1, -1), (2, 5);
+         ALTER TABLE t ADD CONSTRAINT id_small CHECK (id < 10) NOT VALID;",
+        "CREATE TABLE t (id integer, n integer);
+         ALTER TABLE t ADD CONSTRAINT id_small CHECK (id < 10);
+         ALTER TABLE t ADD CONSTRAINT n_positive CHECK (n > 0) NOT VALID;",
+    )
+    .await;
+    let sql = sqls(&plan);
+    assert!(
+        sql.contains("VALIDATE CONSTRAINT id_small"),
+        "validated in place: {sql}"
+    );
+    assert!(!sql.contains("DROP CONSTRAINT id_small"), "{sql}");
+    let mut conn = db.connect().await;
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT string_agg(conname || ':' || convalidated, ',' ORDER BY conname) FROM pg_constraint
+             WHERE conrelid = 'public.t'::regclass"
+        )
+        .await,
+        "id_small:true,n_positive:false"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_an_extension_owns_are_left_to_it() {
+    let (plan, db) = converges(
+        "",
+        "CREATE EXTENSION citext; CREATE TABLE users (email citext PRIMARY KEY);",
+    )
+    .await;
+    let sql = sqls(&plan);
+    assert!(sql.contains("CREATE EXTENSION"), "{sql}");
+    assert!(
+        !sql.contains("CREATE FUNCTION")
+            && !sql.contains("CREATE TYPE")
+            && !sql.contains("CREATE OPERATOR"),
+        "the extension's own objects are not planned: {sql}"
+    );
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("INSERT INTO users VALUES ('A@x.org')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = sqlx::raw_sql("INSERT INTO users VALUES ('a@X.org')")
+        .execute(&mut conn)
+        .await
+        .expect_err("citext compares without case");
+    assert!(err.to_string().contains("users_pkey"), "{err}");
+}
