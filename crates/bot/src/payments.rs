@@ -130,6 +130,8 @@ impl Context {
             return Ok(r);
         }
         let user = users::upsert(&mut tx, &p.from, now).await?;
+        // Into the transport's span for this update, as `Engine::handle` does.
+        tracing::Span::current().record("user", tracing::field::display(user.id));
         let parsed = parse_payload(&p.payload);
         if parsed.is_none_or(|(u, _, _)| u != user.id.get()) {
             // Telegram took the money from this user: honour it, and leave a trace.

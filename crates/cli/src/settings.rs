@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-/// The environment, parsed.
-#[derive(Debug)]
+/// The environment, parsed. Its Debug shows no secret: the URL's password is masked, the
+/// token, key and webhook secret are `SecretString`s.
 pub struct Settings {
     /// DATABASE_URL, checked to be a PostgreSQL URL (`--database-url` overrides it).
     pub database_url: Option<String>,
@@ -20,6 +20,22 @@ pub struct Settings {
     pub telegram: TelegramSettings,
     /// SOPROVOD_LOG: the log filter.
     pub log: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(crate::dbsource::redact),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("bot", &self.bot)
+            .field("llm", &self.llm)
+            .field("telegram", &self.telegram)
+            .field("log", &self.log)
+            .finish()
+    }
 }
 
 /// What `serve` needs from the environment; the required parts are checked by `serve`.
@@ -124,7 +140,8 @@ mod tests {
     #[test]
     fn every_part_is_read_from_one_environment() {
         let s = from(&[
-            ("DATABASE_URL", "postgres://u@h/db"),
+            ("DATABASE_URL", "postgres://u:pw-in-url@h/db"),
+            ("OPENAI_API_KEY", "sk-in-env"),
             ("SOPROVOD_DATA_DIR", "/var/lib/soprovod"),
             ("FREE_LETTERS_PER_MONTH", "7"),
             ("OPENAI_MODEL", "m"),
@@ -132,16 +149,18 @@ mod tests {
             ("TELEGRAM_WEBHOOK_SECRET", "s3cret"),
         ])
         .unwrap();
-        assert_eq!(s.database_url.as_deref(), Some("postgres://u@h/db"));
+        assert_eq!(
+            s.database_url.as_deref(),
+            Some("postgres://u:pw-in-url@h/db")
+        );
         assert_eq!(s.data_dir, std::path::PathBuf::from("/var/lib/soprovod"));
         assert_eq!(s.bot.quota.free_letters_per_month, 7);
         assert_eq!(s.llm.model, "m");
         assert_eq!(s.telegram.token.as_ref().unwrap().expose_secret(), "1:abc");
         let shown = format!("{s:?}");
-        assert!(
-            !shown.contains("1:abc") && !shown.contains("s3cret"),
-            "{shown}"
-        );
+        for secret in ["1:abc", "s3cret", "pw-in-url", "sk-in-env"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
     }
 
     #[test]
