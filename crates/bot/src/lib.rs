@@ -35,6 +35,4 @@ pub use engine::{Engine, Pending, Step};
 pub use error::EngineError;
 pub use event::{split_command, Event, EventId, EventKind, Lang, Media, Profile};
 pub use payments::{invoice_payload, PreCheckout, PreCheckoutRefusal, SuccessfulPayment};
-pub use reply::{
-    escape_html, plain_text, split_paragraphs, Button, Invoice, OutMessage, Replies, Signal,
-};
+pub use reply::{escape_html, plain_text, Button, Invoice, OutMessage, Replies, Signal};

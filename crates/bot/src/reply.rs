@@ -97,7 +97,6 @@ impl Replies {
     }
 }
 
-/// Escapes text for Telegram HTML.
 /// The text a reader sees in a message of ours: tags dropped, the entities `escape_html` makes undone.
 /// For plain-text surfaces (a terminal, Telegram's callback answers).
 pub fn plain_text(html: &str) -> String {
@@ -114,67 +113,10 @@ pub fn plain_text(html: &str) -> String {
     html_escape::decode_html_entities(&out).into_owned()
 }
 
+/// Escapes text for Telegram HTML.
 pub fn escape_html(text: &str) -> String {
     // `&`, `<`, `>` and `"` as `&amp;`, `&lt;`, `&gt;`, `&quot;`: the named entities Telegram knows.
     html_escape::encode_double_quoted_attribute(text).into_owned()
-}
-
-/// Splits a long text into parts of at most `limit` characters, on paragraph boundaries when
-/// possible, then on lines, then anywhere (never inside an HTML entity).
-pub fn split_paragraphs(text: &str, limit: usize) -> Vec<String> {
-    if text.chars().count() <= limit {
-        return vec![text.to_string()];
-    }
-    let mut parts = Vec::new();
-    let mut current = String::new();
-    let push_piece = |piece: &str, sep: &str, parts: &mut Vec<String>, current: &mut String| {
-        let extra = if current.is_empty() {
-            0
-        } else {
-            sep.chars().count()
-        };
-        if current.chars().count() + extra + piece.chars().count() <= limit {
-            if !current.is_empty() {
-                current.push_str(sep);
-            }
-            current.push_str(piece);
-        } else {
-            if !current.is_empty() {
-                parts.push(std::mem::take(current));
-            }
-            if piece.chars().count() <= limit {
-                current.push_str(piece);
-            } else {
-                let mut chunk = String::new();
-                let mut in_entity = false;
-                for c in piece.chars() {
-                    if chunk.chars().count() >= limit && !in_entity {
-                        parts.push(std::mem::take(&mut chunk));
-                    }
-                    if c == '&' {
-                        in_entity = true;
-                    } else if c == ';' {
-                        in_entity = false;
-                    }
-                    chunk.push(c);
-                }
-                *current = chunk;
-            }
-        }
-    };
-    for para in text.split("\n\n") {
-        if para.chars().count() <= limit {
-            push_piece(para, "\n\n", &mut parts, &mut current);
-        } else {
-            for line in para.split('\n') {
-                push_piece(line, "\n", &mut parts, &mut current);
-            }
-        }
-    }
-    if !current.is_empty() {
-        parts.push(current);
-    }
-    parts
 }
 
 #[cfg(test)]
@@ -195,22 +137,6 @@ mod tests {
         assert_eq!(
             escape_html("<b>R&D</b> \"x\""),
             "&lt;b&gt;R&amp;D&lt;/b&gt; &quot;x&quot;"
-        );
-    }
-
-    #[test]
-    fn long_texts_split_on_paragraphs_within_the_limit() {
-        let para = "слово ".repeat(100);
-        let text = [para.trim(); 10].join("\n\n");
-        let parts = split_paragraphs(&text, 1000);
-        assert!(parts.len() > 1);
-        assert!(parts.iter().all(|p| p.chars().count() <= 1000));
-        assert_eq!(parts.join("\n\n"), text);
-        let one = "я".repeat(2500);
-        let parts = split_paragraphs(&one, 1000);
-        assert_eq!(
-            parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(),
-            vec![1000, 1000, 500]
         );
     }
 }

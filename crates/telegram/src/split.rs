@@ -1,41 +1,60 @@
-//! Splitting long Telegram-HTML texts into messages Telegram accepts (at most 4096 characters).
+//! Splitting long Telegram-HTML texts into messages Telegram accepts: at most 4096 UTF-16 units
+//! after entity parsing, that is of the text the reader sees (tags do not count, `&amp;` is one).
+//! The one splitter of the product: the engine hands over whole letters.
 //!
 //! Letters are cut on paragraph boundaries when possible, then on lines, sentences and words;
 //! never inside an HTML entity or tag. Tags left open at a cut are closed at the end of the part
-//! and reopened at the start of the next one, so every part is valid HTML on its own.
+//! and reopened at the start of the next one, so every part is valid HTML on its own (and, since
+//! tags do not count, no room has to be kept for them).
 
-/// Telegram's limit on a message's text.
+/// Telegram's limit on a message's text, after entity parsing.
 pub const MESSAGE_LIMIT: usize = 4096;
 
-/// Room kept in each part for tags closed and reopened at the cut.
-const TAG_RESERVE: usize = 200;
-
-/// Length as Telegram counts it (UTF-16 code units), which is never less than the characters.
-pub fn telegram_len(s: &str) -> usize {
-    s.encode_utf16().count()
+/// What a character of our HTML adds to the length Telegram counts, given whether it is inside a
+/// tag or an entity; updates those states.
+fn units(c: char, in_tag: &mut bool, in_entity: &mut bool) -> usize {
+    if *in_tag {
+        *in_tag = c != '>';
+        0
+    } else if c == '<' {
+        *in_tag = true;
+        0
+    } else if *in_entity {
+        *in_entity = c != ';';
+        0
+    } else if c == '&' {
+        // An entity shows as one character (every one `escape_html` makes is in the BMP).
+        *in_entity = true;
+        1
+    } else {
+        c.len_utf16()
+    }
 }
 
-/// Splits `html` into parts of at most `max` UTF-16 units each (`max` ≥ 400).
+/// Length as Telegram counts it: UTF-16 code units of the text after entity parsing.
+pub fn telegram_len(html: &str) -> usize {
+    let (mut in_tag, mut in_entity) = (false, false);
+    html.chars()
+        .map(|c| units(c, &mut in_tag, &mut in_entity))
+        .sum()
+}
+
+/// Splits `html` into parts of at most `max` units each, as [`telegram_len`] counts them.
 pub fn split_html(html: &str, max: usize) -> Vec<String> {
     let html = html.trim();
     if telegram_len(html) <= max {
         return vec![html.to_string()];
     }
-    let budget = if html.contains('<') {
-        max.saturating_sub(TAG_RESERVE).max(200)
-    } else {
-        max
-    };
     let mut raw_parts = Vec::new();
     let mut current = String::new();
     for para in html.split("\n\n") {
-        for piece in cut_to_fit(para, budget) {
+        for piece in cut_to_fit(para, max) {
             let joined_len = if current.is_empty() {
                 telegram_len(&piece)
             } else {
                 telegram_len(&current) + 2 + telegram_len(&piece)
             };
-            if joined_len <= budget {
+            if joined_len <= max {
                 if !current.is_empty() {
                     current.push_str("\n\n");
                 }
@@ -80,12 +99,12 @@ fn cut_to_fit(para: &str, budget: usize) -> Vec<String> {
     out
 }
 
-/// The byte index in `s` after at most `units` UTF-16 units, on a char boundary.
-fn byte_index_at_units(s: &str, units: usize) -> usize {
-    let mut used = 0;
+/// The byte index in `s` after at most `max` units as Telegram counts them, on a char boundary.
+fn byte_index_at_units(s: &str, max: usize) -> usize {
+    let (mut used, mut in_tag, mut in_entity) = (0, false, false);
     for (i, c) in s.char_indices() {
-        used += c.len_utf16();
-        if used > units {
+        used += units(c, &mut in_tag, &mut in_entity);
+        if used > max {
             return i;
         }
     }
@@ -113,7 +132,7 @@ fn last_safe_cut(s: &str, limit: usize) -> usize {
         }
         i -= 1;
     }
-    // Only reachable with a tag longer than the whole budget; cut where it fits.
+    // Only reachable when the window ends inside a tag that starts it; cut where it fits.
     limit.max(s.char_indices().nth(1).map(|(i, _)| i).unwrap_or(s.len()))
 }
 
@@ -234,6 +253,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn tags_and_entities_count_as_telegram_shows_them() {
+        assert_eq!(telegram_len("<b>R&amp;D</b> &lt;x&gt;"), "R&D <x>".len());
+        assert_eq!(
+            telegram_len("<a href=\"https://x.y/?a=1&amp;b=2\">ok</a>"),
+            2
+        );
+        assert_eq!(telegram_len("😀"), 2);
+    }
+
+    #[test]
+    fn a_letter_that_fits_once_parsed_is_not_cut_for_its_markup() {
+        // 3 000 visible characters, over 12 000 bytes of HTML: Telegram takes it in one message.
+        let text = format!("<b>{}</b>", "&amp;&lt;&gt;".repeat(1000));
+        assert!(text.chars().count() > MESSAGE_LIMIT);
+        assert_eq!(split_html(&text, MESSAGE_LIMIT), vec![text]);
     }
 
     #[test]

@@ -157,6 +157,13 @@ impl FakeBotApi {
                 return err(400, "Bad Request: CHARGE_ALREADY_REFUNDED");
             }
         }
+        if method_name == "sendMessage" {
+            // Telegram's limit: 4096 UTF-16 units of the text after entity parsing.
+            let text = body.get("text").and_then(Value::as_str).unwrap_or("");
+            if strip_tags(text).encode_utf16().count() > 4096 {
+                return err(400, "Bad Request: message is too long");
+            }
+        }
         match self.answer(&method_name, &body) {
             Some(result) => ok(result),
             None => err(404, "Not Found: method not found"),
