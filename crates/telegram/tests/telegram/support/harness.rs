@@ -1,9 +1,8 @@
 //! Runs the whole bot (`telegram::serve_on`) against the fake Bot API, the LLM double and a
 //! fresh PostgreSQL database with the declared schema, and reads back what it stored.
 //!
-//! Each bot "process" runs on a runtime of its own with its own connection pool, so a crash is
-//! what `kill -9` does from the outside: every task of it stops at once and every socket it
-//! holds (database connections, Bot API and LLM requests) is closed.
+//! Each bot "process" runs on a runtime of its own with its own connection pool, as a process
+//! would. (Crashes are tested on the real process: the cli tests' `kill_nine`.)
 
 #![allow(dead_code)]
 
@@ -33,7 +32,7 @@ pub struct World {
     pub connections: u32,
 }
 
-/// A bot process in the test: stop it like SIGTERM would, or kill it.
+/// A bot process in the test: stop it like SIGTERM would.
 pub struct RunningBot {
     stop: Option<oneshot::Sender<()>>,
     done: Option<oneshot::Receiver<Result<(), ServeError>>>,
@@ -52,13 +51,6 @@ impl RunningBot {
             done.await
                 .expect("the bot task panicked")
                 .expect("the bot stopped with an error");
-        }
-    }
-
-    /// A crash: the process is gone at once, whatever it was doing.
-    pub fn kill(mut self) {
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
         }
     }
 

@@ -1,0 +1,434 @@
+//! Chaos with real kills: N users go through whole journeys (a letter, ❤️, another variant, an
+//! improvement, a Stars payment through pre_checkout_query and successful_payment, /subscription)
+//! through the fake Bot API while the `soprovod serve` process is `kill -9`ed and restarted K
+//! times at random moments (seeded). A user whose letter was interrupted presses the retry button
+//! of the notice, as a person would. Prints updates sent / answered / duplicated / lost, payments
+//! sent / recorded, and the quota counted against the letters delivered.
+//!
+//! `cargo bench -p cli --bench chaos` with CHAOS_USERS (default 40), CHAOS_KILLS (5),
+//! CHAOS_MIN_GAP_MS / CHAOS_MAX_GAP_MS (the pause before each kill, 200 / 3000), CHAOS_SEED (1),
+//! CHAOS_WEBHOOK=1 (webhook mode instead of long polling).
+//!
+//! The users are listed in ADMIN_TELEGRAM_IDS: a retry after a kill is a fourth generation in
+//! five minutes, which the rate limit would otherwise make wait minutes.
+
+#[path = "../tests/cli/kill_nine/bot_process.rs"]
+mod bot_process;
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bot_process::World;
+use serde_json::Value;
+use testkit::doubles::bot_api::{FakeBotApi, TgUser};
+use testkit::doubles::texts::{RESUME, VACANCY};
+
+const LETTER: &str = "Версия письма номер";
+/// The /premium answer, under which the "buy" button is.
+const PREMIUM_OFFER: &str = "Оплата — Telegram Stars";
+const IMPROVE_REQUEST: &str = "Сделай письмо короче и официальнее";
+const FIRST_USER: i64 = 3_000_000;
+/// How long one answer may take before the update counts as lost.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+#[derive(Default)]
+struct Tally {
+    sent: AtomicUsize,
+    answered: AtomicUsize,
+    lost: AtomicUsize,
+    retries: AtomicUsize,
+    payments_sent: AtomicUsize,
+}
+
+/// One user's side of the conversation.
+struct Journey {
+    api: FakeBotApi,
+    u: TgUser,
+    t: Arc<Tally>,
+    /// Interruption notices already answered with a retry.
+    notices_seen: usize,
+}
+
+impl Journey {
+    fn texts(&self) -> Vec<String> {
+        self.api.texts_to(self.u.id)
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.texts().iter().filter(|t| t.contains(needle)).count()
+    }
+
+    /// Distinct letters delivered (a letter Telegram got twice counts once here).
+    fn letters(&self) -> usize {
+        self.texts()
+            .into_iter()
+            .filter(|t| t.contains(LETTER))
+            .collect::<HashSet<_>>()
+            .len()
+    }
+
+    /// The last message whose text contains `needle`, with its buttons.
+    fn last_message(&self, needle: &str) -> Option<testkit::doubles::bot_api::Call> {
+        self.api
+            .messages_to(self.u.id)
+            .into_iter()
+            .rev()
+            .find(|c| c.text().contains(needle))
+    }
+
+    /// Sends `update` and waits for `answered`; counts it answered or lost. A notice that a
+    /// letter was interrupted is answered by pressing its retry button on the way.
+    async fn step(&mut self, update: Value, mut answered: impl FnMut(&Self) -> bool) -> bool {
+        let what = describe(&update);
+        self.api.push(update);
+        self.t.sent.fetch_add(1, Ordering::SeqCst);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let api = self.api.clone();
+            let left = deadline.saturating_duration_since(Instant::now());
+            let seen = self.notices_seen;
+            let done = api
+                .holds_within(left, || answered(self) || self.count("прервалась") > seen)
+                .await;
+            if answered(self) {
+                self.t.answered.fetch_add(1, Ordering::SeqCst);
+                return true;
+            }
+            if !done {
+                self.t.lost.fetch_add(1, Ordering::SeqCst);
+                let got: Vec<String> = self.texts().iter().map(|t| first_line(t)).collect();
+                eprintln!("lost: user {}: {what}; it got {got:?}", self.u.id);
+                return false;
+            }
+            self.notices_seen = self.count("прервалась");
+            if let Some(retry) = self.last_message("прервалась").and_then(|c| {
+                c.callback_data()
+                    .into_iter()
+                    .find(|d| d.starts_with("gen:"))
+            }) {
+                self.t.retries.fetch_add(1, Ordering::SeqCst);
+                self.api.push(self.u.press(&retry, 1));
+            }
+        }
+    }
+
+    fn button(&self, needle: &str, prefix: &str) -> Option<String> {
+        self.last_message(needle)?
+            .callback_data()
+            .into_iter()
+            .find(|d| d.starts_with(prefix))
+    }
+}
+
+/// What an update is, in a few words (for the report of a loss).
+fn describe(update: &Value) -> String {
+    if let Some(t) = update["message"]["text"].as_str() {
+        return format!("text {:?}", first_line(t));
+    }
+    if let Some(d) = update["callback_query"]["data"].as_str() {
+        return format!("press {d}");
+    }
+    if update.get("pre_checkout_query").is_some() {
+        return "pre_checkout_query".into();
+    }
+    if update["message"].get("successful_payment").is_some() {
+        return "successful_payment".into();
+    }
+    "other".into()
+}
+
+fn first_line(t: &str) -> String {
+    t.lines().next().unwrap_or("").chars().take(40).collect()
+}
+
+async fn journey(api: FakeBotApi, id: i64, t: Arc<Tally>) {
+    let mut j = Journey {
+        api: api.clone(),
+        u: TgUser::new(id),
+        t: t.clone(),
+        notices_seen: 0,
+    };
+    let u = j.u.clone();
+    if !j
+        .step(u.text("/start chaos"), |j| j.count("Шаг 1 из 2") >= 1)
+        .await
+        || !j
+            .step(u.text(VACANCY), |j| j.count("Шаг 2 из 2") >= 1)
+            .await
+        || !j.step(u.text(RESUME), |j| j.letters() >= 1).await
+    {
+        return;
+    }
+    let Some(like) = j.button(LETTER, "fb:l:") else {
+        return;
+    };
+    let press = u.press(&like, 1);
+    let cb = press["callback_query"]["id"].as_str().unwrap().to_string();
+    j.step(press, |j| j.api.is_answered(&cb)).await;
+    let Some(variant) = j.button(LETTER, "var:") else {
+        return;
+    };
+    if !j.step(u.press(&variant, 1), |j| j.letters() >= 2).await {
+        return;
+    }
+    let Some(improve) = j.button(LETTER, "imp:") else {
+        return;
+    };
+    if !j
+        .step(u.press(&improve, 1), |j| j.count("Что изменить") >= 1)
+        .await
+        || !j.step(u.text(IMPROVE_REQUEST), |j| j.letters() >= 3).await
+        || !j
+            .step(u.text("/premium"), |j| j.count(PREMIUM_OFFER) >= 1)
+            .await
+    {
+        return;
+    }
+    let Some(buy) = j.button(PREMIUM_OFFER, "buy") else {
+        return;
+    };
+    let invoices = |j: &Journey| {
+        j.api
+            .calls_of("sendInvoice")
+            .into_iter()
+            .filter(|c| c.chat_id() == Some(id))
+            .collect::<Vec<_>>()
+    };
+    if !j.step(u.press(&buy, 1), |j| !invoices(j).is_empty()).await {
+        return;
+    }
+    let invoice = invoices(&j).remove(0);
+    let payload = invoice.str("payload").unwrap_or_default().to_string();
+    let total: i64 = 150;
+    let query = format!("pcq-{id}");
+    let ok_answer = |j: &Journey| {
+        j.api.calls_of("answerPreCheckoutQuery").iter().any(|c| {
+            c.str("pre_checkout_query_id") == Some(query.as_str())
+                && match c.body.get("ok") {
+                    Some(Value::Bool(ok)) => *ok,
+                    Some(Value::String(ok)) => ok == "true",
+                    _ => false,
+                }
+        })
+    };
+    if !j
+        .step(u.pre_checkout(&query, &payload, total), ok_answer)
+        .await
+    {
+        return;
+    }
+    t.payments_sent.fetch_add(1, Ordering::SeqCst);
+    if !j
+        .step(
+            u.successful_payment(&format!("chaos-{id}"), &payload, total),
+            |j| j.count("Premium активен") >= 1,
+        )
+        .await
+    {
+        return;
+    }
+    j.step(u.text("/subscription"), |j| j.count("План:") >= 1)
+        .await;
+}
+
+fn main() {
+    let users = env("CHAOS_USERS", 40) as i64;
+    let kills = env("CHAOS_KILLS", 5);
+    let min_gap = env("CHAOS_MIN_GAP_MS", 200);
+    let max_gap = env("CHAOS_MAX_GAP_MS", 3000).max(min_gap);
+    let seed = env("CHAOS_SEED", 1);
+    let webhook = env("CHAOS_WEBHOOK", 0) == 1;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let load_before = load();
+        let mut w = if webhook {
+            World::webhook().await
+        } else {
+            World::polling().await
+        };
+        let admins: Vec<String> = (0..users).map(|i| (FIRST_USER + i).to_string()).collect();
+        w.set_env("ADMIN_TELEGRAM_IDS", &admins.join(","));
+        let tally = Arc::new(Tally::default());
+        let started = Instant::now();
+        let mut bot = w.start();
+        let tasks: Vec<_> = (0..users)
+            .map(|i| tokio::spawn(journey(w.api.clone(), FIRST_USER + i, tally.clone())))
+            .collect();
+        // The killer: K crashes at seeded random moments, each followed by a restart.
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut moments = Vec::new();
+        for _ in 0..kills {
+            let gap = rng.u64(min_gap..=max_gap);
+            tokio::time::sleep(Duration::from_millis(gap)).await;
+            bot.kill().await;
+            moments.push(format!("{:.1}s", started.elapsed().as_secs_f64()));
+            bot = w.start();
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let wall = started.elapsed();
+        bot.stop().await;
+        report(
+            &w,
+            &tally,
+            users,
+            wall,
+            &moments,
+            seed,
+            webhook,
+            &load_before,
+        )
+        .await;
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn report(
+    w: &World,
+    tally: &Tally,
+    users: i64,
+    wall: Duration,
+    moments: &[String],
+    seed: u64,
+    webhook: bool,
+    load_before: &str,
+) {
+    // Improvements do not use the quota: the LLM requests that carried the user's request.
+    let improvements: BTreeSet<usize> = (0..w.llm.requests().len())
+        .filter(|&n| w.llm.user_message(n).contains(IMPROVE_REQUEST))
+        .map(|n| n + 1)
+        .collect();
+    let mut duplicated = 0;
+    let mut letters_sent_twice = 0;
+    let mut delivered_letters = 0;
+    for i in 0..users {
+        let chat = FIRST_USER + i;
+        let texts = w.api.texts_to(chat);
+        let count = |needle: &str| texts.iter().filter(|t| t.contains(needle)).count();
+        for needle in [
+            "Шаг 1 из 2",
+            "Шаг 2 из 2",
+            "Что изменить",
+            PREMIUM_OFFER,
+            "Premium активен",
+            "План:",
+        ] {
+            if count(needle) > 1 {
+                eprintln!(
+                    "duplicated: user {chat}: {needle:?} {} times",
+                    count(needle)
+                );
+            }
+            duplicated += count(needle).saturating_sub(1);
+        }
+        let letters: Vec<&String> = texts.iter().filter(|t| t.contains(LETTER)).collect();
+        let distinct: HashSet<&String> = letters.iter().copied().collect();
+        letters_sent_twice += letters.len() - distinct.len();
+        delivered_letters += distinct
+            .iter()
+            .filter(|t| {
+                let n = t
+                    .split(LETTER)
+                    .nth(1)
+                    .and_then(|r| r.split('.').next())
+                    .and_then(|n| n.trim().parse::<usize>().ok());
+                !n.is_some_and(|n| improvements.contains(&n))
+            })
+            .count() as i64;
+        duplicated += w
+            .api
+            .calls_of("sendInvoice")
+            .iter()
+            .filter(|c| c.chat_id() == Some(chat))
+            .count()
+            .saturating_sub(1);
+    }
+    for method in ["answerCallbackQuery", "answerPreCheckoutQuery"] {
+        let key = if method == "answerCallbackQuery" {
+            "callback_query_id"
+        } else {
+            "pre_checkout_query_id"
+        };
+        let ids: Vec<String> = w
+            .api
+            .calls_of(method)
+            .iter()
+            .filter_map(|c| c.str(key).map(str::to_string))
+            .collect();
+        let distinct: HashSet<&String> = ids.iter().collect();
+        if ids.len() > distinct.len() {
+            eprintln!(
+                "duplicated: {} {method} answered again",
+                ids.len() - distinct.len()
+            );
+        }
+        duplicated += ids.len() - distinct.len();
+    }
+    let quota = w
+        .scalar(&format!(
+            "SELECT coalesce(sum(s.letters_used), 0)::bigint FROM subscriptions s
+             JOIN users u ON u.id = s.user_id WHERE u.telegram_user_id >= {FIRST_USER}"
+        ))
+        .await;
+    let recorded = w
+        .scalar("SELECT count(*) FROM payments WHERE provider_payment_id LIKE 'chaos-%'")
+        .await;
+    let pending = w
+        .scalar("SELECT count(*) FROM update_inbox WHERE done_at IS NULL")
+        .await;
+    let sent = tally.sent.load(Ordering::SeqCst);
+    println!(
+        "chaos (real kill -9 of soprovod serve, {}): {users} users, {} kills at {} (seed {seed})",
+        if webhook { "webhook" } else { "long polling" },
+        moments.len(),
+        moments.join(", ")
+    );
+    println!("  wall:              {:.1} s", wall.as_secs_f64());
+    println!(
+        "  updates sent:      {sent} (+{} retry presses after interruption notices)",
+        tally.retries.load(Ordering::SeqCst)
+    );
+    println!(
+        "  answered:          {}",
+        tally.answered.load(Ordering::SeqCst)
+    );
+    println!("  lost:              {}", tally.lost.load(Ordering::SeqCst));
+    println!("  duplicated:        {duplicated}");
+    println!("  letters sent twice (Telegram took it, the bot died before recording): {letters_sent_twice}");
+    println!("  inbox pending:     {pending}");
+    println!(
+        "  payments:          sent {}, recorded {recorded}",
+        tally.payments_sent.load(Ordering::SeqCst)
+    );
+    println!(
+        "  quota:             {quota} letters counted, {delivered_letters} delivered ({})",
+        if quota == delivered_letters {
+            "exact"
+        } else {
+            "MISMATCH"
+        }
+    );
+    println!(
+        "  load average:      {load_before} before, {} after",
+        load()
+    );
+}
