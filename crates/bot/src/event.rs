@@ -39,6 +39,9 @@ pub enum Media {
     Audio,
     /// A document of a type or size the transport does not extract.
     Document,
+    /// A .txt/.pdf/.docx whose text could not be read (damaged, a scan, or over the memory or
+    /// time budget of extraction).
+    UnreadableDocument,
     Other,
 }
 

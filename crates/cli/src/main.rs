@@ -50,6 +50,13 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    // `serve` reads documents in children of this executable (see telegram::sandbox): such a
+    // child does only that, before any runtime, thread or configuration exists.
+    let mut args = std::env::args();
+    if args.nth(1).as_deref() == Some(telegram::sandbox::CHILD_ARG) {
+        let kind = args.next().unwrap_or_default();
+        return ExitCode::from(telegram::sandbox::child_main(&kind));
+    }
     // A .env file in the working directory may carry DATABASE_URL and friends.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();

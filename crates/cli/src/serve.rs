@@ -93,6 +93,8 @@ pub async fn run(
         token,
         api_url,
         mode,
+        extractor: telegram::sandbox::Extractor::this_executable()
+            .context("finding the soprovod executable (documents are read by a child of it)")?,
     };
     telegram::serve(engine, options, telegram::shutdown_signal())
         .await

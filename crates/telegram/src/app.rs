@@ -26,6 +26,7 @@ use teloxide::{Bot, RequestError};
 
 use crate::documents::{self, DocumentKind};
 use crate::retry::{self, describe};
+use crate::sandbox::Extractor;
 use crate::split::{split_html, MESSAGE_LIMIT};
 use crate::tasks::Tasks;
 use crate::typing::{Typing, REFRESH};
@@ -33,9 +34,6 @@ use store::delivery::{self, UpdateId};
 
 /// Telegram waits 10 s for a pre-checkout answer; the engine gets most of that.
 const PRE_CHECKOUT_BUDGET: Duration = Duration::from_secs(8);
-
-/// How long a document's text extraction may take before the document is refused.
-const EXTRACTION_BUDGET: Duration = Duration::from_secs(20);
 
 /// What became of an update.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,14 +50,16 @@ pub struct App {
     bot: Bot,
     engine: Engine,
     generations: Tasks,
+    extractor: Extractor,
 }
 
 impl App {
-    pub fn new(bot: Bot, engine: Engine) -> Self {
+    pub fn new(bot: Bot, engine: Engine, extractor: Extractor) -> Self {
         Self {
             bot,
             engine,
             generations: Tasks::default(),
+            extractor,
         }
     }
 
@@ -460,22 +460,16 @@ impl App {
                 return unsupported;
             }
         };
-        // A blocking thread with a deadline: a hostile file cannot stall the bot. (The thread
-        // itself finishes on its own; the extractors cap what they expand, see `documents`.)
-        let work = tokio::task::spawn_blocking(move || documents::extract_text(kind, &bytes));
-        match tokio::time::timeout(EXTRACTION_BUDGET, work).await {
-            Ok(Ok(Ok(text))) => EventKind::Document {
+        // In a child process within a memory and time budget (see `sandbox`): a hostile file
+        // can cost that child, never the bot.
+        match self.extractor.extract(kind, bytes).await {
+            Ok(text) => EventKind::Document {
                 file_name: doc.file_name.clone().unwrap_or_default(),
                 text,
             },
-            Ok(Ok(Err(e))) => {
+            Err(e) => {
                 tracing::info!(error = %e, "document text not extracted");
-                unsupported
-            }
-            Ok(Err(_)) => unsupported,
-            Err(_) => {
-                tracing::warn!("document text extraction ran out of time; refused");
-                unsupported
+                EventKind::Unsupported(Media::UnreadableDocument)
             }
         }
     }

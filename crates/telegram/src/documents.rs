@@ -28,6 +28,8 @@ pub enum DocumentError {
     Unreadable(String),
     #[error("the document has no text (a scan or an image?)")]
     NoText,
+    #[error("reading the document took more memory or time than allowed")]
+    OverBudget,
 }
 
 impl DocumentKind {
@@ -51,7 +53,8 @@ impl DocumentKind {
     }
 }
 
-/// The text of a document. CPU-bound for PDFs: call it from `spawn_blocking`.
+/// The text of a document, with no memory bound of its own: the bot calls it in a child process
+/// (`sandbox`).
 pub fn extract_text(kind: DocumentKind, bytes: &[u8]) -> Result<String, DocumentError> {
     if bytes.len() > MAX_DOCUMENT_BYTES {
         return Err(DocumentError::TooLarge {

@@ -3,12 +3,14 @@
 //! Updates come by long polling or a webhook ([`transport`]), go through per-user lanes
 //! ([`lanes`]) to the engine, and the engine's replies go back through the Bot API with flood
 //! control obeyed ([`retry`]), long texts split ([`split`]), "typing…" shown during generations
-//! ([`typing`]) and resume documents read ([`documents`]).
+//! ([`typing`]) and resume documents read ([`documents`]) in a child process within a
+//! memory and time budget ([`sandbox`]).
 
 pub mod app;
 pub mod documents;
 pub mod lanes;
 pub mod retry;
+pub mod sandbox;
 pub mod serve;
 pub mod split;
 pub mod tasks;

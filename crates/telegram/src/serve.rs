@@ -16,6 +16,7 @@ use teloxide::Bot;
 
 use crate::app::{App, Outcome};
 use crate::retry::{self, describe};
+use crate::sandbox::Extractor;
 use crate::transport::{self, Intake, TransportError, UpdateLanes};
 
 /// Database connections kept free of update handling: the liveness lock, the sweeper, and
@@ -58,6 +59,9 @@ pub struct Options {
     /// TELEGRAM_API_URL (default `https://api.telegram.org`).
     pub api_url: reqwest::Url,
     pub mode: Mode,
+    /// How resume documents are read (in production: children of the `soprovod` executable,
+    /// within a memory and time budget).
+    pub extractor: Extractor,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -195,7 +199,7 @@ pub async fn serve_on(
     // Before anything is recorded as this replica's: while this lock is held nobody takes over.
     let liveness = engine.hold_liveness().await?;
     let cleanup = tokio::spawn(forget_old_updates(engine.clone()));
-    let app = App::new(bot.clone(), engine.clone());
+    let app = App::new(bot.clone(), engine.clone(), options.extractor.clone());
     let connections = engine.pool().options().get_max_connections();
     let lanes = lanes_for(app.clone(), parallel_updates(connections));
     let fast = lanes_for(app.clone(), PARALLEL_PRE_CHECKOUTS);

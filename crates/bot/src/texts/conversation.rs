@@ -238,6 +238,11 @@ pub fn hint(l: Lang, state: store::conversation::State, media: Option<Media>) ->
     use store::conversation::State as S;
     let not_text = media.is_some();
     match state {
+        S::AwaitingResume if media == Some(Media::UnreadableDocument) => tr(
+            l,
+            "Не получилось прочитать этот файл: он повреждён, это скан или он слишком сложный. Скопируйте текст резюме и пришлите его сообщением.",
+            "I could not read this file: it is damaged, a scan, or too complex. Copy the text of your resume and send it as a message.",
+        ),
         S::Idle => tr(l, "Чтобы написать письмо, отправьте /new.", "To write a letter, send /new."),
         S::AwaitingVacancy if not_text => tr(
             l,

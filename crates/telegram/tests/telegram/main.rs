@@ -3,6 +3,7 @@
 
 mod conversation;
 mod crash;
+mod documents;
 mod garbage;
 mod payments;
 mod restart;

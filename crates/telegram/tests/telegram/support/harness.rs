@@ -129,6 +129,10 @@ impl World {
             token: self.api.token.clone().into(),
             api_url: telegram::serve::api_url(Some(&self.api.url())).unwrap(),
             mode,
+            extractor: telegram::sandbox::Extractor::child(
+                env!("CARGO_BIN_EXE_soprovod-extract"),
+                Vec::new(),
+            ),
         }
     }
 

@@ -380,7 +380,7 @@ impl FakeBotApi {
             .unwrap_or_default()
     }
 
-    /// Whether the callback query `id` has been answered.
+    /// Whether the callback query or pre-checkout query `id` has been answered.
     pub fn is_answered(&self, id: &str) -> bool {
         self.state.lock().unwrap().answered.contains(id)
     }
@@ -426,7 +426,7 @@ impl FakeBotApi {
         }
     }
 
-    /// Waits until the callback query `id` has been answered.
+    /// Waits until the callback query or pre-checkout query `id` has been answered.
     pub async fn wait_answered(&self, id: &str) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {

@@ -125,6 +125,11 @@ impl FakeBotApi {
                         st.answered.insert(id.to_string());
                     }
                 }
+                if method_name == "answerPreCheckoutQuery" {
+                    if let Some(id) = call.str("pre_checkout_query_id") {
+                        st.answered.insert(id.to_string());
+                    }
+                }
             }
             st.calls.push(Call {
                 method: method_name.clone(),
