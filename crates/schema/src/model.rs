@@ -295,6 +295,7 @@ pub struct Policy {
     pub roles: Vec<String>,
     pub using: Option<String>,
     pub with_check: Option<String>,
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -396,6 +397,8 @@ pub struct Model {
     pub composites: BTreeMap<QName, crate::kinds::types::Composite>,
     pub ranges: BTreeMap<QName, crate::kinds::types::Range>,
     pub statistics: BTreeMap<QName, crate::kinds::statistics::Statistics>,
+    /// Publications, by name (they are not in a schema).
+    pub publications: BTreeMap<String, crate::kinds::publication::Publication>,
     /// Objects of kinds the engine does not model, keyed `domain public.posint`, with their catalog
     /// definition so a difference in them is seen (and blocks a plan).
     pub unmodelled: BTreeMap<String, crate::unmodelled::Unmodelled>,
@@ -447,6 +450,7 @@ impl Model {
             + self.composites.len()
             + self.ranges.len()
             + self.statistics.len()
+            + self.publications.len()
     }
 }
 

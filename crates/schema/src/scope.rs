@@ -38,6 +38,12 @@ impl Scope {
                 .iter()
                 .filter(|(_, u)| u.schema.is_none())
                 .map(|(k, _)| k.clone())
+                .chain(
+                    target
+                        .publications
+                        .keys()
+                        .map(|p| format!("publication {p}")),
+                )
                 .collect(),
             global_default_privileges: !explicit.is_empty()
                 || target.default_privileges.keys().any(|k| k.schema.is_none()),
@@ -63,6 +69,9 @@ pub fn restrict(model: &mut Model, scope: &Scope) {
     model.domains.retain(|n, _| inside(&n.schema));
     model.aggregates.retain(|n, _| inside(&n.name.schema));
     model.statistics.retain(|n, _| inside(&n.schema));
+    model
+        .publications
+        .retain(|p, _| scope.global_objects.contains(&format!("publication {p}")));
     model.unmodelled.retain(|k, u| match &u.schema {
         Some(s) => inside(s),
         None => scope.global_objects.contains(k),

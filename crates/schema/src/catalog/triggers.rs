@@ -54,7 +54,8 @@ pub(super) async fn policies(
                 CASE WHEN p.polroles = '{0}' THEN ARRAY['PUBLIC']
                      ELSE ARRAY(SELECT pg_catalog.pg_get_userbyid(r) FROM unnest(p.polroles) r ORDER BY 1) END AS roles,
                 pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS qual,
-                pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS with_check
+                pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS with_check,
+                pg_catalog.obj_description(p.oid, 'pg_policy') AS comment
          FROM pg_catalog.pg_policy p",
     )
     .fetch_all(&mut *conn)
@@ -77,6 +78,7 @@ pub(super) async fn policies(
                 roles: row.try_get("roles")?,
                 using: row.try_get("qual")?,
                 with_check: row.try_get("with_check")?,
+                comment: row.try_get("comment")?,
             },
         );
     }

@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod domain;
+pub mod publication;
 pub mod statistics;
 pub mod types;
 
@@ -24,6 +25,7 @@ pub async fn read(conn: &mut PgConnection, m: &mut Model) -> Result<(), SchemaEr
     m.ranges = types::read_ranges(conn).await?;
     m.aggregates = aggregate::read(conn).await?;
     m.statistics = statistics::read(conn).await?;
+    m.publications = publication::read(conn).await?;
     Ok(())
 }
 
@@ -39,6 +41,11 @@ pub fn differences(from: &Model, to: &Model, opts: CompareOptions) -> Vec<Differ
     out.extend(statistics::differences(
         &from.statistics,
         &to.statistics,
+        opts,
+    ));
+    out.extend(publication::differences(
+        &from.publications,
+        &to.publications,
         opts,
     ));
     out
@@ -58,6 +65,7 @@ pub(crate) fn steps(
         types::steps,
         aggregate::steps,
         statistics::steps,
+        publication::steps,
     ] {
         let mut g = Generated::default();
         generate(from, to, opts, &mut g);

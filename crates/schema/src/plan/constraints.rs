@@ -124,8 +124,18 @@ impl Planner<'_> {
         let ftrig = ft.map(|f| f.triggers.clone()).unwrap_or_default();
         self.triggers(&object, &t, &ftrig, &tt.triggers);
         let fpol = ft.map(|f| f.policies.clone()).unwrap_or_default();
+        // A policy whose only change is its comment stays; any other change recreates it.
+        let same_rule = |a: &Policy, b: &Policy| {
+            Policy {
+                comment: None,
+                ..a.clone()
+            } == Policy {
+                comment: None,
+                ..b.clone()
+            }
+        };
         for (pn, fp) in &fpol {
-            if tt.policies.get(pn) != Some(fp) {
+            if !tt.policies.get(pn).is_some_and(|tp| same_rule(fp, tp)) {
                 let mut s = step(
                     &object,
                     format!("drop policy {pn}"),
@@ -141,7 +151,18 @@ impl Planner<'_> {
             }
         }
         for (pn, tp) in &tt.policies {
-            if fpol.get(pn) != Some(tp) {
+            let kept = fpol.get(pn).filter(|fp| same_rule(fp, tp));
+            if kept.and_then(|fp| fp.comment.as_ref()) != tp.comment.as_ref() {
+                self.push(
+                    Phase::Extras,
+                    step(
+                        &object,
+                        format!("comment on policy {pn}"),
+                        comment_sql("POLICY", &format!("{} ON {t}", ident(pn)), &tp.comment),
+                    ),
+                );
+            }
+            if kept.is_none() {
                 let roles = tp
                     .roles
                     .iter()

@@ -44,7 +44,6 @@ impl Unmodelled {
 /// Kinds whose absence means "all defaults": a table without any non-default setting has no entry.
 const ABSENT_IS_DEFAULT: &[&str] = &[
     "relation settings",
-    "comment on policy",
     "comment on extension",
     "security label",
 ];
@@ -61,7 +60,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<BTreeMap<String, Unmodelled
         .await?;
     // One statement per reader (joined by UNION ALL the server plans them far worse: seconds on
     // the 500-table benchmark), all sent in one round trip.
-    let batch = readers::readers(version).join(";\n");
+    let batch = readers::readers().join(";\n");
     let mut out = BTreeMap::new();
     for row in sqlx::raw_sql(&batch).fetch_all(&mut *conn).await? {
         let u = Unmodelled {

@@ -31,7 +31,7 @@ fn lines(parts: &[String]) -> String {
 }
 
 /// The readers: each selects (kind, schema, identity, definition, owner).
-pub(super) fn readers(server_version: i32) -> Vec<String> {
+pub(super) fn readers() -> Vec<String> {
     let mut out = Vec::new();
     let ext = not_ext_member;
 
@@ -233,34 +233,6 @@ pub(super) fn readers(server_version: i32) -> Vec<String> {
         ext = ext("pg_event_trigger", "e.oid"),
     ));
 
-    // Publications, their tables (and, from PostgreSQL 15, row filters, columns and schemas).
-    let (filter, columns, schemas) = if server_version >= 150000 {
-        (
-            "coalesce(' where ' || pg_catalog.pg_get_expr(r.prqual, r.prrelid), '')",
-            "coalesce(' (' || (SELECT string_agg(a.attname, ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
-                WHERE a.attrelid = r.prrelid AND a.attnum = ANY (r.prattrs)) || ')', '')",
-            sorted_lines(
-                "'schema ' || pn.nspname",
-                "FROM pg_catalog.pg_publication_namespace x JOIN pg_catalog.pg_namespace pn ON pn.oid = x.pnnspid WHERE x.pnpubid = p.oid",
-            ),
-        )
-    } else {
-        ("''", "''", "NULL".to_string())
-    };
-    out.push(format!(
-        "SELECT 'publication', NULL::text, p.pubname::text, {def}, pg_catalog.pg_get_userbyid(p.pubowner)::text
-         FROM pg_catalog.pg_publication p",
-        def = lines(&[
-            json_lines("pg_catalog.to_jsonb(p) - 'oid' - 'pubname' - 'pubowner'"),
-            sorted_lines(
-                &format!("'table ' || rn.nspname || '.' || rc.relname || {columns} || {filter}"),
-                "FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_class rc ON rc.oid = r.prrelid
-                 JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE r.prpubid = p.oid",
-            ),
-            schemas,
-            comment("p.oid", "pg_publication"),
-        ]),
-    ));
     // Subscriptions of this database (only the columns every role may read).
     out.push(
         "SELECT 'subscription', NULL::text, s.subname::text,
@@ -377,16 +349,6 @@ pub(super) fn readers(server_version: i32) -> Vec<String> {
             comment("t.oid", "pg_transform"),
         ]),
         ext = ext("pg_transform", "t.oid"),
-    ));
-
-    // Comments on policies (the policy itself is modelled).
-    out.push(format!(
-        "SELECT 'comment on policy', n.nspname::text, n.nspname || '.' || c.relname || '.' || p.polname,
-                {comment}, NULL::text
-         FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-         WHERE {USER_NS} AND pg_catalog.obj_description(p.oid, 'pg_policy') IS NOT NULL",
-        comment = comment("p.oid", "pg_policy"),
     ));
 
     // Comments on extensions that differ from their control file's.

@@ -222,3 +222,103 @@ async fn objects_an_extension_owns_are_left_to_it() {
         .expect_err("citext compares without case");
     assert!(err.to_string().contains("users_pkey"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_on_every_modelled_kind_are_set_changed_and_removed() {
+    let objects = "CREATE SCHEMA app;
+        CREATE TYPE app.mood AS ENUM ('ok');
+        CREATE TYPE app.pair AS (x integer, y integer);
+        CREATE DOMAIN app.posint AS integer CONSTRAINT positive CHECK (VALUE > 0);
+        CREATE COLLATION app.plain (provider = libc, locale = 'C');
+        CREATE SEQUENCE app.s;
+        CREATE TABLE app.t (id integer CONSTRAINT t_pk PRIMARY KEY, n app.posint, CONSTRAINT small CHECK (id < 100));
+        CREATE INDEX t_n ON app.t (n);
+        CREATE VIEW app.v AS SELECT id, n FROM app.t;
+        CREATE MATERIALIZED VIEW app.mv AS SELECT id FROM app.t;
+        CREATE FUNCTION app.f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+        CREATE PROCEDURE app.p() LANGUAGE sql AS $$ SELECT 1 $$;
+        CREATE TRIGGER tr BEFORE INSERT ON app.t FOR EACH ROW EXECUTE FUNCTION app.f();
+        CREATE FUNCTION app.add(a integer, b integer) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$;
+        CREATE AGGREGATE app.total(integer) (sfunc = app.add, stype = integer, initcond = '0');
+        CREATE STATISTICS app.st ON id, n FROM app.t;
+        ALTER TABLE app.t ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY mine ON app.t USING (id > 0);
+        CREATE PUBLICATION pub FOR TABLE app.t;";
+    let kinds = [
+        "SCHEMA app",
+        "TYPE app.mood",
+        "TYPE app.pair",
+        "COLUMN app.pair.x",
+        "DOMAIN app.posint",
+        "CONSTRAINT positive ON DOMAIN app.posint",
+        "COLLATION app.plain",
+        "SEQUENCE app.s",
+        "TABLE app.t",
+        "COLUMN app.t.n",
+        "CONSTRAINT t_pk ON app.t",
+        "CONSTRAINT small ON app.t",
+        "INDEX app.t_n",
+        "VIEW app.v",
+        "COLUMN app.v.n",
+        "MATERIALIZED VIEW app.mv",
+        "FUNCTION app.f()",
+        "PROCEDURE app.p()",
+        "TRIGGER tr ON app.t",
+        "AGGREGATE app.total(integer)",
+        "STATISTICS app.st",
+        "POLICY mine ON app.t",
+        "PUBLICATION pub",
+    ];
+    let comments = |text: &str, every: usize| {
+        kinds
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % every == 0)
+            .map(|(_, k)| format!("COMMENT ON {k} IS '{text}';"))
+            .collect::<String>()
+    };
+    // Every other kind commented in FROM; every kind with another text in TO; then none.
+    let from = format!("{objects}{}", comments("old", 2));
+    let to = format!("{objects}{}", comments("new", 1));
+    let (plan, db) = converges(&from, &to).await;
+    assert!(plan.steps.len() >= kinds.len(), "{}", sqls(&plan));
+    let mut conn = db.connect().await;
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT count(*)::text FROM pg_description d WHERE d.description = 'new'
+               AND d.classoid <> 'pg_namespace'::regclass OR d.objoid = 'app'::regnamespace"
+        )
+        .await,
+        kinds.len().to_string()
+    );
+    let (plan, _db) = converges(&to, objects).await;
+    assert!(plan.steps.len() >= kinds.len(), "{}", sqls(&plan));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publications_are_created_altered_and_dropped() {
+    let tables =
+        "CREATE TABLE a (id integer PRIMARY KEY); CREATE TABLE b (id integer PRIMARY KEY);";
+    let (plan, db) = converges(
+        &format!(
+            "{tables} CREATE PUBLICATION changes FOR TABLE a; CREATE PUBLICATION gone FOR TABLE b;"
+        ),
+        &format!(
+            "{tables} CREATE PUBLICATION changes FOR TABLE a, b WITH (publish = 'insert, update');
+             CREATE PUBLICATION fresh FOR TABLE b; COMMENT ON PUBLICATION fresh IS 'new one';"
+        ),
+    )
+    .await;
+    let sql = sqls(&plan);
+    assert!(sql.contains("DROP PUBLICATION gone"), "{sql}");
+    let mut conn = db.connect().await;
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT string_agg(pubname || ':' || tablename, ',' ORDER BY 1) FROM pg_publication_tables"
+        )
+        .await,
+        "changes:a,changes:b,fresh:b"
+    );
+}
