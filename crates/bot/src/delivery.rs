@@ -163,8 +163,19 @@ impl Engine {
         };
         match session {
             Some(s) if s.generated_letter.is_some() => {
+                // A variant or an improvement was cut off: the letter stands, and the notice
+                // offers both again so the user need not look for the letter's buttons.
                 conv.state = State::AwaitingFeedback;
-                r.say(texts::interrupted(lang));
+                let remaining = s.max_iterations - s.iterations_used;
+                let mut row = Vec::new();
+                if remaining > 0 {
+                    row.push(btn(
+                        buttons::improve(lang, remaining),
+                        Action::Improve(s.id),
+                    ));
+                }
+                row.push(btn(buttons::variant(lang), Action::Variant(s.id)));
+                r.say(texts::interrupted(lang)).buttons = vec![row];
             }
             Some(s) => {
                 sessions::set_status(&mut tx, s.id, "failed").await?;

@@ -116,13 +116,38 @@ impl Journey {
                 return false;
             }
             self.notices_seen = self.count("прервалась");
-            if let Some(retry) = self.last_message("прервалась").and_then(|c| {
-                c.callback_data()
-                    .into_iter()
-                    .find(|d| d.starts_with("gen:"))
-            }) {
-                self.t.retries.fetch_add(1, Ordering::SeqCst);
-                self.api.push(self.u.press(&retry, 1));
+            self.redo(&what).await;
+        }
+    }
+
+    /// What a person does after "the generation was interrupted": a cut-off letter is retried
+    /// with the notice's button; a cut-off variant or improvement is asked for again.
+    async fn redo(&mut self, what: &str) {
+        let Some(notice) = self.last_message("прервалась") else {
+            return;
+        };
+        let data = notice.callback_data();
+        let find = |prefix: &str| data.iter().find(|d| d.starts_with(prefix)).cloned();
+        self.t.retries.fetch_add(1, Ordering::SeqCst);
+        if let Some(retry) = find("gen:") {
+            self.api.push(self.u.press(&retry, 1));
+        } else if what.starts_with("press var:") {
+            if let Some(variant) = find("var:") {
+                self.api.push(self.u.press(&variant, 1));
+            }
+        } else if let (Some(improve), Some(request)) = (
+            find("imp:"),
+            what.strip_prefix("text ")
+                .map(|t| t.trim_matches('"').to_string()),
+        ) {
+            let asked = self.count("Что изменить");
+            self.api.push(self.u.press(&improve, 1));
+            let api = self.api.clone();
+            if api
+                .holds_within(PATIENCE, || self.count("Что изменить") > asked)
+                .await
+            {
+                self.api.push(self.u.text(&request));
             }
         }
     }
@@ -275,9 +300,11 @@ fn main() {
         // The killer: K crashes at seeded random moments, each followed by a restart.
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut moments = Vec::new();
+        let mut kill_times = Vec::new();
         for _ in 0..kills {
             let gap = rng.u64(min_gap..=max_gap);
             tokio::time::sleep(Duration::from_millis(gap)).await;
+            kill_times.push(Instant::now());
             bot.kill().await;
             moments.push(format!("{:.1}s", started.elapsed().as_secs_f64()));
             bot = w.start();
@@ -293,12 +320,45 @@ fn main() {
             users,
             wall,
             &moments,
+            &kill_times,
             seed,
             webhook,
             &load_before,
         )
         .await;
     });
+}
+
+/// Messages and answers that reached Telegram more than once.
+#[derive(Default)]
+struct Dups {
+    /// Copies with no kill between them: the bot sent them twice on its own.
+    without_kill: usize,
+    /// Copies on either side of a kill: Telegram took the first, the killed process never
+    /// recorded it, the next one sent it again (the at-least-once window).
+    across_kill: usize,
+    /// The longest time from a first copy to the kill after it.
+    longest_window: Duration,
+    by_kind: std::collections::BTreeMap<String, usize>,
+}
+
+impl Dups {
+    /// `times`: when each copy of one message reached the fake, in order.
+    fn classify(&mut self, kind: &str, times: &[Instant], kills: &[Instant]) {
+        for pair in times.windows(2) {
+            match kills.iter().find(|k| **k > pair[0] && **k < pair[1]) {
+                Some(k) => {
+                    self.across_kill += 1;
+                    self.longest_window = self.longest_window.max(k.duration_since(pair[0]));
+                    *self.by_kind.entry(kind.to_string()).or_default() += 1;
+                }
+                None => {
+                    self.without_kill += 1;
+                    eprintln!("duplicated without a kill between: {kind}");
+                }
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -308,6 +368,7 @@ async fn report(
     users: i64,
     wall: Duration,
     moments: &[String],
+    kills: &[Instant],
     seed: u64,
     webhook: bool,
     load_before: &str,
@@ -317,13 +378,19 @@ async fn report(
         .filter(|&n| w.llm.user_message(n).contains(IMPROVE_REQUEST))
         .map(|n| n + 1)
         .collect();
-    let mut duplicated = 0;
-    let mut letters_sent_twice = 0;
+    let mut dups = Dups::default();
     let mut delivered_letters = 0;
+    let is_letter = |t: &str| t.contains(LETTER);
     for i in 0..users {
         let chat = FIRST_USER + i;
-        let texts = w.api.texts_to(chat);
-        let count = |needle: &str| texts.iter().filter(|t| t.contains(needle)).count();
+        let messages = w.api.messages_to(chat);
+        let times_of = |keep: &dyn Fn(&str) -> bool| -> Vec<Instant> {
+            messages
+                .iter()
+                .filter(|c| keep(c.text()))
+                .map(|c| c.at)
+                .collect()
+        };
         for needle in [
             "Шаг 1 из 2",
             "Шаг 2 из 2",
@@ -332,18 +399,17 @@ async fn report(
             "Premium активен",
             "План:",
         ] {
-            if count(needle) > 1 {
-                eprintln!(
-                    "duplicated: user {chat}: {needle:?} {} times",
-                    count(needle)
-                );
-            }
-            duplicated += count(needle).saturating_sub(1);
+            dups.classify(needle, &times_of(&|t| t.contains(needle)), kills);
         }
-        let letters: Vec<&String> = texts.iter().filter(|t| t.contains(LETTER)).collect();
-        let distinct: HashSet<&String> = letters.iter().copied().collect();
-        letters_sent_twice += letters.len() - distinct.len();
-        delivered_letters += distinct
+        let letters: BTreeSet<&str> = messages
+            .iter()
+            .map(|c| c.text())
+            .filter(|t| is_letter(t))
+            .collect();
+        for letter in &letters {
+            dups.classify("letter", &times_of(&|t| t == *letter), kills);
+        }
+        delivered_letters += letters
             .iter()
             .filter(|t| {
                 let n = t
@@ -354,34 +420,29 @@ async fn report(
                 !n.is_some_and(|n| improvements.contains(&n))
             })
             .count() as i64;
-        duplicated += w
+        let invoices: Vec<Instant> = w
             .api
             .calls_of("sendInvoice")
             .iter()
             .filter(|c| c.chat_id() == Some(chat))
-            .count()
-            .saturating_sub(1);
-    }
-    for method in ["answerCallbackQuery", "answerPreCheckoutQuery"] {
-        let key = if method == "answerCallbackQuery" {
-            "callback_query_id"
-        } else {
-            "pre_checkout_query_id"
-        };
-        let ids: Vec<String> = w
-            .api
-            .calls_of(method)
-            .iter()
-            .filter_map(|c| c.str(key).map(str::to_string))
+            .map(|c| c.at)
             .collect();
-        let distinct: HashSet<&String> = ids.iter().collect();
-        if ids.len() > distinct.len() {
-            eprintln!(
-                "duplicated: {} {method} answered again",
-                ids.len() - distinct.len()
-            );
+        dups.classify("invoice", &invoices, kills);
+    }
+    for (method, key) in [
+        ("answerCallbackQuery", "callback_query_id"),
+        ("answerPreCheckoutQuery", "pre_checkout_query_id"),
+    ] {
+        let calls = w.api.calls_of(method);
+        let ids: BTreeSet<&str> = calls.iter().filter_map(|c| c.str(key)).collect();
+        for id in ids {
+            let times: Vec<Instant> = calls
+                .iter()
+                .filter(|c| c.str(key) == Some(id))
+                .map(|c| c.at)
+                .collect();
+            dups.classify(method, &times, kills);
         }
-        duplicated += ids.len() - distinct.len();
     }
     let quota = w
         .scalar(&format!(
@@ -412,8 +473,16 @@ async fn report(
         tally.answered.load(Ordering::SeqCst)
     );
     println!("  lost:              {}", tally.lost.load(Ordering::SeqCst));
-    println!("  duplicated:        {duplicated}");
-    println!("  letters sent twice (Telegram took it, the bot died before recording): {letters_sent_twice}");
+    println!(
+        "  duplicated:        {} (copies with no kill between them)",
+        dups.without_kill
+    );
+    println!(
+        "  sent again after a kill: {} (Telegram took the first copy at most {} ms before the kill; the bot could not know) {:?}",
+        dups.across_kill,
+        dups.longest_window.as_millis(),
+        dups.by_kind
+    );
     println!("  inbox pending:     {pending}");
     println!(
         "  payments:          sent {}, recorded {recorded}",

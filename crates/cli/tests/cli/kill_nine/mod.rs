@@ -354,3 +354,35 @@ async fn a_payment_whose_insert_fails_once_is_recorded_once_with_30_days_by_the_
         "the first insert did fail"
     );
 }
+
+#[tokio::test]
+async fn kill_nine_mid_improvement_offers_improve_and_variant_again_on_the_notice() {
+    let w = &World::polling().await;
+    let u = TgUser::new(810_000_007);
+    let doomed = w.start();
+    up_to_the_resume(w, &u).await;
+    w.api.push(u.text(RESUME));
+    let letter = message_containing(&w.api, u.id, 2, "Версия письма номер 1").await;
+    w.api.push(u.press(&button(&letter, "imp:"), 1));
+    message_containing(&w.api, u.id, 3, "Что изменить").await;
+    let held = w.llm.hold();
+    w.api.push(u.text("Сделай письмо короче"));
+    w.llm.wait_requests(2).await;
+    doomed.kill().await;
+    w.llm.release_hold();
+    held.add_permits(1);
+
+    let next = w.start();
+    let notice = message_containing(&w.api, u.id, 4, "прервалась").await;
+    assert!(button(&notice, "var:").starts_with("var:"));
+    let asked = sent_to(&w.api.calls(), u.id).len();
+    w.api.push(u.press(&button(&notice, "imp:"), 5));
+    message_containing(&w.api, u.id, asked, "Что изменить").await;
+    w.api.push(u.text("Сделай письмо короче"));
+    message_containing(&w.api, u.id, asked, "Версия письма номер 3").await;
+    next.stop().await;
+    assert_eq!(w.letters_used(u.id).await, 1, "improvements use no quota");
+    assert_eq!(count(w, u.id, "прервалась"), 1);
+    assert_eq!(count(w, u.id, "Версия письма номер 3"), 1);
+    assert_steps_answered_once(w, u.id);
+}
