@@ -273,16 +273,49 @@ async fn main() {
         compare: target.compare_options(),
     };
 
-    let online_run = under_load(&db.url, users, || async {
-        let t = Instant::now();
-        match schema::online::apply(&db.url, &from, &online, &to, options, 10_000, &mut |_| {})
-            .await
-        {
-            Ok(r) => (t.elapsed(), r.longest_exclusive(), None),
-            Err(e) => (t.elapsed(), Duration::ZERO, Some(e.to_string())),
-        }
-    })
-    .await;
+    // Statements of the online path that take a table lock stronger than writers' (their time
+    // includes any wait for it), and the swap's hold, to say where the longest lock was.
+    let strong: Mutex<Vec<(Duration, String)>> = Mutex::new(Vec::new());
+    let online_run =
+        under_load(&db.url, users, || async {
+            let t = Instant::now();
+            let result =
+                schema::online::apply(&db.url, &from, &online, &to, options, 10_000, &mut |p| {
+                    match p {
+                        schema::online::OnlineProgress::Ran {
+                            stage,
+                            what,
+                            elapsed,
+                        } => {
+                            let weak = what.contains("CONCURRENTLY")
+                                || what.contains("VALIDATE")
+                                || what.starts_with("ANALYZE")
+                                || what.starts_with("CREATE OR REPLACE FUNCTION");
+                            if !weak {
+                                strong
+                                    .lock()
+                                    .unwrap()
+                                    .push((elapsed, format!("[{stage}] {what}")));
+                            }
+                        }
+                        schema::online::OnlineProgress::Swapped { held, .. } => {
+                            strong
+                                .lock()
+                                .unwrap()
+                                .push((held, "[swap] the swap transaction, LOCK to COMMIT".into()));
+                        }
+                        _ => {}
+                    }
+                })
+                .await;
+            match result {
+                Ok(r) => (t.elapsed(), r.longest_exclusive(), None),
+                Err(e) => (t.elapsed(), Duration::ZERO, Some(e.to_string())),
+            }
+        })
+        .await;
+    let mut strong = strong.into_inner().unwrap();
+    strong.sort_by_key(|s| std::cmp::Reverse(s.0));
 
     let plain_run = under_load(&plain_url, users, || async {
         let t = Instant::now();
@@ -311,4 +344,12 @@ async fn main() {
     );
     print("online (expand/contract)", &online_run);
     print("plain (ALTER TYPE, one transaction)", &plain_run);
+    println!("online path, statements taking a strong table lock (time includes any wait for it):");
+    for (took, what) in &strong {
+        println!(
+            "  {:>8.3} s  {}",
+            took.as_secs_f64(),
+            what.chars().take(110).collect::<String>()
+        );
+    }
 }

@@ -29,6 +29,11 @@
 //! Hazard kinds are `data-loss`, `lossy-cast`, `table-rewrite`, `matview-repopulate`, `security`.
 //! `db plan --format json` adds `blockers` (data blockers, see `preflight::Blocker`) and the whole
 //! `preflight` report (`blockers`, `resolved`, `unchecked`, `checks`, `elapsed` in seconds).
+//! It also adds `online` (`schema::online`): `paths` (one per change that could lock for long:
+//! `object`, `change`, `path` = `online` | `in-transaction`, `how`, `why`), `retypes` (each
+//! expand/contract: `table`, `key`, `columns`, shadow `indexes` and `foreign_keys`, the `swap`
+//! statements) and `tail` (steps after the main transaction, each with `kind` = `build-index` |
+//! `validate` | `set-not-null`). `steps` are then the main transaction's only.
 
 use std::collections::BTreeMap;
 

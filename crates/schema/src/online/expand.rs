@@ -34,6 +34,9 @@ pub struct Retype {
     pub indexes: Vec<(String, String)>,
     /// (shadow constraint name, its definition on the shadow column).
     pub foreign_keys: Vec<(String, String)>,
+    /// Tables the swap locks after this one: those its dropped foreign keys reference
+    /// (PostgreSQL takes them ACCESS EXCLUSIVE to drop the key's triggers).
+    pub referenced: Vec<QName>,
     /// The swap transaction's statements, in order (the caller adds the locks and the timeout).
     pub swap: Vec<String>,
 }

@@ -109,7 +109,13 @@ impl OnlinePlan {
         out.push_str(&crate::format::plan_sql(&self.main));
         for r in &self.retypes {
             out.push_str(&format!("-- swap {} (one short transaction)\n", r.table));
-            out.push_str("BEGIN;\n");
+            out.push_str("BEGIN;\nSET LOCAL lock_timeout = '50ms';\n");
+            for t in std::iter::once(&r.table).chain(&r.referenced) {
+                out.push_str(&format!(
+                    "LOCK TABLE ONLY {} IN ACCESS EXCLUSIVE MODE;\n",
+                    t.sql()
+                ));
+            }
             for s in &r.swap {
                 out.push_str(s);
                 out.push('\n');

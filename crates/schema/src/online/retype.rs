@@ -53,6 +53,15 @@ fn eligible(
         if fc.identity.is_some() || fc.generated.is_some() || fc.enum_type.is_some() {
             return Err(format!("{c} is an identity, generated or enum column"));
         }
+        let owned = (table.clone(), c.clone());
+        if from
+            .sequences
+            .values()
+            .any(|s| s.owned_by.as_ref() == Some(&owned))
+        {
+            // Dropping the old column in the swap would drop the sequence it owns.
+            return Err(format!("{c} owns a sequence (a serial column)"));
+        }
     }
     let key = key.ok_or("the table has no single-column primary key to copy rows in batches by")?;
     if columns.contains(&key) {
@@ -278,6 +287,15 @@ pub(crate) fn rewrite(from: &Model, to: &Model, out: &mut OnlinePlan) -> Vec<Ret
             how: HOW_ONLINE.into(),
             why: WHY_ONLINE.into(),
         });
+        let referenced: Vec<QName> = ft
+            .constraints
+            .values()
+            .filter(|c| c.kind == "f" && c.columns.iter().any(|x| names.contains(x)))
+            .filter_map(|c| c.references.clone())
+            .filter(|r| r != &table)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         retypes.push(Retype {
             table,
             key,
@@ -287,6 +305,7 @@ pub(crate) fn rewrite(from: &Model, to: &Model, out: &mut OnlinePlan) -> Vec<Ret
             trigger,
             indexes,
             foreign_keys,
+            referenced,
             swap,
         });
     }

@@ -395,14 +395,24 @@ pub(crate) async fn constraint_exists(
     .await?)
 }
 
-/// The swap: one short transaction (lock_timeout on each wait, retried as a whole). Returns how
-/// long it held its exclusive lock.
+/// The longest the swap waits for one lock. While it waits, writers queue behind it, so this
+/// bounds how long they are held up; a busy table means another try after a backoff instead.
+const SWAP_LOCK_WAIT: Duration = Duration::from_millis(50);
+
+/// The swap waits much shorter than other statements, so it is tried this many times more
+/// often than `--retries` says (20 with the default 5).
+const SWAP_TRIES_PER_RETRY: u32 = 4;
+
+/// The swap: one short transaction, its locks taken first (this table, then the tables its
+/// dropped foreign keys reference: the writers' order), each wait short, retried as a whole.
+/// Returns how long it held its exclusive lock.
 async fn swap(
     session: &mut Session,
     r: &Retype,
     progress: Report<'_>,
 ) -> Result<Duration, SchemaError> {
     let mut attempt = 0;
+    let tries = session.options.retries * SWAP_TRIES_PER_RETRY;
     loop {
         match swap_once(session, r).await {
             Ok(held) => {
@@ -412,14 +422,14 @@ async fn swap(
                 });
                 return Ok(held);
             }
-            Err(e) if attempt < session.options.retries && is_lock_error(&e) => {
+            Err(e) if attempt < tries && is_lock_error(&e) => {
                 attempt += 1;
                 session.retries += 1;
-                let pause = backoff(attempt);
+                let pause = backoff(attempt.min(3));
                 progress(OnlineProgress::Retrying {
                     what: format!("swap of {}", r.table),
                     attempt,
-                    of: session.options.retries,
+                    of: tries,
                     backoff: pause,
                     reason: e.to_string(),
                 });
@@ -440,23 +450,29 @@ async fn swap(
 }
 
 async fn swap_once(session: &mut Session, r: &Retype) -> Result<Duration, sqlx::Error> {
+    let wait = session.options.lock_timeout.min(SWAP_LOCK_WAIT);
     let mut tx = session.conn.begin().await?;
     sqlx::raw_sql(&format!(
-        "SET LOCAL lock_timeout = '{}ms'",
-        session.options.lock_timeout.as_millis()
-    ))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::raw_sql(&format!(
-        "LOCK TABLE ONLY {} IN ACCESS EXCLUSIVE MODE",
+        "SET LOCAL lock_timeout = '{}ms'; LOCK TABLE ONLY {} IN ACCESS EXCLUSIVE MODE",
+        wait.as_millis(),
         r.table.sql()
     ))
     .execute(&mut *tx)
     .await?;
     let held = Instant::now();
-    for sql in &r.swap {
-        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+    // The rest in one round trip: the lock is held for the server's work, not for the network.
+    let mut batch = String::new();
+    for t in &r.referenced {
+        batch.push_str(&format!(
+            "LOCK TABLE ONLY {} IN ACCESS EXCLUSIVE MODE;\n",
+            t.sql()
+        ));
     }
+    for sql in &r.swap {
+        batch.push_str(sql);
+        batch.push('\n');
+    }
+    sqlx::raw_sql(&batch).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(held.elapsed())
 }
