@@ -314,6 +314,11 @@ async fn main() {
             }
         })
         .await;
+    // Room on disk for the plain path's rewrite: the online copy is not needed any more.
+    sqlx::raw_sql(&format!("DROP DATABASE \"{}\" WITH (FORCE)", db.name))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let mut strong = strong.into_inner().unwrap();
     strong.sort_by_key(|s| std::cmp::Reverse(s.0));
 

@@ -34,6 +34,8 @@ pub struct Retype {
     pub indexes: Vec<(String, String)>,
     /// (shadow constraint name, its definition on the shadow column).
     pub foreign_keys: Vec<(String, String)>,
+    /// After the swap: the retired indexes, keys and columns dropped, one short statement each.
+    pub cleanup: Vec<String>,
     /// Tables the swap locks after this one: those its dropped foreign keys reference
     /// (PostgreSQL takes them ACCESS EXCLUSIVE to drop the key's triggers).
     pub referenced: Vec<QName>,
@@ -178,18 +180,31 @@ pub(crate) struct SwapParts {
     pub defaults: Vec<String>,
 }
 
+/// The shadow indexes and keys of a retype and what the swap and the cleanup do with them.
+pub(crate) struct Shadows {
+    /// (shadow index name, its concurrent `CREATE INDEX` on the shadow column).
+    pub indexes: Vec<(String, String)>,
+    /// (shadow key name, its definition on the shadow column).
+    pub foreign_keys: Vec<(String, String)>,
+    /// In the swap: the old index or key renamed out of the way, the shadow given its name.
+    pub renames: Vec<String>,
+    /// After the swap, outside it: the old indexes dropped concurrently, the old keys and column
+    /// dropped (short locks, no file to remove while the swap holds its lock).
+    pub cleanup: Vec<String>,
+}
+
 /// Shadow indexes and foreign keys (on the shadow columns) of the table's indexes and keys that
-/// use a retyped column, and the renames that give them their names back in the swap.
-#[allow(clippy::type_complexity)]
+/// use a retyped column.
 pub(crate) fn shadows(
     table: &QName,
     ft: &Table,
     names: &BTreeSet<String>,
     columns: &[RetypedColumn],
-) -> (Vec<(String, String)>, Vec<(String, String)>, Vec<String>) {
+) -> Shadows {
     let t = table.sql();
     let mut indexes = Vec::new();
     let mut renames = Vec::new();
+    let mut cleanup = Vec::new();
     for (n, ix) in &ft.indexes {
         let Some((head, keys)) = ix.definition.split_once(" USING ") else {
             continue;
@@ -211,10 +226,20 @@ pub(crate) fn shadows(
             shadow.clone(),
             super::tail::concurrently(&format!("{head} USING {new_keys}")),
         ));
+        let retired = shadow_name(n, "__online_old");
+        renames.push(format!(
+            "ALTER INDEX {} RENAME TO {};",
+            QName::new(&table.schema, n).sql(),
+            ident(&retired)
+        ));
         renames.push(format!(
             "ALTER INDEX {} RENAME TO {};",
             QName::new(&table.schema, &shadow).sql(),
             ident(n)
+        ));
+        cleanup.push(format!(
+            "DROP INDEX CONCURRENTLY IF EXISTS {};",
+            QName::new(&table.schema, &retired).sql()
         ));
     }
     let mut foreign_keys = Vec::new();
@@ -235,19 +260,40 @@ pub(crate) fn shadows(
             shadow.clone(),
             def.trim_end_matches(" NOT VALID").to_string(),
         ));
+        let retired = shadow_name(cn, "__online_old");
+        renames.push(format!(
+            "ALTER TABLE {t} RENAME CONSTRAINT {} TO {};",
+            ident(cn),
+            ident(&retired)
+        ));
         renames.push(format!(
             "ALTER TABLE {t} RENAME CONSTRAINT {} TO {};",
             ident(&shadow),
             ident(cn)
         ));
+        cleanup.push(format!(
+            "ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {};",
+            ident(&retired)
+        ));
     }
-
-    (indexes, foreign_keys, renames)
+    for c in columns {
+        cleanup.push(format!(
+            "ALTER TABLE {t} DROP COLUMN IF EXISTS {};",
+            ident(&shadow_name(&c.name, "__online_old"))
+        ));
+    }
+    Shadows {
+        indexes,
+        foreign_keys,
+        renames,
+        cleanup,
+    }
 }
 
-/// The swap transaction: views dropped, trigger dropped, columns renamed, the old one dropped,
-/// NOT NULL set over the validated check, names, defaults, comments and grants back, views
-/// recreated, the trigger function dropped.
+/// The swap transaction: views dropped, trigger dropped, the old column made nullable and renamed
+/// out of the way (dropped later, by the cleanup), the shadow renamed, NOT NULL set over the
+/// validated check, names, defaults, comments and grants back, views recreated, the trigger
+/// function dropped.
 pub(crate) fn swap_sql(
     table: &QName,
     ft: &Table,
@@ -275,6 +321,13 @@ pub(crate) fn swap_sql(
                 col(&c.name)
             ));
         }
+        if fc.not_null {
+            // Rows written between the swap and the cleanup leave it empty.
+            swap.push(format!(
+                "ALTER TABLE {t} ALTER COLUMN {} DROP NOT NULL;",
+                col(&c.name)
+            ));
+        }
         swap.push(format!(
             "ALTER TABLE {t} RENAME COLUMN {} TO {};",
             col(&c.name),
@@ -285,7 +338,6 @@ pub(crate) fn swap_sql(
             ident(&c.shadow),
             col(&c.name)
         ));
-        swap.push(format!("ALTER TABLE {t} DROP COLUMN {};", ident(&old)));
         if let Some(check) = &c.not_null_check {
             swap.push(format!(
                 "ALTER TABLE {t} ALTER COLUMN {} SET NOT NULL;",

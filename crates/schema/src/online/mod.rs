@@ -121,6 +121,10 @@ impl OnlinePlan {
                 out.push('\n');
             }
             out.push_str("COMMIT;\n");
+            for s in &r.cleanup {
+                out.push_str(s);
+                out.push('\n');
+            }
         }
         if !self.tail.is_empty() {
             out.push_str(
@@ -181,6 +185,10 @@ impl OnlinePlan {
             for s in &r.swap {
                 out.push_str(&format!("  {}\n", s.replace('\n', "\n  ")));
             }
+            out.push_str("Then, one short statement each:\n");
+            for s in &r.cleanup {
+                out.push_str(&format!("  {s}\n"));
+            }
         }
         if !self.tail.is_empty() {
             out.push_str("\nAfter the transaction, step by step (a re-run finishes what an interruption left):\n");
@@ -222,6 +230,14 @@ pub fn plan(from: &Model, to: &Model, plan: &Plan, mode: Mode) -> OnlinePlan {
             .map(|c| c.in_transaction("--no-online keeps every change in the one transaction"))
             .collect();
         return out;
+    }
+    // Columns an interrupted swap retired (`__online_old`): their values live on in the column
+    // that took their name, so dropping them loses nothing.
+    for s in &mut out.main.steps {
+        if s.sql.contains("__online_old") {
+            s.hazards
+                .retain(|h| h.kind != crate::plan::HazardKind::DataLoss);
+        }
     }
     let retypes = if mode == Mode::On {
         retype::rewrite(from, to, &mut out)

@@ -263,7 +263,12 @@ pub(crate) fn rewrite(from: &Model, to: &Model, out: &mut OnlinePlan) -> Vec<Ret
                     .then(|| not_null_check(&shadow_column(name))),
             })
             .collect();
-        let (indexes, foreign_keys, renames) = expand::shadows(&table, ft, &names, &columns);
+        let expand::Shadows {
+            indexes,
+            foreign_keys,
+            renames,
+            cleanup,
+        } = expand::shadows(&table, ft, &names, &columns);
         let swap = expand::swap_sql(
             &table,
             ft,
@@ -305,6 +310,7 @@ pub(crate) fn rewrite(from: &Model, to: &Model, out: &mut OnlinePlan) -> Vec<Ret
             trigger,
             indexes,
             foreign_keys,
+            cleanup,
             referenced,
             swap,
         });

@@ -47,8 +47,9 @@ pub struct OnlineReport {
     pub backfilled_rows: u64,
     /// How long each swap transaction held its exclusive lock (from LOCK to COMMIT).
     pub swaps: Vec<(QName, Duration)>,
-    /// The longest single statement of the tail that takes an exclusive lock (SET NOT NULL, the
-    /// drop of a NOT NULL check), which is how long it held it.
+    /// The longest single statement of the tail or of a retype's cleanup that takes an exclusive
+    /// lock (SET NOT NULL, the drop of a NOT NULL check, of a retired key or column), which is
+    /// how long it held it (its wait for the lock included).
     pub longest_tail_exclusive: Duration,
     /// The same for the prepare stage (adding the shadow column, the trigger, NOT VALID keys).
     pub longest_prepare_exclusive: Duration,
@@ -200,6 +201,12 @@ pub async fn apply(
     for r in &online.retypes {
         let held = swap(&mut session, r, progress).await?;
         report.swaps.push((r.table.clone(), held));
+        for sql in &r.cleanup {
+            let took = session.run("cleanup", sql, progress).await?;
+            if !sql.contains("CONCURRENTLY") {
+                report.longest_tail_exclusive = report.longest_tail_exclusive.max(took);
+            }
+        }
         // Statistics of the new column; outside the swap, so its lock is not held meanwhile.
         session
             .run("swap", &format!("ANALYZE {};", r.table.sql()), progress)
