@@ -82,6 +82,10 @@ pub enum SchemaError {
     Leftover(Drift),
     #[error("the plan is blocked: {} objects the engine does not model differ ({}); nothing changed. Change them by hand or in the target, then plan again", .0.len(), .0.first().map(String::as_str).unwrap_or(""))]
     Blocked(Vec<String>),
+    #[error(
+        "the catalog holds a {what} code this engine does not know: {code:?} (a newer PostgreSQL?)"
+    )]
+    UnknownCatalogCode { what: &'static str, code: String },
     #[error("dump: {0}")]
     Dump(String),
     #[error("{0}")]

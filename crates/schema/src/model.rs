@@ -250,10 +250,103 @@ pub struct Column {
     pub local: bool,
 }
 
+/// An enum over a catalog's one-letter codes: `from_code` reads the catalog, `code` gives it back
+/// (and is what serializes).
+macro_rules! catalog_code {
+    ($(#[$m:meta])* $name:ident, $what:literal { $($(#[$vm:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $code)] $variant),+
+        }
+
+        impl $name {
+            /// From its catalog code; a code the engine does not know is an error, never a guess.
+            pub fn from_code(code: &str) -> Result<Self, crate::SchemaError> {
+                match code {
+                    $($code => Ok(Self::$variant),)+
+                    _ => Err(crate::SchemaError::UnknownCatalogCode { what: $what, code: code.to_string() }),
+                }
+            }
+
+            pub fn code(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+catalog_code! {
+    /// `pg_constraint.contype` of a table constraint.
+    ConstraintKind, "constraint type" {
+        PrimaryKey = "p",
+        Unique = "u",
+        ForeignKey = "f",
+        Check = "c",
+        Exclusion = "x",
+    }
+}
+
+catalog_code! {
+    /// `pg_trigger.tgenabled`: when the trigger fires.
+    TriggerState, "trigger state" {
+        /// `ENABLE` (fires in origin and local sessions).
+        Origin = "O",
+        Disabled = "D",
+        /// `ENABLE REPLICA`.
+        Replica = "R",
+        /// `ENABLE ALWAYS`.
+        Always = "A",
+    }
+}
+
+catalog_code! {
+    /// `pg_policy.polcmd`: the command a policy applies to.
+    PolicyCommand, "policy command" {
+        All = "*",
+        Select = "r",
+        Insert = "a",
+        Update = "w",
+        Delete = "d",
+    }
+}
+
+impl PolicyCommand {
+    /// As `CREATE POLICY … FOR` spells it.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Self::All => "ALL",
+            Self::Select => "SELECT",
+            Self::Insert => "INSERT",
+            Self::Update => "UPDATE",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+impl TriggerState {
+    /// The `ALTER TABLE` clause that sets it.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Self::Origin => "ENABLE",
+            Self::Disabled => "DISABLE",
+            Self::Replica => "ENABLE REPLICA",
+            Self::Always => "ENABLE ALWAYS",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Constraint {
-    /// `p` primary key, `u` unique, `f` foreign key, `c` check, `x` exclusion, `t` constraint trigger.
-    pub kind: String,
+    pub kind: ConstraintKind,
     /// `pg_get_constraintdef`: `FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE`.
     pub definition: String,
     pub comment: Option<String>,
@@ -279,8 +372,7 @@ pub struct Index {
 pub struct Trigger {
     /// `pg_get_triggerdef`: the full `CREATE TRIGGER` statement.
     pub definition: String,
-    /// `O` enabled, `D` disabled, `R` replica, `A` always.
-    pub enabled: String,
+    pub enabled: TriggerState,
     pub comment: Option<String>,
     /// The trigger function.
     #[serde(skip)]
@@ -290,8 +382,7 @@ pub struct Trigger {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Policy {
     pub permissive: bool,
-    /// `ALL`, `SELECT`, `INSERT`, `UPDATE`, `DELETE`.
-    pub command: String,
+    pub command: PolicyCommand,
     pub roles: Vec<String>,
     pub using: Option<String>,
     pub with_check: Option<String>,
@@ -457,6 +548,22 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn catalog_codes_round_trip_and_an_unknown_code_is_an_error() {
+        for code in ["p", "u", "f", "c", "x"] {
+            assert_eq!(ConstraintKind::from_code(code).unwrap().code(), code);
+        }
+        assert_eq!(
+            TriggerState::from_code("R").unwrap().sql(),
+            "ENABLE REPLICA"
+        );
+        assert_eq!(PolicyCommand::from_code("w").unwrap().sql(), "UPDATE");
+        assert!(matches!(
+            ConstraintKind::from_code("n"),
+            Err(crate::SchemaError::UnknownCatalogCode { code, .. }) if code == "n"
+        ));
+    }
 
     #[test]
     fn identifiers_are_quoted_only_when_needed() {

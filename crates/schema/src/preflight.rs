@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sqlx::{Connection, PgConnection, Row};
 
+use crate::model::ConstraintKind;
 use crate::model::{ident, literal, Model, QName};
 use crate::plan::Plan;
 use crate::SchemaError;
@@ -427,7 +428,7 @@ fn row_key(from: &Model, table: &QName) -> String {
     let pk = from.tables.get(table).and_then(|t| {
         t.constraints
             .values()
-            .find(|c| c.kind == "p")
+            .find(|c| c.kind == ConstraintKind::PrimaryKey)
             .map(|c| c.columns.clone())
     });
     match pk {

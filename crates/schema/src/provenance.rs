@@ -17,6 +17,7 @@ use crate::diff::CompareOptions;
 use crate::directives::{
     DataPhase, DataStep, DirectiveError, Directives, Origin, Problem, ResolveKind, Resolves,
 };
+use crate::model::TriggerState;
 use crate::model::{ident, Column, Model, QName};
 use crate::plan::{plan_hooked, Hooks, Plan, Step};
 use crate::preflight::DataCheck;
@@ -639,12 +640,10 @@ fn without_user_triggers(renamed: &Model, to: &Model, t: &QName, statement: &str
         let survives = kept
             .and_then(|k| k.triggers.get(name))
             .is_some_and(|k| k.definition == tr.definition);
-        let state = match tr.enabled.as_str() {
-            "D" => "DISABLE TRIGGER",
-            "R" => "ENABLE REPLICA TRIGGER",
-            "A" => "ENABLE ALWAYS TRIGGER",
-            _ => continue,
-        };
+        if tr.enabled == TriggerState::Origin {
+            continue;
+        }
+        let state = format!("{} TRIGGER", tr.enabled.sql());
         if survives {
             sql.push_str(&format!(
                 "\nALTER TABLE {} {state} {};",

@@ -39,7 +39,7 @@ pub(super) async fn constraints(
         table.constraints.insert(
             row.try_get("name")?,
             Constraint {
-                kind: row.try_get("kind")?,
+                kind: ConstraintKind::from_code(&row.try_get::<String, _>("kind")?)?,
                 definition: row.try_get("def")?,
                 comment: row.try_get("comment")?,
                 references: rels.get(&fk).cloned(),

@@ -29,7 +29,7 @@ pub(super) async fn triggers(
             .unwrap_or(FnName { name: QName::new("pg_catalog", "?"), args: String::new() });
         let trigger = Trigger {
             definition: row.try_get("def")?,
-            enabled: row.try_get("enabled")?,
+            enabled: TriggerState::from_code(&row.try_get::<String, _>("enabled")?)?,
             comment: row.try_get("comment")?,
             function: func,
         };
@@ -63,18 +63,12 @@ pub(super) async fn policies(
     {
         let Some(rel) = rels.get(&row.try_get::<i64, _>("rel")?) else { continue };
         let Some(table) = m.tables.get_mut(rel) else { continue };
-        let command = match row.try_get::<String, _>("cmd")?.as_str() {
-            "r" => "SELECT",
-            "a" => "INSERT",
-            "w" => "UPDATE",
-            "d" => "DELETE",
-            _ => "ALL",
-        };
+        let command = PolicyCommand::from_code(&row.try_get::<String, _>("cmd")?)?;
         table.policies.insert(
             row.try_get("name")?,
             Policy {
                 permissive: row.try_get("polpermissive")?,
-                command: command.to_string(),
+                command,
                 roles: row.try_get("roles")?,
                 using: row.try_get("qual")?,
                 with_check: row.try_get("with_check")?,

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::{col, shadow_name};
+use crate::model::ConstraintKind;
 use crate::model::{ident, literal, QName, Table};
 use crate::plan::grantee;
 
@@ -244,7 +245,7 @@ pub(crate) fn shadows(
     }
     let mut foreign_keys = Vec::new();
     for (cn, c) in &ft.constraints {
-        if c.kind != "f" || !c.columns.iter().any(|x| names.contains(x)) {
+        if c.kind != ConstraintKind::ForeignKey || !c.columns.iter().any(|x| names.contains(x)) {
             continue;
         }
         let Some((local, rest)) = c.definition.split_once(" REFERENCES ") else {

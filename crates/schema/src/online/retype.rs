@@ -12,6 +12,7 @@ use super::{
     drop_steps, not_null_check, shadow_name, step_object, OnlinePlan, PathChoice, PathKind,
 };
 use crate::casts::cast_effect;
+use crate::model::ConstraintKind;
 use crate::model::{Model, QName, Table};
 use crate::plan::Plan;
 
@@ -28,10 +29,10 @@ fn eligible(
     let mut key = None;
     for (cn, c) in &ft.constraints {
         let on_retyped = c.columns.iter().any(|x| columns.contains(x));
-        if c.kind == "p" && c.columns.len() == 1 {
+        if c.kind == ConstraintKind::PrimaryKey && c.columns.len() == 1 {
             key = Some(c.columns[0].clone());
         }
-        if on_retyped && c.kind != "f" {
+        if on_retyped && c.kind != ConstraintKind::ForeignKey {
             return Err(format!(
                 "constraint {cn} (not a foreign key) is on the retyped column"
             ));
@@ -295,7 +296,9 @@ pub(crate) fn rewrite(from: &Model, to: &Model, out: &mut OnlinePlan) -> Vec<Ret
         let referenced: Vec<QName> = ft
             .constraints
             .values()
-            .filter(|c| c.kind == "f" && c.columns.iter().any(|x| names.contains(x)))
+            .filter(|c| {
+                c.kind == ConstraintKind::ForeignKey && c.columns.iter().any(|x| names.contains(x))
+            })
             .filter_map(|c| c.references.clone())
             .filter(|r| r != &table)
             .collect::<BTreeSet<_>>()

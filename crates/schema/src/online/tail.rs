@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::{col, drop_steps, not_null_check, OnlinePlan, PathChoice, PathKind};
+use crate::model::ConstraintKind;
 use crate::model::{ident, Model, QName};
 use crate::plan::Plan;
 
@@ -235,7 +236,9 @@ pub(crate) fn candidates(
             let Some(tc) = tt.constraints.get(name) else {
                 continue;
             };
-            if !matches!(tc.kind.as_str(), "f" | "c") || tc.definition.ends_with("NOT VALID") {
+            if !matches!(tc.kind, ConstraintKind::ForeignKey | ConstraintKind::Check)
+                || tc.definition.ends_with("NOT VALID")
+            {
                 continue;
             }
             let not_valid = format!("{} NOT VALID", tc.definition);

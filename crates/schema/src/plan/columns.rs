@@ -291,7 +291,7 @@ impl Planner<'_> {
         let mut out = Vec::new();
         for (tn, t) in &self.from.tables {
             for (cn, c) in &t.constraints {
-                if c.kind != "f" {
+                if c.kind != ConstraintKind::ForeignKey {
                     continue;
                 }
                 let local = tn == name && c.columns.iter().any(|col| retyped.contains(col));

@@ -19,7 +19,7 @@ impl Planner<'_> {
                 .get(cn)
                 .is_some_and(|tc| change_in_place(fc, tc).is_some());
             if !kept || target_ref_recreated {
-                let phase = if fc.kind == "f" {
+                let phase = if fc.kind == ConstraintKind::ForeignKey {
                     Phase::DropForeignKeys
                 } else {
                     Phase::DropConstraints
@@ -59,7 +59,7 @@ impl Planner<'_> {
                                 s = s.checking(check);
                             }
                         }
-                        let phase = if tc.kind == "f" {
+                        let phase = if tc.kind == ConstraintKind::ForeignKey {
                             Phase::AddForeignKeys
                         } else {
                             Phase::AddConstraints
@@ -78,7 +78,7 @@ impl Planner<'_> {
                     }
                     continue;
                 }
-                let phase = if tc.kind == "f" {
+                let phase = if tc.kind == ConstraintKind::ForeignKey {
                     Phase::AddForeignKeys
                 } else {
                     Phase::AddConstraints
@@ -177,7 +177,7 @@ impl Planner<'_> {
                     } else {
                         "RESTRICTIVE"
                     },
-                    tp.command
+                    tp.command.sql()
                 );
                 if let Some(u) = &tp.using {
                     sql.push_str(&format!(" USING ({u})"));

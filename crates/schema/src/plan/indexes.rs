@@ -96,14 +96,9 @@ impl Planner<'_> {
                 );
             }
             if kept.map(|k| &k.enabled) != Some(&tt.enabled)
-                && (kept.is_some() || tt.enabled != "O")
+                && (kept.is_some() || tt.enabled != TriggerState::Origin)
             {
-                let what = match tt.enabled.as_str() {
-                    "D" => "DISABLE TRIGGER",
-                    "R" => "ENABLE REPLICA TRIGGER",
-                    "A" => "ENABLE ALWAYS TRIGGER",
-                    _ => "ENABLE TRIGGER",
-                };
+                let what = format!("{} TRIGGER", tt.enabled.sql());
                 self.push(
                     Phase::CreateTriggers,
                     step(

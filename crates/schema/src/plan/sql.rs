@@ -62,9 +62,9 @@ pub(super) fn constraint_checks(
     ft: &Table,
 ) -> Vec<DataCheck> {
     let mut out = Vec::new();
-    match c.kind.as_str() {
-        "p" | "u" => {
-            if c.kind == "p" {
+    match c.kind {
+        ConstraintKind::PrimaryKey | ConstraintKind::Unique => {
+            if c.kind == ConstraintKind::PrimaryKey {
                 for col in &c.columns {
                     if ft.column(col).is_some_and(|fc| !fc.not_null) {
                         out.push(DataCheck::NotNull {
@@ -82,7 +82,7 @@ pub(super) fn constraint_checks(
                 nulls_distinct: !c.definition.contains("NULLS NOT DISTINCT"),
             });
         }
-        "c" => {
+        ConstraintKind::Check => {
             if let Some(expr) = check_expression(&c.definition) {
                 out.push(DataCheck::Check {
                     table: table.clone(),
@@ -91,7 +91,7 @@ pub(super) fn constraint_checks(
                 });
             }
         }
-        "f" if !c.definition.ends_with("NOT VALID") => {
+        ConstraintKind::ForeignKey if !c.definition.ends_with("NOT VALID") => {
             if let Some(references) = &c.references {
                 out.push(DataCheck::ForeignKey {
                     table: table.clone(),
@@ -102,11 +102,11 @@ pub(super) fn constraint_checks(
                 });
             }
         }
-        "x" => out.push(DataCheck::Exclusion {
+        ConstraintKind::Exclusion => out.push(DataCheck::Exclusion {
             table: table.clone(),
             name: cn.to_string(),
         }),
-        _ => {}
+        ConstraintKind::ForeignKey => {}
     }
     out
 }

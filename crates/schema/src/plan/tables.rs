@@ -131,7 +131,9 @@ impl Planner<'_> {
             let fks: Vec<String> = self.from.tables[name]
                 .constraints
                 .iter()
-                .filter(|(_, c)| c.kind == "f" && c.references.as_ref() != Some(name))
+                .filter(|(_, c)| {
+                    c.kind == ConstraintKind::ForeignKey && c.references.as_ref() != Some(name)
+                })
                 .map(|(cn, _)| cn.clone())
                 .collect();
             for cn in fks {
