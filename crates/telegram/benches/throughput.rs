@@ -76,12 +76,13 @@ async fn user(api: FakeBotApi, id: i64, latencies: Arc<Mutex<Vec<Duration>>>) ->
     5
 }
 
-/// A payer: a user who opened /premium and got an invoice; returns its payload.
+/// A payer: a user who opened /premium and pressed "buy"; returns the invoice's payload.
 async fn payer(api: &FakeBotApi, id: i64) -> String {
     let u = TgUser::new(id);
     let t = Mutex::new(Vec::new());
     step(api, id, u.text("/start"), "Шаг 1 из 2", &t).await;
-    api.push(u.text("/premium"));
+    step(api, id, u.text("/premium"), "Premium", &t).await;
+    api.push(u.press("buy", 1));
     let calls = api
         .wait_until("an invoice", |calls| {
             calls
