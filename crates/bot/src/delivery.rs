@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::{TelegramUserId, UserId};
+use domain::{SessionStatus, TelegramUserId, UserId};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres};
 use store::conversation::{self, State};
@@ -178,7 +178,7 @@ impl Engine {
                 r.say(texts::interrupted(lang)).buttons = vec![row];
             }
             Some(s) => {
-                sessions::set_status(&mut tx, s.id, "failed").await?;
+                sessions::set_status(&mut tx, s.id, SessionStatus::Failed).await?;
                 conv.state = State::Ready;
                 r.say(texts::interrupted(lang)).buttons =
                     vec![vec![btn(buttons::retry(lang), Action::Retry(s.id))]];

@@ -34,5 +34,5 @@ pub use delivery::{Liveness, Orphan, LEASE_RENEWAL};
 pub use engine::{Engine, Pending, Step};
 pub use error::EngineError;
 pub use event::{split_command, Event, EventId, EventKind, Lang, Media, Profile};
-pub use payments::{invoice_payload, PreCheckout, PreCheckoutRefusal, SuccessfulPayment};
+pub use payments::{PreCheckout, PreCheckoutRefusal, SuccessfulPayment};
 pub use reply::{escape_html, plain_text, Button, Invoice, OutMessage, Replies, Signal};

@@ -2,7 +2,7 @@
 //! pre-checkout query, recording a successful payment (idempotent on the charge id, premium
 //! activated in the same transaction), and recording an admin refund (the days revoked).
 
-use domain::{EventType, TelegramUserId, UserId};
+use domain::{EventType, InvoicePayload, Provider, TelegramUserId, STARS_CURRENCY};
 use serde_json::json;
 use store::conversation::State;
 use store::payments::NewPayment;
@@ -14,28 +14,6 @@ use crate::error::EngineError;
 use crate::event::{EventId, Lang, Profile};
 use crate::reply::Replies;
 use crate::texts::{self, buttons};
-
-pub const PROVIDER: &str = "telegram_stars";
-
-/// The invoice payload: who pays, how much, for how many days.
-pub fn invoice_payload(user: UserId, price_stars: u32, days: i64) -> String {
-    format!("premium:{}:{price_stars}:{days}", user.get())
-}
-
-fn parse_payload(raw: &str) -> Option<(i64, u32, i64)> {
-    let mut parts = raw.split(':');
-    if parts.next()? != "premium" {
-        return None;
-    }
-    let user = parts.next()?.parse().ok()?;
-    let price = parts.next()?.parse().ok()?;
-    let days = parts
-        .next()?
-        .parse()
-        .ok()
-        .filter(|d| (1..=366).contains(d))?;
-    parts.next().is_none().then_some((user, price, days))
-}
 
 /// A `pre_checkout_query` as the adapter received it.
 #[derive(Debug, Clone)]
@@ -74,13 +52,14 @@ impl Context {
             message: texts::pre_checkout_refused(lang),
         };
         let c = &self.config;
-        let Some((user, price, days)) = parse_payload(&q.payload) else {
+        let Ok(payload) = InvoicePayload::parse(&q.payload) else {
             return Err(refuse());
         };
-        if q.currency != "XTR"
+        let price = payload.price_stars();
+        if q.currency != STARS_CURRENCY
             || price != c.premium_price_stars
             || q.total_amount != i64::from(price)
-            || days != c.premium_days
+            || payload.days() != c.premium_days
         {
             return Err(refuse());
         }
@@ -90,7 +69,7 @@ impl Context {
         }
         .await;
         match found {
-            Ok(Some(id)) if id.get() == user => Ok(()),
+            Ok(Some(id)) if payload.is_for(id) => Ok(()),
             Ok(_) => Err(refuse()),
             Err(e) => {
                 tracing::error!(error = %e, "pre-checkout not validated");
@@ -132,13 +111,13 @@ impl Context {
         let user = users::upsert(&mut tx, &p.from, now).await?;
         // Into the transport's span for this update, as `Engine::handle` does.
         tracing::Span::current().record("user", tracing::field::display(user.id));
-        let parsed = parse_payload(&p.payload);
-        if parsed.is_none_or(|(u, _, _)| u != user.id.get()) {
+        let parsed = InvoicePayload::parse(&p.payload).ok();
+        if !parsed.as_ref().is_some_and(|pl| pl.is_for(user.id)) {
             // Telegram took the money from this user: honour it, and leave a trace.
             tracing::warn!(charge_id = %charge, user = %user.id, "payment payload does not name the payer");
         }
-        let expected = parsed.map(|(_, price, _)| i64::from(price));
-        if p.currency != "XTR" || expected.is_some_and(|price| price != p.total_amount) {
+        let expected = parsed.as_ref().map(|pl| i64::from(pl.price_stars()));
+        if p.currency != STARS_CURRENCY || expected.is_some_and(|price| price != p.total_amount) {
             // Not what any invoice of ours asked for: nothing is granted or recorded as Stars.
             tracing::error!(
                 charge_id = %charge, user = %user.id, currency = %p.currency, amount = p.total_amount,
@@ -152,12 +131,12 @@ impl Context {
             tx.commit().await?;
             return Ok(out);
         }
-        let days = parsed.map(|(_, _, d)| d).unwrap_or(c.premium_days);
+        let days = parsed.map(|pl| pl.days()).unwrap_or(c.premium_days);
         let new = NewPayment {
-            provider: PROVIDER,
+            provider: Provider::TelegramStars,
             provider_payment_id: &p.telegram_payment_charge_id,
             amount_minor: p.total_amount,
-            currency: "XTR",
+            currency: STARS_CURRENCY,
             period_days: days as i32,
             metadata: json!({ "payload": p.payload, "provider_payment_charge_id": p.provider_payment_charge_id }),
         };
@@ -215,13 +194,19 @@ impl Context {
         let now = self.now();
         let c = &self.config;
         let mut tx = self.pool.begin().await?;
-        let Some(payment) = payments::find_for_update(&mut tx, PROVIDER, charge_id).await? else {
+        let Some(payment) =
+            payments::find_for_update(&mut tx, Provider::TelegramStars, charge_id).await?
+        else {
             return Ok(texts::refund_no_payment(lang, charge_id));
         };
         let first = payments::complete_refund(&mut tx, payment.id).await?;
         if !payments::mark_refunded(&mut tx, payment.id).await? || !first {
             tx.commit().await?;
-            return Ok(texts::refund_already(lang, charge_id, &payment.status));
+            return Ok(texts::refund_already(
+                lang,
+                charge_id,
+                payment.status.as_str(),
+            ));
         }
         let end = quota::revoke_premium_days(
             &mut tx,
@@ -242,26 +227,5 @@ impl Context {
         tx.commit().await?;
         tracing::info!(charge_id = %charge_id, user = %payment.user, "refund recorded, premium days revoked");
         Ok(texts::refund_done(lang, charge_id, end))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn payloads_round_trip_and_junk_is_refused() {
-        let u = domain::ids::testing::user_id(42);
-        assert_eq!(
-            super::parse_payload(&super::invoice_payload(u, 150, 30)),
-            Some((42, 150, 30))
-        );
-        for junk in [
-            "",
-            "premium:42:150",
-            "premium:x:150:30",
-            "premium:42:150:30:extra",
-            "other:42:150:30",
-        ] {
-            assert_eq!(super::parse_payload(junk), None, "{junk}");
-        }
     }
 }

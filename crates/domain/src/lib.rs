@@ -4,6 +4,7 @@
 //! one never has to check it again.
 
 pub mod acquisition;
+pub mod billing;
 pub mod clock;
 pub mod events;
 pub mod ids;
@@ -12,6 +13,10 @@ pub mod plan;
 pub mod ratelimit;
 
 pub use acquisition::{Acquisition, PayloadError, StartPayload};
+pub use billing::{
+    InvoicePayload, InvoicePayloadError, PaymentId, PaymentStatus, Provider, RefundState,
+    SessionStatus, SubscriptionId, SubscriptionStatus, STARS_CURRENCY,
+};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use events::EventType;
 pub use ids::{IdError, SessionId, TelegramUserId, UserId};

@@ -2,7 +2,7 @@
 //! the engine stateless in memory and every event processed at most once.
 
 use chrono::{DateTime, Utc};
-use domain::{SessionId, UserId};
+use domain::{SessionId, SubscriptionId, UserId};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -91,7 +91,7 @@ type Row = (
     String,
     Option<Uuid>,
     Option<DateTime<Utc>>,
-    Option<i64>,
+    Option<SubscriptionId>,
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
     Vec<DateTime<Utc>>,

@@ -1,7 +1,7 @@
 //! Payments (`payments`): recording a successful payment idempotently on the provider's id, and
 //! refunds.
 
-use domain::UserId;
+use domain::{PaymentId, PaymentStatus, Provider, RefundState, UserId};
 use sqlx::PgConnection;
 
 use crate::StoreError;
@@ -11,27 +11,16 @@ use crate::StoreError;
 pub struct Payment {
     pub id: PaymentId,
     pub user: UserId,
-    pub status: String,
+    pub status: PaymentStatus,
     pub amount_minor: i64,
     pub currency: String,
     pub period_days: i32,
 }
 
-/// `payments.id`: read from a row, never made from an integer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
-#[sqlx(transparent)]
-pub struct PaymentId(i64);
-
-impl std::fmt::Display for PaymentId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "payment#{}", self.0)
-    }
-}
-
 /// A payment about to be recorded as succeeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPayment<'a> {
-    pub provider: &'a str,
+    pub provider: Provider,
     pub provider_payment_id: &'a str,
     pub amount_minor: i64,
     pub currency: &'a str,
@@ -44,10 +33,10 @@ pub async fn insert_succeeded(
     conn: &mut PgConnection,
     user: UserId,
     p: &NewPayment<'_>,
-) -> Result<Option<i64>, StoreError> {
-    let id: Option<i64> = sqlx::query_scalar(
+) -> Result<Option<PaymentId>, StoreError> {
+    let id: Option<PaymentId> = sqlx::query_scalar(
         "INSERT INTO payments (user_id, provider, provider_payment_id, amount_minor, currency, status, period_days, metadata)
-         VALUES ($1, $2, $3, $4, $5, 'succeeded', $6, $7)
+         VALUES ($1, $2, $3, $4, $5, $8, $6, $7)
          ON CONFLICT (provider, provider_payment_id) DO NOTHING
          RETURNING id",
     )
@@ -58,6 +47,7 @@ pub async fn insert_succeeded(
     .bind(p.currency)
     .bind(p.period_days)
     .bind(&p.metadata)
+    .bind(PaymentStatus::Succeeded)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(id)
@@ -66,10 +56,10 @@ pub async fn insert_succeeded(
 /// The payment with this provider id, locked for the rest of the transaction.
 pub async fn find_for_update(
     conn: &mut PgConnection,
-    provider: &str,
+    provider: Provider,
     provider_payment_id: &str,
 ) -> Result<Option<Payment>, StoreError> {
-    let row: Option<(PaymentId, UserId, String, i64, String, i32)> = sqlx::query_as(
+    let row: Option<(PaymentId, UserId, PaymentStatus, i64, String, i32)> = sqlx::query_as(
         "SELECT id, user_id, status, amount_minor, currency, period_days FROM payments
          WHERE provider = $1 AND provider_payment_id = $2 FOR UPDATE",
     )
@@ -102,15 +92,6 @@ pub async fn mark_refunded(
     Ok(done.rows_affected() == 1)
 }
 
-/// Where a refund stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundState {
-    /// Asked of Telegram; it may or may not have refunded yet.
-    Requested,
-    /// Refunded and the days revoked.
-    Refunded,
-}
-
 /// Records that a refund of the payment is being asked for (idempotent); returns its state.
 pub async fn request_refund(
     conn: &mut PgConnection,
@@ -122,15 +103,12 @@ pub async fn request_refund(
     .bind(payment)
     .execute(&mut *conn)
     .await?;
-    let state: String = sqlx::query_scalar("SELECT state FROM refunds WHERE payment_id = $1")
-        .bind(payment)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(if state == "refunded" {
-        RefundState::Refunded
-    } else {
-        RefundState::Requested
-    })
+    Ok(
+        sqlx::query_scalar("SELECT state FROM refunds WHERE payment_id = $1")
+            .bind(payment)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 /// Moves the refund to refunded; false if it already was (the days were revoked then).

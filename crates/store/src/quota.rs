@@ -5,7 +5,7 @@
 //! be tested with a fake clock.
 
 use chrono::{DateTime, Duration, Utc};
-use domain::{Plan, QuotaRules, QuotaWindow, UserId};
+use domain::{Plan, QuotaRules, QuotaWindow, SubscriptionId, UserId};
 use sqlx::PgConnection;
 
 use crate::StoreError;
@@ -13,7 +13,7 @@ use crate::StoreError;
 /// The active subscription row of a user, current at the time it was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subscription {
-    pub id: i64,
+    pub id: SubscriptionId,
     pub plan: Plan,
     pub letters_limit: i32,
     pub letters_used: i32,
@@ -30,7 +30,7 @@ impl Subscription {
 /// One letter taken from the quota; give it back with [`give_back`] if the generation fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grant {
-    pub subscription_id: i64,
+    pub subscription_id: SubscriptionId,
     pub plan: Plan,
     pub window_start: DateTime<Utc>,
     pub letters_used: i32,
@@ -38,7 +38,7 @@ pub struct Grant {
 }
 
 type Row = (
-    i64,
+    SubscriptionId,
     String,
     i32,
     i32,
@@ -164,7 +164,7 @@ async fn take_in_current_window(
     user: UserId,
     now: DateTime<Utc>,
 ) -> Result<Option<Grant>, StoreError> {
-    let row: Option<(i64, DateTime<Utc>, i32, i32, String)> = sqlx::query_as(
+    let row: Option<(SubscriptionId, DateTime<Utc>, i32, i32, String)> = sqlx::query_as(
         "UPDATE subscriptions SET letters_used = letters_used + 1, updated_at = $2
          WHERE user_id = $1 AND status = 'active' AND letters_used < letters_limit
            AND quota_window_start <= $2 AND $2 < quota_window_end

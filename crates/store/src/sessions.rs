@@ -2,7 +2,7 @@
 //! (`letter_feedback`).
 
 use chrono::{DateTime, Utc};
-use domain::{SessionId, UserId};
+use domain::{SessionId, SessionStatus, UserId};
 use sqlx::PgConnection;
 
 use crate::StoreError;
@@ -12,7 +12,7 @@ use crate::StoreError;
 pub struct Session {
     pub id: SessionId,
     pub user: UserId,
-    pub status: String,
+    pub status: SessionStatus,
     pub job_description: String,
     pub resume_text: Option<String>,
     pub generated_letter: Option<String>,
@@ -59,7 +59,7 @@ pub async fn create(
 
 type SessionRow = (
     UserId,
-    String,
+    SessionStatus,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -126,11 +126,11 @@ pub async fn start_generating(
     Ok(row.map(|(v, r)| (v.unwrap_or_default(), r.unwrap_or_default())))
 }
 
-/// Sets the status (started, generating, failed, abandoned).
+/// Sets the status.
 pub async fn set_status(
     conn: &mut PgConnection,
     id: SessionId,
-    status: &str,
+    status: SessionStatus,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE letter_sessions SET status = $2 WHERE id = $1")
         .bind(id.get())

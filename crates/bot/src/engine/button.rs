@@ -1,7 +1,7 @@
 //! Inline-button presses: feedback, improve, another variant, retry, buy, new letter and the
 //! /delete_me confirmation. A press on a letter that is no longer current is answered "closed".
 
-use domain::{EventType, Plan, SessionId};
+use domain::{EventType, InvoicePayload, Plan, SessionId, STARS_CURRENCY};
 use serde_json::json;
 use sqlx::PgConnection;
 use store::conversation::State;
@@ -140,12 +140,9 @@ impl Engine {
                 let invoice = Invoice {
                     title: texts::invoice_title(l, c.premium_days),
                     description: texts::invoice_description(l, c.quota.premium_letters_per_day),
-                    payload: crate::payments::invoice_payload(
-                        t.user.id,
-                        c.premium_price_stars,
-                        c.premium_days,
-                    ),
-                    currency: "XTR".into(),
+                    payload: InvoicePayload::new(t.user.id, c.premium_price_stars, c.premium_days)
+                        .to_string(),
+                    currency: STARS_CURRENCY.into(),
                     amount_stars: c.premium_price_stars,
                 };
                 events::record(
@@ -153,7 +150,7 @@ impl Engine {
                     t.user.id,
                     EventType::InvoiceSent,
                     None,
-                    json!({ "amount": c.premium_price_stars, "currency": "XTR" }),
+                    json!({ "amount": c.premium_price_stars, "currency": STARS_CURRENCY }),
                 )
                 .await?;
                 t.out.signals.push(Signal::SendInvoice(invoice));

@@ -2,7 +2,7 @@
 //! /subscription, /delete_me and the admin /refund.
 
 use domain::ratelimit;
-use domain::{EventType, Plan, StartPayload};
+use domain::{EventType, PaymentStatus, Plan, Provider, StartPayload};
 use serde_json::json;
 use sqlx::PgConnection;
 use store::conversation::State;
@@ -272,10 +272,10 @@ impl Engine {
         let payment = if charge.is_empty() {
             None
         } else {
-            store::payments::find_for_update(tx, "telegram_stars", charge).await?
+            store::payments::find_for_update(tx, Provider::TelegramStars, charge).await?
         };
         match payment {
-            Some(p) if p.status == "succeeded" => {
+            Some(p) if p.status == PaymentStatus::Succeeded => {
                 // Recorded before Telegram is asked: if what follows fails half-way, the next
                 // /refund asks again and "already refunded" completes it.
                 store::payments::request_refund(tx, p.id).await?;
@@ -296,7 +296,7 @@ impl Engine {
                 ));
             }
             Some(p) => {
-                t.say(texts::refund_not_refundable(l, charge, &p.status));
+                t.say(texts::refund_not_refundable(l, charge, p.status.as_str()));
             }
             None => {
                 t.say(texts::refund_usage(l));

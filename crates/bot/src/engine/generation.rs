@@ -2,7 +2,7 @@
 //! half), then storing the letter, the improvement or the failure ([`Engine::complete`]'s half).
 
 use domain::ratelimit;
-use domain::{EventType, ImprovementRequest, Plan, SessionId, UserId};
+use domain::{EventType, ImprovementRequest, Plan, SessionId, SessionStatus, UserId};
 use serde_json::json;
 use sqlx::PgConnection;
 use store::conversation::{self, State};
@@ -341,7 +341,7 @@ impl Engine {
                 )
                 .await?;
                 if let Work::Letter { .. } = work {
-                    sessions::set_status(&mut tx, job.session, "failed").await?;
+                    sessions::set_status(&mut tx, job.session, SessionStatus::Failed).await?;
                     conv.state = State::Ready;
                     out.say(texts::generation_failed(l)).buttons = vec![
                         vec![btn(buttons::retry(l), Action::Retry(job.session))],

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::ratelimit::RateRule;
-use domain::{Clock, SystemClock};
+use domain::{Clock, SessionStatus, SystemClock};
 use sqlx::{PgConnection, PgPool};
 use store::conversation::{self, Conversation, State};
 use store::{quota, sessions, users};
@@ -328,7 +328,7 @@ impl Engine {
         match session {
             Some(s) if s.generated_letter.is_some() => t.conv.state = State::AwaitingFeedback,
             Some(s) => {
-                sessions::set_status(tx, s.id, "failed").await?;
+                sessions::set_status(tx, s.id, SessionStatus::Failed).await?;
                 t.conv.state = State::Ready;
                 t.say(texts::interrupted(lang)).buttons =
                     vec![vec![btn(buttons::retry(lang), Action::Retry(s.id))]];

@@ -410,3 +410,68 @@ async fn statuses_outside_the_contract_are_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("check constraint"), "{err}");
 }
+
+/// The text values a column's CHECK constraint allows, in order.
+async fn allowed(pool: &PgPool, table: &str, column: &str) -> Vec<String> {
+    let defs: Vec<String> = sqlx::query_scalar(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+         WHERE conrelid = to_regclass($1) AND contype = 'c'",
+    )
+    .bind(format!("public.{table}"))
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let def = defs
+        .into_iter()
+        .find(|d| d.contains(&format!("({column} ")) || d.contains(&format!("(({column} ")))
+        .unwrap_or_else(|| panic!("no check on {table}.{column}"));
+    // CHECK ((status = ANY (ARRAY['a'::text, 'b'::text]))): the quoted parts.
+    def.split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_status_enums_are_exactly_the_values_the_sql_checks_allow() {
+    use domain::{PaymentStatus, RefundState, SessionStatus, SubscriptionStatus};
+    let pool = declared_db().await;
+    let names = |all: &[&'static str]| all.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        allowed(&pool, "payments", "status").await,
+        names(
+            &PaymentStatus::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+        )
+    );
+    assert_eq!(
+        allowed(&pool, "subscriptions", "status").await,
+        names(
+            &SubscriptionStatus::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+        )
+    );
+    assert_eq!(
+        allowed(&pool, "letter_sessions", "status").await,
+        names(
+            &SessionStatus::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+        )
+    );
+    assert_eq!(
+        allowed(&pool, "refunds", "state").await,
+        names(
+            &RefundState::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+        )
+    );
+}
