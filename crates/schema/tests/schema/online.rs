@@ -673,3 +673,104 @@ async fn a_retype_stays_in_the_transaction_without_online_and_the_plan_says_why(
         auto.text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleanup_interrupted_after_the_swap_is_finished_by_a_plain_rerun_without_data_loss() {
+    let (db, target) = sessions().await;
+    let (before, online) = online_plan(&db, &target, Mode::On).await;
+    // Right after the swap commits, a reader opens a transaction on the table: the concurrent
+    // drop of the retired index waits for it past lock_timeout.
+    let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let url = db.url.clone();
+    let reader = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            hold_rx.recv().unwrap();
+            let mut tx = conn.begin().await.unwrap();
+            sqlx::query("SELECT count(*) FROM letter_sessions")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            held_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            tx.rollback().await.unwrap();
+        })
+    });
+    let held_rx = std::sync::Mutex::new(held_rx);
+    let options = schema::ApplyOptions {
+        lock_timeout: Duration::from_millis(300),
+        retries: 0,
+        ..Default::default()
+    };
+    let err = online::apply(
+        &db.url,
+        &before,
+        &online,
+        &target,
+        options,
+        1_000,
+        &mut |p| {
+            if matches!(p, OnlineProgress::Swapped { .. }) {
+                hold_tx.send(()).unwrap();
+                held_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(30))
+                    .expect("the reader holds the table");
+            }
+        },
+    )
+    .await
+    .expect_err("the cleanup cannot drop the retired index in time");
+    assert!(
+        matches!(
+            &err,
+            schema::SchemaError::Online {
+                stage: "cleanup",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    release_tx.send(()).unwrap();
+    reader.join().unwrap();
+
+    let mut conn = db.connect().await;
+    assert_eq!(
+        scalar_i64(
+            &mut conn,
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'letter_sessions'::regclass AND attname = 'user_id__online_old' AND NOT attisdropped"
+        )
+        .await,
+        1,
+        "the retired column is still there"
+    );
+    // Without --online: the leftovers are dropped in the transaction, and that is no data loss
+    // (their values live on in the column that took the name).
+    let (before, rerun) = online_plan(&db, &target, Mode::Auto).await;
+    assert!(rerun.retypes.is_empty() && rerun.tail.is_empty());
+    assert!(
+        rerun
+            .main
+            .steps
+            .iter()
+            .any(|s| s.sql.contains("user_id__online_old")),
+        "{:?}",
+        rerun.main.steps
+    );
+    assert!(
+        rerun.main.hazard_kinds().is_empty(),
+        "{:?}",
+        rerun.main.hazards()
+    );
+    run(&db, &before, &rerun, &target, Default::default())
+        .await
+        .expect("the re-run drops the leftovers");
+    at_target(&db, &target).await;
+}
