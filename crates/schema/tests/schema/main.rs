@@ -14,6 +14,7 @@ mod kinds;
 mod live_writers;
 mod lock_timeout;
 mod online;
+mod online_retype;
 mod safety_nets;
 mod scope;
 // Built only where the peer corpus exists (see build.rs).
