@@ -113,6 +113,9 @@ struct State {
     confirmed_offset: i64,
     /// Texts delivered per chat and callback ids answered, for cheap waiting under load.
     texts_by_chat: HashMap<i64, Vec<String>>,
+    /// Woken when a text reaches the chat: a waiter for one chat is not woken by every call of
+    /// the others (hundreds of waiting users would each wake on each of thousands of calls).
+    chat_changed: HashMap<i64, Arc<Notify>>,
     answered: HashSet<String>,
     /// The webhook, once set: updates are posted there instead of waiting for getUpdates.
     webhook: Option<webhook::Webhook>,
@@ -405,8 +408,16 @@ impl FakeBotApi {
     /// Waits until the texts sent to `chat` satisfy `cond`; returns how many there are.
     pub async fn wait_chat<F: Fn(&[String]) -> bool>(&self, chat: i64, cond: F) -> usize {
         let deadline = Instant::now() + Duration::from_secs(120);
+        let changed = self
+            .state
+            .lock()
+            .unwrap()
+            .chat_changed
+            .entry(chat)
+            .or_default()
+            .clone();
         loop {
-            let notified = self.calls_changed.notified();
+            let notified = changed.notified();
             {
                 let st = self.state.lock().unwrap();
                 let texts = st

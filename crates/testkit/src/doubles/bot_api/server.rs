@@ -105,6 +105,7 @@ impl FakeBotApi {
                 .throttle
                 .get_mut(&method_name)
                 .and_then(VecDeque::pop_front);
+            let mut woken = None;
             if r.is_none() {
                 let call = Call {
                     method: method_name.clone(),
@@ -118,6 +119,7 @@ impl FakeBotApi {
                             .entry(chat)
                             .or_default()
                             .push(call.text().to_string());
+                        woken = st.chat_changed.get(&chat).cloned();
                     }
                 }
                 if method_name == "answerCallbackQuery" {
@@ -137,8 +139,12 @@ impl FakeBotApi {
                 at: Instant::now(),
                 throttled: r.is_some(),
             });
-            r
+            (r, woken)
         };
+        let (retry_after, woken) = retry_after;
+        if let Some(chat) = woken {
+            chat.notify_waiters();
+        }
         self.calls_changed.notify_waiters();
         if let Some(h) = hold.as_ref().filter(|h| h.at == HoldAt::AfterTaking) {
             h.reached.add_permits(1);
