@@ -45,14 +45,6 @@ impl Drop for Liveness {
     }
 }
 
-impl EventId {
-    /// Events whose transport re-delivers them after a crash (Telegram updates): their replies
-    /// are kept until the transport says they were sent.
-    pub fn is_redeliverable(&self) -> bool {
-        self.as_str().starts_with("tg:")
-    }
-}
-
 pub(crate) fn to_json(r: &Replies) -> serde_json::Value {
     serde_json::to_value(r).unwrap_or(serde_json::Value::Null)
 }

@@ -1,33 +1,7 @@
 //! What comes into the engine: one event per user action, with a unique id and the sender.
 
+pub use domain::{EventId, EventIdError};
 pub use store::users::Profile;
-
-/// A unique id of an incoming event (Telegram: the update id). A repeated id is a no-op.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct EventId(String);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("an event id must be 1 to 128 characters")]
-pub struct EventIdError;
-
-impl EventId {
-    pub fn parse(raw: &str) -> Result<Self, EventIdError> {
-        if raw.is_empty() || raw.chars().count() > 128 {
-            return Err(EventIdError);
-        }
-        Ok(Self(raw.to_string()))
-    }
-
-    /// The event id of a Telegram update, from the update's number as Telegram sends it (the
-    /// parse boundary, like `TelegramUserId::parse`).
-    pub fn telegram_update(raw: i64) -> Self {
-        Self(format!("tg:{raw}"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// Media the bot does not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -102,7 +102,7 @@ impl Context {
         let c = &self.config;
         let charge = p.telegram_payment_charge_id.as_str();
         let mut tx = self.pool.begin().await?;
-        if !conversation::mark_processed(&mut tx, p.event_id.as_str()).await? {
+        if !conversation::mark_processed(&mut tx, &p.event_id).await? {
             let r = self.stored_replies(&mut tx, &p.event_id).await?;
             tx.commit().await?;
             tracing::info!(charge_id = %charge, "repeated payment update");

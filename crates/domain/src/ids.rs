@@ -1,4 +1,5 @@
-//! Identity newtypes: the internal user id, Telegram's user id and a letter session id.
+//! Identity newtypes: the internal user id, Telegram's user id, a letter session id and the id
+//! of an incoming event.
 //!
 //! The original bot passed Telegram's id where the internal `users.id` belonged (TZ v9.5). Here the
 //! two are different types with private fields, so that mix-up does not compile. A `UserId` has no
@@ -168,5 +169,38 @@ mod tests {
         let id = SessionId::new_random();
         assert_eq!(SessionId::parse(&id.to_string()).unwrap(), id);
         assert!(SessionId::parse("not-a-uuid").is_err());
+    }
+}
+
+/// A unique id of an incoming event (Telegram: the update id). A repeated id is a no-op.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an event id must be 1 to 128 characters")]
+pub struct EventIdError;
+
+impl EventId {
+    pub fn parse(raw: &str) -> Result<Self, EventIdError> {
+        if raw.is_empty() || raw.chars().count() > 128 {
+            return Err(EventIdError);
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    /// The event id of a Telegram update, from the update's number as Telegram sends it (the
+    /// parse boundary, like `TelegramUserId::parse`).
+    pub fn telegram_update(raw: i64) -> Self {
+        Self(format!("tg:{raw}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Events whose transport re-delivers them after a crash (Telegram updates): their replies
+    /// are kept until the transport says they were sent.
+    pub fn is_redeliverable(&self) -> bool {
+        self.0.starts_with("tg:")
     }
 }

@@ -19,6 +19,6 @@ pub use billing::{
 };
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use events::EventType;
-pub use ids::{IdError, SessionId, TelegramUserId, UserId};
+pub use ids::{EventId, EventIdError, IdError, SessionId, TelegramUserId, UserId};
 pub use input::{ImprovementRequest, InputError, Resume, TextLanguage, Vacancy};
 pub use plan::{Plan, QuotaRules, QuotaWindow};

@@ -2,7 +2,7 @@
 //! the engine stateless in memory and every event processed at most once.
 
 use chrono::{DateTime, Utc};
-use domain::{SessionId, SubscriptionId, UserId};
+use domain::{EventId, SessionId, SubscriptionId, UserId};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -66,10 +66,13 @@ pub struct Conversation {
 
 /// Records an event id; false when it was processed before. Run it in the transaction that does
 /// the event's work, so a crash before commit leaves the event unprocessed.
-pub async fn mark_processed(conn: &mut PgConnection, event_id: &str) -> Result<bool, StoreError> {
+pub async fn mark_processed(
+    conn: &mut PgConnection,
+    event_id: &EventId,
+) -> Result<bool, StoreError> {
     let done =
         sqlx::query("INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(event_id)
+            .bind(event_id.as_str())
             .execute(&mut *conn)
             .await?;
     Ok(done.rows_affected() == 1)

@@ -201,7 +201,7 @@ impl Engine {
         let now = self.now();
         let button = matches!(event.kind, EventKind::Button { .. });
         let mut tx = self.inner.pool.begin().await?;
-        if !conversation::mark_processed(&mut tx, event.id.as_str()).await? {
+        if !conversation::mark_processed(&mut tx, &event.id).await? {
             // Handled before: only what was answered then and not sent yet goes out again.
             let mut r = self.inner.stored_replies(&mut tx, &event.id).await?;
             tx.commit().await?;

@@ -1,7 +1,7 @@
 //! Conversation rows and processed event ids.
 
 use chrono::{DateTime, Utc};
-use domain::{TelegramUserId, UserId};
+use domain::{EventId, TelegramUserId, UserId};
 use sqlx::PgPool;
 use store::conversation::{self, State};
 use store::sessions::NewIteration;
@@ -28,22 +28,34 @@ async fn setup() -> (PgPool, UserId) {
 async fn an_event_id_is_processed_once() {
     let (pool, _) = setup().await;
     let mut conn = pool.acquire().await.unwrap();
-    assert!(conversation::mark_processed(&mut conn, "tg:1")
-        .await
-        .unwrap());
-    assert!(!conversation::mark_processed(&mut conn, "tg:1")
-        .await
-        .unwrap());
-    assert!(conversation::mark_processed(&mut conn, "tg:2")
-        .await
-        .unwrap());
+    assert!(
+        conversation::mark_processed(&mut conn, &EventId::parse("tg:1").unwrap())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !conversation::mark_processed(&mut conn, &EventId::parse("tg:1").unwrap())
+            .await
+            .unwrap()
+    );
+    assert!(
+        conversation::mark_processed(&mut conn, &EventId::parse("tg:2").unwrap())
+            .await
+            .unwrap()
+    );
     // Rolled back with its transaction: the event counts as not processed.
     let mut tx = pool.begin().await.unwrap();
-    assert!(conversation::mark_processed(&mut tx, "tg:3").await.unwrap());
+    assert!(
+        conversation::mark_processed(&mut tx, &EventId::parse("tg:3").unwrap())
+            .await
+            .unwrap()
+    );
     tx.rollback().await.unwrap();
-    assert!(conversation::mark_processed(&mut conn, "tg:3")
-        .await
-        .unwrap());
+    assert!(
+        conversation::mark_processed(&mut conn, &EventId::parse("tg:3").unwrap())
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
