@@ -21,7 +21,7 @@ pub struct OutMessage {
     /// Rows of inline buttons.
     pub buttons: Vec<Vec<Button>>,
     /// The body is a letter (escaped model text only, no tags): the transport may split it on
-    /// paragraph boundaries if it is too long (see [`split_paragraphs`]).
+    /// paragraph boundaries if it is too long (Telegram's adapter: `telegram::split_html`).
     pub letter: bool,
 }
 

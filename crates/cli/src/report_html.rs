@@ -259,7 +259,7 @@ fn cohort_section(page: &mut String, rows: &[CohortRow]) {
 pub fn money(currency: &str, minor: i64) -> String {
     match currency {
         "RUB" => format!("{} ₽", Hundredths::from_hundredths(minor)),
-        "XTR" => format!("{minor} Stars"),
+        domain::STARS_CURRENCY => format!("{minor} Stars"),
         other => format!("{minor} {other}"),
     }
 }
@@ -335,6 +335,6 @@ mod tests {
     #[test]
     fn rubles_show_kopecks_and_stars_are_whole() {
         assert_eq!(money("RUB", 19_950), "199.50 ₽");
-        assert_eq!(money("XTR", 150), "150 Stars");
+        assert_eq!(money(domain::STARS_CURRENCY, 150), "150 Stars");
     }
 }

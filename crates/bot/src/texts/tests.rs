@@ -70,7 +70,10 @@ fn every_text(l: Lang) -> Vec<(&'static str, String)> {
         ("invoice_description", invoice_description(l, 20)),
         ("pre_checkout_refused", pre_checkout_refused(l)),
         ("payment_check_busy", payment_check_busy(l)),
-        ("refund_requested", refund_requested(l, 150, "XTR", "ch")),
+        (
+            "refund_requested",
+            refund_requested(l, 150, domain::STARS_CURRENCY, "ch"),
+        ),
         (
             "refund_not_refundable",
             refund_not_refundable(l, "ch", "failed"),

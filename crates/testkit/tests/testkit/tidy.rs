@@ -1,6 +1,7 @@
 //! The house rules a reviewer would otherwise have to remember, checked over the whole workspace:
-//! every module says what it is for, no function takes an id as a bare `i64`, and no HTTP client
-//! builder error is swallowed into a client without the configured timeouts.
+//! every module says what it is for, no function takes an id as a bare `i64`, no HTTP client
+//! builder error is swallowed into a client without the configured timeouts, and the payment
+//! provider's and currency's SQL/API text is written once (`domain::billing`).
 
 use std::path::{Path, PathBuf};
 
@@ -157,5 +158,27 @@ fn no_client_builder_failure_is_swallowed_by_unwrap_or_default() {
     assert!(
         offenders.is_empty(),
         "a builder error turned into a default client (its timeouts lost): {offenders:?}"
+    );
+}
+
+#[test]
+fn the_stars_provider_and_currency_are_written_only_in_domain_billing() {
+    let mut offenders = Vec::new();
+    for file in rust_files().into_iter().filter(|f| is_product_source(f)) {
+        let rel = relative(&file);
+        if rel == "crates/domain/src/billing.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("\"telegram_stars\"") || code.contains("\"XTR\"") {
+                offenders.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "use domain::Provider / domain::STARS_CURRENCY instead: {offenders:#?}"
     );
 }
