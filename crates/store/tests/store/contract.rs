@@ -436,42 +436,24 @@ async fn allowed(pool: &PgPool, table: &str, column: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_status_enums_are_exactly_the_values_the_sql_checks_allow() {
     use domain::{PaymentStatus, RefundState, SessionStatus, SubscriptionStatus};
+    fn texts<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> Vec<String> {
+        all.iter().map(|v| as_str(*v).to_string()).collect()
+    }
     let pool = declared_db().await;
-    let names = |all: &[&'static str]| all.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
         allowed(&pool, "payments", "status").await,
-        names(
-            &PaymentStatus::ALL
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-        )
+        texts(PaymentStatus::ALL, PaymentStatus::as_str)
     );
     assert_eq!(
         allowed(&pool, "subscriptions", "status").await,
-        names(
-            &SubscriptionStatus::ALL
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-        )
+        texts(SubscriptionStatus::ALL, SubscriptionStatus::as_str)
     );
     assert_eq!(
         allowed(&pool, "letter_sessions", "status").await,
-        names(
-            &SessionStatus::ALL
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-        )
+        texts(SessionStatus::ALL, SessionStatus::as_str)
     );
     assert_eq!(
         allowed(&pool, "refunds", "state").await,
-        names(
-            &RefundState::ALL
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-        )
+        texts(RefundState::ALL, RefundState::as_str)
     );
 }
