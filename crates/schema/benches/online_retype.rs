@@ -8,12 +8,10 @@
 //! Run: `cargo bench -p schema --bench online_retype` (optional argument or `ONLINE_BENCH_ROWS`:
 //! letter sessions, default 5,000,000; users are a fifth of that).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sqlx::{Connection, PgPool};
-use tokio::sync::Barrier;
+use testkit::live_load::{template_copy, under_load, Load, Traffic};
 
 const SCHEMA: &str = r#"
 CREATE TABLE users (
@@ -52,166 +50,32 @@ ANALYZE;
     )
 }
 
-#[derive(Debug, Default, Clone)]
-struct Load {
-    writes_ok: u64,
-    writes_failed: u64,
-    reads: u64,
-    longest_write: Duration,
-    longest_read: Duration,
-    sessions_written: i64,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Stream {
-    NewUser,
-    Session,
-    Read,
-}
-
-/// A pool like the product's: every statement gives up on a lock after 3 s.
-async fn pool(url: &str) -> PgPool {
-    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("a database URL");
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(options.options([("lock_timeout", "3s")]))
-        .await
-        .expect("connecting")
-}
-
-async fn load(
-    url: String,
-    users: i64,
-    stream: Stream,
-    ready: Arc<Barrier>,
-    stop: Arc<AtomicBool>,
-) -> Load {
-    let pool = pool(&url).await;
-    let mut out = Load::default();
-    let mut first = true;
-    let mut i: i64 = 0;
-    while !stop.load(Ordering::SeqCst) {
-        i += 1;
-        let t = Instant::now();
-        let ok = match stream {
-            Stream::NewUser => async {
-                let mut tx = pool.begin().await?;
-                let id: i32 = sqlx::query_scalar(
-                    "INSERT INTO users (telegram_user_id) VALUES ($1) RETURNING id",
-                )
-                .bind(5_000_000_000 + i)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query("INSERT INTO letter_sessions (user_id) VALUES ($1)")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await
-            }
-            .await
-            .is_ok(),
-            Stream::Session => sqlx::query("INSERT INTO letter_sessions (user_id) VALUES ($1)")
-                .bind((1 + (i * 7919) % users) as i32)
-                .execute(&pool)
-                .await
-                .is_ok(),
-            Stream::Read => sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM letter_sessions WHERE user_id = $1",
-            )
-            .bind((1 + (i * 104_729) % users) as i32)
-            .fetch_one(&pool)
-            .await
-            .is_ok(),
-        };
-        let took = t.elapsed();
-        match stream {
-            Stream::Read => {
-                out.reads += 1;
-                out.longest_read = out.longest_read.max(took);
-            }
-            _ => {
-                out.longest_write = out.longest_write.max(took);
-                if ok {
-                    out.writes_ok += 1;
-                    out.sessions_written += 1;
-                } else {
-                    out.writes_failed += 1;
-                }
-            }
-        }
-        if first {
-            first = false;
-            ready.wait().await;
-        }
-        // Pacing of the simulated bot, not synchronisation.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// The bot-like traffic of the benchmark (`users.id` is still `integer` here).
+fn traffic(users: i64) -> Traffic {
+    Traffic {
+        new_user: "INSERT INTO users (telegram_user_id) VALUES ($1) RETURNING id::bigint",
+        new_session: "INSERT INTO letter_sessions (user_id) VALUES ($1)",
+        read: "SELECT count(*) FROM letter_sessions WHERE user_id = $1",
+        users,
     }
-    out
 }
 
 struct Outcome {
     elapsed: Duration,
     lock_held: Duration,
     error: Option<String>,
-    load: Load,
-    lost: i64,
 }
 
-async fn count(url: &str) -> i64 {
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    sqlx::query_scalar("SELECT count(*) FROM letter_sessions")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
-}
-
-async fn under_load<F, Fut>(url: &str, users: i64, migrate: F) -> Outcome
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = (Duration, Duration, Option<String>)>,
-{
-    let before = count(url).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let streams = [Stream::NewUser, Stream::Session, Stream::Read];
-    let ready = Arc::new(Barrier::new(streams.len() + 1));
-    let traffic: Vec<_> = streams
-        .into_iter()
-        .map(|s| tokio::spawn(load(url.to_string(), users, s, ready.clone(), stop.clone())))
-        .collect();
-    ready.wait().await;
-    let (elapsed, lock_held, error) = migrate().await;
-    stop.store(true, Ordering::SeqCst);
-    let mut load = Load::default();
-    for t in traffic {
-        let l = t.await.unwrap();
-        load.writes_ok += l.writes_ok;
-        load.writes_failed += l.writes_failed;
-        load.reads += l.reads;
-        load.sessions_written += l.sessions_written;
-        load.longest_write = load.longest_write.max(l.longest_write);
-        load.longest_read = load.longest_read.max(l.longest_read);
-    }
-    let after = count(url).await;
-    Outcome {
-        elapsed,
-        lock_held,
-        error,
-        lost: before + load.sessions_written - after,
-        load,
-    }
-}
-
-fn print(label: &str, o: &Outcome) {
+fn print(label: &str, (o, load): &(Outcome, Load)) {
     println!(
-        "{label:<34} longest exclusive lock {:>8.3} s  apply {:>7.2} s  longest write wait {:>7.3} s  longest read wait {:>7.3} s  writes ok/failed {}/{}  rows lost {}{}",
+        "{label:<34} longest exclusive lock {:>8.3} s  apply {:>7.2} s  {}{}",
         o.lock_held.as_secs_f64(),
         o.elapsed.as_secs_f64(),
-        o.load.longest_write.as_secs_f64(),
-        o.load.longest_read.as_secs_f64(),
-        o.load.writes_ok,
-        o.load.writes_failed,
-        o.lost,
-        o.error.as_ref().map(|e| format!("  FAILED: {e}")).unwrap_or_default()
+        load.summary(),
+        o.error
+            .as_ref()
+            .map(|e| format!("  FAILED: {e}"))
+            .unwrap_or_default()
     );
 }
 
@@ -235,15 +99,7 @@ async fn main() {
     drop(conn);
     let admin_db = testkit::empty_db().await;
     let mut admin = admin_db.connect().await;
-    let copy = format!("{}_plain", db.name);
-    sqlx::raw_sql(&format!(
-        "CREATE DATABASE \"{copy}\" TEMPLATE \"{}\"",
-        db.name
-    ))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-    let plain_url = db.url.replace(&db.name, &copy);
+    let plain_url = template_copy(&db, &mut admin).await;
     println!(
         "{users} users, {sessions} letter sessions, two copies, built in {:.0} s",
         t.elapsed().as_secs_f64()
@@ -277,7 +133,7 @@ async fn main() {
     // includes any wait for it), and the swap's hold, to say where the longest lock was.
     let strong: Mutex<Vec<(Duration, String)>> = Mutex::new(Vec::new());
     let online_run =
-        under_load(&db.url, users, || async {
+        under_load(&db.url, &traffic(users), || async {
             let t = Instant::now();
             let result =
                 schema::online::apply(&db.url, &from, &online, &to, options, 10_000, &mut |p| {
@@ -309,8 +165,16 @@ async fn main() {
                 })
                 .await;
             match result {
-                Ok(r) => (t.elapsed(), r.longest_exclusive(), None),
-                Err(e) => (t.elapsed(), Duration::ZERO, Some(e.to_string())),
+                Ok(r) => Outcome {
+                    elapsed: t.elapsed(),
+                    lock_held: r.longest_exclusive(),
+                    error: None,
+                },
+                Err(e) => Outcome {
+                    elapsed: t.elapsed(),
+                    lock_held: Duration::ZERO,
+                    error: Some(e.to_string()),
+                },
             }
         })
         .await;
@@ -322,7 +186,7 @@ async fn main() {
     let mut strong = strong.into_inner().unwrap();
     strong.sort_by_key(|s| std::cmp::Reverse(s.0));
 
-    let plain_run = under_load(&plain_url, users, || async {
+    let plain_run = under_load(&plain_url, &traffic(users), || async {
         let t = Instant::now();
         // The exclusive locks are held from the first LOCK to COMMIT.
         let locked: Mutex<Option<Instant>> = Mutex::new(None);
@@ -337,9 +201,10 @@ async fn main() {
             .unwrap()
             .map(|l| l.elapsed())
             .unwrap_or_default();
-        match result {
-            Ok(_) => (t.elapsed(), held, None),
-            Err(e) => (t.elapsed(), held, Some(e.to_string())),
+        Outcome {
+            elapsed: t.elapsed(),
+            lock_held: held,
+            error: result.err().map(|e| e.to_string()),
         }
     })
     .await;

@@ -8,12 +8,10 @@
 //!
 //! Run: `cargo bench -p store --bench live_apply` (optional argument: N users, default 1,000,000).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::{Connection, PgPool};
-use tokio::sync::Barrier;
+use sqlx::Connection;
+use testkit::live_load::{template_copy, under_load, Load, Traffic};
 
 /// Rows on top of the schema: N users, 5·N sessions, and the other tables in proportion.
 fn rows(n: i64) -> String {
@@ -41,170 +39,42 @@ ANALYZE;
     )
 }
 
-/// What the load saw during one migration.
-#[derive(Debug, Default)]
-struct Load {
-    writes_ok: u64,
-    writes_failed: u64,
-    reads: u64,
-    longest_write: Duration,
-    longest_read: Duration,
-    sessions_written: i64,
-}
-
-/// A pool opened the way the product opens it (lock_timeout on every connection).
-async fn product_pool(url: &str) -> PgPool {
-    store::connect(url, 2).await.expect("connecting")
-}
-
-/// One stream of bot-like traffic.
-#[derive(Debug, Clone, Copy)]
-enum Stream {
-    /// A new user and their first session, in one transaction.
-    NewUser,
-    /// A session for an existing user (its foreign-key check reads `users`).
-    Session,
-    /// A read of one user's sessions.
-    Read,
-}
-
-/// Runs `stream` every 20 ms until `stop`; reaches `ready` after its first operation.
-async fn load(
-    url: String,
-    n: i64,
-    stream: Stream,
-    ready: Arc<Barrier>,
-    stop: Arc<AtomicBool>,
-) -> Load {
-    let pool = product_pool(&url).await;
-    let mut out = Load::default();
-    let mut first = true;
-    let mut i: i64 = 0;
-    while !stop.load(Ordering::SeqCst) {
-        i += 1;
-        let t = Instant::now();
-        let ok = match stream {
-            Stream::NewUser => async {
-                let mut tx = pool.begin().await?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO users (telegram_user_id, username) VALUES ($1, 'live') RETURNING id",
-                )
-                .bind(5_000_000_000 + i)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query("INSERT INTO letter_sessions (user_id, status) VALUES ($1, 'started')")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await
-            }
-            .await
-            .is_ok(),
-            Stream::Session => sqlx::query(
-                "INSERT INTO letter_sessions (user_id, status) VALUES ($1, 'started')",
-            )
-            .bind(1 + (i * 7919) % n)
-            .execute(&pool)
-            .await
-            .is_ok(),
-            Stream::Read => sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM letter_sessions WHERE user_id = $1",
-            )
-            .bind(1 + (i * 104_729) % n)
-            .fetch_one(&pool)
-            .await
-            .is_ok(),
-        };
-        let took = t.elapsed();
-        match stream {
-            Stream::Read => {
-                out.reads += 1;
-                out.longest_read = out.longest_read.max(took);
-            }
-            _ => {
-                out.longest_write = out.longest_write.max(took);
-                if ok {
-                    out.writes_ok += 1;
-                    out.sessions_written += 1;
-                } else {
-                    out.writes_failed += 1;
-                }
-            }
-        }
-        if first {
-            first = false;
-            ready.wait().await;
-        }
-        // Pacing of the simulated bot, not synchronisation.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// The bot's traffic, in the old production schema's columns.
+fn traffic(users: i64) -> Traffic {
+    Traffic {
+        new_user: "INSERT INTO users (telegram_user_id, username) VALUES ($1, 'live') RETURNING id",
+        new_session: "INSERT INTO letter_sessions (user_id, status) VALUES ($1, 'started')",
+        read: "SELECT count(*) FROM letter_sessions WHERE user_id = $1",
+        users,
     }
-    out
 }
 
 struct Outcome {
     elapsed: Duration,
     retries: u32,
     error: Option<String>,
-    load: Load,
-    lost: i64,
 }
 
-async fn sessions(url: &str) -> i64 {
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    sqlx::query_scalar("SELECT count(*) FROM letter_sessions")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
-}
-
-/// Runs `migrate` on `url` under load and says what happened.
-async fn under_load<F, Fut>(url: &str, n: i64, migrate: F) -> Outcome
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = (Duration, u32, Option<String>)>,
-{
-    let before = sessions(url).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let streams = [Stream::NewUser, Stream::Session, Stream::Read];
-    let ready = Arc::new(Barrier::new(streams.len() + 1));
-    let traffic: Vec<_> = streams
-        .into_iter()
-        .map(|s| tokio::spawn(load(url.to_string(), n, s, ready.clone(), stop.clone())))
-        .collect();
-    ready.wait().await;
-    let (elapsed, retries, error) = migrate().await;
-    stop.store(true, Ordering::SeqCst);
-    let mut load = Load::default();
-    for t in traffic {
-        let l = t.await.unwrap();
-        load.writes_ok += l.writes_ok;
-        load.writes_failed += l.writes_failed;
-        load.reads += l.reads;
-        load.sessions_written += l.sessions_written;
-        load.longest_write = load.longest_write.max(l.longest_write);
-        load.longest_read = load.longest_read.max(l.longest_read);
-    }
-    let after = sessions(url).await;
-    Outcome {
-        elapsed,
-        retries,
-        error,
-        lost: before + load.sessions_written - after,
-        load,
+impl Outcome {
+    fn new(started: Instant, retries: u32, error: Option<String>) -> Self {
+        Outcome {
+            elapsed: started.elapsed(),
+            retries,
+            error,
+        }
     }
 }
 
-fn print(label: &str, o: &Outcome) {
+fn print(label: &str, (o, load): &(Outcome, Load)) {
     println!(
-        "{label:<44} apply {:>7.2} s  retries {:>2}  longest write wait {:>7.3} s  longest read wait {:>7.3} s  writes ok/failed {}/{}  rows lost {}{}",
+        "{label:<44} apply {:>7.2} s  retries {:>2}  {}{}",
         o.elapsed.as_secs_f64(),
         o.retries,
-        o.load.longest_write.as_secs_f64(),
-        o.load.longest_read.as_secs_f64(),
-        o.load.writes_ok,
-        o.load.writes_failed,
-        o.lost,
-        o.error.as_ref().map(|e| format!("  FAILED: {e}")).unwrap_or_default()
+        load.summary(),
+        o.error
+            .as_ref()
+            .map(|e| format!("  FAILED: {e}"))
+            .unwrap_or_default()
     );
 }
 
@@ -227,15 +97,7 @@ async fn main() {
     // The plain path runs on an identical copy (a template copy needs no open connection to it).
     let admin_db = testkit::empty_db().await;
     let mut admin = admin_db.connect().await;
-    let copy = format!("{}_plain", db.name);
-    sqlx::raw_sql(&format!(
-        "CREATE DATABASE \"{copy}\" TEMPLATE \"{}\"",
-        db.name
-    ))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-    let plain_url = db.url.replace(&db.name, &copy);
+    let plain_url = template_copy(&db, &mut admin).await;
     println!(
         "old production schema with {n} users and {} letter sessions, two copies, built in {:.0} s",
         n * 5,
@@ -251,7 +113,7 @@ async fn main() {
     let plan = schema::plan(&from, &to, target.compare_options());
     println!("plan: {} steps", plan.steps.len());
 
-    let ours = under_load(&db.url, n, || async {
+    let ours = under_load(&db.url, &traffic(n), || async {
         let options = schema::ApplyOptions {
             lock_timeout: Duration::from_secs(2),
             retries: 10,
@@ -259,22 +121,22 @@ async fn main() {
         };
         let t = Instant::now();
         match schema::apply(&db.url, &from, &plan, &to, options, &mut |_| {}).await {
-            Ok(r) => (t.elapsed(), r.retries, None),
-            Err(e) => (t.elapsed(), 0, Some(e.to_string())),
+            Ok(r) => Outcome::new(t, r.retries, None),
+            Err(e) => Outcome::new(t, 0, Some(e.to_string())),
         }
     })
     .await;
 
     let steps: Vec<String> = plan.steps.iter().map(|s| s.sql.clone()).collect();
-    let plain_run = under_load(&plain_url, n, || async {
+    let plain_run = under_load(&plain_url, &traffic(n), || async {
         let t = Instant::now();
         let mut conn = sqlx::PgConnection::connect(&plain_url).await.unwrap();
         for sql in &steps {
             if let Err(e) = sqlx::raw_sql(sql).execute(&mut conn).await {
-                return (t.elapsed(), 0, Some(e.to_string()));
+                return Outcome::new(t, 0, Some(e.to_string()));
             }
         }
-        (t.elapsed(), 0, None)
+        Outcome::new(t, 0, None)
     })
     .await;
 

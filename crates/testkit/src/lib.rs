@@ -15,6 +15,7 @@ use pgcluster::Ephemeral;
 pub mod doubles;
 pub mod legacy;
 mod legacy_data;
+pub mod live_load;
 pub mod old_prod;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
