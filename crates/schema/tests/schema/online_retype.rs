@@ -30,6 +30,63 @@ INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 100) g;
 INSERT INTO letter_sessions (user_id, status) SELECT 1 + g % 100, 'done' FROM generate_series(1, 3000) g;
 "#;
 
+/// A reader on its own thread that, when asked, opens a transaction reading `letter_sessions` and
+/// keeps it open until released: what a long report query does to a swap or a concurrent drop.
+struct TableHolder {
+    hold: std::sync::mpsc::Sender<()>,
+    held: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    release: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl TableHolder {
+    fn spawn(url: &str) -> Self {
+        let (hold, hold_rx) = std::sync::mpsc::channel::<()>();
+        let (held_tx, held) = std::sync::mpsc::channel::<()>();
+        let (release, release_rx) = std::sync::mpsc::channel::<()>();
+        let url = url.to_string();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                hold_rx.recv().unwrap();
+                let mut tx = conn.begin().await.unwrap();
+                sqlx::query("SELECT count(*) FROM letter_sessions")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                held_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                tx.rollback().await.unwrap();
+            })
+        });
+        TableHolder {
+            hold,
+            held: std::sync::Mutex::new(held),
+            release,
+            thread,
+        }
+    }
+
+    /// Returns once the reader's transaction holds its lock on the table.
+    fn hold(&self) {
+        self.hold.send(()).unwrap();
+        self.held
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the reader holds the table");
+    }
+
+    fn release(self) {
+        self.release.send(()).unwrap();
+        self.thread.join().unwrap();
+    }
+}
+
 async fn sessions() -> (testkit::TestDb, Model) {
     let db = db_from(&format!("{SESSIONS}{SESSION_ROWS}")).await;
     let target = model(
@@ -193,29 +250,7 @@ async fn a_retype_interrupted_before_its_swap_is_finished_by_a_rerun() {
     let (before, online) = online_plan(&db, &target, Mode::On).await;
     // Once the expand is done, a reader opens a transaction on the table and keeps it open:
     // the swap cannot have its lock in time.
-    let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
-    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let url = db.url.clone();
-    let reader = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-            hold_rx.recv().unwrap();
-            let mut tx = conn.begin().await.unwrap();
-            sqlx::query("SELECT count(*) FROM letter_sessions")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            held_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-            tx.rollback().await.unwrap();
-        })
-    });
-    let held_rx = std::sync::Mutex::new(held_rx);
+    let holder = TableHolder::spawn(&db.url);
     let options = schema::ApplyOptions {
         lock_timeout: Duration::from_millis(300),
         retries: 1,
@@ -231,12 +266,7 @@ async fn a_retype_interrupted_before_its_swap_is_finished_by_a_rerun() {
         1_000,
         &mut |p| {
             if matches!(&p, OnlineProgress::Ran { what, .. } if what == last_prepare) {
-                hold_tx.send(()).unwrap();
-                held_rx
-                    .lock()
-                    .unwrap()
-                    .recv_timeout(Duration::from_secs(30))
-                    .expect("the reader holds the table");
+                holder.hold();
             }
         },
     )
@@ -246,8 +276,7 @@ async fn a_retype_interrupted_before_its_swap_is_finished_by_a_rerun() {
         matches!(&err, schema::SchemaError::Online { stage: "swap", .. }),
         "{err}"
     );
-    release_tx.send(()).unwrap();
-    reader.join().unwrap();
+    holder.release();
 
     let mut conn = db.connect().await;
     assert_eq!(
@@ -307,29 +336,7 @@ async fn a_cleanup_interrupted_after_the_swap_is_finished_by_a_plain_rerun_witho
     let (before, online) = online_plan(&db, &target, Mode::On).await;
     // Right after the swap commits, a reader opens a transaction on the table: the concurrent
     // drop of the retired index waits for it past lock_timeout.
-    let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
-    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let url = db.url.clone();
-    let reader = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-            hold_rx.recv().unwrap();
-            let mut tx = conn.begin().await.unwrap();
-            sqlx::query("SELECT count(*) FROM letter_sessions")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            held_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-            tx.rollback().await.unwrap();
-        })
-    });
-    let held_rx = std::sync::Mutex::new(held_rx);
+    let holder = TableHolder::spawn(&db.url);
     let options = schema::ApplyOptions {
         lock_timeout: Duration::from_millis(300),
         retries: 0,
@@ -344,12 +351,7 @@ async fn a_cleanup_interrupted_after_the_swap_is_finished_by_a_plain_rerun_witho
         1_000,
         &mut |p| {
             if matches!(p, OnlineProgress::Swapped { .. }) {
-                hold_tx.send(()).unwrap();
-                held_rx
-                    .lock()
-                    .unwrap()
-                    .recv_timeout(Duration::from_secs(30))
-                    .expect("the reader holds the table");
+                holder.hold();
             }
         },
     )
@@ -365,8 +367,7 @@ async fn a_cleanup_interrupted_after_the_swap_is_finished_by_a_plain_rerun_witho
         ),
         "{err}"
     );
-    release_tx.send(()).unwrap();
-    reader.join().unwrap();
+    holder.release();
 
     let mut conn = db.connect().await;
     assert_eq!(
