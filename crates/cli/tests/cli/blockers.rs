@@ -1,7 +1,7 @@
 //! `db plan` lists blockers (text and JSON) and `db apply` refuses them with exit 1 and changes
 //! nothing, whatever hazards are allowed; the security hazard kind is refused unless allowed.
 
-use crate::support::{soprovod, text};
+use crate::support::{db_cmd, text};
 
 async fn db_with(sql: &str) -> testkit::TestDb {
     let db = testkit::empty_db().await;
@@ -44,10 +44,7 @@ async fn apply_with_a_blocker_exits_1_and_changes_nothing_even_with_every_hazard
     let t = target.to_str().unwrap();
     let before = shape(&db).await;
 
-    let plan = soprovod(
-        dir.path(),
-        &["--database-url", &db.url, "db", "plan", "--target", t],
-    );
+    let plan = db_cmd(dir.path(), &db.url, &["plan", "--target", t]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
     let out = text(&plan.stdout);
     assert!(out.contains("Blockers (3)"), "{out}");
@@ -61,18 +58,10 @@ async fn apply_with_a_blocker_exits_1_and_changes_nothing_even_with_every_hazard
         "{out}"
     );
 
-    let json = soprovod(
+    let json = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "plan",
-            "--target",
-            t,
-            "--format",
-            "json",
-        ],
+        &db.url,
+        &["plan", "--target", t, "--format", "json"],
     );
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
     let kinds: Vec<&str> = doc["blockers"]
@@ -96,18 +85,10 @@ async fn apply_with_a_blocker_exits_1_and_changes_nothing_even_with_every_hazard
     assert_eq!(check["count"], 1);
     assert_eq!(check["examples"][0], "id=1");
 
-    let sql = soprovod(
+    let sql = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "plan",
-            "--target",
-            t,
-            "--format",
-            "sql",
-        ],
+        &db.url,
+        &["plan", "--target", t, "--format", "sql"],
     );
     let sql = text(&sql.stdout);
     assert!(
@@ -115,12 +96,10 @@ async fn apply_with_a_blocker_exits_1_and_changes_nothing_even_with_every_hazard
         "a script with blockers fails before its first statement: {sql}"
     );
 
-    let apply = soprovod(
+    let apply = db_cmd(
         dir.path(),
+        &db.url,
         &[
-            "--database-url",
-            &db.url,
-            "db",
             "apply",
             "--target",
             t,
@@ -157,12 +136,10 @@ async fn removing_a_policy_disabling_row_security_or_revoking_a_grant_is_refused
     )
     .unwrap();
     let t = target.to_str().unwrap();
-    let refused = soprovod(
+    let refused = db_cmd(
         dir.path(),
+        &db.url,
         &[
-            "--database-url",
-            &db.url,
-            "db",
             "apply",
             "--target",
             t,
@@ -190,12 +167,10 @@ async fn removing_a_policy_disabling_row_security_or_revoking_a_grant_is_refused
             .unwrap();
     assert_eq!(policies, 1, "nothing changed");
 
-    let allowed = soprovod(
+    let allowed = db_cmd(
         dir.path(),
+        &db.url,
         &[
-            "--database-url",
-            &db.url,
-            "db",
             "apply",
             "--target",
             t,

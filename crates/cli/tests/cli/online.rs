@@ -1,7 +1,7 @@
 //! `db plan|apply --online` through the binary: the plan says which way each change takes (text
 //! and JSON), the apply reports its online steps one by one and ends at the target.
 
-use crate::support::{soprovod, text};
+use crate::support::{db_cmd, text};
 
 const BEFORE: &str = r#"
 CREATE TABLE public.owners (id integer PRIMARY KEY);
@@ -31,19 +31,10 @@ async fn online_plan_and_apply_say_which_way_each_change_takes_and_reach_the_tar
     let t = target.to_str().unwrap();
     let url = db.url.as_str();
 
-    let plan = soprovod(
+    let plan = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            url,
-            "db",
-            "plan",
-            "--target",
-            t,
-            "--online",
-            "--format",
-            "json",
-        ],
+        url,
+        &["plan", "--target", t, "--online", "--format", "json"],
     );
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
@@ -66,28 +57,15 @@ async fn online_plan_and_apply_say_which_way_each_change_takes_and_reach_the_tar
     );
     assert!(paths.iter().all(|p| !p["why"].as_str().unwrap().is_empty()));
 
-    let text_plan = soprovod(
-        dir.path(),
-        &[
-            "--database-url",
-            url,
-            "db",
-            "plan",
-            "--target",
-            t,
-            "--online",
-        ],
-    );
+    let text_plan = db_cmd(dir.path(), url, &["plan", "--target", t, "--online"]);
     let out = text(&text_plan.stdout);
     assert!(out.contains("Paths"), "{out}");
     assert!(out.contains("expand/contract"), "{out}");
 
-    let apply = soprovod(
+    let apply = db_cmd(
         dir.path(),
+        url,
         &[
-            "--database-url",
-            url,
-            "db",
             "apply",
             "--target",
             t,
@@ -116,9 +94,6 @@ async fn online_plan_and_apply_say_which_way_each_change_takes_and_reach_the_tar
     );
     assert!(err.contains("VALIDATE CONSTRAINT items_owner_fk"), "{err}");
 
-    let verify = soprovod(
-        dir.path(),
-        &["--database-url", url, "db", "verify", "--target", t],
-    );
+    let verify = db_cmd(dir.path(), url, &["verify", "--target", t]);
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
 }

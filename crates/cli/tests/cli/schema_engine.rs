@@ -2,7 +2,7 @@
 //! brought to the declared schema in one command), refusals, `db up` on an existing database, and
 //! `db diff` between two drifted databases whose SQL script makes them equal.
 
-use crate::support::{soprovod, text};
+use crate::support::{db_cmd, soprovod, text};
 use std::process::{Command, Output};
 
 use testkit::TestDb;
@@ -109,12 +109,10 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
     let backups = dir.path().join("backups");
     let before = fingerprints(&db).await;
 
-    let out = soprovod(
+    let out = db_cmd(
         dir.path(),
+        &db.url,
         &[
-            "--database-url",
-            &db.url,
-            "db",
             "apply",
             "--yes",
             "--allow-hazards",
@@ -210,7 +208,7 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
     assert!(users > 0);
     assert_eq!(facts, users, "one summary row per kept user");
 
-    let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify"]);
+    let verify = db_cmd(dir.path(), &db.url, &["verify"]);
     assert_eq!(
         code(&verify),
         0,
@@ -218,25 +216,14 @@ async fn the_old_production_database_reaches_the_declared_schema_in_one_command_
         text(&verify.stdout),
         text(&verify.stderr)
     );
-    let plan = soprovod(
-        dir.path(),
-        &["--database-url", &db.url, "db", "plan", "--format", "json"],
-    );
+    let plan = db_cmd(dir.path(), &db.url, &["plan", "--format", "json"]);
     assert_eq!(code(&plan), 0, "{}", text(&plan.stderr));
     let json: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan json");
     assert_eq!(json["steps"].as_array().map(Vec::len), Some(0), "{json}");
-    let again = soprovod(
+    let again = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "apply",
-            "--yes",
-            "--allow-hazards",
-            "all",
-            "--no-backup",
-        ],
+        &db.url,
+        &["apply", "--yes", "--allow-hazards", "all", "--no-backup"],
     );
     assert_eq!(code(&again), 0);
     assert!(
@@ -252,10 +239,7 @@ async fn without_allowed_hazards_apply_lists_them_exits_1_and_changes_nothing() 
     let dir = tempfile::tempdir().unwrap();
     let before = schema::introspect_url(&db.url).await.unwrap();
 
-    let out = soprovod(
-        dir.path(),
-        &["--database-url", &db.url, "db", "apply", "--yes"],
-    );
+    let out = db_cmd(dir.path(), &db.url, &["apply", "--yes"]);
     assert_eq!(code(&out), 1, "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     for kind in ["data-loss", "table-rewrite"] {
@@ -264,17 +248,10 @@ async fn without_allowed_hazards_apply_lists_them_exits_1_and_changes_nothing() 
     assert!(stderr.contains("column total_generations"), "{stderr}");
 
     // Allowing only some kinds is still a refusal.
-    let partly = soprovod(
+    let partly = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "apply",
-            "--yes",
-            "--allow-hazards",
-            "table-rewrite",
-        ],
+        &db.url,
+        &["apply", "--yes", "--allow-hazards", "table-rewrite"],
     );
     assert_eq!(code(&partly), 1);
     assert!(
@@ -283,17 +260,7 @@ async fn without_allowed_hazards_apply_lists_them_exits_1_and_changes_nothing() 
     );
 
     // Hazards allowed but no --yes and no terminal: refused too.
-    let unconfirmed = soprovod(
-        dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "apply",
-            "--allow-hazards",
-            "all",
-        ],
-    );
+    let unconfirmed = db_cmd(dir.path(), &db.url, &["apply", "--allow-hazards", "all"]);
     assert_eq!(code(&unconfirmed), 1);
     assert!(
         text(&unconfirmed.stderr).contains("--yes"),
@@ -303,7 +270,7 @@ async fn without_allowed_hazards_apply_lists_them_exits_1_and_changes_nothing() 
 
     let after = schema::introspect_url(&db.url).await.unwrap();
     assert_eq!(after, before, "nothing changed");
-    let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify"]);
+    let verify = db_cmd(dir.path(), &db.url, &["verify"]);
     assert_eq!(code(&verify), 1, "the drift is still there");
     assert!(
         text(&verify.stdout).contains("table public.users: differs"),
@@ -316,7 +283,7 @@ async fn without_allowed_hazards_apply_lists_them_exits_1_and_changes_nothing() 
 async fn db_up_on_an_existing_database_refuses_hazards_unless_allowed_and_then_converges() {
     let db = old_prod().await;
     let dir = tempfile::tempdir().unwrap();
-    let refused = soprovod(dir.path(), &["--database-url", &db.url, "db", "up"]);
+    let refused = db_cmd(dir.path(), &db.url, &["up"]);
     assert_eq!(code(&refused), 1, "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("data-loss"));
     assert!(
@@ -324,21 +291,14 @@ async fn db_up_on_an_existing_database_refuses_hazards_unless_allowed_and_then_c
         "no URL is printed when nothing was done"
     );
 
-    let up = soprovod(
+    let up = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "up",
-            "--allow-hazards",
-            "all",
-            "--no-backup",
-        ],
+        &db.url,
+        &["up", "--allow-hazards", "all", "--no-backup"],
     );
     assert_eq!(code(&up), 0, "{}", text(&up.stderr));
     assert_eq!(text(&up.stdout).trim(), db.url, "stdout holds only the URL");
-    let verify = soprovod(dir.path(), &["--database-url", &db.url, "db", "verify"]);
+    let verify = db_cmd(dir.path(), &db.url, &["verify"]);
     assert_eq!(code(&verify), 0, "{}", text(&verify.stdout));
 }
 
@@ -459,12 +419,10 @@ async fn a_lock_held_elsewhere_makes_apply_retry_then_give_up_having_changed_not
         .execute(&mut *tx)
         .await
         .unwrap();
-    let out = soprovod(
+    let out = db_cmd(
         dir.path(),
+        &db.url,
         &[
-            "--database-url",
-            &db.url,
-            "db",
             "apply",
             "--yes",
             "--allow-hazards",
@@ -515,28 +473,17 @@ async fn a_directory_of_sql_files_is_a_target_for_plan_apply_and_verify() {
     std::fs::write(target.join("README.txt"), "not SQL, not run").unwrap();
     let t = target.to_str().unwrap();
 
-    let verify = soprovod(
-        dir.path(),
-        &["--database-url", &db.url, "db", "verify", "--target", t],
-    );
+    let verify = db_cmd(dir.path(), &db.url, &["verify", "--target", t]);
     assert_eq!(code(&verify), 1);
     assert!(
         text(&verify.stdout).contains("table public.t: only in TO"),
         "{}",
         text(&verify.stdout)
     );
-    let plan = soprovod(
+    let plan = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "plan",
-            "--target",
-            t,
-            "--format",
-            "sql",
-        ],
+        &db.url,
+        &["plan", "--target", t, "--format", "sql"],
     );
     assert_eq!(code(&plan), 0);
     let sql = text(&plan.stdout);
@@ -544,34 +491,14 @@ async fn a_directory_of_sql_files_is_a_target_for_plan_apply_and_verify() {
         sql.find("CREATE TABLE public.t").unwrap() < sql.find("CREATE VIEW public.v").unwrap(),
         "{sql}"
     );
-    let apply = soprovod(
-        dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "apply",
-            "--target",
-            t,
-            "--yes",
-        ],
-    );
+    let apply = db_cmd(dir.path(), &db.url, &["apply", "--target", t, "--yes"]);
     assert_eq!(code(&apply), 0, "{}", text(&apply.stderr));
-    let verify = soprovod(
-        dir.path(),
-        &["--database-url", &db.url, "db", "verify", "--target", t],
-    );
+    let verify = db_cmd(dir.path(), &db.url, &["verify", "--target", t]);
     assert_eq!(code(&verify), 0, "{}", text(&verify.stdout));
-    let bad = soprovod(
+    let bad = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "plan",
-            "--target",
-            "/nonexistent/dir",
-        ],
+        &db.url,
+        &["plan", "--target", "/nonexistent/dir"],
     );
     assert_eq!(code(&bad), 2);
 }
@@ -594,12 +521,7 @@ async fn a_difference_the_engine_does_not_model_makes_verify_exit_1_and_apply_re
     )
     .unwrap();
     let t = target.to_str().unwrap();
-    let run = |cmd: &str| {
-        soprovod(
-            dir.path(),
-            &["--database-url", &db.url, "db", cmd, "--target", t],
-        )
-    };
+    let run = |cmd: &str| db_cmd(dir.path(), &db.url, &[cmd, "--target", t]);
 
     let verify = run("verify");
     assert_eq!(code(&verify), 1, "{}", text(&verify.stdout));
@@ -616,18 +538,7 @@ async fn a_difference_the_engine_does_not_model_makes_verify_exit_1_and_apply_re
         "{}",
         text(&plan.stdout)
     );
-    let apply = soprovod(
-        dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "apply",
-            "--target",
-            t,
-            "--yes",
-        ],
-    );
+    let apply = db_cmd(dir.path(), &db.url, &["apply", "--target", t, "--yes"]);
     assert_eq!(code(&apply), 1, "{}", text(&apply.stderr));
     assert!(
         text(&apply.stderr).contains("nothing was changed"),
@@ -682,10 +593,7 @@ async fn a_dump_of_b_applied_to_a_makes_a_equal_to_b() {
     let out = dir.path().join("b-schema");
     let o = out.to_str().unwrap();
 
-    let dump = soprovod(
-        dir.path(),
-        &["--database-url", &b.url, "db", "dump", "--out", o],
-    );
+    let dump = db_cmd(dir.path(), &b.url, &["dump", "--out", o]);
     assert_eq!(code(&dump), 0, "{}", text(&dump.stderr));
     let mut files: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
@@ -698,28 +606,20 @@ async fn a_dump_of_b_applied_to_a_makes_a_equal_to_b() {
         files.iter().any(|f| f.ends_with("_domain.sql")),
         "{files:?}"
     );
-    let again = soprovod(
-        dir.path(),
-        &["--database-url", &b.url, "db", "dump", "--out", o],
-    );
+    let again = db_cmd(dir.path(), &b.url, &["dump", "--out", o]);
     assert_eq!(code(&again), 2, "an existing dump is not overwritten");
 
-    let verify_b = soprovod(
-        dir.path(),
-        &["--database-url", &b.url, "db", "verify", "--target", o],
-    );
+    let verify_b = db_cmd(dir.path(), &b.url, &["verify", "--target", o]);
     assert_eq!(
         code(&verify_b),
         0,
         "B is at its own dump:\n{}",
         text(&verify_b.stdout)
     );
-    let apply = soprovod(
+    let apply = db_cmd(
         dir.path(),
+        &a.url,
         &[
-            "--database-url",
-            &a.url,
-            "db",
             "apply",
             "--target",
             o,

@@ -1,6 +1,6 @@
 //! `--schema`: by default plan/apply/verify manage only the schemas the target has.
 
-use crate::support::soprovod;
+use crate::support::db_cmd;
 
 #[tokio::test]
 async fn verify_and_apply_leave_the_auth_schema_alone_unless_schema_names_it() {
@@ -23,45 +23,26 @@ async fn verify_and_apply_leave_the_auth_schema_alone_unless_schema_names_it() {
     )
     .unwrap();
     let t = target.to_str().unwrap();
-    let verify = soprovod(
-        dir.path(),
-        &["--database-url", &db.url, "db", "verify", "--target", t],
-    );
+    let verify = db_cmd(dir.path(), &db.url, &["verify", "--target", t]);
     assert_eq!(
         verify.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&verify.stdout)
     );
-    let widened = soprovod(
+    let widened = db_cmd(
         dir.path(),
+        &db.url,
         &[
-            "--database-url",
-            &db.url,
-            "db",
-            "verify",
-            "--target",
-            t,
-            "--schema",
-            "public",
-            "--schema",
-            "auth",
+            "verify", "--target", t, "--schema", "public", "--schema", "auth",
         ],
     );
     assert_eq!(widened.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&widened.stdout).contains("auth.uid()"));
-    let apply = soprovod(
+    let apply = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "apply",
-            "--target",
-            t,
-            "--yes",
-            "--no-backup",
-        ],
+        &db.url,
+        &["apply", "--target", t, "--yes", "--no-backup"],
     );
     assert_eq!(
         apply.status.code(),

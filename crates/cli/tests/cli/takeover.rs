@@ -4,29 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use testkit::legacy::{LegacySize, LegacyState};
 use testkit::TestDb;
 
+pub(crate) use crate::support::{db_cmd, text};
+
 pub(crate) const SIZE: LegacySize = LegacySize::new(400, 1200);
 pub(crate) const SEED: u32 = 9;
-
-pub(crate) fn soprovod(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_soprovod"))
-        .args(args)
-        .env("SOPROVOD_DATA_DIR", dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("OPENAI_API_KEY")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running soprovod")
-}
-
-pub(crate) fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 pub(crate) fn show(out: &Output) -> String {
     format!(
@@ -46,12 +32,10 @@ pub(crate) async fn one(db: &TestDb, sql: &str) -> i64 {
 }
 
 pub(crate) fn apply_all(dir: &Path, db: &TestDb, backups: &Path) -> Output {
-    soprovod(
+    db_cmd(
         dir,
+        &db.url,
         &[
-            "--database-url",
-            &db.url,
-            "db",
             "apply",
             "--yes",
             "--allow-hazards",
@@ -109,17 +93,10 @@ async fn the_backup_of_a_takeover_restores_into_a_fresh_database_and_in_place_wi
     assert!(manifest.contains("\"letter_sessions\""), "{manifest}");
 
     let fresh = testkit::empty_db().await;
-    let into = soprovod(
+    let into = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "restore",
-            dump.to_str().unwrap(),
-            "--into",
-            &fresh.url,
-        ],
+        &db.url,
+        &["restore", dump.to_str().unwrap(), "--into", &fresh.url],
     );
     assert_eq!(
         into.status.code(),
@@ -134,31 +111,15 @@ async fn the_backup_of_a_takeover_restores_into_a_fresh_database_and_in_place_wi
     );
 
     // A second restore into a database that now has tables is refused.
-    let again = soprovod(
+    let again = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "restore",
-            dump.to_str().unwrap(),
-            "--into",
-            &fresh.url,
-        ],
+        &db.url,
+        &["restore", dump.to_str().unwrap(), "--into", &fresh.url],
     );
     assert_eq!(again.status.code(), Some(2), "{}", show(&again));
 
     // In place over the migrated database: a rollback.
-    let back = soprovod(
-        dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "restore",
-            dump.to_str().unwrap(),
-        ],
-    );
+    let back = db_cmd(dir.path(), &db.url, &["restore", dump.to_str().unwrap()]);
     assert_eq!(
         back.status.code(),
         Some(0),
@@ -192,17 +153,10 @@ async fn a_restore_whose_rows_do_not_match_the_manifest_changes_nothing_and_exit
     std::fs::write(&path, serde_json::to_string(&m).unwrap()).unwrap();
 
     let fresh = testkit::empty_db().await;
-    let out = soprovod(
+    let out = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "restore",
-            dump.to_str().unwrap(),
-            "--into",
-            &fresh.url,
-        ],
+        &db.url,
+        &["restore", dump.to_str().unwrap(), "--into", &fresh.url],
     );
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(

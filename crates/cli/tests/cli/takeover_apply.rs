@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use testkit::legacy::LegacyState;
 use testkit::TestDb;
 
-use crate::takeover::{one, show, soprovod, SEED, SIZE};
+use crate::takeover::{db_cmd, one, show, SEED, SIZE};
 
 const TABLES: &[&str] = &[
     "users",
@@ -68,10 +68,7 @@ async fn without_the_first_touch_step_the_plan_names_the_duplicate_acquisition_r
     let target = declared_without_step("acquisition_first_touch");
     let target = target.path().to_str().unwrap();
 
-    let with = soprovod(
-        dir.path(),
-        &["--database-url", &db.url, "db", "plan", "--format", "json"],
-    );
+    let with = db_cmd(dir.path(), &db.url, &["plan", "--format", "json"]);
     let with_json: serde_json::Value = serde_json::from_slice(&with.stdout)
         .unwrap_or_else(|e| panic!("plan json: {e}: {}", show(&with)));
     let resolved = with_json["preflight"]["resolved"].to_string();
@@ -87,18 +84,10 @@ async fn without_the_first_touch_step_the_plan_names_the_duplicate_acquisition_r
         with_json["blockers"]
     );
 
-    let plan = soprovod(
+    let plan = db_cmd(
         dir.path(),
-        &[
-            "--database-url",
-            &db.url,
-            "db",
-            "plan",
-            "--target",
-            target,
-            "--format",
-            "json",
-        ],
+        &db.url,
+        &["plan", "--target", target, "--format", "json"],
     );
     let json: serde_json::Value = serde_json::from_slice(&plan.stdout)
         .unwrap_or_else(|e| panic!("plan json: {e}: {}", show(&plan)));
@@ -122,12 +111,10 @@ async fn without_the_first_touch_step_the_plan_names_the_duplicate_acquisition_r
     assert!(!acquisition[0]["examples"].as_array().unwrap().is_empty());
 
     let before = counts(&db).await;
-    let apply = soprovod(
+    let apply = db_cmd(
         dir.path(),
+        &db.url,
         &[
-            "--database-url",
-            &db.url,
-            "db",
             "apply",
             "--yes",
             "--allow-hazards",

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use testkit::legacy::LegacyState;
 use testkit::TestDb;
 
-use crate::takeover::{apply_all, one, show, soprovod, text, SEED, SIZE};
+use crate::takeover::{apply_all, db_cmd, one, show, text, SEED, SIZE};
 use crate::takeover_apply::counts;
 
 /// Rows of a query as PostgreSQL's row text, in the query's order.
@@ -111,9 +111,9 @@ async fn before(db: &TestDb) -> Before {
 }
 
 async fn check_taken_over(db: &TestDb, was: &Before, dir: &Path) {
-    let verify = soprovod(dir, &["--database-url", &db.url, "db", "verify"]);
+    let verify = db_cmd(dir, &db.url, &["verify"]);
     assert_eq!(verify.status.code(), Some(0), "verify: {}", show(&verify));
-    let again = soprovod(dir, &["--database-url", &db.url, "db", "plan"]);
+    let again = db_cmd(dir, &db.url, &["plan"]);
     assert!(
         text(&again.stdout).contains("Nothing to do"),
         "every step is inert on the migrated database: {}",
