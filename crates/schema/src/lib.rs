@@ -30,6 +30,7 @@ pub mod preflight;
 pub mod privileges;
 pub mod provenance;
 pub mod scope;
+mod split;
 pub mod target;
 pub mod unmodelled;
 

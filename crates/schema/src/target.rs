@@ -126,8 +126,7 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
         let mut conn = connect(&with_database(server_url, &name)?).await?;
         let mut loaded = Ok(());
         for (file, sql) in &files {
-            if let Err(source) = sqlx::raw_sql(sql).execute(&mut conn).await {
-                let line = error_line(sql, &source);
+            if let Err((line, source)) = load_file(&mut conn, sql).await {
                 loaded = Err(SchemaError::TargetSql {
                     file: file.clone(),
                     line,
@@ -154,6 +153,32 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
     let model = result?;
     dropped?;
     Ok(model)
+}
+
+/// Runs one target file in the scratch database. The whole text goes in one round trip, which
+/// PostgreSQL runs as one implicit transaction; if a statement cannot run in a transaction block
+/// (`CREATE INDEX CONCURRENTLY`: SQLSTATE 25001) or uses an enum label the file added (55P04),
+/// nothing of the file stayed, and it runs again one statement at a time, as psql would run it.
+/// On failure: the line the error points at, and the error.
+async fn load_file(conn: &mut PgConnection, sql: &str) -> Result<(), (Option<usize>, sqlx::Error)> {
+    let Err(error) = sqlx::raw_sql(sql).execute(&mut *conn).await else {
+        return Ok(());
+    };
+    let needs_statements = matches!(
+        &error,
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("25001" | "55P04"))
+    );
+    if !needs_statements {
+        return Err((error_line(sql, &error), error));
+    }
+    for statement in crate::split::statements(sql) {
+        if let Err(error) = sqlx::raw_sql(statement.text).execute(&mut *conn).await {
+            let before = sql[..statement.offset].matches('\n').count();
+            let line = error_line(statement.text, &error).map(|l| l + before);
+            return Err((line, error));
+        }
+    }
+    Ok(())
 }
 
 /// The 1-based line of `sql` that PostgreSQL's error points at, when it says where.
