@@ -466,10 +466,34 @@ pub struct Function {
     /// `pg_get_function_result`.
     pub result: String,
     pub procedure: bool,
+    /// The argument types without names (`oidvectortypes(proargtypes)`): two functions that differ
+    /// only in parameter names are one function to PostgreSQL, and `CREATE OR REPLACE` cannot
+    /// rename an input parameter. Follows from the key, so it never makes two models differ.
+    #[serde(skip)]
+    pub arg_types: String,
+    /// Names and types of the OUT, INOUT and TABLE parameters: the row type they define, which
+    /// `pg_get_function_result` renders as `record` for two or more. In the definition too.
+    #[serde(skip)]
+    pub out_params: String,
+    /// How many input parameters have defaults (`pronargdefaults`). In the definition too.
+    #[serde(skip)]
+    pub defaults: i32,
     pub extras: Extras,
     /// Relations whose row type the signature uses (they must exist first). Not compared.
     #[serde(skip)]
     pub uses_relations: BTreeSet<QName>,
+}
+
+impl Function {
+    /// Whether `CREATE OR REPLACE` cannot turn this function into `to`, so it is dropped and
+    /// created: PostgreSQL refuses to change the result type, the row type of OUT parameters or
+    /// the kind, and to remove parameter defaults.
+    pub fn replacing_needs_drop(&self, to: &Function) -> bool {
+        to.result != self.result
+            || to.procedure != self.procedure
+            || to.out_params != self.out_params
+            || to.defaults < self.defaults
+    }
 }
 
 /// Everything the engine knows about one database's user schemas.

@@ -19,6 +19,12 @@ pub(super) async fn functions(
                 pg_catalog.pg_get_function_identity_arguments(p.oid) AS args,
                 CASE WHEN p.prokind IN ('f', 'p') THEN pg_catalog.pg_get_functiondef(p.oid) END AS def,
                 pg_catalog.pg_get_function_result(p.oid) AS result,
+                pg_catalog.oidvectortypes(p.proargtypes) AS arg_types,
+                (SELECT coalesce(string_agg(coalesce(p.proargnames[i], '') || ' '
+                          || pg_catalog.format_type(p.proallargtypes[i], NULL), ', ' ORDER BY i), '')
+                   FROM pg_catalog.generate_subscripts(p.proargmodes, 1) AS i
+                   WHERE p.proargmodes[i] IN ('o', 'b', 't')) AS out_params,
+                p.pronargdefaults::int4 AS defaults,
                 (SELECT coalesce(array_agg(DISTINCT t.typrelid::int8), '{{}}') FROM pg_catalog.pg_depend d
                    JOIN pg_catalog.pg_type t ON t.oid = d.refobjid
                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
@@ -59,6 +65,9 @@ pub(super) async fn functions(
                     .try_get::<Option<String>, _>("result")?
                     .unwrap_or_default(),
                 procedure: kind == "p",
+                arg_types: row.try_get("arg_types")?,
+                out_params: row.try_get("out_params")?,
+                defaults: row.try_get("defaults")?,
                 extras: extras(&row)?,
                 uses_relations: rowtypes
                     .iter()

@@ -7,8 +7,44 @@ impl Planner<'_> {
         format!("{}({})", name.name.sql(), name.args)
     }
 
+    /// FROM's functions that TO has under other parameter names only: to PostgreSQL they are the
+    /// same function (the key holds names, the identity does not), and `CREATE OR REPLACE`
+    /// refuses to rename an input parameter, so the old one is dropped before the new one is made.
+    fn renamed_parameters(&self) -> BTreeSet<FnName> {
+        let gone = |n: &&FnName| !self.to.functions.contains_key(*n);
+        let new: BTreeSet<(&QName, &str)> = self
+            .to
+            .functions
+            .iter()
+            .filter(|(n, _)| !self.from.functions.contains_key(*n))
+            .map(|(n, f)| (&n.name, f.arg_types.as_str()))
+            .collect();
+        self.from
+            .functions
+            .iter()
+            .filter(|(n, f)| gone(n) && new.contains(&(&n.name, f.arg_types.as_str())))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
     pub(super) fn functions(&mut self) {
         let affected_views = self.affected_views();
+        let renamed = self.renamed_parameters();
+        for name in &renamed {
+            let kind = if self.from.functions[name].procedure {
+                "PROCEDURE"
+            } else {
+                "FUNCTION"
+            };
+            self.push(
+                Phase::DropFunctionsEarly,
+                step(
+                    format!("{} {name}", kind.to_lowercase()),
+                    "drop to recreate with other parameter names",
+                    format!("DROP {kind} {};", Self::function_target(name)),
+                ),
+            );
+        }
         for (name, tf) in &self.to.functions {
             let object = format!(
                 "{} {name}",
@@ -42,7 +78,7 @@ impl Planner<'_> {
                     Phase::DropFunctionsEarly,
                     step(
                         &object,
-                        "drop to recreate with another result type",
+                        "drop to recreate: its result, OUT parameters or defaults change",
                         format!("DROP {kind} {target};"),
                     ),
                 );
@@ -65,7 +101,7 @@ impl Planner<'_> {
             self.extras(Phase::Extras, kind, &target, &object, kept, &tf.extras);
         }
         for (name, ff) in &self.from.functions {
-            if self.to.functions.contains_key(name) {
+            if self.to.functions.contains_key(name) || renamed.contains(name) {
                 continue;
             }
             let kind = if ff.procedure {

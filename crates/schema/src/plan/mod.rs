@@ -305,7 +305,7 @@ impl<'a> Planner<'a> {
                 None => {
                     self.replaced_functions.insert(name.clone());
                 }
-                Some(tf) if tf.result != ff.result || tf.procedure != ff.procedure => {
+                Some(tf) if ff.replacing_needs_drop(tf) => {
                     self.replaced_functions.insert(name.clone());
                 }
                 _ => {}

@@ -17,6 +17,7 @@ mod online;
 mod online_retype;
 mod safety_nets;
 mod scope;
+mod signatures;
 mod target_loading;
 // Built only where the peer corpus exists (see build.rs).
 #[cfg(peer_corpus)]
