@@ -20,7 +20,7 @@ const POOL_SIZE: u32 = 20;
 /// checks the X-Telegram-Bot-Api-Secret-Token header against TELEGRAM_WEBHOOK_SECRET: run several
 /// replicas behind a load balancer on one database, each update is processed once. SIGTERM or
 /// Ctrl-C stops taking updates, finishes the ones in progress (letters being written included),
-/// then exits 0.
+/// then exits 0; during startup it stops the start and exits 0 without taking an update.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Webhook mode: listen on this address (e.g. 0.0.0.0:8080) for Telegram's POSTs; GET /health
@@ -40,6 +40,10 @@ pub async fn run(
     source: &DbSource,
     settings: Settings,
 ) -> anyhow::Result<Outcome> {
+    // First, before anything is connected: a SIGTERM while starting stops the start cleanly
+    // instead of killing the process with the signal's default action.
+    let mut shutdown =
+        telegram::Shutdown::on_signals().context("installing the SIGTERM and Ctrl-C handlers")?;
     let tg = settings.telegram;
     let token = tg
         .token
@@ -69,11 +73,21 @@ pub async fn run(
         }
     };
     let (config, llm_settings) = (settings.bot, settings.llm);
-    let url = source.ensure_url().await?;
-    let pool = store::connect(&url, POOL_SIZE)
-        .await
-        .context("connecting to the database")?;
-    crate::dbsource::ensure_product_schema(&pool).await?;
+    // Each step either waits (the embedded cluster's start runs to its end on its own thread),
+    // reads, or writes in one transaction (the schema), so it can be left where it stands.
+    let database = async {
+        let url = source.ensure_url().await?;
+        let pool = store::connect(&url, POOL_SIZE)
+            .await
+            .context("connecting to the database")?;
+        crate::dbsource::ensure_product_schema(&pool).await?;
+        anyhow::Ok(pool)
+    };
+    let Some(pool) = shutdown.unless_requested(database).await else {
+        eprintln!("soprovod serve: stopped before it started");
+        return Ok(Outcome::Ok);
+    };
+    let pool = pool?;
     let writer = llm::Writer::from_settings(llm_settings);
     if writer.is_offline() {
         eprintln!(
@@ -96,7 +110,7 @@ pub async fn run(
         extractor: telegram::sandbox::Extractor::this_executable()
             .context("finding the soprovod executable (documents are read by a child of it)")?,
     };
-    telegram::serve(engine, options, telegram::shutdown_signal())
+    telegram::serve(engine, options, shutdown)
         .await
         .context("running the Telegram bot")?;
     eprintln!("soprovod serve: stopped");

@@ -12,10 +12,12 @@ pub mod lanes;
 pub mod retry;
 pub mod sandbox;
 pub mod serve;
+pub mod shutdown;
 pub mod split;
 pub mod tasks;
 pub mod transport;
 pub mod typing;
 
 pub use app::App;
-pub use serve::{serve, serve_on, shutdown_signal, Mode, Options, ServeError};
+pub use serve::{serve, serve_on, Mode, Options, ServeError};
+pub use shutdown::{shutdown_signal, Shutdown};

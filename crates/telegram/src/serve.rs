@@ -1,7 +1,7 @@
 //! Running the bot: the Bot API client, the command menu, the replica's liveness lock, the
 //! update lanes over the engine, the sweeper that takes over what dead replicas left, and the
 //! chosen transport until shutdown (SIGTERM or Ctrl-C: stop taking updates, finish the ones in
-//! progress, wait for the generations being written, then return).
+//! progress, wait for the generations being written, then return; during startup: return at once).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,6 +17,7 @@ use teloxide::Bot;
 use crate::app::{App, Outcome};
 use crate::retry::{self, describe};
 use crate::sandbox::Extractor;
+use crate::shutdown::Shutdown;
 use crate::transport::{self, Intake, TransportError, UpdateLanes};
 
 /// Database connections kept free of update handling: the liveness lock, the sweeper, and
@@ -131,6 +132,11 @@ pub fn lanes_for(app: App, parallel: usize) -> UpdateLanes {
     })
 }
 
+fn stopped_before_starting() -> Result<(), ServeError> {
+    tracing::info!("shutdown requested during startup; no update was taken");
+    Ok(())
+}
+
 /// Takes over, now and every [`SWEEP_EVERY`], what replicas that died left: updates recorded and
 /// not finished, generations nobody writes, letters nobody sent.
 async fn sweep(app: App, intake: Intake) {
@@ -187,17 +193,30 @@ pub async fn serve_on(
     listener: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let mut shutdown = Shutdown::new(shutdown);
     let bot = make_bot(options.token.expose_secret(), options.api_url.clone())?;
-    let me = retry::send(bot.get_me())
-        .await
-        .map_err(|e| ServeError::GetMe(describe(&e)))?;
+    // Until the transport runs nothing is taken from Telegram, so a shutdown request ends
+    // startup where it stands: every step before the transport only waits or reads.
+    let Some(me) = shutdown.unless_requested(retry::send(bot.get_me())).await else {
+        return stopped_before_starting();
+    };
+    let me = me.map_err(|e| ServeError::GetMe(describe(&e)))?;
     tracing::info!(
         bot = me.username.as_deref().unwrap_or("?"),
         "connected to the Bot API"
     );
-    register_commands(&bot).await;
+    if shutdown
+        .unless_requested(register_commands(&bot))
+        .await
+        .is_none()
+    {
+        return stopped_before_starting();
+    }
     // Before anything is recorded as this replica's: while this lock is held nobody takes over.
-    let liveness = engine.hold_liveness().await?;
+    let Some(liveness) = shutdown.unless_requested(engine.hold_liveness()).await else {
+        return stopped_before_starting();
+    };
+    let liveness = liveness?;
     let cleanup = tokio::spawn(forget_old_updates(engine.clone()));
     let app = App::new(bot.clone(), engine.clone(), options.extractor.clone());
     let connections = engine.pool().options().get_max_connections();
@@ -230,29 +249,6 @@ pub async fn serve_on(
     cleanup.abort();
     drop(liveness);
     result.map_err(ServeError::from)
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutdown requested");
 }
 
 /// The command menu (`bot::commands::menu`), in Russian (also the default) or English.

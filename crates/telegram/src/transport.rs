@@ -192,11 +192,19 @@ pub enum TransportError {
 /// confirms the last offset, so a restart does not get the same updates again. The offset moves
 /// past an update only once it is in the inbox.
 pub async fn poll(bot: Bot, intake: Intake, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
     // A webhook left over from webhook mode would make every getUpdates fail with 409.
-    if let Err(e) = retry::send(bot.delete_webhook()).await {
+    let removed = tokio::select! {
+        _ = &mut shutdown => {
+            // Nothing was fetched; the sweeper may have queued what a dead replica left.
+            intake.drain().await;
+            return;
+        }
+        removed = retry::send(bot.delete_webhook()) => removed,
+    };
+    if let Err(e) = removed {
         tracing::warn!(error = %retry::describe(&e), "could not remove a webhook before polling");
     }
-    tokio::pin!(shutdown);
     let mut offset: i32 = 0;
     let mut failures: u32 = 0;
     loop {
@@ -365,14 +373,21 @@ pub async fn webhook_on(
     public_url: Option<reqwest::Url>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), TransportError> {
+    let mut shutdown = Box::pin(shutdown);
     if let Some(url) = public_url {
         let set = bot
             .set_webhook(url)
             .secret_token(secret.expose_secret())
             .allowed_updates(allowed_updates());
-        retry::send(set)
-            .await
-            .map_err(|e| TransportError::SetWebhook(retry::describe(&e)))?;
+        let set = tokio::select! {
+            _ = &mut shutdown => {
+                // Nothing was received; the sweeper may have queued what a dead replica left.
+                intake.drain().await;
+                return Ok(());
+            }
+            set = retry::send(set) => set,
+        };
+        set.map_err(|e| TransportError::SetWebhook(retry::describe(&e)))?;
     }
     let hook = Arc::new(Hook {
         secret,

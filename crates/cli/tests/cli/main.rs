@@ -12,6 +12,7 @@ mod report;
 mod schema_engine;
 mod scope;
 mod serve;
+mod startup;
 mod support;
 #[cfg(legacy_corpus)]
 mod takeover;

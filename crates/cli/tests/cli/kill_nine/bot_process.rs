@@ -44,7 +44,17 @@ impl Serve {
     }
 
     /// SIGTERM, as an operator stops it: it finishes what it took and exits 0.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        let (status, log) = self.terminate().await;
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "soprovod serve exited badly; its log:\n{log}"
+        );
+    }
+
+    /// SIGTERM; how the process ended (a code, or the signal that ended it) and its log.
+    pub async fn terminate(mut self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().expect("the process is running") as i32;
         // The child this harness started and has not reaped.
         nix::sys::signal::kill(
@@ -56,12 +66,10 @@ impl Serve {
             .await
             .expect("soprovod serve did not stop on SIGTERM")
             .unwrap();
-        assert_eq!(
-            status.code(),
-            Some(0),
-            "soprovod serve exited badly; its log:\n{}",
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        );
+        (
+            status,
+            std::fs::read_to_string(&self.log).unwrap_or_default(),
+        )
     }
 
     /// Whether it is still running (it did not exit on an error at start).
@@ -90,8 +98,18 @@ impl World {
         w
     }
 
+    /// A world whose bot polls a database nothing was created in yet (the bot creates the
+    /// declared schema when it starts).
+    pub async fn polling_on_an_empty_database() -> Self {
+        Self::on(None, testkit::empty_db().await).await
+    }
+
     async fn new(webhook_port: Option<u16>) -> Self {
         let db = testkit::db_with("declared", &store::declared_sql()).await;
+        Self::on(webhook_port, db).await
+    }
+
+    async fn on(webhook_port: Option<u16>, db: TestDb) -> Self {
         let pool = db.pool().await;
         Self {
             api: FakeBotApi::start().await,

@@ -105,8 +105,9 @@ struct State {
     files: HashMap<String, (String, Vec<u8>)>,
     /// Scripted 5xx answers per method, consumed in order.
     failures: HashMap<String, VecDeque<u16>>,
-    /// Held messages: the first sendMessage whose text contains the needle waits on the hold.
-    holds: Vec<(String, Hold)>,
+    /// Held calls (method, needle): the first call of the method whose text contains the
+    /// needle waits on the hold.
+    holds: Vec<(String, String, Hold)>,
     /// Charges refunded through refundStarPayment.
     refunded: std::collections::HashSet<String>,
     /// Highest offset a getUpdates call has confirmed.
@@ -284,17 +285,27 @@ impl FakeBotApi {
 
     /// Holds the first sendMessage whose text contains `needle`, at `at`, until released.
     pub fn hold_message(&self, needle: &str, at: HoldAt) -> Hold {
+        self.hold("sendMessage", needle, at)
+    }
+
+    /// Holds the next call of `method` (e.g. `getMe`, which a starting bot makes first) before
+    /// the fake takes it, until released; then it is answered 500.
+    pub fn hold_call(&self, method: &str) -> Hold {
+        self.hold(method, "", HoldAt::BeforeTaking)
+    }
+
+    fn hold(&self, method: &str, needle: &str, at: HoldAt) -> Hold {
         let hold = Hold {
             at,
             reached: Arc::new(tokio::sync::Semaphore::new(0)),
             gate: Arc::new(tokio::sync::Semaphore::new(0)),
             used: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
-        self.state
-            .lock()
-            .unwrap()
-            .holds
-            .push((needle.to_string(), hold.clone()));
+        self.state.lock().unwrap().holds.push((
+            method.to_string(),
+            needle.to_string(),
+            hold.clone(),
+        ));
         hold
     }
 

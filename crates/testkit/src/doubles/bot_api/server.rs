@@ -74,14 +74,15 @@ impl FakeBotApi {
                 .get_mut(&method_name)
                 .and_then(VecDeque::pop_front);
             let text = body.get("text").and_then(Value::as_str).unwrap_or("");
-            let hold = if method_name == "sendMessage" && failure.is_none() {
+            let hold = if failure.is_none() {
                 st.holds
                     .iter()
-                    .find(|(needle, h)| {
-                        text.contains(needle.as_str())
+                    .find(|(method, needle, h)| {
+                        *method == method_name
+                            && text.contains(needle.as_str())
                             && !h.used.load(std::sync::atomic::Ordering::SeqCst)
                     })
-                    .map(|(_, h)| {
+                    .map(|(_, _, h)| {
                         h.used.store(true, std::sync::atomic::Ordering::SeqCst);
                         h.clone()
                     })
