@@ -23,6 +23,7 @@ pub mod format;
 pub mod kinds;
 pub mod locks;
 pub mod model;
+pub mod objects;
 pub mod online;
 pub mod order;
 pub mod plan;

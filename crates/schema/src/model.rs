@@ -519,6 +519,9 @@ pub struct Model {
     pub unmodelled: BTreeMap<String, crate::unmodelled::Unmodelled>,
     /// The introspecting role's default privileges (what objects it creates are granted).
     pub default_privileges: BTreeMap<DefaultPrivilegeKey, BTreeSet<Grant>>,
+    /// What each object needs (pg_depend), for ordering a plan. Not compared.
+    #[serde(skip)]
+    pub needs: crate::objects::Needs,
     /// The role that introspected (and would own what a plan creates). Not compared.
     #[serde(skip)]
     pub current_user: String,

@@ -15,6 +15,7 @@ use crate::model::*;
 use crate::SchemaError;
 
 mod constraints;
+mod depend;
 mod functions;
 mod namespaces;
 mod relations;
@@ -120,6 +121,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Model, SchemaError> {
     triggers::triggers(conn, &mut m, &rels, &procs).await?;
     triggers::policies(conn, &mut m, &rels).await?;
     views::depends(conn, &mut m, &rels, &procs).await?;
+    m.needs = depend::needs(conn, &procs).await?;
 
     // Kinds the model leaves alone, compared by their catalog definition.
     crate::kinds::read(conn, &mut m).await?;
