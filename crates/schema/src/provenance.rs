@@ -337,12 +337,12 @@ async fn plan_on(
             &format!("UPDATE {} SET {} = ({expr});", t.sql(), ident(new)),
         ));
         hooks.moves.push(Step {
-            object: format!("table {t}"),
-            action: format!("data: {new} moved from {old} ({n} rows)"),
-            sql,
-            hazards: Vec::new(),
-            checks: Vec::new(),
             touches: Some(live_name(t)),
+            ..Step::new(
+                format!("table {t}"),
+                format!("data: {new} moved from {old} ({n} rows)"),
+                sql,
+            )
         });
     }
     for (s, runs, rows) in &evaluated {
@@ -355,12 +355,8 @@ async fn plan_on(
             None => format!("data: {} ({})", s.name, s.origin),
         };
         let step = Step {
-            object: format!("data step {}", s.name),
-            action,
-            sql: s.sql.clone(),
-            hazards: Vec::new(),
-            checks: Vec::new(),
             touches,
+            ..Step::new(format!("data step {}", s.name), action, s.sql.clone())
         };
         match s.phase {
             DataPhase::BeforeConstraints => hooks.data_before_constraints.push(step),
@@ -374,12 +370,12 @@ async fn plan_on(
         .map(|(t, action, sql)| {
             let n = counts.get(&t).copied().unwrap_or(0);
             Step {
-                object: format!("table {t}"),
-                action: format!("{action} ({n} rows keep their values)"),
-                sql,
-                hazards: Vec::new(),
-                checks: Vec::new(),
                 touches: Some(live_name(&t)),
+                ..Step::new(
+                    format!("table {t}"),
+                    format!("{action} ({n} rows keep their values)"),
+                    sql,
+                )
             }
         })
         .collect();

@@ -14,6 +14,7 @@ use super::Generated;
 use crate::catalog::{grants_expr, not_ext_member, USER_NS};
 use crate::diff::{extras_details, CompareOptions, Difference, Presence};
 use crate::model::{literal, Extras, FnName, Grant, Model, QName};
+use crate::objects::ObjKey;
 use crate::plan::{step, Phase};
 use crate::SchemaError;
 
@@ -255,7 +256,8 @@ fn drop(out: &mut Generated, name: &FnName, action: &str) {
             format!("aggregate {name}"),
             action,
             format!("DROP AGGREGATE {};", target(name)),
-        ),
+        )
+        .dropping(ObjKey::Function(name.clone())),
     );
 }
 
@@ -276,11 +278,13 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
             AggregateChange::Same => {}
             AggregateChange::Replace => out.push(
                 Phase::Functions,
-                step(&object, "replace", b.create_sql(name, true)),
+                step(&object, "replace", b.create_sql(name, true))
+                    .creating(ObjKey::Function(name.clone())),
             ),
             AggregateChange::Recreate => out.push(
                 Phase::Functions,
-                step(&object, "create", b.create_sql(name, false)),
+                step(&object, "create", b.create_sql(name, false))
+                    .creating(ObjKey::Function(name.clone())),
             ),
         }
         out.extras(

@@ -15,6 +15,7 @@ use super::Generated;
 use crate::catalog::{grants_expr, not_ext_member, USER_NS};
 use crate::diff::{extras_details, field, show, CompareOptions, Difference, Presence};
 use crate::model::{ident, Extras, Grant, Model, QName};
+use crate::objects::ObjKey;
 use crate::plan::{step, Phase};
 use crate::SchemaError;
 
@@ -238,7 +239,8 @@ fn add_constraint(
                 ident(cname),
                 c.definition
             ),
-        ),
+        )
+        .creating(ObjKey::Constraint(name.clone(), cname.to_string())),
     );
     if let Some(comment) = &c.comment {
         out.push(
@@ -274,7 +276,10 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                 sql.push_str(" NOT NULL");
             }
             sql.push(';');
-            out.push(Phase::Types, step(&object, "create", sql));
+            out.push(
+                Phase::Types,
+                step(&object, "create", sql).creating(ObjKey::Type(name.clone())),
+            );
             // Right after the functions a check may call, before any column or type uses the
             // domain (PostgreSQL refuses to add a check to a domain a stored column uses via a
             // composite type).
@@ -339,7 +344,8 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                     &object,
                     format!("drop constraint {cname}"),
                     format!("ALTER DOMAIN {target} DROP CONSTRAINT {};", ident(cname)),
-                ),
+                )
+                .dropping(ObjKey::Constraint(name.clone(), cname.to_string())),
             );
         }
         for (cname, c) in &d.added {
@@ -386,7 +392,8 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                         name.sql(),
                         ident(cname)
                     ),
-                ),
+                )
+                .dropping(ObjKey::Constraint(name.clone(), cname.clone())),
             );
         }
         out.push(
@@ -395,7 +402,8 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                 format!("domain {name}"),
                 "drop",
                 format!("DROP DOMAIN {};", name.sql()),
-            ),
+            )
+            .dropping(ObjKey::Type(name.clone())),
         );
     }
 }

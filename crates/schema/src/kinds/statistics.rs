@@ -13,6 +13,7 @@ use super::Generated;
 use crate::catalog::{not_ext_member, USER_NS};
 use crate::diff::{extras_details, field, CompareOptions, Difference, Presence};
 use crate::model::{Extras, Model, QName};
+use crate::objects::ObjKey;
 use crate::plan::{step, Phase};
 use crate::SchemaError;
 
@@ -106,7 +107,8 @@ fn create(out: &mut Generated, name: &QName, b: &Statistics) {
     let object = format!("statistics {name}");
     out.push(
         Phase::Indexes,
-        step(&object, "create", format!("{};", b.definition)),
+        step(&object, "create", format!("{};", b.definition))
+            .creating(ObjKey::Statistics(name.clone())),
     );
     if let Some(t) = b.target {
         out.push(
@@ -127,7 +129,8 @@ fn drop(out: &mut Generated, name: &QName) {
             format!("statistics {name}"),
             "drop",
             format!("DROP STATISTICS {};", name.sql()),
-        ),
+        )
+        .dropping(ObjKey::Statistics(name.clone())),
     );
 }
 

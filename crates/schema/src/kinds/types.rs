@@ -15,6 +15,7 @@ use super::Generated;
 use crate::catalog::{grants_expr, not_ext_member, USER_NS};
 use crate::diff::{extras_details, field, CompareOptions, Difference, Presence};
 use crate::model::{ident, Extras, Grant, Model, QName};
+use crate::objects::ObjKey;
 use crate::plan::{step, Phase};
 use crate::SchemaError;
 
@@ -317,7 +318,8 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                 &object,
                 "create",
                 format!("CREATE TYPE {} AS ({attrs});", name.sql()),
-            ),
+            )
+            .creating(ObjKey::Type(name.clone())),
         );
         for x in b.attributes.iter().filter(|x| x.comment.is_some()) {
             comment_attribute(out, name, x);
@@ -402,7 +404,8 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                         &object,
                         "create",
                         format!("CREATE TYPE {} AS RANGE ({});", name.sql(), b.options),
-                    ),
+                    )
+                    .creating(ObjKey::Type(name.clone())),
                 );
                 out.extras(
                     "TYPE",
@@ -442,7 +445,8 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                 format!("type {name}"),
                 "drop",
                 format!("DROP TYPE {};", name.sql()),
-            ),
+            )
+            .dropping(ObjKey::Type(name.clone())),
         );
     }
 }

@@ -88,6 +88,7 @@ impl Planner<'_> {
                             format!("default of {}", tc.name),
                             alter(format!("ALTER COLUMN {col} SET DEFAULT {d}")),
                         )
+                        .creating(ObjKey::Default(name.clone(), tc.name.clone()))
                         .touching(name),
                     );
                 }
@@ -181,6 +182,7 @@ impl Planner<'_> {
                 format!("drop column {}", fc.name),
                 alter(format!("DROP COLUMN {}", ident(&fc.name))),
             )
+            .dropping(ObjKey::Column(name.clone(), fc.name.clone()))
             .touching(name);
             let drop = if self
                 .hooks

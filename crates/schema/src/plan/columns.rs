@@ -11,6 +11,8 @@ impl Planner<'_> {
         // (subcommand, hazards, description, column whose type changes)
         let mut retypes: Vec<(String, Vec<Hazard>, String, Option<String>)> = Vec::new();
         let mut retype_checks: Vec<DataCheck> = Vec::new();
+        // Every retyped column: the statement drops the old column's shape and makes the new one.
+        let mut retyped_names: Vec<String> = Vec::new();
         for tc in &tt.columns {
             let col = ident(&tc.name);
             let Some(fc) = ft.column(&tc.name) else {
@@ -32,6 +34,7 @@ impl Planner<'_> {
                     format!("add column {}", tc.name),
                     alter(format!("ADD COLUMN {}", column_sql(&added))),
                 )
+                .creating(ObjKey::Column(name.clone(), tc.name.clone()))
                 .touching(name);
                 if later_not_null {
                     // The statement that fails on rows without a value is this one.
@@ -87,6 +90,7 @@ impl Planner<'_> {
                     format!("drop column {} to add it back as generated", tc.name),
                     alter(format!("DROP COLUMN {col}")),
                 )
+                .dropping(ObjKey::Column(name.clone(), tc.name.clone()))
                 .touching(name);
                 if fc.generated.is_none() {
                     s = s.hazard(
@@ -105,6 +109,7 @@ impl Planner<'_> {
                         format!("add column {} back", tc.name),
                         alter(format!("ADD COLUMN {}", column_sql(tc))),
                     )
+                    .creating(ObjKey::Column(name.clone(), tc.name.clone()))
                     .hazard(
                         HazardKind::TableRewrite,
                         format!("computing {} rewrites every row", tc.name),
@@ -141,6 +146,7 @@ impl Planner<'_> {
                         format!("drop default of {}", tc.name),
                         alter(format!("ALTER COLUMN {col} DROP DEFAULT")),
                     )
+                    .dropping(ObjKey::Default(name.clone(), tc.name.clone()))
                     .touching(name),
                 );
             }
@@ -237,6 +243,7 @@ impl Planner<'_> {
                         }),
                     });
                 }
+                retyped_names.push(tc.name.clone());
                 retypes.push((
                     format!("ALTER COLUMN {col} TYPE {}{collate}{using}", tc.data_type),
                     hazards,
@@ -259,6 +266,10 @@ impl Planner<'_> {
             let mut s = step(&object, format!("retype {}", what.join(", ")), sql).touching(name);
             s.hazards = retypes.iter().flat_map(|r| r.1.clone()).collect();
             s.checks = retype_checks;
+            for c in retyped_names {
+                let key = ObjKey::Column(name.clone(), c);
+                s = s.dropping(key.clone()).creating(key);
+            }
             let retyped_cols: BTreeSet<String> =
                 retypes.iter().filter_map(|r| r.3.clone()).collect();
             let fks = self.foreign_keys_on_retyped(name, &retyped_cols);

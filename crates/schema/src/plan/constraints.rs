@@ -31,6 +31,7 @@ impl Planner<'_> {
                         format!("drop constraint {cn}"),
                         format!("ALTER TABLE {t} DROP CONSTRAINT {};", ident(cn)),
                     )
+                    .dropping(ObjKey::Constraint(name.clone(), cn.clone()))
                     .touching(name),
                 );
             }
@@ -91,7 +92,8 @@ impl Planner<'_> {
                         ident(cn),
                         tc.definition
                     ),
-                );
+                )
+                .creating(ObjKey::Constraint(name.clone(), cn.clone()));
                 if let Some(ft) = ft {
                     s = s.touching(name);
                     for check in constraint_checks(name, cn, tc, ft) {
@@ -122,7 +124,7 @@ impl Planner<'_> {
             ft.is_some(),
         );
         let ftrig = ft.map(|f| f.triggers.clone()).unwrap_or_default();
-        self.triggers(&object, &t, &ftrig, &tt.triggers);
+        self.triggers(&object, name, &ftrig, &tt.triggers);
         let fpol = ft.map(|f| f.policies.clone()).unwrap_or_default();
         // A policy whose only change is its comment stays; any other change recreates it.
         let same_rule = |a: &Policy, b: &Policy| {

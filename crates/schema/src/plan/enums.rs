@@ -15,7 +15,10 @@ impl Planner<'_> {
             let create = format!("CREATE TYPE {} AS ENUM ({labels});", name.sql());
             match self.from.enums.get(name) {
                 None => {
-                    self.push(Phase::Types, step(&object, "create", create));
+                    self.push(
+                        Phase::Types,
+                        step(&object, "create", create).creating(ObjKey::Type(name.clone())),
+                    );
                     self.extras(
                         Phase::Extras,
                         "TYPE",
@@ -113,7 +116,8 @@ impl Planner<'_> {
                     format!("type {name}"),
                     "drop",
                     format!("DROP TYPE {};", name.sql()),
-                ),
+                )
+                .dropping(ObjKey::Type(name.clone())),
             );
         }
     }

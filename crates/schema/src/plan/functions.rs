@@ -80,7 +80,8 @@ impl Planner<'_> {
                         &object,
                         "drop to recreate: its result, OUT parameters or defaults change",
                         format!("DROP {kind} {target};"),
-                    ),
+                    )
+                    .dropping(ObjKey::Function(name.clone())),
                 );
             }
             if ff.is_none() || recreate || ff.is_some_and(|f| f.definition != tf.definition) {
@@ -94,7 +95,8 @@ impl Planner<'_> {
                             "create or replace"
                         },
                         format!("{};", tf.definition),
-                    ),
+                    )
+                    .creating(ObjKey::Function(name.clone())),
                 );
             }
             let kept = ff.filter(|_| !recreate).map(|f| &f.extras);
@@ -116,7 +118,8 @@ impl Planner<'_> {
                     format!("{} {name}", kind.to_lowercase()),
                     "drop",
                     format!("DROP {kind} {};", Self::function_target(name)),
-                ),
+                )
+                .dropping(ObjKey::Function(name.clone())),
             );
         }
     }

@@ -21,7 +21,8 @@ impl Planner<'_> {
                         object,
                         format!("drop index {n}"),
                         format!("DROP INDEX {};", QName::new(schema, n).sql()),
-                    ),
+                    )
+                    .dropping(ObjKey::Index(QName::new(schema, n))),
                 );
             }
         }
@@ -32,7 +33,8 @@ impl Planner<'_> {
                     object,
                     format!("create index {n}"),
                     format!("{};", ti.definition),
-                );
+                )
+                .creating(ObjKey::Index(QName::new(schema, n)));
                 if let (true, Some((keys, predicate, nulls_distinct))) = (
                     existing && self.from.tables.contains_key(table),
                     unique_index_parts(&ti.definition),
@@ -64,10 +66,11 @@ impl Planner<'_> {
     pub(super) fn triggers(
         &mut self,
         object: &str,
-        on: &str,
+        table: &QName,
         from: &BTreeMap<String, Trigger>,
         to: &BTreeMap<String, Trigger>,
     ) {
+        let on = &table.sql();
         for (n, ft) in from {
             let function_replaced = self.replaced_functions.contains(&ft.function);
             if to.get(n).is_none_or(|tt| tt.definition != ft.definition) || function_replaced {
@@ -77,7 +80,8 @@ impl Planner<'_> {
                         object,
                         format!("drop trigger {n}"),
                         format!("DROP TRIGGER {} ON {on};", ident(n)),
-                    ),
+                    )
+                    .dropping(ObjKey::Trigger(table.clone(), n.clone())),
                 );
             }
         }
@@ -92,7 +96,8 @@ impl Planner<'_> {
                         object,
                         format!("create trigger {n}"),
                         format!("{};", tt.definition),
-                    ),
+                    )
+                    .creating(ObjKey::Trigger(table.clone(), n.clone())),
                 );
             }
             if kept.map(|k| &k.enabled) != Some(&tt.enabled)

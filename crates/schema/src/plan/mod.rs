@@ -1,10 +1,13 @@
 //! Planning: the ordered statements that turn FROM into TO, each with its typed hazards.
 //!
-//! Statements are collected into phases whose order is what makes a plan run: new schemas, types
-//! and functions before the tables that use them; dependent views dropped (reverse dependency
-//! order) before the columns they read change, and recreated from TO's definitions (dependency
-//! order) after; foreign keys dropped before and added after the other constraints; objects
-//! dropped last. Which views a change touches comes from pg_depend, transitively.
+//! Each statement says which objects (`ObjKey`) it creates, drops and needs; `graph::order` sorts
+//! them by those and by what each side's objects need (pg_depend): made before what needs them,
+//! dependents dropped before what they used, a replaced object dropped before it is made again.
+//! The phases below are only the tie-break among statements with no edge between them, so a plan
+//! reads in a stable order: new schemas, types and functions before the tables that use them;
+//! dependent views dropped before the columns they read change and recreated from TO's definitions
+//! after; foreign keys dropped before and added after the other constraints; objects dropped last.
+//! Which views a change touches comes from pg_depend, transitively.
 //!
 //! One generator per object kind, each an `impl Planner` in its own module (`tables`, `columns`,
 //! `alter_table`, `constraints`, `indexes`, `views`, `functions`, ...); `kinds::*` holds the
@@ -15,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::casts::{cast_effect, CastEffect};
 use crate::diff::CompareOptions;
 use crate::model::*;
+use crate::objects::ObjKey;
 use crate::order::topo_order;
 use crate::preflight::{unique_index_parts, DataCheck};
 
@@ -24,6 +28,7 @@ mod constraints;
 mod enums;
 mod extras;
 mod functions;
+mod graph;
 mod indexes;
 mod namespaces;
 mod sequences;
@@ -143,8 +148,14 @@ pub(crate) fn plan_hooked(from: &Model, to: &Model, opts: CompareOptions, hooks:
     p.run();
     let mut unmodelled = crate::unmodelled::blockers(&from.unmodelled, &to.unmodelled, opts);
     unmodelled.append(&mut p.kind_blockers);
+    let (steps, mut cycles) = graph::order(
+        p.steps.into_values().flatten().collect(),
+        &from.needs,
+        &to.needs,
+    );
+    unmodelled.append(&mut cycles);
     Plan {
-        steps: p.steps.into_values().flatten().collect(),
+        steps,
         unmodelled,
         notes: p.notes,
         data_steps: Vec::new(),

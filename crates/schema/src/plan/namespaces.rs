@@ -10,7 +10,8 @@ impl Planner<'_> {
             if fnm.is_none() {
                 self.push(
                     Phase::CreateSchemas,
-                    step(&object, "create", format!("CREATE SCHEMA {};", ident(name))),
+                    step(&object, "create", format!("CREATE SCHEMA {};", ident(name)))
+                        .creating(ObjKey::Schema(name.clone())),
                 );
             }
             self.extras(
@@ -34,7 +35,8 @@ impl Planner<'_> {
                     format!("schema {name}"),
                     "drop",
                     format!("DROP SCHEMA {};", ident(name)),
-                ),
+                )
+                .dropping(ObjKey::Schema(name.clone())),
             );
         }
     }
@@ -54,7 +56,8 @@ impl Planner<'_> {
                             ident(&te.schema),
                             literal(&te.version)
                         ),
-                    ),
+                    )
+                    .creating(ObjKey::Extension(name.clone())),
                 ),
                 Some(fe) => {
                     if fe.schema != te.schema {
@@ -101,6 +104,7 @@ impl Planner<'_> {
                     "drop",
                     format!("DROP EXTENSION {};", ident(name)),
                 )
+                .dropping(ObjKey::Extension(name.clone()))
                 .hazard(
                     HazardKind::DataLoss,
                     format!(
@@ -132,7 +136,8 @@ impl Planner<'_> {
                         &object,
                         "create",
                         format!("CREATE COLLATION {} ({});", name.sql(), tc.options),
-                    ),
+                    )
+                    .creating(ObjKey::Collation(name.clone())),
                 );
             }
             let kept = fc.filter(|f| f.options == tc.options).map(|f| &f.extras);
@@ -157,7 +162,8 @@ impl Planner<'_> {
                     format!("collation {name}"),
                     "drop",
                     format!("DROP COLLATION {};", name.sql()),
-                ),
+                )
+                .dropping(ObjKey::Collation(name.clone())),
             );
         }
     }

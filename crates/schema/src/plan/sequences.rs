@@ -24,7 +24,8 @@ impl Planner<'_> {
                         &object,
                         "create",
                         format!("CREATE SEQUENCE {} {options};", name.sql()),
-                    ),
+                    )
+                    .creating(ObjKey::Sequence(name.clone())),
                 ),
                 Some(fs) => {
                     let same = fs.data_type == ts.data_type
@@ -59,14 +60,15 @@ impl Planner<'_> {
                     Some((t, c)) => format!("{}.{}", t.sql(), ident(c)),
                     None => "NONE".into(),
                 };
-                self.push(
-                    Phase::AlterSequences,
-                    step(
-                        &object,
-                        format!("owned by {owner}"),
-                        format!("ALTER SEQUENCE {} OWNED BY {owner};", name.sql()),
-                    ),
+                let mut s = step(
+                    &object,
+                    format!("owned by {owner}"),
+                    format!("ALTER SEQUENCE {} OWNED BY {owner};", name.sql()),
                 );
+                if let Some((t, c)) = &ts.owned_by {
+                    s = s.needing(ObjKey::Column(t.clone(), c.clone()));
+                }
+                self.push(Phase::AlterSequences, s);
             }
             self.extras(
                 Phase::Extras,
@@ -93,7 +95,8 @@ impl Planner<'_> {
                     format!("sequence {name}"),
                     "drop",
                     format!("DROP SEQUENCE IF EXISTS {};", name.sql()),
-                ),
+                )
+                .dropping(ObjKey::Sequence(name.clone())),
             );
         }
     }

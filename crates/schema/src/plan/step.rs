@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::model::QName;
+use crate::objects::ObjKey;
 use crate::preflight::DataCheck;
 
 /// The hazard kinds of the command-line contract.
@@ -73,6 +74,14 @@ pub struct Step {
     /// What the live rows must satisfy for this statement to run (checked by `preflight`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<DataCheck>,
+    /// Objects the statement makes, removes, and needs besides what pg_depend says the objects it
+    /// makes need: what `graph::order` orders the plan by.
+    #[serde(skip)]
+    pub(crate) creates: Vec<ObjKey>,
+    #[serde(skip)]
+    pub(crate) drops: Vec<ObjKey>,
+    #[serde(skip)]
+    pub(crate) needs: Vec<ObjKey>,
 }
 
 /// The ordered statements plus what the plan leaves alone.
@@ -133,6 +142,9 @@ pub(crate) fn step(
         hazards: Vec::new(),
         touches: None,
         checks: Vec::new(),
+        creates: Vec::new(),
+        drops: Vec::new(),
+        needs: Vec::new(),
     }
 }
 
@@ -160,6 +172,21 @@ impl Step {
 
     pub(super) fn touching(mut self, table: &QName) -> Self {
         self.touches = Some(table.clone());
+        self
+    }
+
+    pub(crate) fn creating(mut self, key: ObjKey) -> Self {
+        self.creates.push(key);
+        self
+    }
+
+    pub(crate) fn dropping(mut self, key: ObjKey) -> Self {
+        self.drops.push(key);
+        self
+    }
+
+    pub(crate) fn needing(mut self, key: ObjKey) -> Self {
+        self.needs.push(key);
         self
     }
 

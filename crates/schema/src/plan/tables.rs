@@ -78,6 +78,7 @@ impl Planner<'_> {
                 self.push(
                     Phase::DropConstraints,
                     step(&object, "drop to recreate (partitioning changes)", format!("DROP TABLE {};", name.sql()))
+                        .dropping(ObjKey::Relation(name.clone()))
                         .hazard(
                             HazardKind::DataLoss,
                             "the table is dropped and created again with other partitioning; its rows are not copied",
@@ -90,7 +91,8 @@ impl Planner<'_> {
                 None => {
                     self.push(
                         phase,
-                        step(&object, "create", Self::create_table_sql(name, tt)),
+                        step(&object, "create", Self::create_table_sql(name, tt))
+                            .creating(ObjKey::Relation(name.clone())),
                     );
                     for c in &tt.columns {
                         if c.comment.is_some() {
@@ -144,6 +146,7 @@ impl Planner<'_> {
                         format!("drop constraint {cn}"),
                         format!("ALTER TABLE {} DROP CONSTRAINT {};", name.sql(), ident(&cn)),
                     )
+                    .dropping(ObjKey::Constraint(name.clone(), cn.clone()))
                     .touching(name),
                 );
             }
@@ -155,6 +158,7 @@ impl Planner<'_> {
                     "drop",
                     format!("DROP TABLE {};", name.sql()),
                 )
+                .dropping(ObjKey::Relation(name.clone()))
                 .hazard(HazardKind::DataLoss, rows_note)
                 .touching(name),
             );

@@ -29,7 +29,8 @@ impl Planner<'_> {
                     format!("{} {name}", kind.to_lowercase()),
                     why,
                     format!("DROP {kind} {};", name.sql()),
-                ),
+                )
+                .dropping(ObjKey::Relation(name.clone())),
             );
         }
         // Create in dependency order of TO.
@@ -76,7 +77,8 @@ impl Planner<'_> {
                     "create"
                 },
                 sql,
-            );
+            )
+            .creating(ObjKey::Relation(name.clone()));
             if tv.materialized && fv.is_some() {
                 s = s.hazard(
                     HazardKind::MatviewRepopulate,
@@ -84,10 +86,11 @@ impl Planner<'_> {
                 );
             }
             self.push(Phase::CreateViews, s);
-            for i in tv.indexes.values() {
+            for (n, i) in &tv.indexes {
                 self.push(
                     Phase::CreateViews,
-                    step(&object, "create index", format!("{};", i.definition)),
+                    step(&object, "create index", format!("{};", i.definition))
+                        .creating(ObjKey::Index(QName::new(&name.schema, n))),
                 );
             }
             for (c, comment) in &tv.column_comments {
@@ -129,7 +132,8 @@ impl Planner<'_> {
                         &object,
                         format!("create trigger {n}"),
                         format!("{};", t.definition),
-                    ),
+                    )
+                    .creating(ObjKey::Trigger(name.clone(), n.clone())),
                 );
                 if t.comment.is_some() {
                     self.push(
@@ -226,7 +230,7 @@ impl Planner<'_> {
             );
         }
         self.indexes(&object, name, &name.schema, &fv.indexes, &tv.indexes, true);
-        self.triggers(&object, &name.sql(), &fv.triggers, &tv.triggers);
+        self.triggers(&object, name, &fv.triggers, &tv.triggers);
         self.extras(
             Phase::Extras,
             kind,
