@@ -15,6 +15,7 @@ mod live_writers;
 mod lock_timeout;
 mod online;
 mod online_retype;
+mod ordering;
 mod safety_nets;
 mod scope;
 mod signatures;
