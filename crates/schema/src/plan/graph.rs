@@ -80,15 +80,18 @@ struct Index<'a> {
 
 impl Index<'_> {
     /// The steps that make `key`: its own, else its parent's (and so on up).
-    fn made_by(map: &HashMap<&ObjKey, Vec<usize>>, key: &ObjKey) -> Vec<usize> {
-        let mut k = Some(key.clone());
+    fn made_by<'m>(map: &'m HashMap<&ObjKey, Vec<usize>>, key: &ObjKey) -> &'m [usize] {
+        if let Some(steps) = map.get(key) {
+            return steps;
+        }
+        let mut k = key.parent();
         while let Some(cur) = k {
             if let Some(steps) = map.get(&cur) {
-                return steps.clone();
+                return steps;
             }
             k = cur.parent();
         }
-        Vec::new()
+        &[]
     }
 }
 
@@ -120,7 +123,7 @@ fn edges(steps: &[Step], from: &Needs, to: &Needs) -> BTreeSet<(usize, usize)> {
                 continue;
             }
             for x in needs {
-                link(&Index::made_by(&ix.creators, x), &makers);
+                link(Index::made_by(&ix.creators, x), makers);
             }
         }
     }
@@ -131,16 +134,16 @@ fn edges(steps: &[Step], from: &Needs, to: &Needs) -> BTreeSet<(usize, usize)> {
                 continue;
             }
             for x in needs {
-                link(&droppers, &Index::made_by(&ix.droppers, x));
+                link(droppers, Index::made_by(&ix.droppers, x));
             }
         }
     }
     for (i, s) in steps.iter().enumerate() {
         for x in &s.needs {
-            link(&Index::made_by(&ix.creators, x), &[i]);
+            link(Index::made_by(&ix.creators, x), &[i]);
         }
         for x in &s.creates {
-            link(&Index::made_by(&ix.droppers, x), &[i]);
+            link(Index::made_by(&ix.droppers, x), &[i]);
         }
     }
     // Steps on the same object keep their phase order.
