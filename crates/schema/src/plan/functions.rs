@@ -42,7 +42,8 @@ impl Planner<'_> {
                     format!("{} {name}", kind.to_lowercase()),
                     "drop to recreate with other parameter names",
                     format!("DROP {kind} {};", Self::function_target(name)),
-                ),
+                )
+                .dropping(ObjKey::Function(name.clone())),
             );
         }
         for (name, tf) in &self.to.functions {
