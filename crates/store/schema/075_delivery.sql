@@ -5,10 +5,13 @@
 -- (the process died, its connections closed) is taken over by another replica at once.
 CREATE TABLE update_inbox (
     update_id   bigint PRIMARY KEY,
-    -- Updates of one lane (the Telegram user) are handled in update order.
+    -- Updates of one lane (the Telegram user; a pre-checkout query has one of its own, minus its
+    -- id) are handled in update order, whichever replicas received them.
     lane        bigint NOT NULL,
     -- The update as Telegram sent it; cleared when it is done (it holds the user's texts).
     payload     jsonb,
+    -- The replica handling it; NULL while it waits (for an earlier update of its lane handled
+    -- elsewhere, or for a retry after `not_before`) and once it is done.
     owner       bigint,
     attempts    integer NOT NULL DEFAULT 0,
     not_before  timestamptz NOT NULL DEFAULT now(),
@@ -16,7 +19,9 @@ CREATE TABLE update_inbox (
     done_at     timestamptz
 );
 
-CREATE INDEX update_inbox_pending_idx ON update_inbox (update_id) WHERE done_at IS NULL;
+-- Unfinished updates by lane: a replica records an update as its own only when no earlier update
+-- of the same lane is handled elsewhere, and whoever finishes one takes the next that waited.
+CREATE INDEX update_inbox_pending_lane_idx ON update_inbox (lane, update_id) WHERE done_at IS NULL;
 CREATE INDEX update_inbox_done_at_idx ON update_inbox (done_at);
 
 -- What the bot answered to an event, or a letter it wrote, until Telegram has taken it.

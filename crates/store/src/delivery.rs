@@ -89,49 +89,94 @@ pub struct Incoming {
     pub payload: Value,
 }
 
-/// Records updates owned by `owner`; returns the ids that were new (the others were recorded
-/// before: a re-delivery). Only after this returns may Telegram be told the updates arrived.
+/// An unfinished update of the same lane, earlier than `{row}`, that `{row}` must not overtake:
+/// one another replica holds (alive or dead: a dead one's is taken over in order), or one
+/// waiting to be taken, but not one put off for a retry (a payment the database refused goes on
+/// being retried while the user's later updates are answered).
+fn earlier_in_lane(row: &str, me: &str) -> String {
+    format!(
+        "SELECT 1 FROM update_inbox e
+         WHERE e.lane = {row}.lane AND e.update_id < {row}.update_id AND e.done_at IS NULL
+           AND e.owner IS DISTINCT FROM {me}
+           AND (e.owner IS NOT NULL OR e.not_before <= now())"
+    )
+}
+
+/// A recorded update: whether it was new, and if so whether it is this replica's to handle now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// New and this replica's: queue it.
+    Ours(UpdateId),
+    /// New, but an earlier update of its lane is handled by another replica (or waits to be
+    /// taken): it waits unowned, and whoever finishes that one takes it, so a user's updates are
+    /// handled in order whichever replica Telegram gave them to.
+    Waits(UpdateId),
+}
+
+/// Records updates as `owner`'s; returns the new ones (the others were recorded before: a
+/// re-delivery). Only after this returns may Telegram be told the updates arrived.
 pub async fn record_updates(
     conn: &mut PgConnection,
     owner: Owner,
     updates: &[Incoming],
-) -> Result<Vec<UpdateId>, StoreError> {
+) -> Result<Vec<Recorded>, StoreError> {
     if updates.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = updates.iter().map(|u| u.update.0).collect();
     let lanes: Vec<i64> = updates.iter().map(|u| u.lane).collect();
     let payloads: Vec<Value> = updates.iter().map(|u| u.payload.clone()).collect();
-    let new: Vec<i64> = sqlx::query_scalar(
+    let q = format!(
         "INSERT INTO update_inbox (update_id, lane, payload, owner)
-         SELECT u, l, p, $4 FROM unnest($1::bigint[], $2::bigint[], $3::jsonb[]) AS t(u, l, p)
+         SELECT i.update_id, i.lane, i.payload,
+                CASE WHEN EXISTS ({earlier}) THEN NULL ELSE $4 END
+         FROM unnest($1::bigint[], $2::bigint[], $3::jsonb[]) AS i(update_id, lane, payload)
          ON CONFLICT (update_id) DO NOTHING
-         RETURNING update_id",
-    )
-    .bind(&ids)
-    .bind(&lanes)
-    .bind(&payloads)
-    .bind(owner.get())
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(new.into_iter().map(UpdateId).collect())
+         RETURNING update_id, owner IS NOT NULL",
+        earlier = earlier_in_lane("i", "$4")
+    );
+    let new: Vec<(i64, bool)> = sqlx::query_as(&q)
+        .bind(&ids)
+        .bind(&lanes)
+        .bind(&payloads)
+        .bind(owner.get())
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(new
+        .into_iter()
+        .map(|(id, ours)| {
+            if ours {
+                Recorded::Ours(UpdateId(id))
+            } else {
+                Recorded::Waits(UpdateId(id))
+            }
+        })
+        .collect())
 }
 
-/// Claims up to `limit` unfinished updates nobody alive is handling (their replica died, or they
-/// wait for a retry that is due), oldest first.
+/// Claims up to `limit` unfinished updates nobody alive is handling (their replica died, they
+/// wait for a retry that is due, or for an earlier update of their lane that is done now),
+/// oldest first; an update stays where it is while an earlier one of its lane is handled
+/// elsewhere.
 pub async fn claim_orphaned_updates(
     conn: &mut PgConnection,
     owner: Owner,
     limit: i64,
 ) -> Result<Vec<(UpdateId, Value)>, StoreError> {
     let q = format!(
-        "UPDATE update_inbox SET owner = $1, attempts = attempts + 1
-         WHERE update_id IN (
-             SELECT update_id FROM update_inbox
+        "WITH candidates AS (
+             SELECT update_id, lane FROM update_inbox
              WHERE done_at IS NULL AND not_before <= now()
                AND (owner IS NULL OR owner NOT IN {LIVE})
-             ORDER BY update_id LIMIT $2 FOR UPDATE SKIP LOCKED)
-         RETURNING update_id, payload"
+             ORDER BY update_id LIMIT $2 FOR UPDATE SKIP LOCKED),
+         ready AS (
+             SELECT c.update_id FROM candidates c
+             WHERE NOT EXISTS ({earlier}
+                               AND e.update_id NOT IN (SELECT update_id FROM candidates)))
+         UPDATE update_inbox SET owner = $1, attempts = attempts + 1
+         WHERE update_id IN (SELECT update_id FROM ready)
+         RETURNING update_id, payload",
+        earlier = earlier_in_lane("c", "$1")
     );
     let mut rows: Vec<(i64, Option<Value>)> = sqlx::query_as(&q)
         .bind(owner.get())
@@ -145,24 +190,47 @@ pub async fn claim_orphaned_updates(
         .collect())
 }
 
-/// The update is handled and its replies (outbox row `replies`, if any) are sent.
+/// The update is handled and its replies (outbox row `replies`, if any) are sent. Returns the
+/// later updates of its lane that waited for it (recorded by another replica meanwhile), now
+/// `owner`'s, oldest first: queue them behind it.
 pub async fn update_done(
     conn: &mut PgConnection,
     update: UpdateId,
     replies: Option<&str>,
-) -> Result<(), StoreError> {
-    sqlx::query(
+    owner: Owner,
+) -> Result<Vec<(UpdateId, Value)>, StoreError> {
+    let q = format!(
         "WITH sent AS (
              UPDATE reply_outbox SET sent_at = now(), replies = NULL
-             WHERE id = $2 AND sent_at IS NULL)
-         UPDATE update_inbox SET done_at = now(), payload = NULL, owner = NULL
-         WHERE update_id = $1",
-    )
-    .bind(update.0)
-    .bind(replies)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+             WHERE id = $2 AND sent_at IS NULL),
+         done AS (
+             UPDATE update_inbox SET done_at = now(), payload = NULL, owner = NULL
+             WHERE update_id = $1 RETURNING lane),
+         waiting AS (
+             SELECT n.update_id, n.lane FROM update_inbox n JOIN done d ON n.lane = d.lane
+             WHERE n.update_id > $1 AND n.done_at IS NULL AND n.owner IS NULL
+               AND n.not_before <= now()),
+         ready AS (
+             SELECT w.update_id FROM waiting w
+             WHERE NOT EXISTS ({earlier}
+                               AND e.update_id <> $1
+                               AND e.update_id NOT IN (SELECT update_id FROM waiting)))
+         UPDATE update_inbox SET owner = $3, attempts = attempts + 1
+         WHERE update_id IN (SELECT update_id FROM ready) AND owner IS NULL AND done_at IS NULL
+         RETURNING update_id, payload",
+        earlier = earlier_in_lane("w", "$3")
+    );
+    let mut rows: Vec<(i64, Option<Value>)> = sqlx::query_as(&q)
+        .bind(update.0)
+        .bind(replies)
+        .bind(owner.get())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.sort_by_key(|r| r.0);
+    Ok(rows
+        .into_iter()
+        .map(|(id, p)| (UpdateId(id), p.unwrap_or(Value::Null)))
+        .collect())
 }
 
 /// The update could not be handled now (the database failed under it): any replica retries it

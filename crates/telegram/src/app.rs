@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
 use tracing::Instrument;
 
 use bot::{
@@ -72,35 +73,41 @@ impl App {
         &self.generations
     }
 
-    /// Handles one update and records the outcome in the inbox. Never panics on input.
-    pub async fn handle_and_settle(&self, update: Update) {
+    /// Handles one update and records the outcome in the inbox. Never panics on input. Returns
+    /// the later updates of the same user that waited for this one (another replica recorded
+    /// them meanwhile), now this replica's: they go into the same lane, behind it.
+    pub async fn handle_and_settle(&self, update: Update) -> Vec<(UpdateId, Value)> {
         let id = UpdateId::new(i64::from(update.id.0));
         async {
             let outcome = self.handle(update).await;
-            self.settle(id, outcome).await;
+            self.settle(id, outcome).await
         }
         .instrument(crate::transport::update_span(id))
         .await
     }
 
-    /// Records in the inbox that the update is done (or to be retried).
-    pub async fn settle(&self, id: UpdateId, outcome: Outcome) {
+    /// Records in the inbox that the update is done (or to be retried); returns the updates that
+    /// waited for it (see [`handle_and_settle`](Self::handle_and_settle)).
+    pub async fn settle(&self, id: UpdateId, outcome: Outcome) -> Vec<(UpdateId, Value)> {
         for attempt in 1..=5u64 {
             let written = async {
                 let mut conn = self.engine.pool().acquire().await?;
                 match &outcome {
                     Outcome::Done(outbox) => {
-                        delivery::update_done(&mut conn, id, outbox.as_deref()).await
+                        let owner = self.engine.owner();
+                        delivery::update_done(&mut conn, id, outbox.as_deref(), owner).await
                     }
                     Outcome::Retry => {
                         let wait = Duration::from_secs(2);
-                        delivery::update_retry_later(&mut conn, id, wait).await
+                        delivery::update_retry_later(&mut conn, id, wait)
+                            .await
+                            .map(|()| Vec::new())
                     }
                 }
             }
             .await;
             match written {
-                Ok(()) => return,
+                Ok(next) => return next,
                 Err(e) => {
                     tracing::warn!(update = id.get(), error = %e, "update outcome not recorded yet");
                     tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
@@ -109,6 +116,7 @@ impl App {
         }
         // The row stays this replica's; the next start takes it over (its replies are kept).
         tracing::error!(update = id.get(), "update outcome not recorded");
+        Vec::new()
     }
 
     /// Handles one update; a generation it starts goes on as a tracked task.

@@ -3,16 +3,20 @@
 //! chosen transport until shutdown (SIGTERM or Ctrl-C: stop taking updates, finish the ones in
 //! progress, wait for the generations being written, then return; during startup: return at once).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bot::Engine;
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use store::delivery::UpdateId;
 use teloxide::payloads::SetMyCommandsSetters;
 use teloxide::requests::Requester;
 use teloxide::types::{BotCommand, Update};
 use teloxide::Bot;
+use tokio::sync::mpsc;
 
 use crate::app::{App, Outcome};
 use crate::retry::{self, describe};
@@ -124,17 +128,58 @@ pub fn make_bot(token: &str, api_url: reqwest::Url) -> Result<Bot, ServeError> {
     Ok(Bot::with_client(token, client).set_api_url(api_url))
 }
 
-/// Lanes that run every update through `app`, `parallel` at a time, and settle it in the inbox.
-pub fn lanes_for(app: App, parallel: usize) -> UpdateLanes {
+/// Updates claimed from the inbox (taken over, or waiting behind one this replica finished), to
+/// be queued in order.
+type Claimed = mpsc::UnboundedSender<Vec<(UpdateId, Value)>>;
+
+/// Lanes that run every update through `app`, `parallel` at a time, and settle it in the inbox;
+/// the updates that waited for one go to `next`.
+pub fn lanes_for(app: App, parallel: usize, next: Claimed) -> UpdateLanes {
     UpdateLanes::new(parallel, move |update: Update| {
         let app = app.clone();
-        async move { app.handle_and_settle(update).await }
+        let next = next.clone();
+        async move {
+            let waited = app.handle_and_settle(update).await;
+            if !waited.is_empty() {
+                // Closed only when the bot stops; the rows stay this replica's and are taken
+                // over after it.
+                let _ = next.send(waited);
+            }
+        }
     })
 }
 
 fn stopped_before_starting() -> Result<(), ServeError> {
     tracing::info!("shutdown requested during startup; no update was taken");
     Ok(())
+}
+
+/// Queues claimed updates, oldest first; one that does not parse is done at once (and what
+/// waited for it comes next).
+async fn queue_claimed(app: &App, intake: &Intake, list: Vec<(UpdateId, Value)>) {
+    let mut list: VecDeque<(UpdateId, Value)> = list.into();
+    while let Some((id, payload)) = list.pop_front() {
+        match transport::parse_update(&payload) {
+            Ok(update) => intake.queue(update),
+            Err(_) => {
+                let waited = app.settle(id, Outcome::Done(None)).await;
+                for next in waited.into_iter().rev() {
+                    list.push_front(next);
+                }
+            }
+        }
+    }
+}
+
+/// Queues what the lanes claimed after settling an update.
+async fn forward_claimed(
+    app: App,
+    intake: Intake,
+    mut claimed: mpsc::UnboundedReceiver<Vec<(UpdateId, Value)>>,
+) {
+    while let Some(list) = claimed.recv().await {
+        queue_claimed(&app, &intake, list).await;
+    }
 }
 
 /// Takes over, now and every [`SWEEP_EVERY`], what replicas that died left: updates recorded and
@@ -154,12 +199,7 @@ async fn sweep(app: App, intake: Intake) {
                 if !list.is_empty() {
                     tracing::info!(updates = list.len(), "taking over unfinished updates");
                 }
-                for (id, payload) in list {
-                    match transport::parse_update(&payload) {
-                        Ok(update) => intake.queue(update),
-                        Err(_) => app.settle(id, Outcome::Done(None)).await,
-                    }
-                }
+                queue_claimed(&app, &intake, list).await;
             }
             Err(e) => tracing::warn!(error = %e, "unfinished updates not looked for"),
         }
@@ -220,9 +260,11 @@ pub async fn serve_on(
     let cleanup = tokio::spawn(forget_old_updates(engine.clone()));
     let app = App::new(bot.clone(), engine.clone(), options.extractor.clone());
     let connections = engine.pool().options().get_max_connections();
-    let lanes = lanes_for(app.clone(), parallel_updates(connections));
-    let fast = lanes_for(app.clone(), PARALLEL_PRE_CHECKOUTS);
+    let (next, claimed) = mpsc::unbounded_channel();
+    let lanes = lanes_for(app.clone(), parallel_updates(connections), next.clone());
+    let fast = lanes_for(app.clone(), PARALLEL_PRE_CHECKOUTS, next);
     let intake = Intake::new(engine.pool().clone(), engine.owner(), lanes).with_fast_lanes(fast);
+    let forwarder = tokio::spawn(forward_claimed(app.clone(), intake.clone(), claimed));
     let sweeper = tokio::spawn(sweep(app.clone(), intake.clone()));
     let result = match (options.mode, listener) {
         (Mode::Polling, _) => {
@@ -241,6 +283,7 @@ pub async fn serve_on(
         }),
     };
     sweeper.abort();
+    forwarder.abort();
     tracing::info!(
         generations = app.generations().running(),
         "waiting for the letters being written"

@@ -26,7 +26,7 @@ use teloxide::types::{AllowedUpdate, Update};
 use teloxide::Bot;
 
 use sqlx::PgPool;
-use store::delivery::{self, Incoming, Owner, UpdateId};
+use store::delivery::{self, Incoming, Owner, Recorded, UpdateId};
 
 use crate::lanes::Lanes;
 use crate::retry;
@@ -58,6 +58,16 @@ impl LaneKey {
         match update.from() {
             Some(user) => Self::User(user.id.0),
             None => Self::Orphan(update.id.0),
+        }
+    }
+
+    /// The lane an update is handled in: its user's, except pre-checkout queries, which have
+    /// lanes of their own (never behind the user's other updates, nor holding them up).
+    pub fn lane_of(update: &Update) -> Self {
+        if matches!(update.kind, UpdateKind::PreCheckoutQuery(_)) {
+            Self::Orphan(update.id.0)
+        } else {
+            Self::of(update)
         }
     }
 
@@ -112,13 +122,15 @@ impl Intake {
     }
 
     /// Records `updates` (each as Telegram sent it, and parsed) durably; only the ones not
-    /// recorded before are queued. An error means nothing may be acknowledged.
+    /// recorded before are queued, and of those only the ones no earlier update of the same user
+    /// handled by another replica holds back (that replica takes them when it is done). An
+    /// error means nothing may be acknowledged.
     pub async fn take(&self, updates: Vec<(Value, Update)>) -> Result<(), store::StoreError> {
         let incoming: Vec<Incoming> = updates
             .iter()
             .map(|(raw, u)| Incoming {
                 update: UpdateId::new(i64::from(u.id.0)),
-                lane: LaneKey::of(u).number(),
+                lane: LaneKey::lane_of(u).number(),
                 payload: raw.clone(),
             })
             .collect();
@@ -128,9 +140,11 @@ impl Intake {
         for (_, update) in updates {
             let id = UpdateId::new(i64::from(update.id.0));
             let _span = update_span(id).entered();
-            if new.contains(&id) {
+            if new.contains(&Recorded::Ours(id)) {
                 tracing::info!("update recorded in the inbox");
                 self.queue(update);
+            } else if new.contains(&Recorded::Waits(id)) {
+                tracing::info!("update recorded in the inbox; it waits for an earlier update of its user on another replica");
             } else {
                 tracing::info!("update recorded before; not queued again");
             }
@@ -140,9 +154,9 @@ impl Intake {
 
     /// Queues an update already recorded as this replica's.
     pub fn queue(&self, update: Update) {
-        let key = LaneKey::of(&update);
+        let key = LaneKey::lane_of(&update);
         let accepted = if matches!(update.kind, UpdateKind::PreCheckoutQuery(_)) {
-            self.fast.submit(LaneKey::Orphan(update.id.0), update)
+            self.fast.submit(key, update)
         } else {
             self.lanes.submit(key, update)
         };

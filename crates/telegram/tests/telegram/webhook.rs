@@ -1,11 +1,12 @@
 //! Webhook replicas: two bot processes on one database behind a "load balancer" that sends
-//! every update to both; each update is processed once, and the secret token is required.
+//! every update to both; each update is processed once, a user's updates in their order whichever
+//! replica got them, and the secret token is required.
 
 use serde_json::Value;
 
 use crate::support::harness::{World, RESUME, VACANCY};
 use crate::support::sent_to;
-use testkit::doubles::bot_api::TgUser;
+use testkit::doubles::bot_api::{HoldAt, TgUser};
 
 const SECRET: &str = "replica-secret_42";
 
@@ -93,6 +94,66 @@ async fn two_replicas_given_the_same_updates_process_each_once() {
     );
     assert_eq!(
         w.scalar("SELECT count(*) FROM users WHERE telegram_user_id = 800000099")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_users_next_update_given_to_another_replica_waits_until_the_first_is_answered() {
+    let w = World::with_pool_size(20).await;
+    let a = w.start_webhook(w.config(), SECRET).await;
+    let b = w.start_webhook(w.config(), SECRET).await;
+    let (url_a, url_b) = (
+        a.webhook_url.clone().unwrap(),
+        b.webhook_url.clone().unwrap(),
+    );
+    w.api
+        .wait_until("both replicas up", |c| {
+            c.iter().filter(|c| c.method == "setMyCommands").count() >= 6
+        })
+        .await;
+    let u = TgUser::new(800_000_201);
+    // Replica A is answering /start (its reply held before Telegram takes it) when the user's
+    // vacancy reaches replica B.
+    let held = w.api.hold_message("Шаг 1 из 2", HoldAt::BeforeTaking);
+    let start = w.api.with_id(u.text("/start"));
+    assert_eq!(w.api.post_webhook(&url_a, Some(SECRET), &start).await, 200);
+    held.reached().await;
+    let vacancy = w.api.with_id(u.text(VACANCY));
+    assert_eq!(
+        w.api.post_webhook(&url_b, Some(SECRET), &vacancy).await,
+        200
+    );
+    // Recorded (so Telegram may forget it), and left for whoever finishes /start.
+    let waiting = w
+        .scalar(&format!(
+            "SELECT count(*) FROM update_inbox WHERE update_id = {} AND owner IS NULL AND done_at IS NULL",
+            vacancy["update_id"]
+        ))
+        .await;
+    assert_eq!(waiting, 1, "the vacancy waits for /start");
+    // The held reply fails once (Telegram did not take it) and is sent again.
+    held.release();
+    w.api
+        .wait_chat(u.id, |texts| texts.iter().any(|t| t.contains("Шаг 2 из 2")))
+        .await;
+    a.stop().await;
+    b.stop().await;
+
+    let texts: Vec<String> = sent_to(&w.api.calls(), u.id)
+        .iter()
+        .map(|c| c.text().to_string())
+        .collect();
+    let step1 = texts.iter().position(|t| t.contains("Шаг 1 из 2"));
+    let step2 = texts.iter().position(|t| t.contains("Шаг 2 из 2"));
+    assert!(
+        step1.is_some() && step1 < step2,
+        "answers in the order of the updates: {texts:?}"
+    );
+    assert_eq!(texts.iter().filter(|t| t.contains("Шаг 2 из 2")).count(), 1);
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM update_inbox WHERE done_at IS NULL")
             .await,
         0
     );
