@@ -7,8 +7,13 @@
 //! one every 20 ms from the start of the load): their answer times show the fast path holds
 //! under full load (Telegram waits 10 s).
 //!
+//! Also printed: the load average when it started, the statements the bot sent per update (and
+//! which), and the CPU time of the bot, of the bench itself (fake Bot API, LLM double, simulated
+//! users) and of PostgreSQL during the load (`measure`).
+//!
 //! `cargo bench -p telegram --bench throughput` (BENCH_USERS, default 300).
 
+mod measure;
 #[path = "../tests/telegram/support/mod.rs"]
 mod support;
 
@@ -133,12 +138,16 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
+    let load_at_start = measure::load_average();
+    let statements = measure::Statements::install();
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("bench-worker")
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async move {
-        let w = World::with_pool_size(20).await;
+        let pool_size = 20;
+        let w = World::with_pool_size(pool_size).await;
         let mut config = w.config();
         config.quota.free_letters_per_month = 1000;
         let bot = w.start_polling(config).await;
@@ -152,6 +161,8 @@ fn main() {
         }
 
         let latencies = Arc::new(Mutex::new(Vec::new()));
+        let statements_before = statements.snapshot();
+        let cpu_before = measure::Cpu::now();
         let started = Instant::now();
         let tasks: Vec<_> =
             (0..users).map(|i| tokio::spawn(user(w.api.clone(), 2_000_000 + i, latencies.clone()))).collect();
@@ -161,6 +172,8 @@ fn main() {
             updates += t.await.unwrap();
         }
         let wall = started.elapsed();
+        let cpu = measure::Cpu::now().since(cpu_before);
+        let (sent, kinds) = measure::statements_between(&statements_before, &statements.snapshot());
         let mut waits = paying.await.unwrap();
         waits.sort();
         let approved = w
@@ -175,6 +188,8 @@ fn main() {
         l.sort();
         let per_sec = updates as f64 / wall.as_secs_f64();
         println!("telegram throughput: {users} users x 5 updates (start, vacancy, resume+letter, like, subscription)");
+        println!("  load average: {load_at_start} at the start (1, 5, 15 min; {} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+        println!("  bot:          pool of {pool_size} connections, {} updates handled at once", telegram::serve::parallel_updates(pool_size));
         println!("  updates:      {updates} in {:.2} s", wall.as_secs_f64());
         println!("  throughput:   {per_sec:.0} updates/s");
         println!(
@@ -185,6 +200,20 @@ fn main() {
             l.last().unwrap().as_secs_f64() * 1e3
         );
         println!("  letters:      {}", w.llm.count());
+        let per_update = |n: u64| n as f64 / updates as f64;
+        println!(
+            "  statements:   {:.2} per update ({sent} in all; sqlx's count, pool pings not included)",
+            per_update(sent)
+        );
+        for (kind, n) in kinds.iter().take(14) {
+            println!("    {:>5.2}  {kind}", per_update(*n));
+        }
+        let secs = wall.as_secs_f64();
+        println!(
+            "  cpu:          bot {:.1} s ({:.2} cores), bench's own doubles and users {:.1} s ({:.2}), postgres {:.1} s ({:.2}); per update: bot {:.2} ms, bench {:.2} ms, postgres {:.2} ms",
+            cpu.bot, cpu.bot / secs, cpu.bench, cpu.bench / secs, cpu.postgres, cpu.postgres / secs,
+            cpu.bot * 1e3 / updates as f64, cpu.bench * 1e3 / updates as f64, cpu.postgres * 1e3 / updates as f64
+        );
         println!("  target:       >= 500 updates/s at 300 users -> {}", if per_sec >= 500.0 { "met" } else { "NOT met" });
         if let Some(max) = waits.last() {
             println!(
