@@ -53,7 +53,8 @@ pub(super) async fn constraints(
 
 /// Indexes that no constraint owns and that are not a partition's copy of a parent's index.
 /// An index a concurrent build left INVALID reads differently from the one it should be, so it
-/// is seen as a difference (and rebuilt) instead of passing for the real index.
+/// is seen as a difference (and rebuilt) instead of passing for the real index; so does a
+/// partitioned table's index that some partition lacks (made `ON ONLY`).
 pub(super) async fn indexes(
     conn: &mut PgConnection,
     m: &mut Model,
@@ -62,7 +63,7 @@ pub(super) async fn indexes(
     let sql = format!(
         "SELECT i.indrelid::int8 AS rel, c.relname::text AS name,
                 pg_catalog.pg_get_indexdef(i.indexrelid)
-                  || CASE WHEN i.indisvalid OR c.relkind <> 'i' THEN '' ELSE ' /* invalid */' END AS def,
+                  || CASE WHEN i.indisvalid OR c.relkind NOT IN ('i', 'I') THEN '' ELSE ' /* invalid */' END AS def,
                 ds.description AS comment
          FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -29,12 +29,12 @@ impl Planner<'_> {
         for (n, ti) in to {
             let fi = from.get(n).filter(|fi| fi.definition == ti.definition);
             if fi.is_none() {
-                let mut s = step(
-                    object,
-                    format!("create index {n}"),
-                    format!("{};", ti.definition),
-                )
-                .creating(ObjKey::Index(QName::new(schema, n)));
+                // pg_get_indexdef renders a partitioned table's index `ON ONLY` (the parent alone,
+                // as pg_dump makes it before attaching each partition's index): created that way
+                // it stays invalid and the partitions get none. Plain `ON` builds it everywhere.
+                let sql = ti.definition.replacen(" ON ONLY ", " ON ", 1);
+                let mut s = step(object, format!("create index {n}"), format!("{sql};"))
+                    .creating(ObjKey::Index(QName::new(schema, n)));
                 if let (true, Some((keys, predicate, nulls_distinct))) = (
                     existing && self.from.tables.contains_key(table),
                     unique_index_parts(&ti.definition),

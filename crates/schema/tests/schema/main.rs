@@ -16,6 +16,7 @@ mod lock_timeout;
 mod online;
 mod online_retype;
 mod ordering;
+mod partitions;
 mod safety_nets;
 mod scope;
 mod signatures;

@@ -1,0 +1,49 @@
+//! Indexes of partitioned tables: a new one reaches every partition, and one that some partition
+//! lacks is a difference, not "at the target".
+
+use crate::support::{converges, db_from, model, scalar_text};
+
+const TABLES: &str = "CREATE TABLE events (id bigint NOT NULL, occurred timestamptz NOT NULL, payload jsonb)
+         PARTITION BY RANGE (occurred);
+     CREATE TABLE events_2026_04 PARTITION OF events FOR VALUES FROM ('2026-04-01') TO ('2026-05-01');";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_index_on_a_partitioned_table_is_built_on_its_partitions_too() {
+    let (_plan, db) = converges(
+        TABLES,
+        &format!("{TABLES} CREATE INDEX events_payload_idx ON events USING gin (payload);"),
+    )
+    .await;
+    let mut conn = db.connect().await;
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT string_agg(c.relname || ':' || i.indisvalid, ',' ORDER BY c.relname)
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+             WHERE i.indrelid IN ('events'::regclass, 'events_2026_04'::regclass)"
+        )
+        .await,
+        "events_2026_04_payload_idx:true,events_payload_idx:true"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_index_that_a_partition_lacks_differs_from_a_complete_one() {
+    let only = db_from(&format!(
+        "{TABLES} CREATE INDEX events_payload_idx ON ONLY events USING gin (payload);"
+    ))
+    .await;
+    let complete = db_from(&format!(
+        "{TABLES} CREATE INDEX events_payload_idx ON events USING gin (payload);"
+    ))
+    .await;
+    let drift = schema::compare(
+        &model(&only).await,
+        &model(&complete).await,
+        schema::CompareOptions::default(),
+    );
+    assert!(
+        !drift.is_empty(),
+        "an invalid partitioned index passed for a valid one"
+    );
+}
