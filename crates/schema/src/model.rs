@@ -530,9 +530,13 @@ pub struct Model {
     pub scope: Option<crate::scope::Scope>,
 }
 
-/// Where a default privilege applies: a schema (or every schema) and a kind of object.
+/// Where a default privilege applies: whose new objects, a schema (or every schema) and a kind
+/// of object.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct DefaultPrivilegeKey {
+    /// `None`: the role that introspects (the one that creates what a plan creates); another
+    /// role's are `ALTER DEFAULT PRIVILEGES FOR ROLE`.
+    pub role: Option<String>,
     /// `None`: every schema (`ALTER DEFAULT PRIVILEGES` without `IN SCHEMA`).
     pub schema: Option<String>,
     /// `TABLES`, `SEQUENCES`, `FUNCTIONS`, `TYPES`, `SCHEMAS`.
@@ -542,8 +546,12 @@ pub struct DefaultPrivilegeKey {
 impl fmt::Display for DefaultPrivilegeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.schema {
-            Some(s) => write!(f, "{} in schema {s}", self.objects),
-            None => write!(f, "{} in every schema", self.objects),
+            Some(s) => write!(f, "{} in schema {s}", self.objects)?,
+            None => write!(f, "{} in every schema", self.objects)?,
+        }
+        match &self.role {
+            Some(r) => write!(f, " for role {r}"),
+            None => Ok(()),
         }
     }
 }

@@ -1,9 +1,11 @@
 //! Default privileges (`ALTER DEFAULT PRIVILEGES`): read from `pg_default_acl`, compared, planned,
 //! and used to know what grants an object the plan creates will have the moment it exists.
 //!
-//! Only the default privileges of the role that introspects are modelled: they are the ones that
-//! apply to what the engine creates (objects are created by the applying role), and another role's
-//! cannot be changed without being that role. A plan creates its objects first (they get what the
+//! The default privileges of the role that introspects apply to what the engine creates (objects
+//! are created by the applying role); those of other roles it is a member of are modelled too
+//! (`FOR ROLE`), since it can change them, and those of roles it cannot act for are left out. In
+//! every schema (no `IN SCHEMA`) they are always compared: they apply in the managed schemas too.
+//! A plan creates its objects first (they get what the
 //! live database's default privileges give), then converges each object's grants to the target's
 //! (revoking on a new object takes nothing from anyone, so it is no hazard), and changes the
 //! default privileges themselves last. So `verify` agrees after `apply` whatever the two sides'
@@ -21,18 +23,22 @@ use crate::SchemaError;
 
 pub type DefaultPrivileges = BTreeMap<DefaultPrivilegeKey, BTreeSet<Grant>>;
 
-/// The current role's default privileges; grants to the role itself are implicit and left out.
+/// The default privileges of the current role and of every role it can act for (a member of:
+/// `ALTER DEFAULT PRIVILEGES FOR ROLE` needs that); grants to the role itself are implicit and
+/// left out. Roles it cannot act for are left out like another schema: it could change nothing.
 pub async fn read(conn: &mut PgConnection) -> Result<DefaultPrivileges, SchemaError> {
     let rows = sqlx::query(
-        "SELECT n.nspname, d.defaclobjtype::text AS objtype,
+        "SELECT CASE WHEN d.defaclrole <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+                     THEN pg_catalog.pg_get_userbyid(d.defaclrole) END AS role,
+                n.nspname, d.defaclobjtype::text AS objtype,
                 coalesce(array_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee) END
                            || '|' || a.privilege_type || '|' || a.is_grantable::text ORDER BY 1)
                          FILTER (WHERE a.grantee <> d.defaclrole), '{}') AS grants
          FROM pg_catalog.pg_default_acl d
          LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
          LEFT JOIN LATERAL pg_catalog.aclexplode(d.defaclacl) a ON true
-         WHERE d.defaclrole = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
-         GROUP BY 1, 2",
+         WHERE pg_catalog.pg_has_role(current_user, d.defaclrole, 'MEMBER')
+         GROUP BY 1, 2, 3",
     )
     .fetch_all(conn)
     .await?;
@@ -45,6 +51,7 @@ pub async fn read(conn: &mut PgConnection) -> Result<DefaultPrivileges, SchemaEr
         let grants: Vec<String> = row.try_get("grants")?;
         out.insert(
             DefaultPrivilegeKey {
+                role: row.try_get("role")?,
                 schema: row.try_get("nspname")?,
                 objects: objects.to_string(),
             },
@@ -109,6 +116,7 @@ pub fn created_grants(model: &Model, kind: &str, schema: Option<&str>) -> BTreeS
         return BTreeSet::new();
     };
     let key = |schema: Option<&str>| DefaultPrivilegeKey {
+        role: None,
         schema: schema.map(str::to_string),
         objects: objects.to_string(),
     };
@@ -210,9 +218,13 @@ pub fn steps(from: &Model, to: &Model) -> Vec<Step> {
     for k in keys {
         let a = effective(&from.default_privileges, k);
         let b = effective(&to.default_privileges, k);
-        let scope = match &k.schema {
-            Some(s) => format!(" IN SCHEMA {}", ident(s)),
+        let role = match &k.role {
+            Some(r) => format!(" FOR ROLE {}", ident(r)),
             None => String::new(),
+        };
+        let scope = match &k.schema {
+            Some(s) => format!("{role} IN SCHEMA {}", ident(s)),
+            None => role,
         };
         let object = format!("default privileges on {k}");
         for g in a.difference(&b) {

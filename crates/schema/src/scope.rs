@@ -17,9 +17,6 @@ pub struct Scope {
     /// Objects outside any schema (casts, publications, event triggers, ...) the target has: only
     /// these are compared. Those only in the live database belong to whoever installed them.
     pub global_objects: BTreeSet<String>,
-    /// Default privileges that apply in every schema (`ALTER DEFAULT PRIVILEGES` without
-    /// `IN SCHEMA`) are managed only when the target states some or `--schema` was given.
-    pub global_default_privileges: bool,
 }
 
 impl Scope {
@@ -45,8 +42,6 @@ impl Scope {
                         .map(|p| format!("publication {p}")),
                 )
                 .collect(),
-            global_default_privileges: !explicit.is_empty()
-                || target.default_privileges.keys().any(|k| k.schema.is_none()),
         }
     }
 
@@ -76,9 +71,10 @@ pub fn restrict(model: &mut Model, scope: &Scope) {
         Some(s) => inside(s),
         None => scope.global_objects.contains(k),
     });
+    // Default privileges in every schema (no `IN SCHEMA`) apply in the managed ones too: kept.
     model.default_privileges.retain(|k, _| match &k.schema {
         Some(s) => inside(s),
-        None => scope.global_default_privileges,
+        None => true,
     });
     model.scope = Some(scope.clone());
 }

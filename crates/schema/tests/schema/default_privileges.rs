@@ -201,3 +201,57 @@ async fn the_legacy_supabase_platform_file_then_a_declared_schema_converges_and_
     );
     assert_eq!(acl(&db, "public.users").await, "");
 }
+
+/// The default privileges of the database as `FOR ROLE r IN SCHEMA s ON TABLES: grantee=privs`
+/// lines, sorted.
+async fn defaults(db: &TestDb) -> String {
+    let mut conn = db.connect().await;
+    scalar_text(
+        &mut conn,
+        "SELECT coalesce(string_agg(pg_get_userbyid(d.defaclrole) || ' ' || coalesce(n.nspname, '*') || ' '
+                  || d.defaclobjtype::text || ' ' || d.defaclacl::text, '; ' ORDER BY 1), '')
+         FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn another_roles_default_privileges_are_granted_and_revoked_for_that_role() {
+    let db = db_from(
+        "ALTER DEFAULT PRIVILEGES FOR ROLE analyst IN SCHEMA public GRANT SELECT ON TABLES TO reporting;",
+    )
+    .await;
+    let target_db = db_from(
+        "ALTER DEFAULT PRIVILEGES FOR ROLE analyst IN SCHEMA public GRANT INSERT ON TABLES TO reporting;
+         ALTER DEFAULT PRIVILEGES FOR ROLE reporting GRANT USAGE ON SEQUENCES TO analyst;",
+    )
+    .await;
+    let plan = apply_and_verify(&db, &model(&target_db).await).await;
+    let sql: Vec<&str> = plan.steps.iter().map(|s| s.sql.as_str()).collect();
+    assert!(
+        sql.contains(&"ALTER DEFAULT PRIVILEGES FOR ROLE analyst IN SCHEMA public REVOKE SELECT ON TABLES FROM reporting;"),
+        "{sql:?}"
+    );
+    assert_eq!(defaults(&db).await, defaults(&target_db).await);
+}
+
+#[tokio::test]
+async fn default_privileges_in_every_schema_that_the_target_lacks_are_revoked() {
+    let db = db_from(
+        "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO reporting;
+         CREATE TABLE public.users (id int);",
+    )
+    .await;
+    let target_db = db_from("CREATE TABLE public.users (id int);").await;
+    let plan = apply_and_verify(&db, &model(&target_db).await).await;
+    assert!(
+        plan.hazards()
+            .iter()
+            .any(|(s, h)| h.kind == HazardKind::Security
+                && s.object
+                    .starts_with("default privileges on TABLES in every schema")),
+        "{}",
+        schema::format::plan_text(&plan)
+    );
+    assert_eq!(defaults(&db).await, "");
+}
