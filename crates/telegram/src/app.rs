@@ -476,7 +476,8 @@ impl App {
                 text,
             },
             Err(e) => {
-                tracing::info!(error = %e, "document text not extracted");
+                // The reason only: a parser's message can quote the document.
+                tracing::info!(reason = e.reason(), "document text not extracted");
                 EventKind::Unsupported(Media::UnreadableDocument)
             }
         }

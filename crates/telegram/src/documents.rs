@@ -32,6 +32,20 @@ pub enum DocumentError {
     OverBudget,
 }
 
+impl DocumentError {
+    /// What went wrong, in a word for the log: the messages of [`DocumentError::Unreadable`]
+    /// come from the parsers, which may quote the document (an XML tag name, a PDF token).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Unsupported => "unsupported",
+            Self::TooLarge { .. } => "too large",
+            Self::Unreadable(_) => "unreadable",
+            Self::NoText => "no text",
+            Self::OverBudget => "over budget",
+        }
+    }
+}
+
 impl DocumentKind {
     /// The kind from the file name, or from the MIME type when the name says nothing.
     pub fn detect(file_name: Option<&str>, mime: Option<&str>) -> Result<Self, DocumentError> {
@@ -162,14 +176,16 @@ fn pdf_text(bytes: &[u8]) -> Result<String, DocumentError> {
     if doc.is_encrypted() {
         return Err(DocumentError::Unreadable("the PDF is encrypted".into()));
     }
-    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let pages: Vec<lopdf::ObjectId> = doc.get_pages().values().copied().collect();
     if pages.is_empty() {
         return Err(DocumentError::NoText);
     }
     let mut out = String::new();
     for page in pages {
-        // A page the parser cannot decode is skipped rather than failing the whole resume.
-        if let Ok(t) = doc.extract_text(&[page]) {
+        // A page the parser cannot decode is skipped rather than failing the whole resume;
+        // each page's content inflates within lopdf's bound.
+        if let Ok(t) = crate::pdf_text::page_text(&doc, page, lopdf::DEFAULT_MAX_DECOMPRESSED_SIZE)
+        {
             out.push_str(&t);
             out.push('\n');
         }

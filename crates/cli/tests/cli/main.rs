@@ -3,6 +3,7 @@
 mod analytics;
 mod blockers;
 mod chat;
+mod documents;
 mod embedded_db;
 mod errors;
 mod kill_nine;
