@@ -1,6 +1,7 @@
 //! The engine's settings (variables of cli.md), parsed into typed values from whatever lookup
 //! the caller gives: the crate never reads the process environment itself.
 
+use domain::ratelimit::{self, RateRule};
 use domain::{QuotaRules, TelegramUserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +23,10 @@ pub struct Config {
     pub premium_days: i64,
     /// ADMIN_TELEGRAM_IDS: exempt from rate limits, may use admin commands.
     pub admins: Vec<TelegramUserId>,
+    /// Commands a user may send per minute (RATE_LIMIT_COMMANDS, bot.md: 5).
+    pub commands_rate: RateRule,
+    /// Generations a user may start per 5 minutes (RATE_LIMIT_GENERATIONS, bot.md: 3).
+    pub generations_rate: RateRule,
     /// A generation older than this is taken for interrupted (the process died mid-way).
     pub stale_generation_after: chrono::Duration,
     /// Version of the privacy policy recorded with consent.
@@ -37,6 +42,8 @@ impl Default for Config {
             premium_price_stars: 150,
             premium_days: domain::plan::PREMIUM_PERIOD_DAYS,
             admins: Vec::new(),
+            commands_rate: ratelimit::COMMANDS,
+            generations_rate: ratelimit::GENERATIONS,
             stale_generation_after: chrono::Duration::minutes(5),
             consent_version: "2026-01".into(),
             support_contact: None,
@@ -74,6 +81,12 @@ impl Config {
         if let Some(v) = get("PREMIUM_PRICE_STARS") {
             c.premium_price_stars = positive("PREMIUM_PRICE_STARS", v)?;
         }
+        if let Some(v) = get("RATE_LIMIT_COMMANDS") {
+            c.commands_rate.max = positive("RATE_LIMIT_COMMANDS", v)? as usize;
+        }
+        if let Some(v) = get("RATE_LIMIT_GENERATIONS") {
+            c.generations_rate.max = positive("RATE_LIMIT_GENERATIONS", v)? as usize;
+        }
         if let Some(v) = get("ADMIN_TELEGRAM_IDS") {
             for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let id = part
@@ -107,9 +120,13 @@ mod tests {
             "FREE_LETTERS_PER_MONTH" => Some("5".into()),
             "PREMIUM_PRICE_STARS" => Some(" 99 ".into()),
             "ADMIN_TELEGRAM_IDS" => Some("12, 34".into()),
+            "RATE_LIMIT_GENERATIONS" => Some("40".into()),
             _ => None,
         })
         .unwrap();
+        assert_eq!(c.generations_rate.max, 40);
+        assert_eq!(c.generations_rate.window, chrono::Duration::seconds(300));
+        assert_eq!(c.commands_rate, domain::ratelimit::COMMANDS);
         assert_eq!(c.quota.free_letters_per_month, 5);
         assert_eq!(c.quota.premium_letters_per_day, 20);
         assert_eq!(c.premium_price_stars, 99);
@@ -118,5 +135,6 @@ mod tests {
             Config::from_lookup(|n| (n == "PREMIUM_PRICE_STARS").then(|| "-1".into())).is_err()
         );
         assert!(Config::from_lookup(|n| (n == "ADMIN_TELEGRAM_IDS").then(|| "x".into())).is_err());
+        assert!(Config::from_lookup(|n| (n == "RATE_LIMIT_COMMANDS").then(|| "0".into())).is_err());
     }
 }

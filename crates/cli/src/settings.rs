@@ -13,7 +13,7 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// SOPROVOD_DATA_DIR: the embedded database and the backups (default `./.soprovod`).
     pub data_dir: PathBuf,
-    /// FREE_LETTERS_PER_MONTH, PREMIUM_*, ADMIN_TELEGRAM_IDS, SUPPORT_CONTACT.
+    /// FREE_LETTERS_PER_MONTH, PREMIUM_*, RATE_LIMIT_*, ADMIN_TELEGRAM_IDS, SUPPORT_CONTACT.
     pub bot: bot::Config,
     /// OPENAI_*.
     pub llm: llm::Settings,

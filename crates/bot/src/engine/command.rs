@@ -1,7 +1,6 @@
 //! Slash commands: /start and its payload, /new, /cancel, the information commands, /premium,
 //! /subscription, /delete_me and the admin /refund.
 
-use domain::ratelimit;
 use domain::{EventType, PaymentStatus, Plan, Provider, StartPayload};
 use serde_json::json;
 use sqlx::PgConnection;
@@ -24,7 +23,7 @@ impl Engine {
         name: &str,
         args: &str,
     ) -> Result<(), EngineError> {
-        match self.rate(t, ratelimit::COMMANDS, &t.conv.command_times) {
+        match self.rate(t, self.inner.config.commands_rate, &t.conv.command_times) {
             Ok(Some(history)) => t.conv.command_times = history,
             Ok(None) => {}
             Err(wait) => {

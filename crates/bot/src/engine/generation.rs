@@ -1,7 +1,6 @@
 //! Generations: taking the letter from the quota and starting the model ([`Engine::handle`]'s
 //! half), then storing the letter, the improvement or the failure ([`Engine::complete`]'s half).
 
-use domain::ratelimit;
 use domain::{EventType, ImprovementRequest, Plan, SessionId, SessionStatus, UserId};
 use serde_json::json;
 use sqlx::PgConnection;
@@ -90,7 +89,11 @@ impl Engine {
                 }
             }
         }
-        let history = match self.rate(t, ratelimit::GENERATIONS, &t.conv.generation_times) {
+        let history = match self.rate(
+            t,
+            self.inner.config.generations_rate,
+            &t.conv.generation_times,
+        ) {
             Ok(h) => h,
             Err(wait) => {
                 let m = t.say(texts::rate_limited(l, wait, true));
@@ -194,7 +197,11 @@ impl Engine {
                 return Ok(());
             }
         }
-        match self.rate(t, ratelimit::GENERATIONS, &t.conv.generation_times) {
+        match self.rate(
+            t,
+            self.inner.config.generations_rate,
+            &t.conv.generation_times,
+        ) {
             Ok(Some(h)) => t.conv.generation_times = h,
             Ok(None) => {}
             Err(wait) => {
