@@ -77,7 +77,9 @@ impl Planner<'_> {
             let retyped =
                 fc.data_type != tc.data_type || fc.collation != tc.collation || enum_rebuilt;
             let default_dropped = fc.default.is_some()
-                && (fc.default != tc.default || retyped)
+                && (fc.default != tc.default
+                    || retyped
+                    || self.is_rebuilt(&ObjKey::Default(name.clone(), tc.name.clone())))
                 && fc.identity.is_none();
             if let Some(d) = &tc.default {
                 if fc.default.as_ref() != Some(d) || default_dropped {

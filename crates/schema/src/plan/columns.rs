@@ -137,7 +137,10 @@ impl Planner<'_> {
             let retype =
                 (fc.data_type != tc.data_type || fc.collation != tc.collation || enum_rebuilt)
                     && (fc.local || !self.parent_in_from(ft));
-            if fc.default.is_some() && (fc.default != tc.default || retype) && fc.identity.is_none()
+            let rebuilt = self.is_rebuilt(&ObjKey::Default(name.clone(), tc.name.clone()));
+            if fc.default.is_some()
+                && (fc.default != tc.default || retype || rebuilt)
+                && fc.identity.is_none()
             {
                 self.push(
                     Phase::AlterColumns,

@@ -13,7 +13,8 @@ impl Planner<'_> {
             let target_ref_recreated = fc
                 .references
                 .as_ref()
-                .is_some_and(|r| self.recreated_tables.contains(r));
+                .is_some_and(|r| self.recreated_tables.contains(r))
+                || self.is_rebuilt(&ObjKey::Constraint(name.clone(), cn.clone()));
             let kept = tt
                 .constraints
                 .get(cn)
@@ -40,7 +41,8 @@ impl Planner<'_> {
             let target_ref_recreated = tc
                 .references
                 .as_ref()
-                .is_some_and(|r| self.recreated_tables.contains(r));
+                .is_some_and(|r| self.recreated_tables.contains(r))
+                || self.is_rebuilt(&ObjKey::Constraint(name.clone(), cn.clone()));
             if fcons.get(cn) != Some(tc) || target_ref_recreated {
                 let in_place = fcons.get(cn).and_then(|fc| change_in_place(fc, tc));
                 if let (Some(InPlace { validate, comment }), false) =
@@ -136,13 +138,16 @@ impl Planner<'_> {
                 ..b.clone()
             }
         };
+        let rebuilt_set = self.rebuilt.clone();
+        let rebuilt = |pn: &String| rebuilt_set.contains(&ObjKey::Policy(name.clone(), pn.clone()));
         for (pn, fp) in &fpol {
-            if !tt.policies.get(pn).is_some_and(|tp| same_rule(fp, tp)) {
+            if !tt.policies.get(pn).is_some_and(|tp| same_rule(fp, tp)) || rebuilt(pn) {
                 let mut s = step(
                     &object,
                     format!("drop policy {pn}"),
                     format!("DROP POLICY {} ON {t};", ident(pn)),
-                );
+                )
+                .dropping(ObjKey::Policy(name.clone(), pn.clone()));
                 if !tt.policies.contains_key(pn) {
                     s = s.hazard(
                         HazardKind::Security,
@@ -153,7 +158,7 @@ impl Planner<'_> {
             }
         }
         for (pn, tp) in &tt.policies {
-            let kept = fpol.get(pn).filter(|fp| same_rule(fp, tp));
+            let kept = fpol.get(pn).filter(|fp| same_rule(fp, tp) && !rebuilt(pn));
             if kept.and_then(|fp| fp.comment.as_ref()) != tp.comment.as_ref() {
                 self.push(
                     Phase::Extras,
@@ -190,7 +195,8 @@ impl Planner<'_> {
                 sql.push(';');
                 self.push(
                     Phase::TableOptions,
-                    step(&object, format!("create policy {pn}"), sql),
+                    step(&object, format!("create policy {pn}"), sql)
+                        .creating(ObjKey::Policy(name.clone(), pn.clone())),
                 );
             }
         }

@@ -13,8 +13,10 @@ impl Planner<'_> {
         to: &BTreeMap<String, Index>,
         existing: bool,
     ) {
+        let rebuilt_set = self.rebuilt.clone();
+        let rebuilt = |n: &String| rebuilt_set.contains(&ObjKey::Index(QName::new(schema, n)));
         for (n, fi) in from {
-            if to.get(n).is_none_or(|ti| ti.definition != fi.definition) {
+            if to.get(n).is_none_or(|ti| ti.definition != fi.definition) || rebuilt(n) {
                 self.push(
                     Phase::DropConstraints,
                     step(
@@ -27,7 +29,9 @@ impl Planner<'_> {
             }
         }
         for (n, ti) in to {
-            let fi = from.get(n).filter(|fi| fi.definition == ti.definition);
+            let fi = from
+                .get(n)
+                .filter(|fi| fi.definition == ti.definition && !rebuilt(n));
             if fi.is_none() {
                 // pg_get_indexdef renders a partitioned table's index `ON ONLY` (the parent alone,
                 // as pg_dump makes it before attaching each partition's index): created that way
@@ -72,7 +76,8 @@ impl Planner<'_> {
     ) {
         let on = &table.sql();
         for (n, ft) in from {
-            let function_replaced = self.replaced_functions.contains(&ft.function);
+            let function_replaced = self.replaced_functions.contains(&ft.function)
+                || self.is_rebuilt(&ObjKey::Trigger(table.clone(), n.clone()));
             if to.get(n).is_none_or(|tt| tt.definition != ft.definition) || function_replaced {
                 self.push(
                     Phase::DropTriggers,
@@ -87,7 +92,9 @@ impl Planner<'_> {
         }
         for (n, tt) in to {
             let kept = from.get(n).filter(|ft| {
-                ft.definition == tt.definition && !self.replaced_functions.contains(&ft.function)
+                ft.definition == tt.definition
+                    && !self.replaced_functions.contains(&ft.function)
+                    && !self.is_rebuilt(&ObjKey::Trigger(table.clone(), n.clone()))
             });
             if kept.is_none() {
                 self.push(

@@ -112,6 +112,10 @@ struct Planner<'a> {
     replaced_enums: BTreeSet<QName>,
     /// Functions dropped (and maybe created again), so what uses them is rebuilt.
     replaced_functions: BTreeSet<FnName>,
+    /// FROM's defaults, constraints, indexes, policies and triggers that call a replaced
+    /// function (pg_depend): dropped before it and made again from TO's definition after, even
+    /// where the definition reads the same.
+    rebuilt: BTreeSet<ObjKey>,
     /// Tables created again from scratch (partitioning changed).
     recreated_tables: BTreeSet<QName>,
     /// Tables whose rows are rewritten (followed by ANALYZE).
@@ -140,6 +144,7 @@ pub(crate) fn plan_hooked(from: &Model, to: &Model, opts: CompareOptions, hooks:
         replaced_relations: BTreeSet::new(),
         replaced_enums: BTreeSet::new(),
         replaced_functions: BTreeSet::new(),
+        rebuilt: BTreeSet::new(),
         recreated_tables: BTreeSet::new(),
         rewritten: BTreeSet::new(),
         serials_to_identity: BTreeSet::new(),
@@ -322,6 +327,23 @@ impl<'a> Planner<'a> {
                 _ => {}
             }
         }
+        let replaced: BTreeSet<ObjKey> = self
+            .replaced_functions
+            .iter()
+            .map(|f| ObjKey::Function(f.clone()))
+            .collect();
+        self.rebuilt = self
+            .from
+            .needs
+            .iter()
+            .filter(|(_, needs)| !needs.is_disjoint(&replaced))
+            .map(|(object, _)| object.clone())
+            .collect();
+    }
+
+    /// Whether FROM's `object` calls a replaced function, so it is dropped and made again.
+    fn is_rebuilt(&self, object: &ObjKey) -> bool {
+        self.rebuilt.contains(object)
     }
 
     /// Views of FROM that must be dropped: gone, changed, or reading something that changes.

@@ -63,3 +63,62 @@ async fn a_removed_default_or_another_out_row_type_recreates_the_function() {
         "54"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defaults_checks_indexes_policies_and_trigger_conditions_calling_a_recreated_function_follow_it(
+) {
+    // Same text on both sides for every dependent: only the functions change (result type, a
+    // parameter name), and PostgreSQL refuses to drop a function something still calls.
+    let tables = "CREATE TABLE orders (
+             id integer PRIMARY KEY,
+             tenant integer DEFAULT current_tenant(),
+             code text,
+             qty integer CHECK (qty <= max_qty()),
+             audited boolean DEFAULT false);
+         CREATE UNIQUE INDEX orders_code_key ON orders ((normalize_code(code)));
+         COMMENT ON INDEX orders_code_key IS 'case-insensitive';
+         CREATE INDEX orders_large ON orders (id) WHERE qty > max_qty() / 2;
+         ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY mine ON orders USING (tenant = current_tenant());
+         CREATE FUNCTION mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.audited := true; RETURN NEW; END $$;
+         CREATE TRIGGER audit BEFORE INSERT ON orders FOR EACH ROW WHEN (NEW.qty > max_qty() / 10) EXECUTE FUNCTION mark();";
+    let (plan, db) = converges(
+        &format!(
+            "CREATE FUNCTION max_qty() RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT 100 $$;
+             CREATE FUNCTION normalize_code(code text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(code) $$;
+             CREATE FUNCTION current_tenant() RETURNS integer LANGUAGE sql STABLE AS $$ SELECT 7 $$;
+             {tables}"
+        ),
+        &format!(
+            "CREATE FUNCTION max_qty() RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT 100 $$;
+             CREATE FUNCTION normalize_code(input text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(input) $$;
+             CREATE FUNCTION current_tenant() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT 7 $$;
+             {tables}"
+        ),
+    )
+    .await;
+    let sql = sqls(&plan);
+    let pos = |needle: &str| {
+        sql.find(needle)
+            .unwrap_or_else(|| panic!("no {needle} in\n{sql}"))
+    };
+    assert!(
+        pos("DROP INDEX public.orders_code_key")
+            < pos("DROP FUNCTION public.normalize_code(code text)")
+    );
+    assert!(pos("DROP POLICY mine") < pos("DROP FUNCTION public.current_tenant()"));
+    assert!(pos("CREATE OR REPLACE FUNCTION public.max_qty()") < pos("CREATE TRIGGER audit"));
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("INSERT INTO orders (id, code, qty) VALUES (1, 'AB', 20)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT tenant || ',' || audited FROM orders").await,
+        "7,true"
+    );
+    let duplicate = sqlx::raw_sql("INSERT INTO orders (id, code, qty) VALUES (2, 'ab', 1)")
+        .execute(&mut conn)
+        .await;
+    assert!(duplicate.is_err(), "the rebuilt unique index still holds");
+}
