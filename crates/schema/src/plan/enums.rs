@@ -122,3 +122,42 @@ impl Planner<'_> {
         }
     }
 }
+
+/// Whether an expression of TO (a column default, constraint, index, policy, trigger, view or
+/// domain) names a label that FROM's enum lacks. `ALTER TYPE … ADD VALUE` in the plan's
+/// transaction leaves a label unusable until COMMIT ("unsafe use of new value"), so such an enum
+/// is recreated instead (a type made in the transaction can be used at once). An object FROM
+/// already has cannot name a label FROM lacks, so only the plan's own statements match.
+pub(super) fn new_label_used(to: &Model, name: &QName, fe: &EnumType, te: &EnumType) -> bool {
+    let needles: Vec<String> = te
+        .labels
+        .iter()
+        .filter(|l| !fe.labels.contains(l))
+        .map(|l| format!("{}::{}", literal(l), name.sql()))
+        .collect();
+    if needles.is_empty() {
+        return false;
+    }
+    let mut texts: Vec<&str> = Vec::new();
+    for t in to.tables.values() {
+        texts.extend(t.columns.iter().filter_map(|c| c.default.as_deref()));
+        texts.extend(t.constraints.values().map(|c| c.definition.as_str()));
+        texts.extend(t.indexes.values().map(|i| i.definition.as_str()));
+        texts.extend(t.triggers.values().map(|t| t.definition.as_str()));
+        for p in t.policies.values() {
+            texts.extend(p.using.as_deref());
+            texts.extend(p.with_check.as_deref());
+        }
+    }
+    for v in to.views.values() {
+        texts.push(&v.definition);
+        texts.extend(v.indexes.values().map(|i| i.definition.as_str()));
+    }
+    for d in to.domains.values() {
+        texts.extend(d.default.as_deref());
+        texts.extend(d.constraints.values().map(|c| c.definition.as_str()));
+    }
+    texts
+        .iter()
+        .any(|t| needles.iter().any(|n| t.contains(n.as_str())))
+}

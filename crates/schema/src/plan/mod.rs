@@ -298,7 +298,10 @@ impl<'a> Planner<'a> {
                 None => {
                     self.replaced_enums.insert(name.clone());
                 }
-                Some(te) if !is_subsequence(&fe.labels, &te.labels) => {
+                Some(te)
+                    if !is_subsequence(&fe.labels, &te.labels)
+                        || enums::new_label_used(self.to, name, fe, te) =>
+                {
                     self.replaced_enums.insert(name.clone());
                 }
                 _ => {}

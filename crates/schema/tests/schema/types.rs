@@ -1,5 +1,6 @@
 //! Composite and range types are modelled: created, altered in place and dropped so that apply
-//! converges; what PostgreSQL cannot alter in place is a blocker.
+//! converges; what PostgreSQL cannot alter in place is a blocker. An enum whose new label the plan
+//! uses at once is recreated, not given the label in place.
 
 use schema::CompareOptions;
 
@@ -100,5 +101,34 @@ async fn reordered_attributes_and_a_changed_range_are_blockers() {
             .any(|b| b.starts_with("range type public.span:")),
         "{:?}",
         plan.unmodelled
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enum_label_the_plan_uses_at_once_is_not_added_in_place_but_the_type_recreated() {
+    // `ADD VALUE` in the transaction would leave 'archived' unusable until COMMIT, and the new
+    // default uses it in the same transaction.
+    let (plan, db) = converges(
+        "CREATE TYPE status AS ENUM ('active', 'pending');
+         CREATE TABLE work (id int PRIMARY KEY, state status NOT NULL DEFAULT 'pending');
+         INSERT INTO work (id) VALUES (1);",
+        "CREATE TYPE status AS ENUM ('active', 'pending', 'archived');
+         CREATE TABLE work (id int PRIMARY KEY, state status NOT NULL DEFAULT 'archived');",
+    )
+    .await;
+    let sql: Vec<&str> = plan.steps.iter().map(|s| s.sql.as_str()).collect();
+    assert!(!sql.iter().any(|s| s.contains("ADD VALUE")), "{sql:?}");
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("INSERT INTO work (id) VALUES (2)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT string_agg(state::text, ',' ORDER BY id) FROM work"
+        )
+        .await,
+        "pending,archived"
     );
 }
