@@ -88,7 +88,8 @@ impl Planner<'_> {
                         step(
                             &object,
                             format!("default of {}", tc.name),
-                            alter(format!("ALTER COLUMN {col} SET DEFAULT {d}")),
+                            // ONLY: see `columns` (a partition keeps its own default).
+                            format!("ALTER TABLE ONLY {t} ALTER COLUMN {col} SET DEFAULT {d};"),
                         )
                         .creating(ObjKey::Default(name.clone(), tc.name.clone()))
                         .touching(name),

@@ -8,6 +8,9 @@ impl Planner<'_> {
         let object = format!("table {name}");
         let t = name.sql();
         let alter = |sql: String| format!("ALTER TABLE {t} {sql};");
+        // A default is each table's own: on a partitioned or inherited table it would reach the
+        // children too (a partition's own default lost), and theirs are planned for them.
+        let only = |sql: String| format!("ALTER TABLE ONLY {t} {sql};");
         // (subcommand, hazards, description, column whose type changes)
         let mut retypes: Vec<(String, Vec<Hazard>, String, Option<String>)> = Vec::new();
         let mut retype_checks: Vec<DataCheck> = Vec::new();
@@ -147,7 +150,7 @@ impl Planner<'_> {
                     step(
                         &object,
                         format!("drop default of {}", tc.name),
-                        alter(format!("ALTER COLUMN {col} DROP DEFAULT")),
+                        only(format!("ALTER COLUMN {col} DROP DEFAULT")),
                     )
                     .dropping(ObjKey::Default(name.clone(), tc.name.clone()))
                     .touching(name),

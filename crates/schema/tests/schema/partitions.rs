@@ -47,3 +47,30 @@ async fn a_partitioned_index_that_a_partition_lacks_differs_from_a_complete_one(
         "an invalid partitioned index passed for a valid one"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_keeps_its_own_default_when_its_parents_default_changes() {
+    let tables = |parent_default: i32| {
+        format!(
+            "CREATE TABLE m (id int NOT NULL, qty int DEFAULT {parent_default}) PARTITION BY RANGE (id);
+             CREATE TABLE m_own PARTITION OF m (qty DEFAULT 7) FOR VALUES FROM (0) TO (10);
+             CREATE TABLE m_copy PARTITION OF m FOR VALUES FROM (10) TO (20);
+             ALTER TABLE ONLY m_copy ALTER COLUMN qty SET DEFAULT {parent_default};"
+        )
+    };
+    let (_plan, db) = converges(&tables(1), &tables(2)).await;
+    let mut conn = db.connect().await;
+    // Inserted into the partitions themselves: a row through the parent takes the parent's.
+    sqlx::raw_sql("INSERT INTO m_own (id) VALUES (1); INSERT INTO m_copy (id) VALUES (11);")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT string_agg(qty::text, ',' ORDER BY id) FROM m"
+        )
+        .await,
+        "7,2"
+    );
+}
