@@ -297,7 +297,46 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
             );
             continue;
         };
-        let d = diff(a, b);
+        let mut d = diff(a, b);
+        // A check or default calling a function the plan drops and recreates goes with it.
+        for (cname, cb) in &b.constraints {
+            let key = ObjKey::Constraint(name.clone(), cname.clone());
+            if out.rebuilt.contains(&key) && a.constraints.contains_key(cname) {
+                if !d.dropped.contains(&cname.as_str()) {
+                    d.dropped.push(cname);
+                }
+                if !d.added.iter().any(|(n, _)| n == cname) {
+                    d.added.push((cname, cb));
+                }
+            }
+        }
+        let default_rebuilt = d.default.is_none()
+            && a.default.is_some()
+            && out.rebuilt.contains(&ObjKey::Type(name.clone()));
+        if default_rebuilt {
+            // Keyed as the type: its default's needs are recorded on the domain itself. After
+            // the domain's own constraint drops (same object, so phase order counts).
+            out.push(
+                Phase::DropViews,
+                step(
+                    &object,
+                    "drop default (it calls a function that is recreated)",
+                    format!("ALTER DOMAIN {target} DROP DEFAULT;"),
+                )
+                .dropping(ObjKey::Type(name.clone())),
+            );
+            if let Some(e) = &b.default {
+                out.push(
+                    Phase::AddConstraints,
+                    step(
+                        &object,
+                        "default",
+                        format!("ALTER DOMAIN {target} SET DEFAULT {e};"),
+                    )
+                    .creating(ObjKey::Type(name.clone())),
+                );
+            }
+        }
         if d.retyped {
             out.blockers.push(format!(
                 "domain {name}: base type or collation {} {} → {} {} cannot be altered in place and is not planned; \

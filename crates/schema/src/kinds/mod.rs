@@ -15,6 +15,7 @@ use sqlx::PgConnection;
 
 use crate::diff::{CompareOptions, Difference};
 use crate::model::{Extras, Grant, Model};
+use crate::objects::ObjKey;
 use crate::plan::{comment_sql, default_grants, grantee, step, Phase, Step};
 use crate::SchemaError;
 
@@ -52,10 +53,12 @@ pub fn differences(from: &Model, to: &Model, opts: CompareOptions) -> Vec<Differ
 }
 
 /// Steps placed in phases, and blockers (changes a generator cannot make).
+/// `rebuilt`: FROM's objects that call a function the plan drops and recreates (they go with it).
 pub(crate) fn steps(
     from: &Model,
     to: &Model,
     opts: CompareOptions,
+    rebuilt: &BTreeSet<ObjKey>,
 ) -> (Vec<(Phase, Step)>, Vec<String>) {
     // Module order is creation order (a composite may use a domain, an aggregate a composite);
     // the late drops run in the reverse order, so what uses a type goes before the type.
@@ -67,7 +70,10 @@ pub(crate) fn steps(
         statistics::steps,
         publication::steps,
     ] {
-        let mut g = Generated::default();
+        let mut g = Generated {
+            rebuilt: rebuilt.clone(),
+            ..Default::default()
+        };
         generate(from, to, opts, &mut g);
         parts.push(g);
     }
@@ -91,6 +97,9 @@ pub(crate) fn steps(
 pub(crate) struct Generated {
     pub(crate) steps: Vec<(Phase, Step)>,
     pub(crate) blockers: Vec<String>,
+    /// FROM's objects that call a function dropped and recreated: dropped before it and made
+    /// again after, even where their definition reads the same (input, from the planner).
+    pub(crate) rebuilt: BTreeSet<ObjKey>,
 }
 
 impl Generated {

@@ -185,7 +185,7 @@ impl<'a> Planner<'a> {
         self.drop_unused_types();
         // Kinds in their own modules (`kinds::*`): after the old code's steps, so within a phase
         // their drops come after those of the functions and tables that use them.
-        let (placed, blockers) = crate::kinds::steps(self.from, self.to, self.opts);
+        let (placed, blockers) = crate::kinds::steps(self.from, self.to, self.opts, &self.rebuilt);
         for (phase, s) in placed {
             self.push(phase, s);
         }

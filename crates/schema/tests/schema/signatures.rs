@@ -122,3 +122,51 @@ async fn defaults_checks_indexes_policies_and_trigger_conditions_calling_a_recre
         .await;
     assert!(duplicate.is_err(), "the rebuilt unique index still holds");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domains_default_and_check_calling_a_recreated_function_follow_it() {
+    let uses = "CREATE DOMAIN amount AS integer DEFAULT start_at() CONSTRAINT amount_cap CHECK (VALUE <= cap());
+         CREATE TABLE stock (id integer PRIMARY KEY, n amount, code text,
+             CONSTRAINT stock_code_excl EXCLUDE USING btree ((lower(code) || cap()::text) WITH =));
+         ALTER TABLE stock ADD CONSTRAINT stock_id_cap CHECK (id <= cap()) NOT VALID;";
+    let (plan, db) = converges(
+        &format!(
+            "CREATE FUNCTION cap() RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT 100 $$;
+             CREATE FUNCTION start_at() RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT 5 $$;
+             {uses}"
+        ),
+        &format!(
+            "CREATE FUNCTION cap() RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT 100 $$;
+             CREATE FUNCTION start_at() RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT 5 $$;
+             {uses}"
+        ),
+    )
+    .await;
+    let sql = sqls(&plan);
+    let pos = |needle: &str| {
+        sql.find(needle)
+            .unwrap_or_else(|| panic!("no {needle} in\n{sql}"))
+    };
+    assert!(
+        pos("ALTER DOMAIN public.amount DROP DEFAULT") < pos("DROP FUNCTION public.start_at()")
+    );
+    assert!(pos("DROP CONSTRAINT amount_cap") < pos("DROP FUNCTION public.cap()"));
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("INSERT INTO stock (id, code) VALUES (1, 'a')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT n::text FROM stock").await,
+        "5"
+    );
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT convalidated::text FROM pg_constraint WHERE conname = 'stock_id_cap'"
+        )
+        .await,
+        "false",
+        "the NOT VALID check is made again NOT VALID"
+    );
+}
