@@ -3,13 +3,36 @@
 use super::*;
 
 impl Planner<'_> {
-    pub(super) fn create_table_sql(name: &QName, t: &Table) -> String {
+    /// `parent`: TO's table a partition belongs to, whose columns it takes.
+    pub(super) fn create_table_sql(name: &QName, t: &Table, parent: Option<&Table>) -> String {
         let unlogged = if t.unlogged { "UNLOGGED " } else { "" };
-        let mut sql = if let Some((parent, bound)) = &t.partition_of {
+        let mut sql = if let Some((parent_name, bound)) = &t.partition_of {
+            // A partition takes its parent's columns with their defaults; its own default or
+            // NOT NULL is stated per column (`WITH OPTIONS`), or it would be the parent's.
+            let overrides: Vec<String> = t
+                .columns
+                .iter()
+                .filter_map(|c| {
+                    let pc = parent?.column(&c.name)?;
+                    let mut o = String::new();
+                    if let (Some(d), true) = (&c.default, c.default != pc.default) {
+                        o.push_str(&format!(" DEFAULT {d}"));
+                    }
+                    if c.not_null && !pc.not_null {
+                        o.push_str(" NOT NULL");
+                    }
+                    (!o.is_empty()).then(|| format!("    {} WITH OPTIONS{o}", ident(&c.name)))
+                })
+                .collect();
+            let columns = if overrides.is_empty() {
+                String::new()
+            } else {
+                format!(" (\n{}\n)", overrides.join(",\n"))
+            };
             format!(
-                "CREATE {unlogged}TABLE {} PARTITION OF {} {bound}",
+                "CREATE {unlogged}TABLE {} PARTITION OF {}{columns} {bound}",
                 name.sql(),
-                parent.sql()
+                parent_name.sql()
             )
         } else {
             let cols: Vec<String> = t
@@ -91,8 +114,18 @@ impl Planner<'_> {
                 None => {
                     self.push(
                         phase,
-                        step(&object, "create", Self::create_table_sql(name, tt))
-                            .creating(ObjKey::Relation(name.clone())),
+                        step(
+                            &object,
+                            "create",
+                            Self::create_table_sql(
+                                name,
+                                tt,
+                                tt.partition_of
+                                    .as_ref()
+                                    .and_then(|(p, _)| self.to.tables.get(p)),
+                            ),
+                        )
+                        .creating(ObjKey::Relation(name.clone())),
                     );
                     for c in &tt.columns {
                         if c.comment.is_some() {
@@ -201,8 +234,10 @@ impl Planner<'_> {
             } else {
                 ""
             };
+            // After the table's own grants and revokes (phase `Extras`): revoking a privilege on
+            // the table takes it from every column too, so a column grant made first is lost.
             self.push(
-                Phase::Extras,
+                Phase::DropLate,
                 step(
                     format!("table {table}"),
                     format!("grant {} on column {column}", g.privilege),

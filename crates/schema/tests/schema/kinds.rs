@@ -322,3 +322,24 @@ async fn publications_are_created_altered_and_dropped() {
         "changes:a,changes:b,fresh:b"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_grant_narrowed_to_one_column_keeps_the_column_grant() {
+    // Revoking UPDATE on the table takes it from every column too: the column grant goes after.
+    let (_plan, db) = converges(
+        "CREATE TABLE notes (body text, author text); GRANT SELECT, UPDATE ON notes TO reporting;",
+        "CREATE TABLE notes (body text, author text); GRANT SELECT ON notes TO reporting;
+         GRANT UPDATE (body) ON notes TO reporting;",
+    )
+    .await;
+    let mut conn = db.connect().await;
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT has_column_privilege('reporting', 'notes', 'body', 'UPDATE')::text
+                 || ',' || has_column_privilege('reporting', 'notes', 'author', 'UPDATE')::text"
+        )
+        .await,
+        "true,false"
+    );
+}

@@ -74,3 +74,22 @@ async fn a_partition_keeps_its_own_default_when_its_parents_default_changes() {
         "7,2"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_partition_has_its_own_default_and_not_null_where_it_differs_from_its_parent() {
+    let parent = "CREATE TABLE orders (id bigint NOT NULL, region text NOT NULL, priority int DEFAULT 0, notes text)
+         PARTITION BY LIST (region);";
+    let (plan, _db) = converges(
+        parent,
+        &format!(
+            "{parent}
+             CREATE TABLE orders_us PARTITION OF orders (priority DEFAULT 10, notes NOT NULL) FOR VALUES IN ('us');"
+        ),
+    )
+    .await;
+    let create = &plan.steps[0].sql;
+    assert!(
+        create.contains("priority WITH OPTIONS DEFAULT 10"),
+        "{create}"
+    );
+}
