@@ -27,7 +27,7 @@ impl Engine {
             Ok(Some(history)) => t.conv.command_times = history,
             Ok(None) => {}
             Err(wait) => {
-                let text = texts::rate_limited(t.lang, wait, false);
+                let text = texts::rate_limited(t.lang, wait, None);
                 t.say(text);
                 return Ok(());
             }

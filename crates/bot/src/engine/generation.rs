@@ -96,7 +96,11 @@ impl Engine {
         ) {
             Ok(h) => h,
             Err(wait) => {
-                let m = t.say(texts::rate_limited(l, wait, true));
+                let m = t.say(texts::rate_limited(
+                    l,
+                    wait,
+                    Some(self.inner.config.generations_rate.max),
+                ));
                 if let Source::Existing(sid) = source {
                     m.buttons = vec![vec![btn(buttons::retry(l), Action::Retry(sid))]];
                 }
@@ -205,7 +209,11 @@ impl Engine {
             Ok(Some(h)) => t.conv.generation_times = h,
             Ok(None) => {}
             Err(wait) => {
-                t.say(texts::rate_limited(l, wait, true));
+                t.say(texts::rate_limited(
+                    l,
+                    wait,
+                    Some(self.inner.config.generations_rate.max),
+                ));
                 return Ok(());
             }
         }

@@ -224,12 +224,14 @@ pub fn still_generating(l: Lang) -> String {
     )
 }
 
-pub fn rate_limited(l: Lang, wait: i64, generations: bool) -> String {
+/// `generations`: the limit of generations per 5 minutes when a generation was refused; `None`
+/// when a command was.
+pub fn rate_limited(l: Lang, wait: i64, generations: Option<usize>) -> String {
     match (l, generations) {
-        (Lang::Ru, false) => format!("⏱ Слишком много команд подряд. Попробуйте через {wait} сек."),
-        (Lang::Ru, true) => format!("⏱ Слишком много генераций подряд: не больше 3 за 5 минут. Попробуйте через {wait} сек."),
-        (Lang::En, false) => format!("⏱ Too many commands in a row. Try again in {wait} s."),
-        (Lang::En, true) => format!("⏱ Too many generations in a row: at most 3 in 5 minutes. Try again in {wait} s."),
+        (Lang::Ru, None) => format!("⏱ Слишком много команд подряд. Попробуйте через {wait} сек."),
+        (Lang::Ru, Some(max)) => format!("⏱ Слишком много генераций подряд: не больше {max} за 5 минут. Попробуйте через {wait} сек."),
+        (Lang::En, None) => format!("⏱ Too many commands in a row. Try again in {wait} s."),
+        (Lang::En, Some(max)) => format!("⏱ Too many generations in a row: at most {max} in 5 minutes. Try again in {wait} s."),
     }
 }
 

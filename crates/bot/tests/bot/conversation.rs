@@ -337,8 +337,31 @@ async fn a_fourth_generation_within_five_minutes_waits() {
     let r = send(&engine, anna.press(&button(&r, "Ещё вариант"))).await;
     let r = send(&engine, anna.press(&button(&r, "Ещё вариант"))).await;
     assert!(r.text().contains("Слишком много генераций"), "{}", r.text());
+    assert!(r.text().contains("не больше 3 за 5 минут"), "{}", r.text());
     assert_eq!(h.llm.requests(), 3);
     assert_eq!(h.letters_used(&anna).await, 3);
+}
+
+#[tokio::test]
+async fn the_generation_limit_set_by_rate_limit_generations_is_the_one_applied_and_named() {
+    let config = bot::Config::from_lookup(|name| match name {
+        "RATE_LIMIT_GENERATIONS" => Some("4".into()),
+        "FREE_LETTERS_PER_MONTH" => Some("10".into()),
+        _ => None,
+    })
+    .unwrap();
+    let h = Harness::with_config(config).await;
+    let engine = h.engine();
+    let anna = User::new(5010);
+    let mut r = first_letter(&engine, &anna).await;
+    for _ in 0..3 {
+        r = send(&engine, anna.press(&button(&r, "Ещё вариант"))).await;
+        assert!(!r.text().contains("Слишком много"), "{}", r.text());
+    }
+    let r = send(&engine, anna.press(&button(&r, "Ещё вариант"))).await;
+    assert!(r.text().contains("не больше 4 за 5 минут"), "{}", r.text());
+    assert_eq!(h.llm.requests(), 4);
+    assert_eq!(h.letters_used(&anna).await, 4);
 }
 
 #[tokio::test]
