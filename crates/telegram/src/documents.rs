@@ -176,17 +176,17 @@ fn pdf_text(bytes: &[u8]) -> Result<String, DocumentError> {
     if doc.is_encrypted() {
         return Err(DocumentError::Unreadable("the PDF is encrypted".into()));
     }
-    let pages: Vec<lopdf::ObjectId> = doc.get_pages().values().copied().collect();
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
     if pages.is_empty() {
         return Err(DocumentError::NoText);
     }
     let mut out = String::new();
     for page in pages {
-        // A page the parser cannot decode is skipped rather than failing the whole resume;
-        // each page's content inflates within lopdf's bound.
-        if let Ok(t) = crate::pdf_text::page_text(&doc, page, lopdf::DEFAULT_MAX_DECOMPRESSED_SIZE)
-        {
-            out.push_str(&t);
+        // A page the layout cannot follow is skipped rather than failing the whole resume.
+        let mut text = String::new();
+        let mut layout = pdf_extract::PlainTextOutput::new(&mut text);
+        if pdf_extract::output_doc_page(&doc, &mut layout, page).is_ok() {
+            out.push_str(&text);
             out.push('\n');
         }
     }

@@ -9,7 +9,6 @@
 pub mod app;
 pub mod documents;
 pub mod lanes;
-mod pdf_text;
 pub mod retry;
 pub mod sandbox;
 pub mod serve;

@@ -6,7 +6,7 @@
 //! inflates to 200 MB, a PDF whose pages all show one stream of 200 MB of text (past the 512 MB
 //! budget once read three times), and a .docx whose broken XML an error message would quote.
 //! Nothing of a document's text reaches the log. (The groff PDF is what showed lopdf's own
-//! `extract_text` mangling real PDFs — "Orlo v", "eet" for "fleet" — hence `pdf_text`.)
+//! `extract_text` mangling real PDFs — "Orlo v", "eet" for "fleet" — hence `pdf-extract`.)
 
 use std::io::{Cursor, Read, Write};
 use std::process::{Command, Output, Stdio};
