@@ -1,6 +1,7 @@
 //! Plans are ordered by what each statement creates, drops and needs (pg_depend of both sides),
 //! not by kind: functions over row types, SQL-standard function bodies that read tables and views,
-//! defaults and domain checks calling them, and drops of what used a dropped object.
+//! defaults and domain checks calling them, views over functions returning a table's rows, and
+//! drops of what used a dropped object.
 
 use schema::{CompareOptions, SchemaError};
 
@@ -34,6 +35,30 @@ async fn a_view_calling_a_function_over_a_new_tables_row_type_is_created_after_t
     assert_eq!(
         scalar_text(&mut conn, "SELECT name FROM names WHERE id = 1").await,
         "Ada Lovelace"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_over_a_function_returning_a_new_tables_rows_is_created_after_that_function() {
+    let (plan, db) = converges(
+        "CREATE TABLE kept (id integer PRIMARY KEY);",
+        "CREATE TABLE kept (id integer PRIMARY KEY);
+         CREATE TABLE events (id integer PRIMARY KEY, kind text NOT NULL);
+         CREATE FUNCTION signups() RETURNS SETOF events LANGUAGE sql STABLE
+             AS $$ SELECT * FROM public.events WHERE kind = 'signup' $$;
+         CREATE VIEW signup_count AS SELECT count(*) AS n FROM signups();",
+    )
+    .await;
+    assert!(pos(&plan, "CREATE TABLE public.events") < pos(&plan, "FUNCTION public.signups"));
+    assert!(pos(&plan, "FUNCTION public.signups") < pos(&plan, "CREATE VIEW public.signup_count"));
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("INSERT INTO events VALUES (1, 'signup'), (2, 'login'), (3, 'signup')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT n::text FROM signup_count").await,
+        "2"
     );
 }
 
