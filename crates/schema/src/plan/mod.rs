@@ -113,8 +113,8 @@ struct Planner<'a> {
     /// Functions dropped (and maybe created again), so what uses them is rebuilt.
     replaced_functions: BTreeSet<FnName>,
     /// FROM's defaults, constraints, indexes, policies and triggers that call a replaced
-    /// function (pg_depend): dropped before it and made again from TO's definition after, even
-    /// where the definition reads the same.
+    /// function, and foreign keys that use a dropped index (pg_depend): dropped before it and
+    /// made again from TO's definition after, even where the definition reads the same.
     rebuilt: BTreeSet<ObjKey>,
     /// Tables created again from scratch (partitioning changed).
     recreated_tables: BTreeSet<QName>,
@@ -330,11 +330,38 @@ impl<'a> Planner<'a> {
                 _ => {}
             }
         }
-        let replaced: BTreeSet<ObjKey> = self
+        let mut replaced: BTreeSet<ObjKey> = self
             .replaced_functions
             .iter()
             .map(|f| ObjKey::Function(f.clone()))
             .collect();
+        // Indexes the plan drops, a key's or a plain one: a foreign key that uses one (pg_depend)
+        // is dropped before it and added again after, where its own text does not change.
+        for (tname, ft) in &self.from.tables {
+            let tt = self.to.tables.get(tname);
+            let index = |n: &String| ObjKey::Index(QName::new(&tname.schema, n));
+            for (cn, fc) in &ft.constraints {
+                let keyed = matches!(
+                    fc.kind,
+                    ConstraintKind::PrimaryKey | ConstraintKind::Unique | ConstraintKind::Exclusion
+                );
+                let same = tt
+                    .and_then(|t| t.constraints.get(cn))
+                    .is_some_and(|tc| tc.definition == fc.definition);
+                if keyed && !same {
+                    // pg_depend's needs name a key's index as its constraint.
+                    replaced.insert(ObjKey::Constraint(tname.clone(), cn.clone()));
+                }
+            }
+            for (n, fi) in &ft.indexes {
+                let same = tt
+                    .and_then(|t| t.indexes.get(n))
+                    .is_some_and(|ti| ti.definition == fi.definition);
+                if !same {
+                    replaced.insert(index(n));
+                }
+            }
+        }
         self.rebuilt = self
             .from
             .needs

@@ -343,3 +343,36 @@ async fn a_table_grant_narrowed_to_one_column_keeps_the_column_grant() {
         "true,false"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_key_turned_primary_key_takes_the_foreign_keys_that_use_its_index_along() {
+    // The foreign keys' text is the same on both sides; they need the unique key's index, which
+    // goes, so they are dropped first and added again over the primary key.
+    let notes = "CREATE TABLE notes (id int PRIMARY KEY,
+             case_id int CONSTRAINT notes_case_fkey REFERENCES cases (id) ON DELETE CASCADE);";
+    let (plan, db) = converges(
+        &format!(
+            "CREATE TABLE cases (id int NOT NULL, CONSTRAINT cases_id_key UNIQUE (id)); {notes}"
+        ),
+        &format!("CREATE TABLE cases (id int PRIMARY KEY); {notes}"),
+    )
+    .await;
+    let sql = sqls(&plan);
+    let pos = |needle: &str| {
+        sql.find(needle)
+            .unwrap_or_else(|| panic!("no {needle} in\n{sql}"))
+    };
+    assert!(pos("DROP CONSTRAINT notes_case_fkey") < pos("DROP CONSTRAINT cases_id_key"));
+    assert!(pos("ADD CONSTRAINT cases_pkey") < pos("ADD CONSTRAINT notes_case_fkey"));
+    let mut conn = db.connect().await;
+    sqlx::raw_sql(
+        "INSERT INTO cases VALUES (1); INSERT INTO notes VALUES (1, 1); DELETE FROM cases;",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        scalar_text(&mut conn, "SELECT count(*)::text FROM notes").await,
+        "0"
+    );
+}
