@@ -120,6 +120,8 @@ impl Planner<'_> {
                     .touching(name),
                 );
                 self.rewritten.insert(name.clone());
+                // The column added back has no grants yet.
+                self.column_grants(name, &tc.name, &BTreeSet::new(), &tc.grants);
                 continue;
             }
             if fc.identity.is_some() && tc.identity.is_none() {

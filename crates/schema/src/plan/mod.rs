@@ -113,8 +113,9 @@ struct Planner<'a> {
     /// Functions dropped (and maybe created again), so what uses them is rebuilt.
     replaced_functions: BTreeSet<FnName>,
     /// FROM's defaults, constraints, indexes, policies and triggers that call a replaced
-    /// function, and foreign keys that use a dropped index (pg_depend): dropped before it and
-    /// made again from TO's definition after, even where the definition reads the same.
+    /// function or read a column added back, foreign keys that use a dropped index, and what
+    /// needs those in turn (pg_depend): dropped before it and made again from TO's definition
+    /// after, even where the definition reads the same.
     rebuilt: BTreeSet<ObjKey>,
     /// Tables created again from scratch (partitioning changed).
     recreated_tables: BTreeSet<QName>,
@@ -361,14 +362,35 @@ impl<'a> Planner<'a> {
                     replaced.insert(index(n));
                 }
             }
+            // A column that becomes generated (or changes expression) is dropped and added back.
+            for tc in tt.map(|t| t.columns.as_slice()).unwrap_or_default() {
+                let readded = ft
+                    .column(&tc.name)
+                    .is_some_and(|fc| tc.generated.is_some() && fc.generated != tc.generated);
+                if readded {
+                    replaced.insert(ObjKey::Column(tname.clone(), tc.name.clone()));
+                }
+            }
         }
-        self.rebuilt = self
-            .from
-            .needs
-            .iter()
-            .filter(|(_, needs)| !needs.is_disjoint(&replaced))
-            .map(|(object, _)| object.clone())
-            .collect();
+        // To a fixpoint: a foreign key needs a unique index rebuilt for a column it reads.
+        loop {
+            let more: Vec<ObjKey> = self
+                .from
+                .needs
+                .iter()
+                .filter(|(object, needs)| {
+                    !self.rebuilt.contains(*object)
+                        && needs
+                            .iter()
+                            .any(|n| replaced.contains(n) || self.rebuilt.contains(n))
+                })
+                .map(|(object, _)| object.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            self.rebuilt.extend(more);
+        }
     }
 
     /// Whether FROM's `object` calls a replaced function, so it is dropped and made again.

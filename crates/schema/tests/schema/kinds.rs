@@ -376,3 +376,38 @@ async fn a_unique_key_turned_primary_key_takes_the_foreign_keys_that_use_its_ind
         "0"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_that_becomes_generated_is_added_back_with_what_reads_it() {
+    // Indexes, an exclusion constraint, a policy, a trigger condition, a column grant and a
+    // foreign key over its unique index all read `code`, which is dropped and added back.
+    let rest = "CREATE UNIQUE INDEX orders_code_key ON orders (code);
+         CREATE INDEX orders_code_len ON orders (length(code));
+         ALTER TABLE orders ADD CONSTRAINT orders_code_excl EXCLUDE USING btree ((code || '') WITH =);
+         CREATE TABLE shipments (id int PRIMARY KEY, order_code text REFERENCES orders (code));
+         ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY coded ON orders USING (code IS NOT NULL);
+         CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER coded AFTER UPDATE ON orders FOR EACH ROW WHEN (NEW.code <> '') EXECUTE FUNCTION noop();
+         GRANT SELECT (id, code) ON orders TO reporting;";
+    let (_plan, db) = converges(
+        &format!("CREATE TABLE orders (id int PRIMARY KEY, code text); {rest}"),
+        &format!(
+            "CREATE TABLE orders (id int PRIMARY KEY, code text GENERATED ALWAYS AS ('ORD-' || id::text) STORED); {rest}"
+        ),
+    )
+    .await;
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("INSERT INTO orders (id) VALUES (7); INSERT INTO shipments VALUES (1, 'ORD-7');")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar_text(
+            &mut conn,
+            "SELECT has_column_privilege('reporting', 'orders', 'code', 'SELECT')::text"
+        )
+        .await,
+        "true"
+    );
+}
