@@ -58,19 +58,13 @@ async fn user(api: FakeBotApi, id: i64, latencies: Arc<Mutex<Vec<Duration>>>) ->
     step(&api, id, u.text(VACANCY), "Шаг 2 из 2", &latencies).await;
     step(&api, id, u.text(RESUME), "Версия письма номер", &latencies).await;
     // A button press: its answer is the callback answer.
-    let like = {
-        let calls = api.calls_of("sendMessage");
-        let letter = calls
-            .iter()
-            .rev()
-            .find(|c| c.chat_id() == Some(id) && c.text().contains("Версия письма номер"))
-            .unwrap();
-        letter
-            .callback_data()
-            .into_iter()
-            .find(|d| d.starts_with("fb:l:"))
-            .unwrap()
-    };
+    let like = api
+        .last_message_to(id, "Версия письма номер")
+        .unwrap()
+        .callback_data()
+        .into_iter()
+        .find(|d| d.starts_with("fb:l:"))
+        .unwrap();
     let press = u.press(&like, 1);
     let cb_id = press["callback_query"]["id"].as_str().unwrap().to_string();
     let t0 = Instant::now();

@@ -118,6 +118,8 @@ struct State {
     /// the others (hundreds of waiting users would each wake on each of thousands of calls).
     chat_changed: HashMap<i64, Arc<Notify>>,
     answered: HashSet<String>,
+    /// Woken when the callback or pre-checkout query is answered (same reason as `chat_changed`).
+    answer_waiters: HashMap<String, Arc<Notify>>,
     /// The webhook, once set: updates are posted there instead of waiting for getUpdates.
     webhook: Option<webhook::Webhook>,
     /// Updates per chat not yet accepted by the webhook, oldest first.
@@ -451,14 +453,40 @@ impl FakeBotApi {
     /// Waits until the callback query or pre-checkout query `id` has been answered.
     pub async fn wait_answered(&self, id: &str) {
         let deadline = Instant::now() + Duration::from_secs(120);
+        let answered = self
+            .state
+            .lock()
+            .unwrap()
+            .answer_waiters
+            .entry(id.to_string())
+            .or_default()
+            .clone();
         loop {
-            let notified = self.calls_changed.notified();
+            let notified = answered.notified();
             if self.state.lock().unwrap().answered.contains(id) {
                 return;
             }
             assert!(Instant::now() < deadline, "callback {id} never answered");
             let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
         }
+    }
+
+    /// The last message to `chat` whose text contains `needle` (without copying the call log,
+    /// which hundreds of simulated users would each copy).
+    pub fn last_message_to(&self, chat: i64, needle: &str) -> Option<Call> {
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .rev()
+            .find(|c| {
+                c.method == "sendMessage"
+                    && !c.throttled
+                    && c.chat_id() == Some(chat)
+                    && c.text().contains(needle)
+            })
+            .cloned()
     }
 
     /// Waits for the `n`-th (1-based) message to `chat` and returns it.

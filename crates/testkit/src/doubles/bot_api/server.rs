@@ -123,14 +123,15 @@ impl FakeBotApi {
                         woken = st.chat_changed.get(&chat).cloned();
                     }
                 }
-                if method_name == "answerCallbackQuery" {
-                    if let Some(id) = call.str("callback_query_id") {
-                        st.answered.insert(id.to_string());
-                    }
-                }
-                if method_name == "answerPreCheckoutQuery" {
-                    if let Some(id) = call.str("pre_checkout_query_id") {
-                        st.answered.insert(id.to_string());
+                let query = match method_name.as_str() {
+                    "answerCallbackQuery" => call.str("callback_query_id"),
+                    "answerPreCheckoutQuery" => call.str("pre_checkout_query_id"),
+                    _ => None,
+                };
+                if let Some(id) = query {
+                    st.answered.insert(id.to_string());
+                    if let Some(waiter) = st.answer_waiters.remove(id) {
+                        waiter.notify_waiters();
                     }
                 }
             }
