@@ -17,6 +17,49 @@ CREATE TABLE users (
 
 CREATE INDEX users_created_at_idx ON users (created_at);
 
+-- The bot's touch of the sender on every event, in one round trip. A known user whose profile is
+-- unchanged and who was active within the minute is only read: an INSERT ... ON CONFLICT that
+-- writes nothing still runs the statement-level analytics triggers on `users` (five of them, on
+-- every event), so it is not sent at all then. Otherwise the row is created or refreshed. No row
+-- comes back when another transaction created the user after that statement's snapshot (the
+-- caller reads it then).
+CREATE FUNCTION users_touch(p_telegram_user_id bigint, p_username text, p_first_name text,
+                            p_last_name text, p_language_code text, p_now timestamptz)
+RETURNS TABLE (o_id bigint, o_created boolean, o_consent boolean)
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT u.id, false, u.consent_given_at IS NOT NULL FROM users u
+    WHERE u.telegram_user_id = p_telegram_user_id
+      AND (u.username, u.first_name, u.last_name, u.language_code)
+          IS NOT DISTINCT FROM (p_username, p_first_name, p_last_name, p_language_code)
+      AND u.last_activity_at >= p_now - interval '1 minute';
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH up AS (
+        INSERT INTO users AS u (telegram_user_id, username, first_name, last_name, language_code,
+                                last_activity_at)
+        VALUES (p_telegram_user_id, p_username, p_first_name, p_last_name, p_language_code, p_now)
+        ON CONFLICT (telegram_user_id) DO UPDATE
+           SET username = excluded.username, first_name = excluded.first_name,
+               last_name = excluded.last_name, language_code = excluded.language_code,
+               last_activity_at = excluded.last_activity_at
+         WHERE (u.username, u.first_name, u.last_name, u.language_code)
+                   IS DISTINCT FROM (excluded.username, excluded.first_name, excluded.last_name,
+                                     excluded.language_code)
+            OR u.last_activity_at IS NULL
+            OR u.last_activity_at < excluded.last_activity_at - interval '1 minute'
+        RETURNING u.id, (u.xmax = 0) AS created, u.consent_given_at IS NOT NULL AS consent)
+    SELECT up.id, up.created, up.consent FROM up
+    UNION ALL
+    SELECT u.id, false, u.consent_given_at IS NOT NULL FROM users u
+     WHERE u.telegram_user_id = p_telegram_user_id AND NOT EXISTS (SELECT 1 FROM up);
+END;
+$$;
+
 -- Taking over the Python bot's database (see README, "Taking over the Python bot's database").
 -- Its consent_timestamp is `timestamp without time zone` holding UTC wall-clock time: the bot ran
 -- in a Docker container (UTC), wrote ISO strings with '+00:00' (its own parser expects 'Z' and

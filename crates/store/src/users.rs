@@ -46,25 +46,11 @@ pub async fn upsert(
     profile: &Profile,
     now: DateTime<Utc>,
 ) -> Result<UserRow, StoreError> {
-    // Rewrites the row only when the profile changed or the last activity is over a minute old:
-    // every event comes through here, and an unchanged row need not be written.
+    // Writes the row only when the profile changed or the last activity is over a minute old
+    // (`users_touch`, 010_users.sql): every event comes through here, and an unchanged row need
+    // not be written, nor the analytics triggers on `users` run.
     let row: Option<(UserId, bool, bool)> = sqlx::query_as(
-        "WITH up AS (
-             INSERT INTO users (telegram_user_id, username, first_name, last_name, language_code, last_activity_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (telegram_user_id) DO UPDATE
-                SET username = EXCLUDED.username, first_name = EXCLUDED.first_name,
-                    last_name = EXCLUDED.last_name, language_code = EXCLUDED.language_code,
-                    last_activity_at = EXCLUDED.last_activity_at
-              WHERE (users.username, users.first_name, users.last_name, users.language_code)
-                        IS DISTINCT FROM (EXCLUDED.username, EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.language_code)
-                 OR users.last_activity_at IS NULL
-                 OR users.last_activity_at < EXCLUDED.last_activity_at - interval '1 minute'
-             RETURNING id, (xmax = 0) AS created, consent_given_at IS NOT NULL AS consent)
-         SELECT id, created, consent FROM up
-         UNION ALL
-         SELECT id, false, consent_given_at IS NOT NULL FROM users
-          WHERE telegram_user_id = $1 AND NOT EXISTS (SELECT 1 FROM up)",
+        "SELECT o_id, o_created, o_consent FROM users_touch($1, $2, $3, $4, $5, $6)",
     )
     .bind(profile.telegram_id.get())
     .bind(&profile.username)

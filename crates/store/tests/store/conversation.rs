@@ -203,3 +203,48 @@ async fn a_telegram_id_becomes_a_user_id_only_through_the_users_table() {
     .unwrap();
     assert_eq!((again.id, again.created), (user, false));
 }
+
+#[tokio::test]
+async fn a_user_seen_again_within_the_minute_with_the_same_profile_is_only_read() {
+    let (pool, _) = setup().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let t0: DateTime<Utc> = "2026-03-01T10:00:00Z".parse().unwrap();
+    let mut profile = users::Profile::bare(TelegramUserId::parse(90).unwrap());
+    profile.first_name = Some("Анна".into());
+    let first = users::upsert(&mut conn, &profile, t0).await.unwrap();
+    assert!(first.created);
+    // The row's version and what it says, to tell a write from a read.
+    let row = || async {
+        sqlx::query_as::<_, (String, Option<String>, Option<DateTime<Utc>>)>(
+            "SELECT xmin::text, first_name, last_activity_at FROM users WHERE telegram_user_id = 90",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let written = row().await;
+    let again = users::upsert(&mut conn, &profile, t0 + chrono::Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!((again.id, again.created), (first.id, false));
+    assert_eq!(row().await, written, "not written within the minute");
+
+    profile.first_name = Some("Анна-Мария".into());
+    let t1 = t0 + chrono::Duration::seconds(40);
+    users::upsert(&mut conn, &profile, t1).await.unwrap();
+    let renamed = row().await;
+    assert_ne!(renamed.0, written.0);
+    assert_eq!(
+        (renamed.1.as_deref(), renamed.2),
+        (Some("Анна-Мария"), Some(t1))
+    );
+
+    let t2 = t1 + chrono::Duration::seconds(61);
+    let later = users::upsert(&mut conn, &profile, t2).await.unwrap();
+    assert_eq!((later.id, later.created), (first.id, false));
+    assert_eq!(
+        row().await.2,
+        Some(t2),
+        "the activity is kept a minute apart"
+    );
+}
