@@ -8,6 +8,11 @@
 //! BEGIN ATOMIC … END` body holds semicolons (the way psql tells: in a statement that starts with
 //! CREATE, `BEGIN` and `CASE` open a block that `END` closes), and that a rule's `DO (…; …)` does
 //! too (no statement ends inside parentheses).
+//!
+//! Not a crate: `pg_query` splits with PostgreSQL's own scanner, but it builds libpg_query's C
+//! sources with bindgen (libclang at build time, minutes on a 2-core machine, for one function);
+//! sqlparser parses a dialect approximation and cannot hand back a statement's original text
+//! when it does not parse. Dollar quotes, comments and block bodies are all a split needs.
 
 /// One statement of a text: where it starts (byte offset) and its text without the semicolon.
 #[derive(Debug, Clone, PartialEq, Eq)]
