@@ -303,3 +303,25 @@ async fn a_webhook_replica_that_cannot_record_answers_503_so_telegram_delivers_a
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn the_fake_records_which_bot_process_made_a_call_when_each_has_its_own_api_url() {
+    use teloxide::prelude::Requester;
+    let api = FakeBotApi::start().await;
+    let chat = teloxide::types::ChatId(42);
+    let third = Bot::new(api.token.clone()).set_api_url(api.url_for_process(3).parse().unwrap());
+    third.send_message(chat, "from the third").await.unwrap();
+    bot_for(&api).send_message(chat, "untagged").await.unwrap();
+    let made: Vec<(String, Option<usize>)> = api
+        .messages_to(42)
+        .iter()
+        .map(|c| (c.text().to_string(), c.process))
+        .collect();
+    assert_eq!(
+        made,
+        vec![
+            ("from the third".to_string(), Some(3)),
+            ("untagged".to_string(), None)
+        ]
+    );
+}

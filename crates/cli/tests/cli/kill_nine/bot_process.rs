@@ -147,7 +147,7 @@ impl World {
         }
         cmd.env("DATABASE_URL", &self.db.url)
             .env("TELEGRAM_BOT_TOKEN", &self.api.token)
-            .env("TELEGRAM_API_URL", self.api.url())
+            .env("TELEGRAM_API_URL", self.api.url_for_process(n))
             .env("OPENAI_API_KEY", "sk-test-not-a-secret")
             .env("OPENAI_BASE_URL", self.llm.base_url())
             // The double answers every model; no fallback, and the letter checks belong to the

@@ -42,6 +42,10 @@ pub struct Call {
     pub at: Instant,
     /// The answer was a scripted 429.
     pub throttled: bool,
+    /// Which bot process made the call, when it was given [`FakeBotApi::url_for_process`]: a
+    /// call the fake handles after that process was killed is still its call (the request was
+    /// in the socket before the kill; the fake only got to it later).
+    pub process: Option<usize>,
 }
 
 impl Call {
@@ -216,6 +220,12 @@ impl FakeBotApi {
     /// What TELEGRAM_API_URL should be for the bot under test.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// TELEGRAM_API_URL for bot process number `n`: its calls are recorded with
+    /// `process: Some(n)` (the path carries the number; the bot appends `/bot<token>/<method>`).
+    pub fn url_for_process(&self, n: usize) -> String {
+        format!("http://{}/{}{n}", self.addr, wire::PROCESS_PREFIX)
     }
 
     // ---- scripting -------------------------------------------------------------------------

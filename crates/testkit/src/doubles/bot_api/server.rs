@@ -21,7 +21,8 @@ impl FakeBotApi {
         headers: HeaderMap,
         body: Bytes,
     ) -> Response {
-        let path = uri.path().to_string();
+        let (process, path) = super::wire::process_of(uri.path());
+        let path = path.to_string();
         let token = self.token.clone();
         if method == Method::GET {
             if let Some(rest) = path.strip_prefix(&format!("/file/bot{token}/")) {
@@ -113,6 +114,7 @@ impl FakeBotApi {
                     body: body.clone(),
                     at: Instant::now(),
                     throttled: false,
+                    process,
                 };
                 if method_name == "sendMessage" {
                     if let Some(chat) = call.chat_id() {
@@ -140,6 +142,7 @@ impl FakeBotApi {
                 body: body.clone(),
                 at: Instant::now(),
                 throttled: r.is_some(),
+                process,
             });
             (r, woken)
         };

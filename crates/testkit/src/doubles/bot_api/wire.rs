@@ -184,3 +184,20 @@ pub(super) fn short(s: &str) -> String {
         s.to_string()
     }
 }
+
+/// The first path segment of `FakeBotApi::url_for_process`, before the process number.
+pub(super) const PROCESS_PREFIX: &str = "process-";
+
+/// Splits `/process-<n>/rest` into `(Some(n), "/rest")`; any other path is left as it is.
+pub(super) fn process_of(path: &str) -> (Option<usize>, &str) {
+    let tagged = path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_prefix(PROCESS_PREFIX));
+    match tagged.and_then(|p| p.split_once('/')) {
+        Some((n, rest)) => match n.parse() {
+            Ok(n) => (Some(n), &path[path.len() - rest.len() - 1..]),
+            Err(_) => (None, path),
+        },
+        None => (None, path),
+    }
+}
