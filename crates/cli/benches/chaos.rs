@@ -23,13 +23,15 @@ use std::time::{Duration, Instant};
 
 use bot_process::World;
 use serde_json::Value;
-use testkit::doubles::bot_api::{FakeBotApi, TgUser};
+use testkit::doubles::bot_api::{Call, FakeBotApi, TgUser};
 use testkit::doubles::texts::{RESUME, VACANCY};
 
 const LETTER: &str = "Версия письма номер";
 /// The /premium answer, under which the "buy" button is.
 const PREMIUM_OFFER: &str = "Оплата — Telegram Stars";
 const IMPROVE_REQUEST: &str = "Сделай письмо короче и официальнее";
+/// The prompt after a press of "improve".
+const IMPROVE_PROMPT: &str = "Что изменить";
 const FIRST_USER: i64 = 3_000_000;
 /// How long one answer may take before the update counts as lost.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -54,6 +56,12 @@ struct Tally {
     lost: AtomicUsize,
     retries: AtomicUsize,
     payments_sent: AtomicUsize,
+    /// (chat, when, what) of each retry after an interruption notice, to print beside a
+    /// duplicate: a user who asked again is not the bot sending twice.
+    redone: std::sync::Mutex<Vec<(i64, Instant, String)>>,
+    /// Per chat, how often the user pressed "improve": each press is answered with one
+    /// "what to change?" prompt, so that many prompts are not duplicates.
+    improve_presses: std::sync::Mutex<std::collections::HashMap<i64, usize>>,
 }
 
 /// One user's side of the conversation.
@@ -84,7 +92,7 @@ impl Journey {
     }
 
     /// The last message whose text contains `needle`, with its buttons.
-    fn last_message(&self, needle: &str) -> Option<testkit::doubles::bot_api::Call> {
+    fn last_message(&self, needle: &str) -> Option<Call> {
         self.api
             .messages_to(self.u.id)
             .into_iter()
@@ -130,6 +138,11 @@ impl Journey {
         let data = notice.callback_data();
         let find = |prefix: &str| data.iter().find(|d| d.starts_with(prefix)).cloned();
         self.t.retries.fetch_add(1, Ordering::SeqCst);
+        self.t
+            .redone
+            .lock()
+            .unwrap()
+            .push((self.u.id, Instant::now(), what.to_string()));
         if let Some(retry) = find("gen:") {
             self.api.push(self.u.press(&retry, 1));
         } else if what.starts_with("press var:") {
@@ -141,16 +154,27 @@ impl Journey {
             what.strip_prefix("text ")
                 .map(|t| t.trim_matches('"').to_string()),
         ) {
-            let asked = self.count("Что изменить");
+            let asked = self.count(IMPROVE_PROMPT);
+            self.pressed_improve();
             self.api.push(self.u.press(&improve, 1));
             let api = self.api.clone();
             if api
-                .holds_within(PATIENCE, || self.count("Что изменить") > asked)
+                .holds_within(PATIENCE, || self.count(IMPROVE_PROMPT) > asked)
                 .await
             {
                 self.api.push(self.u.text(&request));
             }
         }
+    }
+
+    fn pressed_improve(&self) {
+        *self
+            .t
+            .improve_presses
+            .lock()
+            .unwrap()
+            .entry(self.u.id)
+            .or_default() += 1;
     }
 
     fn button(&self, needle: &str, prefix: &str) -> Option<String> {
@@ -215,8 +239,9 @@ async fn journey(api: FakeBotApi, id: i64, t: Arc<Tally>) {
     let Some(improve) = j.button(LETTER, "imp:") else {
         return;
     };
+    j.pressed_improve();
     if !j
-        .step(u.press(&improve, 1), |j| j.count("Что изменить") >= 1)
+        .step(u.press(&improve, 1), |j| j.count(IMPROVE_PROMPT) >= 1)
         .await
         || !j.step(u.text(IMPROVE_REQUEST), |j| j.letters() >= 3).await
         || !j
@@ -304,9 +329,13 @@ fn main() {
         for _ in 0..kills {
             let gap = rng.u64(min_gap..=max_gap);
             tokio::time::sleep(Duration::from_millis(gap)).await;
+            let signalled = Instant::now();
             bot.kill().await;
-            // Reaped: whatever reached the fake before this came from the killed process.
-            kill_times.push(Instant::now());
+            // Kill k ends process k; process k + 1 starts after it was reaped.
+            kill_times.push(Kill {
+                signalled,
+                reaped: Instant::now(),
+            });
             moments.push(format!("{:.1}s", started.elapsed().as_secs_f64()));
             bot = w.start();
         }
@@ -316,13 +345,17 @@ fn main() {
         let wall = started.elapsed();
         // The last process may still be starting: SIGTERM then stops the start, exit 0.
         bot.stop().await;
+        let run = Run {
+            started,
+            kills: kill_times,
+        };
         report(
             &w,
             &tally,
             users,
             wall,
             &moments,
-            &kill_times,
+            &run,
             seed,
             webhook,
             &load_before,
@@ -331,34 +364,106 @@ fn main() {
     });
 }
 
+/// One `kill -9`: when SIGKILL was sent and when the process was reaped.
+struct Kill {
+    signalled: Instant,
+    reaped: Instant,
+}
+
+/// The run's clock and its kills, to tell which copies a kill separates.
+struct Run {
+    started: Instant,
+    kills: Vec<Kill>,
+}
+
+impl Run {
+    fn secs(&self, t: Instant) -> String {
+        format!("{:.3}s", t.duration_since(self.started).as_secs_f64())
+    }
+}
+
+/// One copy of a message as the fake recorded it: when it handled the request and which bot
+/// process made it (every process gets its own TELEGRAM_API_URL, so the fake knows).
+#[derive(Clone, Copy)]
+struct Sent {
+    at: Instant,
+    process: Option<usize>,
+}
+
+impl From<&Call> for Sent {
+    fn from(c: &Call) -> Self {
+        Self {
+            at: c.at,
+            process: c.process,
+        }
+    }
+}
+
 /// Messages and answers that reached Telegram more than once.
 #[derive(Default)]
 struct Dups {
-    /// Copies with no kill between them: the bot sent them twice on its own.
-    without_kill: usize,
-    /// Copies on either side of a kill: Telegram took the first, the killed process never
-    /// recorded it, the next one sent it again (the at-least-once window).
+    /// Copies made by one process: the bot sent them twice on its own.
+    by_one_process: usize,
+    /// Copies made by two processes, the first killed after it made its copy: Telegram took
+    /// the first, the killed process never recorded it, the next one sent it again (the
+    /// at-least-once window).
     across_kill: usize,
+    /// Of those, copies the fake handled only after the killed process was reaped (the request
+    /// was in the socket before the kill): by the fake's clock alone there is no kill between
+    /// them, which is how the earlier accounting counted them as duplicated.
+    handled_after_reaping: usize,
     /// The longest time from a first copy to the kill after it.
     longest_window: Duration,
     by_kind: std::collections::BTreeMap<String, usize>,
 }
 
 impl Dups {
-    /// `times`: when each copy of one message reached the fake, in order.
-    fn classify(&mut self, kind: &str, times: &[Instant], kills: &[Instant]) {
-        for pair in times.windows(2) {
-            match kills.iter().find(|k| **k > pair[0] && **k < pair[1]) {
-                Some(k) => {
-                    self.across_kill += 1;
-                    self.longest_window = self.longest_window.max(k.duration_since(pair[0]));
-                    *self.by_kind.entry(kind.to_string()).or_default() += 1;
+    /// `copies`: each copy of one message, in the order the fake handled them; `what` names the
+    /// message for the printed details.
+    fn classify(&mut self, kind: &str, what: &str, copies: &[Sent], run: &Run) {
+        for pair in copies.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let (Some(pa), Some(pb)) = (a.process, b.process) else {
+                panic!("a call without its process: every process gets url_for_process");
+            };
+            let by_clock = run.kills.iter().any(|k| k.reaped > a.at && k.reaped < b.at);
+            if pa == pb {
+                self.by_one_process += 1;
+            } else {
+                // Process pa ended with kill pa (a later process never makes an earlier copy).
+                if let Some(kill) = run.kills.get(pa) {
+                    self.longest_window = self
+                        .longest_window
+                        .max(kill.signalled.saturating_duration_since(a.at));
                 }
-                None => {
-                    self.without_kill += 1;
-                    eprintln!("duplicated without a kill between: {kind}");
+                self.across_kill += 1;
+                *self.by_kind.entry(kind.to_string()).or_default() += 1;
+                if by_clock {
+                    continue;
                 }
+                self.handled_after_reaping += 1;
             }
+            let kill = |p: usize| {
+                run.kills.get(p).map_or("never killed".to_string(), |k| {
+                    format!(
+                        "SIGKILL at {}, reaped at {}",
+                        run.secs(k.signalled),
+                        run.secs(k.reaped)
+                    )
+                })
+            };
+            eprintln!(
+                "{} {kind} ({what}): copy 1 handled at {} from process {pa} ({}), copy 2 at {} from process {pb} ({})",
+                if pa == pb {
+                    "DUPLICATED by one process:"
+                } else {
+                    "sent again after a kill, the first copy handled after the reaping:"
+                },
+                run.secs(a.at),
+                kill(pa),
+                run.secs(b.at),
+                kill(pb),
+            );
         }
     }
 }
@@ -370,7 +475,7 @@ async fn report(
     users: i64,
     wall: Duration,
     moments: &[String],
-    kills: &[Instant],
+    run: &Run,
     seed: u64,
     webhook: bool,
     load_before: &str,
@@ -386,22 +491,30 @@ async fn report(
     for i in 0..users {
         let chat = FIRST_USER + i;
         let messages = w.api.messages_to(chat);
-        let times_of = |keep: &dyn Fn(&str) -> bool| -> Vec<Instant> {
+        let before = dups.by_one_process;
+        let copies_of = |keep: &dyn Fn(&str) -> bool| -> Vec<Sent> {
             messages
                 .iter()
                 .filter(|c| keep(c.text()))
-                .map(|c| c.at)
+                .map(Sent::from)
                 .collect()
         };
         for needle in [
             "Шаг 1 из 2",
             "Шаг 2 из 2",
-            "Что изменить",
+            IMPROVE_PROMPT,
             PREMIUM_OFFER,
             "Premium активен",
             "План:",
         ] {
-            dups.classify(needle, &times_of(&|t| t.contains(needle)), kills);
+            let copies = copies_of(&|t| t.contains(needle));
+            let presses = tally.improve_presses.lock().unwrap().get(&chat).copied();
+            if needle == IMPROVE_PROMPT && copies.len() <= presses.unwrap_or(0) {
+                // One prompt per press: the user asked each time (after an interruption
+                // notice, possibly twice when the notice came again across a kill).
+                continue;
+            }
+            dups.classify(needle, &format!("chat {chat}"), &copies, run);
         }
         let letters: BTreeSet<&str> = messages
             .iter()
@@ -409,7 +522,8 @@ async fn report(
             .filter(|t| is_letter(t))
             .collect();
         for letter in &letters {
-            dups.classify("letter", &times_of(&|t| t == *letter), kills);
+            let copies = copies_of(&|t| t == *letter);
+            dups.classify("letter", &format!("chat {chat}"), &copies, run);
         }
         delivered_letters += letters
             .iter()
@@ -422,14 +536,30 @@ async fn report(
                 !n.is_some_and(|n| improvements.contains(&n))
             })
             .count() as i64;
-        let invoices: Vec<Instant> = w
+        let invoices: Vec<Sent> = w
             .api
             .calls_of("sendInvoice")
             .iter()
             .filter(|c| c.chat_id() == Some(chat))
-            .map(|c| c.at)
+            .map(Sent::from)
             .collect();
-        dups.classify("invoice", &invoices, kills);
+        dups.classify("invoice", &format!("chat {chat}"), &invoices, run);
+        if dups.by_one_process > before {
+            for m in &messages {
+                eprintln!(
+                    "  chat {chat} at {} from process {:?}: {}",
+                    run.secs(m.at),
+                    m.process,
+                    first_line(m.text())
+                );
+            }
+            for (_, at, what) in tally.redone.lock().unwrap().iter().filter(|r| r.0 == chat) {
+                eprintln!(
+                    "  chat {chat} at {}: the user retried after a notice: {what}",
+                    run.secs(*at)
+                );
+            }
+        }
     }
     for (method, key) in [
         ("answerCallbackQuery", "callback_query_id"),
@@ -438,12 +568,12 @@ async fn report(
         let calls = w.api.calls_of(method);
         let ids: BTreeSet<&str> = calls.iter().filter_map(|c| c.str(key)).collect();
         for id in ids {
-            let times: Vec<Instant> = calls
+            let copies: Vec<Sent> = calls
                 .iter()
                 .filter(|c| c.str(key) == Some(id))
-                .map(|c| c.at)
+                .map(Sent::from)
                 .collect();
-            dups.classify(method, &times, kills);
+            dups.classify(method, id, &copies, run);
         }
     }
     let quota = w
@@ -476,14 +606,18 @@ async fn report(
     );
     println!("  lost:              {}", tally.lost.load(Ordering::SeqCst));
     println!(
-        "  duplicated:        {} (copies with no kill between them)",
-        dups.without_kill
+        "  duplicated:        {} (copies made by one process)",
+        dups.by_one_process
     );
     println!(
-        "  sent again after a kill: {} (Telegram took the first copy at most {} ms before the kill; the bot could not know) {:?}",
+        "  sent again after a kill: {} (Telegram took the first copy at most {} ms before the SIGKILL; the bot could not know) {:?}",
         dups.across_kill,
         dups.longest_window.as_millis(),
         dups.by_kind
+    );
+    println!(
+        "    of which the fake handled the first copy after the reaping: {}",
+        dups.handled_after_reaping
     );
     println!("  inbox pending:     {pending}");
     println!(
