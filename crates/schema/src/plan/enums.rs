@@ -35,11 +35,14 @@ impl Planner<'_> {
                         .iter()
                         .filter(|l| !te.labels.contains(l))
                         .collect();
+                    // The old type keeps its columns, views and functions until each moves to the
+                    // new one; it is dropped once they have (the graph orders that by the keys).
                     let mut s = step(
                         &object,
                         "rename the old type to recreate it with other labels",
                         format!("ALTER TYPE {} RENAME TO {};", name.sql(), ident(&old.name)),
-                    );
+                    )
+                    .renaming(ObjKey::Type(name.clone()));
                     if !removed.is_empty() {
                         s = s.hazard(
                             HazardKind::DataLoss,
@@ -49,7 +52,8 @@ impl Planner<'_> {
                     self.push(Phase::Types, s);
                     self.push(
                         Phase::Types,
-                        step(&object, "create with the target labels", create),
+                        step(&object, "create with the target labels", create)
+                            .creating(ObjKey::Type(name.clone())),
                     );
                     self.push(
                         Phase::DropLate,
@@ -57,7 +61,8 @@ impl Planner<'_> {
                             &object,
                             "drop the old type",
                             format!("DROP TYPE {};", old.sql()),
-                        ),
+                        )
+                        .dropping(ObjKey::Type(name.clone())),
                     );
                     self.extras(
                         Phase::Extras,
@@ -87,7 +92,9 @@ impl Planner<'_> {
                                     name.sql(),
                                     literal(label)
                                 ),
-                            ),
+                            )
+                            // The type in TO's shape: what uses the label comes after.
+                            .creating(ObjKey::Type(name.clone())),
                         );
                     }
                     self.extras(

@@ -79,7 +79,11 @@ impl Planner<'_> {
                     Phase::DropFunctionsEarly,
                     step(
                         &object,
-                        "drop to recreate: its result, OUT parameters or defaults change",
+                        if ff.is_some_and(|f| f.replacing_needs_drop(tf)) {
+                            "drop to recreate: its result, OUT parameters or defaults change"
+                        } else {
+                            "drop to recreate over a type the plan recreates"
+                        },
                         format!("DROP {kind} {target};"),
                     )
                     .dropping(ObjKey::Function(name.clone())),

@@ -4,7 +4,10 @@
 //! objects need (pg_depend). Edges, for every pair of distinct steps A and B:
 //! - A creates X, B creates Y, and Y needs X in TO (or B says it needs X): A before B;
 //! - A drops Y, B drops X, and Y needed X in FROM: A before B (dependents go first);
-//! - A drops X, B creates X (replaced): A before B;
+//! - A drops X, B creates X (replaced): A before B; where a step C renames X out of the way
+//!   instead (`Step::renaming`), C before B, and A drops the renamed old object, after its users;
+//! - A drops a function that needed X in FROM, B renames X: A before B, since a function is
+//!   dropped by its signature, which names X's types by name;
 //! - A and B are about the same object (`Step::object`) and A comes first by phase: A before B,
 //!   so an object's comments, grants and indexes stay after its creation wherever that moves.
 //!
@@ -76,6 +79,7 @@ pub(crate) fn order(steps: Vec<Step>, from: &Needs, to: &Needs) -> (Vec<Step>, V
 struct Index<'a> {
     creators: HashMap<&'a ObjKey, Vec<usize>>,
     droppers: HashMap<&'a ObjKey, Vec<usize>>,
+    renamers: HashMap<&'a ObjKey, Vec<usize>>,
 }
 
 impl Index<'_> {
@@ -104,6 +108,9 @@ fn edges(steps: &[Step], from: &Needs, to: &Needs) -> BTreeSet<(usize, usize)> {
         }
         for k in &s.drops {
             ix.droppers.entry(k).or_default().push(i);
+        }
+        for k in &s.renames {
+            ix.renamers.entry(k).or_default().push(i);
         }
     }
     let mut out = BTreeSet::new();
@@ -143,7 +150,20 @@ fn edges(steps: &[Step], from: &Needs, to: &Needs) -> BTreeSet<(usize, usize)> {
             link(Index::made_by(&ix.creators, x), &[i]);
         }
         for x in &s.creates {
-            link(Index::made_by(&ix.droppers, x), &[i]);
+            // A renamed object frees its name at the rename; its drop comes when its users are gone.
+            let renamers = Index::made_by(&ix.renamers, x);
+            if renamers.is_empty() {
+                link(Index::made_by(&ix.droppers, x), &[i]);
+            } else {
+                link(renamers, &[i]);
+            }
+        }
+    }
+    for (x, renamers) in &ix.renamers {
+        for (y, needs) in from {
+            if matches!(y, ObjKey::Function(_)) && needs.contains(*x) {
+                link(Index::made_by(&ix.droppers, y), renamers);
+            }
         }
     }
     // Steps on the same object keep their phase order.
@@ -231,6 +251,30 @@ mod tests {
         from.insert(ObjKey::Default(q("t"), "c".into()), [f("f")].into());
         let (out, _) = order(steps, &from, &Needs::new());
         assert_eq!(sqls(&out), ["DD", "DF", "CF"]);
+    }
+
+    #[test]
+    fn a_renamed_type_is_made_again_after_the_rename_and_dropped_after_its_users_moved() {
+        let ty = ObjKey::Type(q("mood"));
+        let col = ObjKey::Column(q("t"), "m".into());
+        let steps = vec![
+            step("type public.mood", "rename", "R").renaming(ty.clone()),
+            step("type public.mood", "create", "C").creating(ty.clone()),
+            step("function public.f(x mood)", "drop", "DF").dropping(f("f")),
+            step("table public.t", "retype", "RT")
+                .dropping(col.clone())
+                .creating(col.clone()),
+            step("type public.mood", "drop old", "D").dropping(ty.clone()),
+        ];
+        let mut from = Needs::new();
+        from.insert(f("f"), [ty.clone()].into());
+        from.insert(col.clone(), [ty.clone()].into());
+        let mut to = Needs::new();
+        to.insert(col, [ty].into());
+        let (out, cycles) = order(steps, &from, &to);
+        // The function is dropped by a signature naming the type: before the rename.
+        assert_eq!(sqls(&out), ["DF", "R", "C", "RT", "D"]);
+        assert!(cycles.is_empty(), "{cycles:?}");
     }
 
     #[test]

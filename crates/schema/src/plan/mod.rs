@@ -190,7 +190,7 @@ impl<'a> Planner<'a> {
         for (phase, s) in placed {
             self.push(phase, s);
         }
-        self.kind_blockers = blockers;
+        self.kind_blockers.extend(blockers);
         let hooks = self.hooks;
         for (phase, steps) in [
             (Phase::MoveColumns, &hooks.moves),
@@ -331,6 +331,7 @@ impl<'a> Planner<'a> {
                 _ => {}
             }
         }
+        self.users_of_replaced_enums();
         let mut replaced: BTreeSet<ObjKey> = self
             .replaced_functions
             .iter()
@@ -372,6 +373,17 @@ impl<'a> Planner<'a> {
                 }
             }
         }
+        // PostgreSQL refuses to retype a column a policy or a trigger's WHEN reads: they are
+        // dropped before the retype and made again after.
+        for (object, needs) in &self.from.needs {
+            let reads_changed = needs.iter().any(|n| match n {
+                ObjKey::Column(t, c) => self.changed_columns.contains(&(t.clone(), c.clone())),
+                _ => false,
+            });
+            if reads_changed && matches!(object, ObjKey::Policy(..) | ObjKey::Trigger(..)) {
+                self.rebuilt.insert(object.clone());
+            }
+        }
         // To a fixpoint: a foreign key needs a unique index rebuilt for a column it reads.
         loop {
             let more: Vec<ObjKey> = self
@@ -390,6 +402,54 @@ impl<'a> Planner<'a> {
                 break;
             }
             self.rebuilt.extend(more);
+        }
+    }
+
+    /// What uses a replaced enum in FROM (pg_depend) moves to the new type before the old one is
+    /// dropped: a function is dropped and made again over it; a column of the enum is retyped
+    /// (`changed_columns`); a constraint, index, policy or trigger whose expression holds a label
+    /// is rebuilt. A domain, composite or range over the enum, or a column of another
+    /// type over it (an array), is not rebuilt: a blocker says so rather than a failing apply.
+    fn users_of_replaced_enums(&mut self) {
+        for (object, needs) in &self.from.needs {
+            let Some(e) = needs.iter().find_map(|n| match n {
+                ObjKey::Type(t) if self.replaced_enums.contains(t) => Some(t),
+                _ => None,
+            }) else {
+                continue;
+            };
+            match object {
+                ObjKey::Function(f) if self.to.functions.contains_key(f) => {
+                    self.replaced_functions.insert(f.clone());
+                }
+                // An expression holding a label is stored with the old type's oid: made again.
+                ObjKey::Constraint(..)
+                | ObjKey::Index(..)
+                | ObjKey::Policy(..)
+                | ObjKey::Trigger(..) => {
+                    self.rebuilt.insert(object.clone());
+                }
+                ObjKey::Type(t) if t != e => self.kind_blockers.push(format!(
+                    "type {t} uses enum {e}, which the plan recreates with other labels; the engine \
+                     does not rebuild {t} over the new enum, so the change is not planned"
+                )),
+                ObjKey::Column(t, c)
+                    if self
+                        .from
+                        .tables
+                        .get(t)
+                        .and_then(|ft| ft.column(c))
+                        .is_some_and(|fc| fc.enum_type.as_ref() != Some(e))
+                        && self.to.tables.get(t).is_some_and(|tt| tt.column(c).is_some()) =>
+                {
+                    self.kind_blockers.push(format!(
+                        "column {t}.{c} uses enum {e} through another type (an array or a domain), \
+                         and the plan recreates {e} with other labels; the engine does not retype \
+                         such a column, so the change is not planned"
+                    ))
+                }
+                _ => {}
+            }
         }
     }
 

@@ -82,6 +82,10 @@ pub struct Step {
     pub(crate) drops: Vec<ObjKey>,
     #[serde(skip)]
     pub(crate) needs: Vec<ObjKey>,
+    /// Objects the statement moves out of their name (`ALTER … RENAME`), to be made again under
+    /// it while the old object lives on until a later step drops it.
+    #[serde(skip)]
+    pub(crate) renames: Vec<ObjKey>,
 }
 
 /// The ordered statements plus what the plan leaves alone.
@@ -145,6 +149,7 @@ pub(crate) fn step(
         creates: Vec::new(),
         drops: Vec::new(),
         needs: Vec::new(),
+        renames: Vec::new(),
     }
 }
 
@@ -187,6 +192,13 @@ impl Step {
 
     pub(crate) fn needing(mut self, key: ObjKey) -> Self {
         self.needs.push(key);
+        self
+    }
+
+    /// The statement renames FROM's `key` out of the way: the new `key` is made after it, and a
+    /// step that drops FROM's `key` drops the renamed old object.
+    pub(crate) fn renaming(mut self, key: ObjKey) -> Self {
+        self.renames.push(key);
         self
     }
 

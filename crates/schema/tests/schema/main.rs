@@ -10,6 +10,7 @@ mod dependent_views;
 mod directives;
 mod domains;
 mod drift;
+mod keyed_steps;
 mod kinds;
 mod live_writers;
 mod lock_timeout;
