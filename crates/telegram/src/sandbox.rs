@@ -46,6 +46,8 @@ pub enum Extractor {
         program: PathBuf,
         args: Vec<String>,
         slots: Arc<Semaphore>,
+        /// [`WALL_BUDGET`] unless a test shortens it.
+        wall: Duration,
     },
 }
 
@@ -66,6 +68,25 @@ impl Extractor {
             program: program.into(),
             args,
             slots: Arc::new(Semaphore::new(PARALLEL_EXTRACTIONS)),
+            wall: WALL_BUDGET,
+        }
+    }
+
+    /// The same extractor with another wall-clock budget (tests that must not wait 20 s).
+    pub fn with_wall_budget(self, budget: Duration) -> Self {
+        match self {
+            Self::Child {
+                program,
+                args,
+                slots,
+                ..
+            } => Self::Child {
+                program,
+                args,
+                slots,
+                wall: budget,
+            },
+            in_process => in_process,
         }
     }
 
@@ -94,10 +115,11 @@ impl Extractor {
                 program,
                 args,
                 slots,
+                wall,
             } => {
                 // Never closed, so acquiring cannot fail.
                 let _slot = slots.acquire().await;
-                run_child(program, args, kind, bytes).await
+                run_child(program, args, *wall, kind, bytes).await
             }
         }
     }
@@ -115,6 +137,7 @@ enum Answer {
 async fn run_child(
     program: &PathBuf,
     args: &[String],
+    wall: Duration,
     kind: DocumentKind,
     bytes: Vec<u8>,
 ) -> Result<String, DocumentError> {
@@ -151,7 +174,7 @@ async fn run_child(
         let status = child.wait().await;
         (read, status, out)
     };
-    let (read, status, out) = match tokio::time::timeout(WALL_BUDGET, work).await {
+    let (read, status, out) = match tokio::time::timeout(wall, work).await {
         Ok(done) => done,
         Err(_) => {
             tracing::warn!("document extraction ran out of time; the child was killed");

@@ -92,6 +92,45 @@ async fn a_pdf_that_inflates_past_the_memory_budget_ends_only_the_extraction_chi
     assert_eq!(text, "Анна Смирнова, backend-разработчик");
 }
 
+/// The state letter of a process in /proc, or None once it is gone.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) S ...": the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[tokio::test]
+async fn an_extraction_child_that_outlives_the_wall_clock_budget_is_killed_and_the_file_refused() {
+    // A child stuck forever (a parser in a loop that makes no system call looks the same from
+    // outside): it notes its pid and sleeps, never answering.
+    let dir = std::env::temp_dir().join(format!("soprovod-stuck-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pid_file = dir.join("pid");
+    let script = format!("echo $$ > '{}'; exec sleep 600", pid_file.display());
+    let stuck = Extractor::child("sh", vec!["-c".into(), script, "stuck".into()])
+        .with_wall_budget(Duration::from_secs(1));
+    let result = stuck
+        .extract(DocumentKind::Pdf, b"%PDF-1.4\n".to_vec())
+        .await;
+    assert_eq!(result, Err(DocumentError::OverBudget));
+    // A second is ample for the shell to start, even on a busy machine.
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the stuck child started within its budget")
+        .trim()
+        .parse()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    // SIGKILL is delivered asynchronously: the condition is polled under a deadline.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while matches!(process_state(pid), Some(state) if state != 'Z') {
+        assert!(
+            Instant::now() < deadline,
+            "the stuck child {pid} still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_hostile_pdf_gets_a_clear_answer_and_the_bot_then_writes_the_letter_from_text() {
     let w = World::new().await;
