@@ -31,6 +31,10 @@ pub enum ObjKey {
     Statistics(QName),
     /// A function, procedure or aggregate.
     Function(FnName),
+    /// A publication (not in a schema; not in pg_depend: `kinds::publication` reads its needs).
+    Publication(String),
+    /// A publication's member: `public.a` (quoted as SQL spells it) or `TABLES IN SCHEMA s`.
+    PublicationMember(String, String),
 }
 
 impl ObjKey {
@@ -43,6 +47,7 @@ impl ObjKey {
             | Self::Trigger(t, _)
             | Self::Policy(t, _) => Some(Self::Relation(t.clone())),
             Self::Default(t, c) => Some(Self::Column(t.clone(), c.clone())),
+            Self::PublicationMember(p, _) => Some(Self::Publication(p.clone())),
             _ => None,
         }
     }
@@ -65,6 +70,8 @@ impl fmt::Display for ObjKey {
             Self::Policy(t, n) => write!(f, "policy {n} on {t}"),
             Self::Statistics(q) => write!(f, "statistics {q}"),
             Self::Function(n) => write!(f, "function {n}"),
+            Self::Publication(p) => write!(f, "publication {p}"),
+            Self::PublicationMember(p, m) => write!(f, "{m} in publication {p}"),
         }
     }
 }

@@ -18,6 +18,7 @@ use sqlx::{PgConnection, Row};
 
 use crate::diff::{Difference, Presence};
 use crate::model::{ident, DefaultPrivilegeKey, Grant, Model};
+use crate::objects::ObjKey;
 use crate::plan::{HazardKind, Step};
 use crate::SchemaError;
 
@@ -207,8 +208,9 @@ fn grantee(g: &str) -> String {
 }
 
 /// The statements that bring FROM's default privileges to TO's. They run after every object of
-/// the plan is created (see the module comment). Revoking one is a `security` hazard.
-pub fn steps(from: &Model, to: &Model) -> Vec<Step> {
+/// the plan is created (see the module comment): each needs every key in `made` (what the plan's
+/// other steps create) and its schema. Revoking one is a `security` hazard.
+pub(crate) fn steps(from: &Model, to: &Model, made: &[ObjKey]) -> Vec<Step> {
     let mut out = Vec::new();
     let keys: BTreeSet<&DefaultPrivilegeKey> = from
         .default_privileges
@@ -227,6 +229,11 @@ pub fn steps(from: &Model, to: &Model) -> Vec<Step> {
             None => role,
         };
         let object = format!("default privileges on {k}");
+        let needing = |mut s: Step| {
+            s.needs.extend(made.iter().cloned());
+            s.needs.extend(k.schema.clone().map(ObjKey::Schema));
+            s
+        };
         for g in a.difference(&b) {
             let keeps_privilege = b
                 .iter()
@@ -236,7 +243,7 @@ pub fn steps(from: &Model, to: &Model) -> Vec<Step> {
             } else {
                 ""
             };
-            out.push(
+            out.push(needing(
                 Step::new(
                     &object,
                     format!("revoke {} from {}", g.privilege, g.grantee),
@@ -256,7 +263,7 @@ pub fn steps(from: &Model, to: &Model) -> Vec<Step> {
                         k.objects.to_lowercase()
                     ),
                 ),
-            );
+            ));
         }
         for g in b.difference(&a) {
             let option = if g.grantable {
@@ -264,7 +271,7 @@ pub fn steps(from: &Model, to: &Model) -> Vec<Step> {
             } else {
                 ""
             };
-            out.push(Step::new(
+            out.push(needing(Step::new(
                 &object,
                 format!("grant {} to {}", g.privilege, g.grantee),
                 format!(
@@ -273,7 +280,7 @@ pub fn steps(from: &Model, to: &Model) -> Vec<Step> {
                     k.objects,
                     grantee(&g.grantee)
                 ),
-            ));
+            )));
         }
     }
     out

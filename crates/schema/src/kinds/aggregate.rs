@@ -291,6 +291,7 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
             "AGGREGATE",
             &t,
             &object,
+            &ObjKey::Function(name.clone()),
             kept.map(|a| &a.extras),
             &b.extras,
             opts,

@@ -254,7 +254,8 @@ fn add_constraint(
                     name.sql(),
                     crate::model::literal(comment)
                 ),
-            ),
+            )
+            .needing(ObjKey::Constraint(name.clone(), cname.to_string())),
         );
     }
 }
@@ -290,6 +291,7 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                 "DOMAIN",
                 &target,
                 &object,
+                &ObjKey::Type(name.clone()),
                 None,
                 &b.extras,
                 opts,
@@ -353,7 +355,11 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                 Some(e) => format!("ALTER DOMAIN {target} SET DEFAULT {e};"),
                 None => format!("ALTER DOMAIN {target} DROP DEFAULT;"),
             };
-            out.push(Phase::Types, step(&object, "default", sql));
+            // The domain in TO's shape: after the functions its default calls (pg_depend).
+            out.push(
+                Phase::Types,
+                step(&object, "default", sql).creating(ObjKey::Type(name.clone())),
+            );
         }
         match d.not_null {
             Some(true) => out.push(
@@ -362,7 +368,8 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                     &object,
                     "set not null",
                     format!("ALTER DOMAIN {target} SET NOT NULL;"),
-                ),
+                )
+                .needing(ObjKey::Type(name.clone())),
             ),
             Some(false) => out.push(
                 Phase::Types,
@@ -370,7 +377,8 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                     &object,
                     "drop not null",
                     format!("ALTER DOMAIN {target} DROP NOT NULL;"),
-                ),
+                )
+                .needing(ObjKey::Type(name.clone())),
             ),
             None => {}
         }
@@ -401,13 +409,15 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                         &format!("{} ON DOMAIN {target}", ident(cname)),
                         comment,
                     ),
-                ),
+                )
+                .needing(ObjKey::Constraint(name.clone(), cname.to_string())),
             );
         }
         out.extras(
             "DOMAIN",
             &target,
             &object,
+            &ObjKey::Type(name.clone()),
             Some(&a.extras),
             &b.extras,
             opts,

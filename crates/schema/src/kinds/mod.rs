@@ -26,7 +26,11 @@ pub async fn read(conn: &mut PgConnection, m: &mut Model) -> Result<(), SchemaEr
     m.ranges = types::read_ranges(conn).await?;
     m.aggregates = aggregate::read(conn).await?;
     m.statistics = statistics::read(conn).await?;
-    m.publications = publication::read(conn).await?;
+    let (publications, needs) = publication::read(conn).await?;
+    m.publications = publications;
+    for (object, needed) in needs {
+        m.needs.entry(object).or_default().extend(needed);
+    }
     Ok(())
 }
 
@@ -108,13 +112,14 @@ impl Generated {
     }
 
     /// Owner, comment and grants of an object created or kept: `kind` as `ALTER <kind>` and
-    /// `GRANT … ON <kind>` spell it.
+    /// `GRANT … ON <kind>` spell it. Each statement needs the object (`key`).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn extras(
         &mut self,
         kind: &str,
         target: &str,
         object: &str,
+        key: &ObjKey,
         from: Option<&Extras>,
         to: &Extras,
         opts: CompareOptions,
@@ -131,14 +136,16 @@ impl Generated {
                         "ALTER {kind} {target} OWNER TO {};",
                         crate::model::ident(&to.owner)
                     ),
-                ),
+                )
+                .needing(key.clone()),
             );
         }
         let from_comment = from.and_then(|f| f.comment.clone());
         if from_comment != to.comment {
             self.push(
                 Phase::Extras,
-                step(object, "comment", comment_sql(kind, target, &to.comment)),
+                step(object, "comment", comment_sql(kind, target, &to.comment))
+                    .needing(key.clone()),
             );
         }
         // GRANT has no AGGREGATE form: aggregates are granted as functions.
@@ -150,7 +157,7 @@ impl Generated {
         let from_grants = from
             .map(|f| f.grants.clone())
             .unwrap_or_else(|| default_grants(on));
-        self.grants(on, target, object, &from_grants, &to.grants);
+        self.grants(on, target, object, key, &from_grants, &to.grants);
     }
 
     fn grants(
@@ -158,6 +165,7 @@ impl Generated {
         on: &str,
         target: &str,
         object: &str,
+        key: &ObjKey,
         from: &BTreeSet<Grant>,
         to: &BTreeSet<Grant>,
     ) {
@@ -177,7 +185,8 @@ impl Generated {
                         g.privilege,
                         grantee(&g.grantee)
                     ),
-                ),
+                )
+                .needing(key.clone()),
             );
         }
         for g in to.difference(from) {
@@ -196,7 +205,8 @@ impl Generated {
                         g.privilege,
                         grantee(&g.grantee)
                     ),
-                ),
+                )
+                .needing(key.clone()),
             );
         }
     }

@@ -12,7 +12,8 @@ use sqlx::{PgConnection, Row};
 
 use super::Generated;
 use crate::diff::{extras_details, field, CompareOptions, Difference, Presence};
-use crate::model::{ident, Extras, Model};
+use crate::model::{ident, Extras, Model, QName};
+use crate::objects::{Needs, ObjKey};
 use crate::plan::{step, Phase};
 use crate::SchemaError;
 
@@ -29,7 +30,11 @@ pub struct Publication {
     pub extras: Extras,
 }
 
-pub async fn read(conn: &mut PgConnection) -> Result<BTreeMap<String, Publication>, SchemaError> {
+/// The publications, and what their members need: a table member its table, a schema member its
+/// schema (pg_depend does not name publications, so the planner's graph learns it here).
+pub async fn read(
+    conn: &mut PgConnection,
+) -> Result<(BTreeMap<String, Publication>, Needs), SchemaError> {
     let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
         .fetch_one(&mut *conn)
         .await?;
@@ -74,31 +79,57 @@ pub async fn read(conn: &mut PgConnection) -> Result<BTreeMap<String, Publicatio
     let members = format!(
         "SELECT p.pubname::text AS name,
                 pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS member,
+                n.nspname::text AS nspname, c.relname::text AS relname,
                 {columns} || {filter} AS spec
          FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid
          JOIN pg_catalog.pg_class c ON c.oid = r.prrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
     );
+    let mut needs = Needs::new();
     for row in sqlx::query(&members).fetch_all(&mut *conn).await? {
-        if let Some(p) = out.get_mut(&row.try_get::<String, _>("name")?) {
-            p.tables
-                .insert(row.try_get("member")?, row.try_get("spec")?);
+        let name: String = row.try_get("name")?;
+        let member: String = row.try_get("member")?;
+        needs
+            .entry(ObjKey::PublicationMember(name.clone(), member.clone()))
+            .or_default()
+            .insert(ObjKey::Relation(QName::new(
+                row.try_get::<String, _>("nspname")?,
+                row.try_get::<String, _>("relname")?,
+            )));
+        if let Some(p) = out.get_mut(&name) {
+            p.tables.insert(member, row.try_get("spec")?);
         }
     }
     if version >= 150000 {
         for row in sqlx::query(
-            "SELECT p.pubname::text AS name, pg_catalog.quote_ident(n.nspname) AS schema
+            "SELECT p.pubname::text AS name, pg_catalog.quote_ident(n.nspname) AS schema,
+                    n.nspname::text AS nspname
              FROM pg_catalog.pg_publication_namespace x JOIN pg_catalog.pg_publication p ON p.oid = x.pnpubid
              JOIN pg_catalog.pg_namespace n ON n.oid = x.pnnspid",
         )
         .fetch_all(&mut *conn)
         .await?
         {
-            if let Some(p) = out.get_mut(&row.try_get::<String, _>("name")?) {
-                p.schemas.insert(row.try_get("schema")?);
+            let name: String = row.try_get("name")?;
+            let schema: String = row.try_get("schema")?;
+            needs
+                .entry(schema_member(&name, &schema))
+                .or_default()
+                .insert(ObjKey::Schema(row.try_get("nspname")?));
+            if let Some(p) = out.get_mut(&name) {
+                p.schemas.insert(schema);
             }
         }
     }
-    Ok(out)
+    Ok((out, needs))
+}
+
+/// The key of a `TABLES IN SCHEMA` member (`schema` quoted as the model holds it).
+fn schema_member(publication: &str, schema: &str) -> ObjKey {
+    ObjKey::PublicationMember(publication.into(), format!("TABLES IN SCHEMA {schema}"))
+}
+
+fn table_member(publication: &str, table: &str) -> ObjKey {
+    ObjKey::PublicationMember(publication.into(), table.into())
 }
 
 pub fn differences(
@@ -168,7 +199,9 @@ fn create(out: &mut Generated, name: &str, p: &Publication) {
                 ident(name),
                 options(p)
             ),
-        ),
+        )
+        // Its members come with it (`ObjKey::parent`): after the tables and schemas they need.
+        .creating(ObjKey::Publication(name.into())),
     );
 }
 
@@ -179,7 +212,8 @@ fn drop(out: &mut Generated, name: &str) {
             format!("publication {name}"),
             "drop",
             format!("DROP PUBLICATION {};", ident(name)),
-        ),
+        )
+        .dropping(ObjKey::Publication(name.into())),
     );
 }
 
@@ -192,6 +226,7 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                 "PUBLICATION",
                 &target,
                 &object,
+                &ObjKey::Publication(name.clone()),
                 a,
                 &b.extras,
                 opts,
@@ -216,39 +251,45 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                     &object,
                     "set options",
                     format!("ALTER PUBLICATION {target} SET {};", options(b)),
-                ),
+                )
+                .needing(ObjKey::Publication(name.clone())),
             );
         }
-        let member = |action: &str, phase: Phase, what: String, out: &mut Generated| {
-            out.push(
-                phase,
-                step(
-                    &object,
-                    format!("{} {what}", action.to_lowercase()),
-                    format!("ALTER PUBLICATION {target} {action} {what};"),
-                ),
+        // A member dropped goes before what it needed is dropped; one added after it exists.
+        let member = |action: &str, what: String, key: ObjKey, out: &mut Generated| {
+            let s = step(
+                &object,
+                format!("{} {what}", action.to_lowercase()),
+                format!("ALTER PUBLICATION {target} {action} {what};"),
             );
+            if action == "DROP" {
+                out.push(Phase::DropConstraints, s.dropping(key));
+            } else {
+                out.push(Phase::Extras, s.creating(key));
+            }
         };
         for (t, spec) in &a.tables {
             if b.tables.get(t) != Some(spec) {
-                member("DROP", Phase::DropConstraints, format!("TABLE {t}"), out);
+                member("DROP", format!("TABLE {t}"), table_member(name, t), out);
             }
         }
         for (t, spec) in &b.tables {
             if a.tables.get(t) != Some(spec) {
-                member("ADD", Phase::Extras, format!("TABLE {t}{spec}"), out);
+                member(
+                    "ADD",
+                    format!("TABLE {t}{spec}"),
+                    table_member(name, t),
+                    out,
+                );
             }
         }
         for s in a.schemas.difference(&b.schemas) {
-            member(
-                "DROP",
-                Phase::DropConstraints,
-                format!("TABLES IN SCHEMA {s}"),
-                out,
-            );
+            let what = format!("TABLES IN SCHEMA {s}");
+            member("DROP", what, schema_member(name, s), out);
         }
         for s in b.schemas.difference(&a.schemas) {
-            member("ADD", Phase::Extras, format!("TABLES IN SCHEMA {s}"), out);
+            let what = format!("TABLES IN SCHEMA {s}");
+            member("ADD", what, schema_member(name, s), out);
         }
         extras(out, Some(&a.extras));
     }

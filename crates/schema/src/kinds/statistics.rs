@@ -117,7 +117,8 @@ fn create(out: &mut Generated, name: &QName, b: &Statistics) {
                 &object,
                 format!("statistics target {t}"),
                 format!("ALTER STATISTICS {} SET STATISTICS {t};", name.sql()),
-            ),
+            )
+            .needing(ObjKey::Statistics(name.clone())),
         );
     }
 }
@@ -145,6 +146,7 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                     "STATISTICS",
                     &target,
                     &object,
+                    &ObjKey::Statistics(name.clone()),
                     None,
                     &b.extras,
                     opts,
@@ -160,6 +162,7 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                         "STATISTICS",
                         &target,
                         &object,
+                        &ObjKey::Statistics(name.clone()),
                         None,
                         &b.extras,
                         opts,
@@ -177,13 +180,15 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                                 "ALTER STATISTICS {target} SET STATISTICS {};",
                                 t.unwrap_or(-1)
                             ),
-                        ),
+                        )
+                        .needing(ObjKey::Statistics(name.clone())),
                     );
                 }
                 out.extras(
                     "STATISTICS",
                     &target,
                     &object,
+                    &ObjKey::Statistics(name.clone()),
                     Some(&a.extras),
                     &b.extras,
                     opts,

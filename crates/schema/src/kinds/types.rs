@@ -274,7 +274,8 @@ fn comment_attribute(out: &mut Generated, name: &QName, x: &Attribute) {
                 &format!("{}.{}", name.sql(), ident(&x.name)),
                 &x.comment,
             ),
-        ),
+        )
+        .needing(ObjKey::Type(name.clone())),
     );
 }
 
@@ -328,6 +329,7 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
             "TYPE",
             &name.sql(),
             &object,
+            &ObjKey::Type(name.clone()),
             None,
             &b.extras,
             opts,
@@ -368,7 +370,9 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                     &object,
                     "alter attributes",
                     format!("ALTER TYPE {} {} CASCADE;", name.sql(), actions.join(", ")),
-                ),
+                )
+                // The type in TO's shape: after the types its new attributes use (pg_depend).
+                .creating(ObjKey::Type(name.clone())),
             );
         }
         for x in d
@@ -382,6 +386,7 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
             "TYPE",
             &name.sql(),
             &object,
+            &ObjKey::Type(name.clone()),
             Some(&a.extras),
             &b.extras,
             opts,
@@ -411,6 +416,7 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                     "TYPE",
                     &name.sql(),
                     &object,
+                    &ObjKey::Type(name.clone()),
                     None,
                     &b.extras,
                     opts,
@@ -425,6 +431,7 @@ pub(crate) fn steps(from: &Model, to: &Model, opts: CompareOptions, out: &mut Ge
                 "TYPE",
                 &name.sql(),
                 &object,
+                &ObjKey::Type(name.clone()),
                 Some(&a.extras),
                 &b.extras,
                 opts,

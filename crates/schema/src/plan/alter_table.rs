@@ -15,6 +15,7 @@ impl Planner<'_> {
                     format!("detach from {parent}"),
                     format!("ALTER TABLE {} DETACH PARTITION {t};", parent.sql()),
                 )
+                .needing(ObjKey::Relation(name.clone()))
                 .touching(name),
             );
         }
@@ -26,6 +27,7 @@ impl Planner<'_> {
                     format!("stop inheriting from {p}"),
                     alter(format!("NO INHERIT {}", p.sql())),
                 )
+                .needing(ObjKey::Relation(name.clone()))
                 .touching(name),
             );
         }
@@ -52,6 +54,7 @@ impl Planner<'_> {
                         format!("{} not null", tc.name),
                         alter(format!("ALTER COLUMN {col} SET NOT NULL")),
                     )
+                    .needing(ObjKey::Column(name.clone(), tc.name.clone()))
                     .touching(name)
                     .checking(DataCheck::NotNull {
                         table: name.clone(),
@@ -67,6 +70,7 @@ impl Planner<'_> {
                         format!("{} nullable", tc.name),
                         alter(format!("ALTER COLUMN {col} DROP NOT NULL")),
                     )
+                    .needing(ObjKey::Column(name.clone(), tc.name.clone()))
                     .touching(name),
                 );
             }
@@ -109,7 +113,7 @@ impl Planner<'_> {
                         })
                         .cloned()
                         .collect();
-                    for sn in serial_seqs {
+                    for sn in &serial_seqs {
                         self.push(
                             Phase::AlterColumns,
                             step(
@@ -119,21 +123,25 @@ impl Planner<'_> {
                                     tc.name
                                 ),
                                 format!("DROP SEQUENCE {};", sn.sql()),
-                            ),
+                            )
+                            .dropping(ObjKey::Sequence(sn.clone())),
                         );
                     }
-                    self.push(
-                        Phase::AlterColumns,
-                        step(
-                            &object,
-                            format!("{} becomes an identity", tc.name),
-                            alter(format!(
-                                "ALTER COLUMN {col} ADD GENERATED {} AS IDENTITY",
-                                identity_kind(k)
-                            )),
-                        )
-                        .touching(name),
-                    );
+                    // Its sequence may take the serial's name: made after the serial's is dropped.
+                    let mut s = step(
+                        &object,
+                        format!("{} becomes an identity", tc.name),
+                        alter(format!(
+                            "ALTER COLUMN {col} ADD GENERATED {} AS IDENTITY",
+                            identity_kind(k)
+                        )),
+                    )
+                    .needing(ObjKey::Column(name.clone(), tc.name.clone()))
+                    .touching(name);
+                    for sn in serial_seqs {
+                        s = s.creating(ObjKey::Sequence(sn));
+                    }
+                    self.push(Phase::AlterColumns, s);
                     // A new identity starts at 1; existing rows already hold ids.
                     self.push(
                         Phase::AlterColumns,
@@ -145,7 +153,8 @@ impl Planner<'_> {
                                 literal(&t),
                                 literal(&tc.name)
                             ),
-                        ),
+                        )
+                        .needing(ObjKey::Column(name.clone(), tc.name.clone())),
                     );
                 }
                 (Some(a), Some(b)) if a != b => {
@@ -159,6 +168,7 @@ impl Planner<'_> {
                                 identity_kind(b)
                             )),
                         )
+                        .needing(ObjKey::Column(name.clone(), tc.name.clone()))
                         .touching(name),
                     );
                 }
@@ -171,7 +181,8 @@ impl Planner<'_> {
                         &object,
                         format!("comment on column {}", tc.name),
                         comment_sql("COLUMN", &format!("{t}.{col}"), &tc.comment),
-                    ),
+                    )
+                    .needing(ObjKey::Column(name.clone(), tc.name.clone())),
                 );
             }
             self.column_grants(name, &tc.name, &fc.grants, &tc.grants);
@@ -235,6 +246,7 @@ impl Planner<'_> {
                         format!("add column {} back as its own", tc.name),
                         alter(format!("ADD COLUMN {}", column_sql(tc))),
                     )
+                    .creating(ObjKey::Column(name.clone(), tc.name.clone()))
                     .touching(name),
                 );
             }
@@ -248,6 +260,7 @@ impl Planner<'_> {
                     format!("set {}", to.to_lowercase()),
                     alter(format!("SET {to}")),
                 )
+                .needing(ObjKey::Relation(name.clone()))
                 .hazard(
                     HazardKind::TableRewrite,
                     format!("SET {to} rewrites the table"),
@@ -273,7 +286,8 @@ impl Planner<'_> {
                         &object,
                         "reset storage options",
                         alter(format!("RESET ({})", removed.join(", "))),
-                    ),
+                    )
+                    .needing(ObjKey::Relation(name.clone())),
                 );
             }
             if !tt.reloptions.is_empty() {
@@ -283,7 +297,8 @@ impl Planner<'_> {
                         &object,
                         "storage options",
                         alter(format!("SET ({})", tt.reloptions.join(", "))),
-                    ),
+                    )
+                    .needing(ObjKey::Relation(name.clone())),
                 );
             }
         }
@@ -297,6 +312,8 @@ impl Planner<'_> {
                     format!("attach to {parent}"),
                     format!("ALTER TABLE {} ATTACH PARTITION {t} {bound};", parent.sql()),
                 )
+                .needing(ObjKey::Relation(parent.clone()))
+                .needing(ObjKey::Relation(name.clone()))
                 .touching(name),
             );
         }
@@ -308,6 +325,7 @@ impl Planner<'_> {
                     format!("inherit from {p}"),
                     alter(format!("INHERIT {}", p.sql())),
                 )
+                .needing(ObjKey::Relation(p.clone()))
                 .touching(name),
             );
         }

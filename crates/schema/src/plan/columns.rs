@@ -48,6 +48,7 @@ impl Planner<'_> {
                             format!("{} not null", tc.name),
                             alter(format!("ALTER COLUMN {col} SET NOT NULL")),
                         )
+                        .needing(ObjKey::Column(name.clone(), tc.name.clone()))
                         .touching(name)
                         .checking(DataCheck::RequiredColumn {
                             table: name.clone(),
@@ -73,7 +74,8 @@ impl Planner<'_> {
                             &object,
                             format!("comment on column {}", tc.name),
                             comment_sql("COLUMN", &format!("{t}.{col}"), &tc.comment),
-                        ),
+                        )
+                        .needing(ObjKey::Column(name.clone(), tc.name.clone())),
                     );
                 }
                 self.column_grants(name, &tc.name, &BTreeSet::new(), &tc.grants);
@@ -132,6 +134,7 @@ impl Planner<'_> {
                         format!("drop identity of {}", tc.name),
                         alter(format!("ALTER COLUMN {col} DROP IDENTITY")),
                     )
+                    .needing(ObjKey::Column(name.clone(), tc.name.clone()))
                     .touching(name),
                 );
             }
@@ -166,6 +169,8 @@ impl Planner<'_> {
                         format!("{} stops being generated", tc.name),
                         alter(format!("ALTER COLUMN {col} DROP EXPRESSION")),
                     )
+                    // The generation expression is the column's default to pg_depend.
+                    .dropping(ObjKey::Default(name.clone(), tc.name.clone()))
                     .touching(name),
                 );
             }

@@ -56,6 +56,7 @@ impl Planner<'_> {
                             format!("validate constraint {cn}"),
                             format!("ALTER TABLE {t} VALIDATE CONSTRAINT {};", ident(cn)),
                         )
+                        .needing(ObjKey::Constraint(name.clone(), cn.clone()))
                         .touching(name);
                         if let Some(ft) = ft {
                             for check in constraint_checks(name, cn, tc, ft) {
@@ -76,7 +77,8 @@ impl Planner<'_> {
                                 &object,
                                 format!("comment on constraint {cn}"),
                                 comment_sql("CONSTRAINT", &target, &tc.comment),
-                            ),
+                            )
+                            .needing(ObjKey::Constraint(name.clone(), cn.clone())),
                         );
                     }
                     continue;
@@ -111,7 +113,8 @@ impl Planner<'_> {
                             &object,
                             format!("comment on constraint {cn}"),
                             comment_sql("CONSTRAINT", &target, &tc.comment),
-                        ),
+                        )
+                        .needing(ObjKey::Constraint(name.clone(), cn.clone())),
                     );
                 }
             }
@@ -166,7 +169,8 @@ impl Planner<'_> {
                         &object,
                         format!("comment on policy {pn}"),
                         comment_sql("POLICY", &format!("{} ON {t}", ident(pn)), &tp.comment),
-                    ),
+                    )
+                    .needing(ObjKey::Policy(name.clone(), pn.clone())),
                 );
             }
             if kept.is_none() {
@@ -209,7 +213,8 @@ impl Planner<'_> {
                 &object,
                 format!("{} row level security", what.to_lowercase()),
                 format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;"),
-            );
+            )
+            .needing(ObjKey::Relation(name.clone()));
             if !tt.row_security {
                 s = s.hazard(
                     HazardKind::Security,
@@ -228,7 +233,8 @@ impl Planner<'_> {
                 &object,
                 format!("{} row level security", what.to_lowercase()),
                 format!("ALTER TABLE {t} {what} ROW LEVEL SECURITY;"),
-            );
+            )
+            .needing(ObjKey::Relation(name.clone()));
             if !tt.force_row_security {
                 s = s.hazard(
                     HazardKind::Security,

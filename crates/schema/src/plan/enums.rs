@@ -24,6 +24,7 @@ impl Planner<'_> {
                         "TYPE",
                         &name.sql(),
                         &object,
+                        &ObjKey::Type(name.clone()),
                         None,
                         &te.extras,
                     );
@@ -69,6 +70,7 @@ impl Planner<'_> {
                         "TYPE",
                         &name.sql(),
                         &object,
+                        &ObjKey::Type(name.clone()),
                         None,
                         &te.extras,
                     );
@@ -102,6 +104,7 @@ impl Planner<'_> {
                         "TYPE",
                         &name.sql(),
                         &object,
+                        &ObjKey::Type(name.clone()),
                         Some(&fe.extras),
                         &te.extras,
                     );

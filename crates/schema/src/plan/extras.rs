@@ -1,14 +1,17 @@
-//! Generator of owners, comments and grants of any object.
+//! Generator of owners, comments and grants of any object. Each statement needs its object
+//! (`key`), so it follows the object's creation wherever the graph moves that.
 
 use super::*;
 
 impl Planner<'_> {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn owner_sql(
         &mut self,
         phase: Phase,
         kind: &str,
         target: &str,
         object: &str,
+        key: &ObjKey,
         from_owner: Option<&str>,
         to: &Extras,
     ) {
@@ -23,7 +26,8 @@ impl Planner<'_> {
                     object,
                     format!("owner → {}", to.owner),
                     format!("ALTER {kind} {target} OWNER TO {};", ident(&to.owner)),
-                ),
+                )
+                .needing(key.clone()),
             );
         }
     }
@@ -35,6 +39,7 @@ impl Planner<'_> {
         kind: &str,
         target: &str,
         object: &str,
+        key: &ObjKey,
         from: &BTreeSet<Grant>,
         to: &BTreeSet<Grant>,
         existing: bool,
@@ -64,7 +69,8 @@ impl Planner<'_> {
                 object,
                 format!("revoke {} from {}", g.privilege, g.grantee),
                 sql,
-            );
+            )
+            .needing(key.clone());
             // Revoking what a new object got at creation takes nothing away from anyone.
             if existing {
                 s = s.hazard(
@@ -90,18 +96,21 @@ impl Planner<'_> {
                         g.privilege,
                         grantee(&g.grantee)
                     ),
-                ),
+                )
+                .needing(key.clone()),
             );
         }
     }
 
     /// Owner, comment and grants: for an existing object (`from`) or a new one (`None`).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn extras(
         &mut self,
         phase: Phase,
         kind: &str,
         target: &str,
         object: &str,
+        key: &ObjKey,
         from: Option<&Extras>,
         to: &Extras,
     ) {
@@ -110,6 +119,7 @@ impl Planner<'_> {
             kind,
             target,
             object,
+            key,
             from.map(|f| f.owner.as_str()),
             to,
         );
@@ -122,7 +132,7 @@ impl Planner<'_> {
             };
             self.push(
                 phase,
-                step(object, "comment", comment_sql(ck, target, &to.comment)),
+                step(object, "comment", comment_sql(ck, target, &to.comment)).needing(key.clone()),
             );
         }
         // A new object starts with what the live database's default privileges give it.
@@ -138,6 +148,7 @@ impl Planner<'_> {
             kind,
             target,
             object,
+            key,
             &from_grants,
             &to.grants,
             from.is_some(),

@@ -105,7 +105,15 @@ impl Planner<'_> {
                 );
             }
             let kept = ff.filter(|_| !recreate).map(|f| &f.extras);
-            self.extras(Phase::Extras, kind, &target, &object, kept, &tf.extras);
+            self.extras(
+                Phase::Extras,
+                kind,
+                &target,
+                &object,
+                &ObjKey::Function(name.clone()),
+                kept,
+                &tf.extras,
+            );
         }
         for (name, ff) in &self.from.functions {
             if self.to.functions.contains_key(name) || renamed.contains(name) {

@@ -61,7 +61,8 @@ impl Planner<'_> {
                         object,
                         format!("comment on index {n}"),
                         comment_sql("INDEX", &QName::new(schema, n).sql(), &ti.comment),
-                    ),
+                    )
+                    .needing(ObjKey::Index(QName::new(schema, n))),
                 );
             }
         }
@@ -117,7 +118,8 @@ impl Planner<'_> {
                         object,
                         format!("trigger {n} state"),
                         format!("ALTER TABLE {on} {what} {};", ident(n)),
-                    ),
+                    )
+                    .needing(ObjKey::Trigger(table.clone(), n.clone())),
                 );
             }
             if kept.map(|k| &k.comment) != Some(&tt.comment)
@@ -129,7 +131,8 @@ impl Planner<'_> {
                         object,
                         format!("comment on trigger {n}"),
                         comment_sql("TRIGGER", &format!("{} ON {on}", ident(n)), &tt.comment),
-                    ),
+                    )
+                    .needing(ObjKey::Trigger(table.clone(), n.clone())),
                 );
             }
         }

@@ -1,8 +1,10 @@
 //! Planning: the ordered statements that turn FROM into TO, each with its typed hazards.
 //!
-//! Each statement says which objects (`ObjKey`) it creates, drops and needs; `graph::order` sorts
-//! them by those and by what each side's objects need (pg_depend): made before what needs them,
-//! dependents dropped before what they used, a replaced object dropped before it is made again.
+//! Each statement says which objects (`ObjKey`) it creates, drops, renames and needs (comments,
+//! grants and owners need their object); `graph::order` sorts them by those and by what each
+//! side's objects need (pg_depend): made before what needs them, dependents dropped before what
+//! they used, a replaced object dropped (or renamed away) before it is made again. Only the
+//! target's data steps name nothing: `@phase` places them.
 //! The phases below are only the tie-break among statements with no edge between them, so a plan
 //! reads in a stable order: new schemas, types and functions before the tables that use them;
 //! dependent views dropped before the columns they read change and recreated from TO's definitions
@@ -202,7 +204,26 @@ impl<'a> Planner<'a> {
             }
         }
         // After every object is created, so each got the live defaults the plan converged.
-        for s in crate::privileges::steps(self.from, self.to) {
+        let made: Vec<ObjKey> = self
+            .steps
+            .values()
+            .flatten()
+            .flat_map(|s| &s.creates)
+            .filter(|k| {
+                matches!(
+                    k,
+                    ObjKey::Schema(_)
+                        | ObjKey::Relation(_)
+                        | ObjKey::Sequence(_)
+                        | ObjKey::Function(_)
+                        | ObjKey::Type(_)
+                )
+            })
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for s in crate::privileges::steps(self.from, self.to, &made) {
             self.push(Phase::Extras, s);
         }
         for t in std::mem::take(&mut self.rewritten) {
@@ -213,7 +234,8 @@ impl<'a> Planner<'a> {
                         format!("table {t}"),
                         "refresh planner statistics after the rewrite",
                         format!("ANALYZE {};", t.sql()),
-                    ),
+                    )
+                    .needing(ObjKey::Relation(t.clone())),
                 );
             }
         }

@@ -19,6 +19,7 @@ impl Planner<'_> {
                 "SCHEMA",
                 &ident(name),
                 &object,
+                &ObjKey::Schema(name.clone()),
                 fnm.map(|f| &f.extras),
                 &tn.extras,
             );
@@ -71,7 +72,9 @@ impl Planner<'_> {
                                     ident(name),
                                     ident(&te.schema)
                                 ),
-                            ),
+                            )
+                            .needing(ObjKey::Extension(name.clone()))
+                            .needing(ObjKey::Schema(te.schema.clone())),
                         );
                     }
                     if fe.version != te.version {
@@ -85,7 +88,8 @@ impl Planner<'_> {
                                     ident(name),
                                     literal(&te.version)
                                 ),
-                            ),
+                            )
+                            .needing(ObjKey::Extension(name.clone())),
                         );
                     }
                 }
@@ -126,7 +130,8 @@ impl Planner<'_> {
                         &object,
                         "drop to recreate",
                         format!("DROP COLLATION {};", name.sql()),
-                    ),
+                    )
+                    .dropping(ObjKey::Collation(name.clone())),
                 );
             }
             if fc.is_none_or(|f| f.options != tc.options) {
@@ -146,6 +151,7 @@ impl Planner<'_> {
                 "COLLATION",
                 &name.sql(),
                 &object,
+                &ObjKey::Collation(name.clone()),
                 kept,
                 &tc.extras,
             );

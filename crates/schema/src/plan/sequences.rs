@@ -50,7 +50,8 @@ impl Planner<'_> {
                                 &object,
                                 what,
                                 format!("ALTER SEQUENCE {} {options};", name.sql()),
-                            ),
+                            )
+                            .needing(ObjKey::Sequence(name.clone())),
                         );
                     }
                 }
@@ -64,7 +65,8 @@ impl Planner<'_> {
                     &object,
                     format!("owned by {owner}"),
                     format!("ALTER SEQUENCE {} OWNED BY {owner};", name.sql()),
-                );
+                )
+                .needing(ObjKey::Sequence(name.clone()));
                 if let Some((t, c)) = &ts.owned_by {
                     s = s.needing(ObjKey::Column(t.clone(), c.clone()));
                 }
@@ -75,6 +77,7 @@ impl Planner<'_> {
                 "SEQUENCE",
                 &name.sql(),
                 &object,
+                &ObjKey::Sequence(name.clone()),
                 fs.map(|f| &f.extras),
                 &ts.extras,
             );

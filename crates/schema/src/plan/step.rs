@@ -163,6 +163,26 @@ impl Step {
         step(object, action, sql)
     }
 
+    /// Objects the statement makes (the plan's graph puts it after what they need).
+    pub fn creates(&self) -> &[ObjKey] {
+        &self.creates
+    }
+
+    /// Objects the statement removes (after what used them).
+    pub fn drops(&self) -> &[ObjKey] {
+        &self.drops
+    }
+
+    /// Objects the statement moves out of their name.
+    pub fn renames(&self) -> &[ObjKey] {
+        &self.renames
+    }
+
+    /// Objects the statement needs besides what pg_depend says its made objects need.
+    pub fn needs(&self) -> &[ObjKey] {
+        &self.needs
+    }
+
     pub fn with_hazard(self, kind: HazardKind, reason: impl Into<String>) -> Self {
         self.hazard(kind, reason)
     }

@@ -136,7 +136,8 @@ impl Planner<'_> {
                                     &object,
                                     format!("comment on column {}", c.name),
                                     comment_sql("COLUMN", &target, &c.comment),
-                                ),
+                                )
+                                .needing(ObjKey::Column(name.clone(), c.name.clone())),
                             );
                         }
                         self.column_grants(name, &c.name, &BTreeSet::new(), &c.grants);
@@ -150,6 +151,7 @@ impl Planner<'_> {
                 "TABLE",
                 &name.sql(),
                 &object,
+                &ObjKey::Relation(name.clone()),
                 ft.map(|f| &f.extras),
                 &tt.extras,
             );
@@ -219,6 +221,7 @@ impl Planner<'_> {
                         grantee(&g.grantee)
                     ),
                 )
+                .needing(ObjKey::Column(table.clone(), column.into()))
                 .hazard(
                     HazardKind::Security,
                     format!(
@@ -248,7 +251,8 @@ impl Planner<'_> {
                         table.sql(),
                         grantee(&g.grantee)
                     ),
-                ),
+                )
+                .needing(ObjKey::Column(table.clone(), column.into())),
             );
         }
     }

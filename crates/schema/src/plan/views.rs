@@ -101,7 +101,8 @@ impl Planner<'_> {
                         &object,
                         format!("comment on column {c}"),
                         comment_sql("COLUMN", &target, &Some(comment.clone())),
-                    ),
+                    )
+                    .needing(ObjKey::Relation(name.clone())),
                 );
             }
             // Restore what the dropped view had: its owner when owners are not compared.
@@ -121,6 +122,7 @@ impl Planner<'_> {
                 kind,
                 &name.sql(),
                 &object,
+                &ObjKey::Relation(name.clone()),
                 None,
                 &extras,
             );
@@ -146,7 +148,8 @@ impl Planner<'_> {
                                 &format!("{} ON {}", ident(n), name.sql()),
                                 &t.comment,
                             ),
-                        ),
+                        )
+                        .needing(ObjKey::Trigger(name.clone(), n.clone())),
                     );
                 }
             }
@@ -183,7 +186,8 @@ impl Planner<'_> {
                             name.sql(),
                             removed.join(", ")
                         ),
-                    ),
+                    )
+                    .needing(ObjKey::Relation(name.clone())),
                 );
             }
             if !tv.reloptions.is_empty() {
@@ -197,7 +201,8 @@ impl Planner<'_> {
                             name.sql(),
                             tv.reloptions.join(", ")
                         ),
-                    ),
+                    )
+                    .needing(ObjKey::Relation(name.clone())),
                 );
             }
         }
@@ -211,7 +216,8 @@ impl Planner<'_> {
                         &object,
                         format!("comment on column {c}"),
                         comment_sql("COLUMN", &target, &b.cloned()),
-                    ),
+                    )
+                    .needing(ObjKey::Relation(name.clone())),
                 );
             }
         }
@@ -223,10 +229,12 @@ impl Planner<'_> {
             };
             self.push(
                 Phase::Extras,
-                step(&object, "refresh", sql).hazard(
-                    HazardKind::MatviewRepopulate,
-                    "the materialized view is refilled",
-                ),
+                step(&object, "refresh", sql)
+                    .needing(ObjKey::Relation(name.clone()))
+                    .hazard(
+                        HazardKind::MatviewRepopulate,
+                        "the materialized view is refilled",
+                    ),
             );
         }
         self.indexes(&object, name, &name.schema, &fv.indexes, &tv.indexes, true);
@@ -236,6 +244,7 @@ impl Planner<'_> {
             kind,
             &name.sql(),
             &object,
+            &ObjKey::Relation(name.clone()),
             Some(&fv.extras),
             &tv.extras,
         );
