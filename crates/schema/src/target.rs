@@ -98,6 +98,58 @@ pub(crate) async fn introspect_conn(conn: &mut PgConnection) -> Result<Model, Sc
 
 static SCRATCH: AtomicU64 = AtomicU64::new(0);
 
+/// A scratch database on the same server as a URL's database, for the server to render SQL in.
+/// Whoever creates one calls `drop` whatever happened in between.
+pub(crate) struct Scratch {
+    admin: PgConnection,
+    name: String,
+}
+
+impl Scratch {
+    /// Creates an empty database (from template0) next to `server_url`'s database.
+    pub(crate) async fn create(server_url: &str) -> Result<Self, SchemaError> {
+        let name = format!(
+            "soprovod_scratch_{}_{}_{}",
+            std::process::id(),
+            SCRATCH.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let mut admin = connect(server_url).await?;
+        if let Err(e) = sqlx::raw_sql(&format!(
+            "CREATE DATABASE {} TEMPLATE template0",
+            ident(&name)
+        ))
+        .execute(&mut admin)
+        .await
+        {
+            let _ = admin.close().await;
+            return Err(SchemaError::ScratchDb(e));
+        }
+        Ok(Self { admin, name })
+    }
+
+    /// A connection to the scratch database (`server_url` gives user, host and port).
+    pub(crate) async fn connect(&self, server_url: &str) -> Result<PgConnection, SchemaError> {
+        connect(&with_database(server_url, &self.name)?).await
+    }
+
+    /// Drops the database, closing whatever connection is still in it.
+    pub(crate) async fn drop(mut self) -> Result<(), SchemaError> {
+        let dropped = sqlx::raw_sql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            ident(&self.name)
+        ))
+        .execute(&mut self.admin)
+        .await;
+        let _ = self.admin.close().await;
+        dropped?;
+        Ok(())
+    }
+}
+
 /// The model of `target`. SQL targets are loaded into a scratch database created next to
 /// `server_url`'s database and dropped afterwards, whatever happens.
 pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, SchemaError> {
@@ -105,25 +157,9 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
         Target::Url(url) => return introspect_url(url).await,
         Target::Sql(_) | Target::Dir(_) | Target::Files(_) => schema_files(&target.files()?),
     };
-    let name = format!(
-        "soprovod_scratch_{}_{}_{}",
-        std::process::id(),
-        SCRATCH.fetch_add(1, Ordering::Relaxed),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-    );
-    let mut admin = connect(server_url).await?;
-    sqlx::raw_sql(&format!(
-        "CREATE DATABASE {} TEMPLATE template0",
-        ident(&name)
-    ))
-    .execute(&mut admin)
-    .await
-    .map_err(SchemaError::ScratchDb)?;
+    let scratch = Scratch::create(server_url).await?;
     let result = async {
-        let mut conn = connect(&with_database(server_url, &name)?).await?;
+        let mut conn = scratch.connect(server_url).await?;
         let mut loaded = Ok(());
         for (file, sql) in &files {
             if let Err((line, source)) = load_file(&mut conn, sql).await {
@@ -143,13 +179,7 @@ pub async fn load_target(server_url: &str, target: &Target) -> Result<Model, Sch
         model
     }
     .await;
-    let dropped = sqlx::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        ident(&name)
-    ))
-    .execute(&mut admin)
-    .await;
-    let _ = admin.close().await;
+    let dropped = scratch.drop().await;
     let model = result?;
     dropped?;
     Ok(model)
