@@ -246,7 +246,7 @@ async fn make_plan(
     restrict(&mut from, &mut to, schemas);
     schema::reconcile_url(url, &from, &mut to)
         .await
-        .context("comparing view definitions")?;
+        .context("comparing view, check and index definitions")?;
     let directives = target.directives()?;
     let plan = schema::plan_directed(url, &from, &to, target.compare_options(), &directives)
         .await
@@ -696,7 +696,7 @@ async fn diff(args: DiffArgs) -> anyhow::Result<Outcome> {
     restrict(&mut from, &mut to, &args.schemas);
     schema::reconcile_url(&args.from, &from, &mut to)
         .await
-        .context("comparing view definitions")?;
+        .context("comparing view, check and index definitions")?;
     let opts = schema::CompareOptions::default();
     let drift = schema::compare(&from, &to, opts);
     match Format::parse(&args.format).unwrap_or(Format::Text) {
@@ -786,7 +786,7 @@ async fn verify(source: &DbSource, args: VerifyArgs) -> anyhow::Result<Outcome> 
     restrict(&mut from, &mut to, &args.target.schemas);
     schema::reconcile_url(&url, &from, &mut to)
         .await
-        .context("comparing view definitions")?;
+        .context("comparing view, check and index definitions")?;
     let drift = schema::compare(&from, &to, target.compare_options());
     if args.format == "json" {
         println!("{}", format::drift_json(&drift));

@@ -4,6 +4,8 @@
 //! differently (an output column of a later UNION branch gains an `AS int4` alias, for example).
 //! When two definitions differ, the server renders both again through temporary views inside a
 //! savepoint that is rolled back; if the renderings agree the definitions are the same view.
+//! CHECKs and index definitions have the same quirk; `roundtrip` settles those (in a scratch
+//! database, not here), and `reconcile_url` runs both.
 
 use sqlx::{Acquire, Connection, PgConnection, Row};
 
@@ -52,12 +54,14 @@ pub async fn reconcile(
     Ok(equal)
 }
 
-/// Same as `reconcile`, connecting to `url` (the FROM database) for it.
+/// Same as `reconcile`, connecting to `url` (the FROM database) for it; then the same for CHECKs
+/// and index definitions (`roundtrip::reconcile_checks`, in a scratch database on that server).
+/// Returns how many definitions of `to` took `from`'s text.
 pub async fn reconcile_url(url: &str, from: &Model, to: &mut Model) -> Result<usize, SchemaError> {
     let mut conn = crate::target::connect(url).await?;
-    let n = reconcile(&mut conn, from, to).await;
+    let views = reconcile(&mut conn, from, to).await;
     let _ = conn.close().await;
-    n
+    Ok(views? + crate::roundtrip::reconcile_checks(url, from, to).await?)
 }
 
 /// The server's rendering of `definition` as a fresh view, or None when it does not parse here.

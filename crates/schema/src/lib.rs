@@ -30,6 +30,7 @@ pub mod plan;
 pub mod preflight;
 pub mod privileges;
 pub mod provenance;
+pub mod roundtrip;
 pub mod scope;
 mod split;
 pub mod target;
@@ -44,6 +45,7 @@ pub use model::{Model, QName};
 pub use plan::{plan, Hazard, HazardKind, Plan, Step};
 pub use preflight::{preflight, Blocker, DataCheck, Preflight, Resolution, ResolveKind};
 pub use provenance::{plan_directed, PlannedDataStep};
+pub use roundtrip::reconcile_checks;
 pub use target::{introspect_url, load_target, Target};
 
 /// Errors of the schema engine.

@@ -3,6 +3,7 @@
 mod analytics;
 mod blockers;
 mod chat;
+mod check_renderings;
 mod documents;
 mod embedded_db;
 mod errors;

@@ -224,7 +224,11 @@ pub async fn apply(
     crate::scope::restrict_like(&mut now, from);
     let mut target = target.clone();
     crate::equivalence::reconcile(session.conn(), &now, &mut target).await?;
-    let left = compare(&now, &target, options.compare);
+    let mut left = compare(&now, &target, options.compare);
+    // CHECKs and indexes made from the target's text may render differently from it.
+    if !left.is_empty() && crate::roundtrip::reconcile_checks(url, &now, &mut target).await? > 0 {
+        left = compare(&now, &target, options.compare);
+    }
     report.retries = session.retries;
     let _ = session.conn.close().await;
     if !left.is_empty() {

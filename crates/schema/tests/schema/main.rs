@@ -5,6 +5,7 @@ mod support;
 mod types;
 
 mod aggregates_statistics;
+mod check_renderings;
 mod default_privileges;
 mod dependent_views;
 mod directives;

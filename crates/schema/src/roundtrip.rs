@@ -1,0 +1,391 @@
+//! Telling apart CHECKs (of tables and domains) and partial-index predicates whose text differs
+//! but that PostgreSQL renders the same after a round trip.
+//!
+//! `pg_get_constraintdef` is not a fixed point: `status varchar(10) … CHECK (status IN ('a',
+//! 'b'))` renders as `((status)::text = ANY ((ARRAY['a'::character varying, …])::text[]))`, and
+//! that text, added to another database (which is what a plan does, and what pg_dump/restore
+//! does), renders as `((status)::text = ANY (ARRAY[('a'::character varying)::text, …]))`. Compared
+//! as text the target is then never reached. So, before comparing, each pair of same-named
+//! definitions that differ as text is rendered again by the server in ONE scratch database on the
+//! same server — created only when such a pair exists, dropped afterwards whatever happens; the
+//! live database is not touched (no lock, no temporary table there). The scratch gets the table's
+//! columns that both models declare alike (name, type, collation) or the domain's base type, each
+//! definition is added and read back until its text stops changing (at most three rounds), and
+//! when both sides end at the same text the target takes the live side's text, so nothing is
+//! planned and verify sees them equal. A pair the scratch cannot render (a user type or function
+//! it lacks, a column that differs between the two sides) stays a difference: the round trip can
+//! only remove a difference PostgreSQL itself does not see, never hide a real one.
+
+use std::collections::BTreeMap;
+
+use sqlx::{Connection, PgConnection};
+
+use crate::model::{ident, literal, Model, QName, Table};
+use crate::target::Scratch;
+use crate::SchemaError;
+
+/// How many times a definition is rendered at most before its last text counts.
+const ROUNDS: usize = 3;
+
+/// What a definition belongs to, and so how the scratch renders it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Owner {
+    Table(QName),
+    Domain(QName),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A table's or domain's CHECK constraint.
+    Check,
+    /// A table's index (its whole `CREATE INDEX` statement).
+    Index,
+}
+
+/// Two definitions of one object that differ as text.
+#[derive(Debug)]
+struct Pair {
+    owner: Owner,
+    kind: Kind,
+    name: String,
+    live: String,
+    target: String,
+}
+
+/// For every CHECK (table or domain) and index that both models have under one name with
+/// definitions that differ as text but that the server renders the same, makes `to` carry
+/// `from`'s text (keeping `to`'s own `NOT VALID`). `from` is the live side; `server_url` names a
+/// database on the server the scratch database is made on. Returns how many pairs were settled.
+/// When no pair differs nothing is created. If the scratch database cannot be created (no
+/// CREATEDB), every pair stays a difference.
+pub async fn reconcile_checks(
+    server_url: &str,
+    from: &Model,
+    to: &mut Model,
+) -> Result<usize, SchemaError> {
+    let pairs = pairs(from, to);
+    if pairs.is_empty() {
+        return Ok(0);
+    }
+    let Ok(scratch) = Scratch::create(server_url).await else {
+        return Ok(0);
+    };
+    let settled = async {
+        let mut conn = scratch.connect(server_url).await?;
+        let settled = settle_all(&mut conn, from, to, &pairs).await;
+        let _ = conn.close().await;
+        settled
+    }
+    .await;
+    let dropped = scratch.drop().await;
+    let settled = settled?;
+    dropped?;
+    let n = settled.len();
+    for (pair, text) in settled {
+        adopt(to, pair, text);
+    }
+    Ok(n)
+}
+
+/// The pairs to round-trip: same owner, kind and name, text differs. An index marked invalid or
+/// on a partitioned table stays as it is (its difference is real or not renderable on a plain
+/// table).
+fn pairs(from: &Model, to: &Model) -> Vec<Pair> {
+    let mut out = Vec::new();
+    for (name, tt) in &to.tables {
+        let Some(ft) = from.tables.get(name) else {
+            continue;
+        };
+        for (cname, tc) in &tt.constraints {
+            let Some(fc) = ft.constraints.get(cname) else {
+                continue;
+            };
+            if tc.kind == crate::model::ConstraintKind::Check
+                && fc.kind == tc.kind
+                && fc.definition != tc.definition
+            {
+                out.push(Pair {
+                    owner: Owner::Table(name.clone()),
+                    kind: Kind::Check,
+                    name: cname.clone(),
+                    live: fc.definition.clone(),
+                    target: tc.definition.clone(),
+                });
+            }
+        }
+        if tt.partition_key.is_some() || ft.partition_key.is_some() {
+            continue;
+        }
+        for (iname, ti) in &tt.indexes {
+            let Some(fi) = ft.indexes.get(iname) else {
+                continue;
+            };
+            if fi.definition != ti.definition
+                && !fi.definition.ends_with("/* invalid */")
+                && !ti.definition.ends_with("/* invalid */")
+            {
+                out.push(Pair {
+                    owner: Owner::Table(name.clone()),
+                    kind: Kind::Index,
+                    name: iname.clone(),
+                    live: fi.definition.clone(),
+                    target: ti.definition.clone(),
+                });
+            }
+        }
+    }
+    for (name, td) in &to.domains {
+        let Some(fd) = from.domains.get(name) else {
+            continue;
+        };
+        if fd.base_type != td.base_type || fd.collation != td.collation {
+            continue;
+        }
+        for (cname, tc) in &td.constraints {
+            let Some(fc) = fd.constraints.get(cname) else {
+                continue;
+            };
+            if fc.definition != tc.definition {
+                out.push(Pair {
+                    owner: Owner::Domain(name.clone()),
+                    kind: Kind::Check,
+                    name: cname.clone(),
+                    live: fc.definition.clone(),
+                    target: tc.definition.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Makes each pair's owner in the scratch database, then renders both sides of every pair.
+/// Returns the pairs found equal, with the text the target takes.
+async fn settle_all<'p>(
+    conn: &mut PgConnection,
+    from: &Model,
+    to: &Model,
+    pairs: &'p [Pair],
+) -> Result<Vec<(&'p Pair, String)>, SchemaError> {
+    // The model's texts are rendered with an empty search_path; so must these be.
+    sqlx::raw_sql("SET search_path = ''")
+        .execute(&mut *conn)
+        .await?;
+    let mut made: BTreeMap<&Owner, bool> = BTreeMap::new();
+    let mut out = Vec::new();
+    for pair in pairs {
+        if !made.contains_key(&pair.owner) {
+            let ok = make_owner(conn, &pair.owner, from, to).await;
+            made.insert(&pair.owner, ok);
+        }
+        if made[&pair.owner] {
+            if let Some(text) = settle(conn, pair).await {
+                out.push((pair, text));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Creates the table (with the columns both sides declare alike) or the domain in the scratch
+/// database. A column the scratch cannot make (a user type it lacks) is left out: a definition
+/// that needs it then fails to render and its pair stays a difference.
+async fn make_owner(conn: &mut PgConnection, owner: &Owner, from: &Model, to: &Model) -> bool {
+    let name = match owner {
+        Owner::Table(n) | Owner::Domain(n) => n,
+    };
+    let schema = format!("CREATE SCHEMA IF NOT EXISTS {}", ident(&name.schema));
+    if sqlx::raw_sql(&schema).execute(&mut *conn).await.is_err() {
+        return false;
+    }
+    match owner {
+        Owner::Table(n) => {
+            let (Some(ft), Some(tt)) = (from.tables.get(n), to.tables.get(n)) else {
+                return false;
+            };
+            let create = format!("CREATE TABLE {} ()", n.sql());
+            if sqlx::raw_sql(&create).execute(&mut *conn).await.is_err() {
+                return false;
+            }
+            for column in alike_columns(ft, tt) {
+                // Autocommit, one column each: a failing one leaves the others.
+                let _ = sqlx::raw_sql(&format!("ALTER TABLE {} ADD COLUMN {column}", n.sql()))
+                    .execute(&mut *conn)
+                    .await;
+            }
+            true
+        }
+        Owner::Domain(n) => {
+            let Some(d) = to.domains.get(n) else {
+                return false;
+            };
+            let collate = d
+                .collation
+                .as_ref()
+                .map(|c| format!(" COLLATE {c}"))
+                .unwrap_or_default();
+            let create = format!("CREATE DOMAIN {} AS {}{collate}", n.sql(), d.base_type);
+            sqlx::raw_sql(&create).execute(&mut *conn).await.is_ok()
+        }
+    }
+}
+
+/// `name type [COLLATE c]` of each column the two tables declare with the same type and collation.
+fn alike_columns(from: &Table, to: &Table) -> Vec<String> {
+    to.columns
+        .iter()
+        .filter(|c| {
+            from.column(&c.name)
+                .is_some_and(|f| f.data_type == c.data_type && f.collation == c.collation)
+        })
+        .map(|c| {
+            let collate = c
+                .collation
+                .as_ref()
+                .map(|x| format!(" COLLATE {x}"))
+                .unwrap_or_default();
+            format!("{} {}{collate}", ident(&c.name), c.data_type)
+        })
+        .collect()
+}
+
+/// The text the target takes when both sides of `pair` end at the same rendering, else None.
+async fn settle(conn: &mut PgConnection, pair: &Pair) -> Option<String> {
+    let (live, _) = validity(pair.kind, &pair.live);
+    let (target, target_not_valid) = validity(pair.kind, &pair.target);
+    let a = fixed_point(conn, pair, live).await?;
+    let b = fixed_point(conn, pair, target).await?;
+    // A NOT VALID that differs stays a difference (it is what VALIDATE CONSTRAINT is planned
+    // from); only the expression's text is taken from the live side.
+    (a == b).then(|| {
+        let suffix = if target_not_valid { " NOT VALID" } else { "" };
+        format!("{live}{suffix}")
+    })
+}
+
+/// A CHECK's definition without ` NOT VALID`, and whether it had it.
+fn validity(kind: Kind, definition: &str) -> (&str, bool) {
+    match (kind, definition.strip_suffix(" NOT VALID")) {
+        (Kind::Check, Some(valid)) => (valid, true),
+        _ => (definition, false),
+    }
+}
+
+/// Renders `definition` until its text stops changing, at most `ROUNDS` times.
+async fn fixed_point(conn: &mut PgConnection, pair: &Pair, definition: &str) -> Option<String> {
+    let mut text = definition.to_string();
+    for _ in 0..ROUNDS {
+        let next = render(conn, pair, &text).await?;
+        if next == text {
+            break;
+        }
+        text = next;
+    }
+    Some(text)
+}
+
+/// The server's rendering of `definition` made on the pair's owner, in a transaction that is
+/// rolled back; None when it does not run here.
+async fn render(conn: &mut PgConnection, pair: &Pair, definition: &str) -> Option<String> {
+    let (make, read) = match (&pair.owner, pair.kind) {
+        (Owner::Table(t), Kind::Check) => (
+            format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {definition}",
+                t.sql(),
+                ident(&pair.name)
+            ),
+            format!(
+                "SELECT pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
+                 WHERE conrelid = {}::regclass AND conname = {}",
+                literal(&t.sql()),
+                literal(&pair.name)
+            ),
+        ),
+        (Owner::Domain(d), Kind::Check) => (
+            format!(
+                "ALTER DOMAIN {} ADD CONSTRAINT {} {definition}",
+                d.sql(),
+                ident(&pair.name)
+            ),
+            format!(
+                "SELECT pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
+                 WHERE contypid = {}::regtype AND conname = {}",
+                literal(&d.sql()),
+                literal(&pair.name)
+            ),
+        ),
+        (Owner::Table(t), Kind::Index) => (
+            definition.to_string(),
+            format!(
+                "SELECT pg_catalog.pg_get_indexdef({}::regclass)",
+                literal(&QName::new(&t.schema, &pair.name).sql())
+            ),
+        ),
+        (Owner::Domain(_), Kind::Index) => return None,
+    };
+    let mut tx = Connection::begin(&mut *conn).await.ok()?;
+    let rendered = match sqlx::raw_sql(&make).execute(&mut *tx).await {
+        Ok(_) => sqlx::query_scalar::<_, String>(&read)
+            .fetch_one(&mut *tx)
+            .await
+            .ok(),
+        Err(_) => None,
+    };
+    let _ = tx.rollback().await;
+    rendered
+}
+
+/// Puts `text` in place of the target's definition of `pair`.
+fn adopt(to: &mut Model, pair: &Pair, text: String) {
+    match (&pair.owner, pair.kind) {
+        (Owner::Table(t), Kind::Check) => {
+            if let Some(c) = to
+                .tables
+                .get_mut(t)
+                .and_then(|t| t.constraints.get_mut(&pair.name))
+            {
+                c.definition = text;
+            }
+        }
+        (Owner::Table(t), Kind::Index) => {
+            if let Some(i) = to
+                .tables
+                .get_mut(t)
+                .and_then(|t| t.indexes.get_mut(&pair.name))
+            {
+                i.definition = text;
+            }
+        }
+        (Owner::Domain(d), Kind::Check) => {
+            if let Some(c) = to
+                .domains
+                .get_mut(d)
+                .and_then(|d| d.constraints.get_mut(&pair.name))
+            {
+                c.definition = text;
+            }
+        }
+        (Owner::Domain(_), Kind::Index) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{validity, Kind};
+
+    #[test]
+    fn a_checks_not_valid_is_split_off_but_an_indexs_text_is_kept_whole() {
+        assert_eq!(
+            validity(Kind::Check, "CHECK ((a > 0)) NOT VALID"),
+            ("CHECK ((a > 0))", true)
+        );
+        assert_eq!(
+            validity(Kind::Check, "CHECK ((a > 0))"),
+            ("CHECK ((a > 0))", false)
+        );
+        assert_eq!(
+            validity(Kind::Index, "CREATE INDEX i ON public.t USING btree (a)"),
+            ("CREATE INDEX i ON public.t USING btree (a)", false)
+        );
+    }
+}
