@@ -1,6 +1,7 @@
 //! CHECKs, domain checks and partial-index predicates that PostgreSQL renders differently after a
 //! round trip (`varchar … IN (…)`): the engine converges on them, a database restored from the
-//! rendered text shows no difference, and a genuinely changed definition is still planned.
+//! rendered text shows no difference, a genuinely changed definition is still planned, and one
+//! left NOT VALID is validated in place.
 
 use schema::{CompareOptions, Model, Target};
 use testkit::TestDb;
@@ -180,5 +181,32 @@ async fn a_domain_check_in_and_a_partial_index_over_varchar_converge() {
         live.tables[&items].indexes["items_open"].definition,
         to.tables[&items].indexes["items_open"].definition
     );
+    assert_at(&db, &to).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rendered_check_left_not_valid_is_validated_in_place_not_dropped_and_added() {
+    // What an interrupted online apply leaves: the target's text added NOT VALID, not validated.
+    let db = db_from(OLD).await;
+    let to = target(&db, NEW).await;
+    let rendered = check(&to, "orders", "orders_status");
+    let mut conn = db.connect().await;
+    sqlx::raw_sql(&format!(
+        "ALTER TABLE public.orders ADD CONSTRAINT orders_status {rendered} NOT VALID"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let (from, reconciled_to) = reconciled(&db, &to).await;
+    let plan = schema::plan(&from, &reconciled_to, CompareOptions::default());
+    let sql: Vec<&str> = plan.steps.iter().map(|s| s.sql.as_str()).collect();
+    assert_eq!(
+        sql,
+        ["ALTER TABLE public.orders VALIDATE CONSTRAINT orders_status;"],
+        "{}",
+        schema::format::plan_text(&plan)
+    );
+    apply(&db, &to).await;
     assert_at(&db, &to).await;
 }
