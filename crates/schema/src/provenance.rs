@@ -19,6 +19,7 @@ use crate::directives::{
 };
 use crate::model::TriggerState;
 use crate::model::{ident, Column, Model, QName};
+use crate::objects::ObjKey;
 use crate::plan::{plan_hooked, Hooks, Plan, Step};
 use crate::preflight::DataCheck;
 use crate::SchemaError;
@@ -336,14 +337,19 @@ async fn plan_on(
             t,
             &format!("UPDATE {} SET {} = ({expr});", t.sql(), ident(new)),
         ));
-        hooks.moves.push(Step {
-            touches: Some(live_name(t)),
-            ..Step::new(
-                format!("table {t}"),
-                format!("data: {new} moved from {old} ({n} rows)"),
-                sql,
-            )
-        });
+        hooks.moves.push(
+            Step {
+                touches: Some(live_name(t)),
+                ..Step::new(
+                    format!("table {t}"),
+                    format!("data: {new} moved from {old} ({n} rows)"),
+                    sql,
+                )
+            }
+            .creating(ObjKey::Column(t.clone(), new.clone()))
+            // It reads the old column: before the plan drops it.
+            .needing(ObjKey::Column(t.clone(), old.clone())),
+        );
     }
     for (s, runs, rows) in &evaluated {
         if !runs {

@@ -8,6 +8,8 @@
 //!   instead (`Step::renaming`), C before B, and A drops the renamed old object, after its users;
 //! - A drops a function that needed X in FROM, B renames X: A before B, since a function is
 //!   dropped by its signature, which names X's types by name;
+//! - A says it needs X, which B drops and no step makes again: A before B (it reads X while it
+//!   is there);
 //! - A and B are about the same object (`Step::object`) and A comes first by phase: A before B,
 //!   so an object's comments, grants and indexes stay after its creation wherever that moves.
 //!
@@ -147,7 +149,12 @@ fn edges(steps: &[Step], from: &Needs, to: &Needs) -> BTreeSet<(usize, usize)> {
     }
     for (i, s) in steps.iter().enumerate() {
         for x in &s.needs {
-            link(Index::made_by(&ix.creators, x), &[i]);
+            let makers = Index::made_by(&ix.creators, x);
+            if makers.is_empty() {
+                link(&[i], Index::made_by(&ix.droppers, x));
+            } else {
+                link(makers, &[i]);
+            }
         }
         for x in &s.creates {
             // A renamed object frees its name at the rename; its drop comes when its users are gone.
@@ -275,6 +282,20 @@ mod tests {
         // The function is dropped by a signature naming the type: before the rename.
         assert_eq!(sqls(&out), ["DF", "R", "C", "RT", "D"]);
         assert!(cycles.is_empty(), "{cycles:?}");
+    }
+
+    #[test]
+    fn a_step_reading_what_the_plan_drops_runs_before_the_drop() {
+        let old = ObjKey::Column(q("t"), "old".into());
+        let steps = vec![
+            step("table public.t", "drop column old", "D").dropping(old.clone()),
+            step("data step move", "move old to new", "M")
+                .creating(ObjKey::Column(q("t"), "new".into()))
+                .needing(old),
+        ];
+        let (out, cycles) = order(steps, &Needs::new(), &Needs::new());
+        assert_eq!(sqls(&out), ["M", "D"]);
+        assert!(cycles.is_empty());
     }
 
     #[test]
