@@ -1,5 +1,6 @@
-//! Telling apart CHECKs (of tables and domains) and partial-index predicates whose text differs
-//! but that PostgreSQL renders the same after a round trip.
+//! Telling apart CHECKs (of tables and domains), index definitions (partial-index predicates),
+//! generated-column expressions and policy expressions whose text differs but that PostgreSQL
+//! renders the same after a round trip.
 //!
 //! `pg_get_constraintdef` is not a fixed point: `status varchar(10) … CHECK (status IN ('a',
 //! 'b'))` renders as `((status)::text = ANY ((ARRAY['a'::character varying, …])::text[]))`, and
@@ -34,13 +35,23 @@ enum Owner {
     Domain(QName),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
     /// A table's or domain's CHECK constraint.
     Check,
     /// A table's index (its whole `CREATE INDEX` statement).
     Index,
+    /// The expression of a generated column of this type.
+    Generated { data_type: String },
+    /// A policy's USING expression.
+    PolicyUsing,
+    /// A policy's WITH CHECK expression.
+    PolicyCheck,
 }
+
+/// The name of the column or policy an expression is rendered on in the scratch database; no
+/// expression names its own column or policy, so any name renders the same.
+const PROBE: &str = "soprovod_roundtrip";
 
 /// Two definitions of one object that differ as text.
 #[derive(Debug)]
@@ -52,8 +63,9 @@ struct Pair {
     target: String,
 }
 
-/// For every CHECK (table or domain) and index that both models have under one name with
-/// definitions that differ as text but that the server renders the same, makes `to` carry
+/// For every CHECK (table or domain), index, generated column and policy expression that both
+/// models have under one name with definitions that differ as text but that the server renders
+/// the same, makes `to` carry
 /// `from`'s text (keeping `to`'s own `NOT VALID`). `from` is the live side; `server_url` names a
 /// database on the server the scratch database is made on. Returns how many pairs were settled.
 /// When no pair differs nothing is created. If the scratch database cannot be created (no
@@ -111,6 +123,46 @@ fn pairs(from: &Model, to: &Model) -> Vec<Pair> {
                     live: fc.definition.clone(),
                     target: tc.definition.clone(),
                 });
+            }
+        }
+        for tc in &tt.columns {
+            let Some(fc) = ft.column(&tc.name) else {
+                continue;
+            };
+            if let (Some(live), Some(target)) = (&fc.generated, &tc.generated) {
+                if live != target && fc.data_type == tc.data_type {
+                    out.push(Pair {
+                        owner: Owner::Table(name.clone()),
+                        kind: Kind::Generated {
+                            data_type: tc.data_type.clone(),
+                        },
+                        name: tc.name.clone(),
+                        live: live.clone(),
+                        target: target.clone(),
+                    });
+                }
+            }
+        }
+        for (pname, tp) in &tt.policies {
+            let Some(fp) = ft.policies.get(pname) else {
+                continue;
+            };
+            let expressions = [
+                (Kind::PolicyUsing, &fp.using, &tp.using),
+                (Kind::PolicyCheck, &fp.with_check, &tp.with_check),
+            ];
+            for (kind, live, target) in expressions {
+                if let (Some(live), Some(target)) = (live, target) {
+                    if live != target {
+                        out.push(Pair {
+                            owner: Owner::Table(name.clone()),
+                            kind,
+                            name: pname.clone(),
+                            live: live.clone(),
+                            target: target.clone(),
+                        });
+                    }
+                }
             }
         }
         if tt.partition_key.is_some() || ft.partition_key.is_some() {
@@ -251,8 +303,8 @@ fn alike_columns(from: &Table, to: &Table) -> Vec<String> {
 
 /// The text the target takes when both sides of `pair` end at the same rendering, else None.
 async fn settle(conn: &mut PgConnection, pair: &Pair) -> Option<String> {
-    let (live, _) = validity(pair.kind, &pair.live);
-    let (target, target_not_valid) = validity(pair.kind, &pair.target);
+    let (live, _) = validity(&pair.kind, &pair.live);
+    let (target, target_not_valid) = validity(&pair.kind, &pair.target);
     let a = fixed_point(conn, pair, live).await?;
     let b = fixed_point(conn, pair, target).await?;
     // A NOT VALID that differs stays a difference (it is what VALIDATE CONSTRAINT is planned
@@ -264,7 +316,7 @@ async fn settle(conn: &mut PgConnection, pair: &Pair) -> Option<String> {
 }
 
 /// A CHECK's definition without ` NOT VALID`, and whether it had it.
-fn validity(kind: Kind, definition: &str) -> (&str, bool) {
+fn validity<'d>(kind: &Kind, definition: &'d str) -> (&'d str, bool) {
     match (kind, definition.strip_suffix(" NOT VALID")) {
         (Kind::Check, Some(valid)) => (valid, true),
         _ => (definition, false),
@@ -287,7 +339,7 @@ async fn fixed_point(conn: &mut PgConnection, pair: &Pair, definition: &str) -> 
 /// The server's rendering of `definition` made on the pair's owner, in a transaction that is
 /// rolled back; None when it does not run here.
 async fn render(conn: &mut PgConnection, pair: &Pair, definition: &str) -> Option<String> {
-    let (make, read) = match (&pair.owner, pair.kind) {
+    let (make, read) = match (&pair.owner, &pair.kind) {
         (Owner::Table(t), Kind::Check) => (
             format!(
                 "ALTER TABLE {} ADD CONSTRAINT {} {definition}",
@@ -321,7 +373,33 @@ async fn render(conn: &mut PgConnection, pair: &Pair, definition: &str) -> Optio
                 literal(&QName::new(&t.schema, &pair.name).sql())
             ),
         ),
-        (Owner::Domain(_), Kind::Index) => return None,
+        (Owner::Table(t), Kind::Generated { data_type }) => (
+            format!(
+                "ALTER TABLE {} ADD COLUMN {PROBE} {data_type} GENERATED ALWAYS AS ({definition}) STORED",
+                t.sql()
+            ),
+            format!(
+                "SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                 WHERE d.adrelid = {}::regclass AND a.attname = '{PROBE}'",
+                literal(&t.sql())
+            ),
+        ),
+        (Owner::Table(t), Kind::PolicyUsing | Kind::PolicyCheck) => {
+            let (clause, column) = match pair.kind {
+                Kind::PolicyUsing => ("USING", "polqual"),
+                _ => ("WITH CHECK", "polwithcheck"),
+            };
+            (
+                format!("CREATE POLICY {PROBE} ON {} {clause} ({definition})", t.sql()),
+                format!(
+                    "SELECT pg_catalog.pg_get_expr({column}, polrelid) FROM pg_catalog.pg_policy
+                     WHERE polrelid = {}::regclass AND polname = '{PROBE}'",
+                    literal(&t.sql())
+                ),
+            )
+        }
+        (Owner::Domain(_), _) => return None,
     };
     let mut tx = Connection::begin(&mut *conn).await.ok()?;
     let rendered = match sqlx::raw_sql(&make).execute(&mut *tx).await {
@@ -337,7 +415,7 @@ async fn render(conn: &mut PgConnection, pair: &Pair, definition: &str) -> Optio
 
 /// Puts `text` in place of the target's definition of `pair`.
 fn adopt(to: &mut Model, pair: &Pair, text: String) {
-    match (&pair.owner, pair.kind) {
+    match (&pair.owner, &pair.kind) {
         (Owner::Table(t), Kind::Check) => {
             if let Some(c) = to
                 .tables
@@ -365,7 +443,29 @@ fn adopt(to: &mut Model, pair: &Pair, text: String) {
                 c.definition = text;
             }
         }
-        (Owner::Domain(_), Kind::Index) => {}
+        (Owner::Table(t), Kind::Generated { .. }) => {
+            if let Some(c) = to
+                .tables
+                .get_mut(t)
+                .and_then(|t| t.columns.iter_mut().find(|c| c.name == pair.name))
+            {
+                c.generated = Some(text);
+            }
+        }
+        (Owner::Table(t), kind @ (Kind::PolicyUsing | Kind::PolicyCheck)) => {
+            if let Some(p) = to
+                .tables
+                .get_mut(t)
+                .and_then(|t| t.policies.get_mut(&pair.name))
+            {
+                if *kind == Kind::PolicyUsing {
+                    p.using = Some(text);
+                } else {
+                    p.with_check = Some(text);
+                }
+            }
+        }
+        (Owner::Domain(_), _) => {}
     }
 }
 
@@ -376,15 +476,15 @@ mod tests {
     #[test]
     fn a_checks_not_valid_is_split_off_but_an_indexs_text_is_kept_whole() {
         assert_eq!(
-            validity(Kind::Check, "CHECK ((a > 0)) NOT VALID"),
+            validity(&Kind::Check, "CHECK ((a > 0)) NOT VALID"),
             ("CHECK ((a > 0))", true)
         );
         assert_eq!(
-            validity(Kind::Check, "CHECK ((a > 0))"),
+            validity(&Kind::Check, "CHECK ((a > 0))"),
             ("CHECK ((a > 0))", false)
         );
         assert_eq!(
-            validity(Kind::Index, "CREATE INDEX i ON public.t USING btree (a)"),
+            validity(&Kind::Index, "CREATE INDEX i ON public.t USING btree (a)"),
             ("CREATE INDEX i ON public.t USING btree (a)", false)
         );
     }

@@ -210,3 +210,51 @@ async fn a_rendered_check_left_not_valid_is_validated_in_place_not_dropped_and_a
     apply(&db, &to).await;
     assert_at(&db, &to).await;
 }
+
+const TICKETS: &str = "CREATE TABLE public.tickets (id integer PRIMARY KEY, status varchar(10),
+                         open boolean GENERATED ALWAYS AS (status IN ('new', 'held')) STORED);
+                       CREATE POLICY open_only ON public.tickets USING (status IN ('new', 'held'))
+                         WITH CHECK (status IN ('new', 'held', 'done'));";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_column_and_a_policy_over_varchar_in_converge_and_a_restored_copy_shows_no_difference(
+) {
+    let db = db_from(
+        "CREATE TABLE public.tickets (id integer PRIMARY KEY, status varchar(10));
+         INSERT INTO public.tickets SELECT g, 'new' FROM generate_series(1, 20) g;",
+    )
+    .await;
+    let to = target(&db, TICKETS).await;
+    let sql = apply(&db, &to).await;
+    assert!(sql.contains("GENERATED ALWAYS AS"), "{sql}");
+    assert!(sql.contains("CREATE POLICY open_only"), "{sql}");
+    assert_at(&db, &to).await;
+
+    let tickets = schema::QName::new("public", "tickets");
+    let (generated, policy) = {
+        let t = &to.tables[&tickets];
+        (
+            t.column("open").unwrap().generated.clone().unwrap(),
+            t.policies["open_only"].clone(),
+        )
+    };
+    let (using, with_check) = (policy.using.unwrap(), policy.with_check.unwrap());
+    let restored = db_from(&format!(
+        "CREATE TABLE public.tickets (id integer PRIMARY KEY, status varchar(10),
+           open boolean GENERATED ALWAYS AS ({generated}) STORED);
+         CREATE POLICY open_only ON public.tickets USING ({using}) WITH CHECK ({with_check});"
+    ))
+    .await;
+    let live = model(&restored).await;
+    let t = &live.tables[&tickets];
+    assert_ne!(
+        t.column("open").unwrap().generated.as_ref(),
+        Some(&generated)
+    );
+    assert_ne!(t.policies["open_only"].using.as_ref(), Some(&using));
+    assert_ne!(
+        t.policies["open_only"].with_check.as_ref(),
+        Some(&with_check)
+    );
+    assert_at(&restored, &to).await;
+}
