@@ -146,54 +146,8 @@ $$;
 -- and each counter row once, instead of once per row. Each passes only the users whose facts a
 -- changed row can move: for an UPDATE, the rows whose relevant columns differ between the old and
 -- the new image. The rows a user deletion cascades to are skipped (their user is gone; the users
--- trigger removes its facts in one go).
-
-CREATE FUNCTION analytics_users_changed() RETURNS trigger
-LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan
-AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_defer('cohort', ARRAY(SELECT n.id FROM new_rows n));
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_defer('cohort', ARRAY(SELECT o.id FROM old_rows o));
-    ELSE
-        PERFORM analytics_defer('cohort', ARRAY(
-            SELECT d.id FROM ((SELECT o.id, o.created_at, o.is_test FROM old_rows o
-                               EXCEPT SELECT n.id, n.created_at, n.is_test FROM new_rows n)
-                              UNION
-                              (SELECT n.id, n.created_at, n.is_test FROM new_rows n
-                               EXCEPT SELECT o.id, o.created_at, o.is_test FROM old_rows o)) d
-            GROUP BY d.id));
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-CREATE FUNCTION analytics_letter_sessions_changed() RETURNS trigger
-LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan
-AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_defer('cohort', ARRAY(
-            SELECT DISTINCT n.user_id FROM new_rows n WHERE n.status = 'completed'));
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_defer('cohort', ARRAY(
-            SELECT DISTINCT o.user_id FROM old_rows o
-            WHERE o.status = 'completed' AND EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)));
-    ELSE
-        PERFORM analytics_defer('cohort', ARRAY(
-            SELECT DISTINCT d.user_id
-            FROM ((SELECT o.id, o.user_id, o.created_at FROM old_rows o WHERE o.status = 'completed'
-                   EXCEPT SELECT n.id, n.user_id, n.created_at FROM new_rows n WHERE n.status = 'completed')
-                  UNION
-                  (SELECT n.id, n.user_id, n.created_at FROM new_rows n WHERE n.status = 'completed'
-                   EXCEPT SELECT o.id, o.user_id, o.created_at FROM old_rows o WHERE o.status = 'completed')) d));
-    END IF;
-    RETURN NULL;
-END;
-$$;
+-- trigger removes its facts in one go). The triggers of users, letter_sessions and
+-- acquisition_channels serve every summary at once and are in 057_analytics_triggers.sql.
 
 CREATE FUNCTION analytics_subscriptions_changed() RETURNS trigger
 LANGUAGE plpgsql
@@ -225,49 +179,7 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION analytics_acquisition_channels_changed() RETURNS trigger
-LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan
-AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_defer('cohort', ARRAY(SELECT DISTINCT n.user_id FROM new_rows n));
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_defer('cohort', ARRAY(
-            SELECT DISTINCT o.user_id FROM old_rows o
-            WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)));
-    ELSE
-        PERFORM analytics_defer('cohort', ARRAY(
-            SELECT DISTINCT d.user_id
-            FROM ((SELECT o.id, o.user_id, o.utm_source, o.referral_user_id IS NULL AS no_referral FROM old_rows o
-                   EXCEPT SELECT n.id, n.user_id, n.utm_source, n.referral_user_id IS NULL FROM new_rows n)
-                  UNION
-                  (SELECT n.id, n.user_id, n.utm_source, n.referral_user_id IS NULL FROM new_rows n
-                   EXCEPT SELECT o.id, o.user_id, o.utm_source, o.referral_user_id IS NULL FROM old_rows o)) d));
-    END IF;
-    RETURN NULL;
-END;
-$$;
 
-CREATE TRIGGER analytics_users_insert AFTER INSERT ON users
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_users_changed();
-CREATE TRIGGER analytics_users_update AFTER UPDATE ON users
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_users_changed();
-CREATE TRIGGER analytics_users_delete AFTER DELETE ON users
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_users_changed();
-
-CREATE TRIGGER analytics_letter_sessions_insert AFTER INSERT ON letter_sessions
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_letter_sessions_changed();
-CREATE TRIGGER analytics_letter_sessions_update AFTER UPDATE ON letter_sessions
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_letter_sessions_changed();
-CREATE TRIGGER analytics_letter_sessions_delete AFTER DELETE ON letter_sessions
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_letter_sessions_changed();
 
 CREATE TRIGGER analytics_subscriptions_insert AFTER INSERT ON subscriptions
     REFERENCING NEW TABLE AS new_rows
@@ -279,15 +191,6 @@ CREATE TRIGGER analytics_subscriptions_delete AFTER DELETE ON subscriptions
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_subscriptions_changed();
 
-CREATE TRIGGER analytics_acquisition_channels_insert AFTER INSERT ON acquisition_channels
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_acquisition_channels_changed();
-CREATE TRIGGER analytics_acquisition_channels_update AFTER UPDATE ON acquisition_channels
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_acquisition_channels_changed();
-CREATE TRIGGER analytics_acquisition_channels_delete AFTER DELETE ON acquisition_channels
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_acquisition_channels_changed();
 
 -- The cohort report straight from the base tables, one row per user: what user_cohorts_basic
 -- shows while the summaries have not been filled. A function, not a subquery of the view, so its

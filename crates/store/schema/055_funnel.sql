@@ -348,8 +348,8 @@ END;
 $$;
 
 -- Which users a statement can move. Tables whose every change matters pass all their rows' users;
--- users and letter_sessions, written on every message, pass only the rows whose relevant columns
--- changed; user_events only the funnel's event types.
+-- user_events only the funnel's event types. (users, letter_sessions and acquisition_channels:
+-- 057_analytics_triggers.sql.)
 CREATE FUNCTION analytics_funnel_rows_changed() RETURNS trigger
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
@@ -395,77 +395,6 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION analytics_funnel_sessions_changed() RETURNS trigger
-LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan
-AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_defer('funnel', ARRAY(SELECT DISTINCT n.user_id FROM new_rows n));
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_defer('funnel', ARRAY(SELECT DISTINCT o.user_id FROM old_rows o));
-    ELSE
-        PERFORM analytics_defer('funnel', ARRAY(
-            SELECT d.user_id
-            FROM ((SELECT o.id, o.user_id, o.status = 'completed' AS completed,
-                          o.job_description IS NULL AS no_vacancy, o.resume_text IS NULL AS no_resume
-                   FROM old_rows o
-                   EXCEPT SELECT n.id, n.user_id, n.status = 'completed', n.job_description IS NULL,
-                                 n.resume_text IS NULL
-                   FROM new_rows n)
-                  UNION
-                  (SELECT n.id, n.user_id, n.status = 'completed', n.job_description IS NULL,
-                          n.resume_text IS NULL
-                   FROM new_rows n
-                   EXCEPT SELECT o.id, o.user_id, o.status = 'completed', o.job_description IS NULL,
-                                 o.resume_text IS NULL
-                   FROM old_rows o)) d
-            GROUP BY d.user_id));
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-CREATE FUNCTION analytics_funnel_users_changed() RETURNS trigger
-LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan
-AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM analytics_defer('funnel', ARRAY(SELECT n.id FROM new_rows n));
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics_defer('funnel', ARRAY(SELECT o.id FROM old_rows o));
-    ELSE
-        PERFORM analytics_defer('funnel', ARRAY(
-            SELECT d.id FROM ((SELECT o.id, o.created_at, o.is_test FROM old_rows o
-                               EXCEPT SELECT n.id, n.created_at, n.is_test FROM new_rows n)
-                              UNION
-                              (SELECT n.id, n.created_at, n.is_test FROM new_rows n
-                               EXCEPT SELECT o.id, o.created_at, o.is_test FROM old_rows o)) d
-            GROUP BY d.id));
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-CREATE TRIGGER analytics_funnel_users_insert AFTER INSERT ON users
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_users_changed();
-CREATE TRIGGER analytics_funnel_users_update AFTER UPDATE ON users
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_users_changed();
-CREATE TRIGGER analytics_funnel_users_delete AFTER DELETE ON users
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_users_changed();
-CREATE TRIGGER analytics_funnel_acquisition_channels_insert AFTER INSERT ON acquisition_channels
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_rows_changed();
-CREATE TRIGGER analytics_funnel_acquisition_channels_update AFTER UPDATE ON acquisition_channels
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_rows_changed();
-CREATE TRIGGER analytics_funnel_acquisition_channels_delete AFTER DELETE ON acquisition_channels
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_rows_changed();
 CREATE TRIGGER analytics_funnel_user_events_insert AFTER INSERT ON user_events
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_events_changed();
@@ -475,15 +404,6 @@ CREATE TRIGGER analytics_funnel_user_events_update AFTER UPDATE ON user_events
 CREATE TRIGGER analytics_funnel_user_events_delete AFTER DELETE ON user_events
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_events_changed();
-CREATE TRIGGER analytics_funnel_letter_sessions_insert AFTER INSERT ON letter_sessions
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_sessions_changed();
-CREATE TRIGGER analytics_funnel_letter_sessions_update AFTER UPDATE ON letter_sessions
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_sessions_changed();
-CREATE TRIGGER analytics_funnel_letter_sessions_delete AFTER DELETE ON letter_sessions
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_sessions_changed();
 CREATE TRIGGER analytics_funnel_letter_feedback_insert AFTER INSERT ON letter_feedback
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_funnel_rows_changed();

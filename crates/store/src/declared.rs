@@ -27,6 +27,7 @@ const FILES: &[SqlFile] = schema_files![
     "050_views.sql",
     "055_funnel.sql",
     "056_analytics_commit.sql",
+    "057_analytics_triggers.sql",
     "070_conversation.sql",
     "075_delivery.sql",
 ];
