@@ -430,7 +430,7 @@ impl<'a> Planner<'a> {
     /// What uses a replaced enum in FROM (pg_depend) moves to the new type before the old one is
     /// dropped: a function is dropped and made again over it; a column of the enum is retyped
     /// (`changed_columns`); a constraint, index, policy or trigger whose expression holds a label
-    /// is rebuilt. A domain, composite or range over the enum, or a column of another
+    /// is rebuilt. An aggregate, a domain, composite or range over the enum, or a column of another
     /// type over it (an array), is not rebuilt: a blocker says so rather than a failing apply.
     fn users_of_replaced_enums(&mut self) {
         for (object, needs) in &self.from.needs {
@@ -443,6 +443,13 @@ impl<'a> Planner<'a> {
             match object {
                 ObjKey::Function(f) if self.to.functions.contains_key(f) => {
                     self.replaced_functions.insert(f.clone());
+                }
+                ObjKey::Function(f) if self.from.aggregates.contains_key(f) => {
+                    self.kind_blockers.push(format!(
+                        "aggregate {f} uses enum {e}, which the plan recreates with other labels; \
+                         the engine does not rebuild an aggregate over the new enum, so the change \
+                         is not planned"
+                    ))
                 }
                 // An expression holding a label is stored with the old type's oid: made again.
                 ObjKey::Constraint(..)

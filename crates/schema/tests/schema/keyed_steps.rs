@@ -99,10 +99,12 @@ async fn a_check_partial_index_and_policy_naming_labels_are_made_again_around_th
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_domain_over_an_enum_recreated_with_other_labels_is_a_blocker_and_apply_changes_nothing()
-{
+async fn a_domain_array_column_or_aggregate_over_an_enum_recreated_with_other_labels_is_a_blocker_and_apply_changes_nothing(
+) {
     let uses = "CREATE DOMAIN happy_mood AS mood;
-         CREATE TABLE t (id integer PRIMARY KEY, m happy_mood, ms mood[]);";
+         CREATE TABLE t (id integer PRIMARY KEY, m happy_mood, ms mood[]);
+         CREATE FUNCTION last_mood(a mood, b mood) RETURNS mood LANGUAGE sql RETURN b;
+         CREATE AGGREGATE latest(mood) (sfunc = last_mood, stype = mood);";
     let target = model(
         &db_from(&format!(
             "CREATE TYPE mood AS ENUM ('sad', 'happy'); {uses}"
@@ -123,6 +125,10 @@ async fn a_domain_over_an_enum_recreated_with_other_labels_is_a_blocker_and_appl
     );
     assert!(
         blockers.contains("column public.t.ms uses enum public.mood"),
+        "{blockers}"
+    );
+    assert!(
+        blockers.contains("aggregate public.latest(public.mood) uses enum public.mood"),
         "{blockers}"
     );
     let err = schema::apply(
