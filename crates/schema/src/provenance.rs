@@ -360,10 +360,21 @@ async fn plan_on(
             Some(n) => format!("data: {} ({}), touches {n} rows", s.name, s.origin),
             None => format!("data: {} ({})", s.name, s.origin),
         };
-        let step = Step {
+        let mut step = Step {
             touches,
             ..Step::new(format!("data step {}", s.name), action, s.sql.clone())
         };
+        // Its SQL is not parsed, so the graph knows only what it resolves: it runs while those
+        // columns (a check: the table) exist, after the steps that make them.
+        for r in &s.resolves {
+            if r.kind == ResolveKind::Check {
+                step = step.needing(ObjKey::Relation(r.table.clone()));
+            } else {
+                for c in &r.columns {
+                    step = step.needing(ObjKey::Column(r.table.clone(), c.clone()));
+                }
+            }
+        }
         match s.phase {
             DataPhase::BeforeConstraints => hooks.data_before_constraints.push(step),
             DataPhase::End => hooks.data_end.push(step),

@@ -3,8 +3,8 @@
 //! Each statement says which objects (`ObjKey`) it creates, drops, renames and needs (comments,
 //! grants and owners need their object); `graph::order` sorts them by those and by what each
 //! side's objects need (pg_depend): made before what needs them, dependents dropped before what
-//! they used, a replaced object dropped (or renamed away) before it is made again. Only the
-//! target's data steps name nothing: `@phase` places them.
+//! they used, a replaced object dropped (or renamed away) before it is made again. The target's
+//! data steps name only what they `@resolves` (their SQL is not parsed); `@phase` places the rest.
 //! The phases below are only the tie-break among statements with no edge between them, so a plan
 //! reads in a stable order: new schemas, types and functions before the tables that use them;
 //! dependent views dropped before the columns they read change and recreated from TO's definitions

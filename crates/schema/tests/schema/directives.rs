@@ -183,6 +183,17 @@ async fn a_moved_column_converts_rubles_to_kopecks_and_a_using_retype_converts_t
         .position(|s| s.sql.contains("amount_minor SET NOT NULL"))
         .unwrap();
     assert!(moved < not_null && not_null < dropped, "{text}");
+    // Ordered by keys: it makes the new column and reads the old one.
+    let keys =
+        |ks: &[schema::objects::ObjKey]| ks.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        keys(plan.steps[moved].creates()),
+        ["column public.payments.amount_minor"]
+    );
+    assert_eq!(
+        keys(plan.steps[moved].needs()),
+        ["column public.payments.amount"]
+    );
     let after = rows(
         &db,
         "SELECT id || ':' || amount_minor || ':' || to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') \
@@ -332,6 +343,13 @@ async fn a_data_step_keeps_the_first_touch_before_the_unique_key_so_the_apply_su
         .position(|s| s.sql.contains("source SET NOT NULL"))
         .expect("source becomes NOT NULL");
     assert!(at < unique && at < not_null, "{text}");
+    // Its SQL is not parsed: the graph knows the columns it resolves.
+    let needs: Vec<String> = planned.steps[at]
+        .needs()
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    assert_eq!(needs, ["column public.acquisition.user_id"], "{text}");
     let end = planned
         .data_steps
         .iter()
