@@ -49,6 +49,21 @@ fn eligible(
             }
         }
     }
+    // A policy or trigger WHEN reading the column follows the old one through the swap's rename
+    // (pg_depend is by column number), and the cleanup could not drop it.
+    for (object, needs) in &from.needs {
+        let reads_retyped = needs.iter().any(|n| {
+            matches!(n, crate::objects::ObjKey::Column(t, c) if t == table && columns.contains(c))
+        });
+        if reads_retyped
+            && matches!(
+                object,
+                crate::objects::ObjKey::Policy(..) | crate::objects::ObjKey::Trigger(..)
+            )
+        {
+            return Err(format!("{object} reads the retyped column"));
+        }
+    }
     for c in columns {
         let fc = ft.column(c).expect("retyped column exists");
         if fc.identity.is_some() || fc.generated.is_some() || fc.enum_type.is_some() {

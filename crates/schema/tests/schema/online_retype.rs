@@ -402,3 +402,40 @@ async fn a_cleanup_interrupted_after_the_swap_is_finished_by_a_plain_rerun_witho
         .expect("the re-run drops the leftovers");
     at_target(&db, &target).await;
 }
+
+#[tokio::test]
+async fn a_retype_of_a_column_a_policy_reads_stays_in_the_transaction_and_the_policy_is_made_again_around_it(
+) {
+    // PostgreSQL refuses to retype a column a policy reads, and a policy would follow the old
+    // column through the swap's rename: expand/contract is not taken.
+    let policy = "ALTER TABLE letter_sessions ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY positive ON letter_sessions USING (user_id > 0);";
+    let db = db_from(&format!("{SESSIONS}{policy}{SESSION_ROWS}")).await;
+    let target = model(
+        &db_from(&format!(
+            "{}{policy}",
+            SESSIONS.replace("user_id integer NOT NULL", "user_id bigint NOT NULL")
+        ))
+        .await,
+    )
+    .await;
+    let (before, online) = online_plan(&db, &target, Mode::On).await;
+    let path = &online.paths[0];
+    assert_eq!(path.path, PathKind::InTransaction, "{path:?}");
+    assert!(path.why.contains("policy positive"), "{path:?}");
+    let sqls: Vec<&str> = online.main.steps.iter().map(|s| s.sql.as_str()).collect();
+    let at = |needle: &str| {
+        sqls.iter()
+            .position(|s| s.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle}: {sqls:?}"))
+    };
+    assert!(at("DROP POLICY positive") < at("ALTER COLUMN user_id TYPE bigint"));
+    assert!(at("ALTER COLUMN user_id TYPE bigint") < at("CREATE POLICY positive"));
+    let mut conn = db.connect().await;
+    let digest = scalar_text(&mut conn, ROWS_DIGEST).await;
+    run(&db, &before, &online, &target, Default::default())
+        .await
+        .expect("the retype in the transaction");
+    assert_eq!(scalar_text(&mut conn, ROWS_DIGEST).await, digest);
+    at_target(&db, &target).await;
+}
