@@ -619,10 +619,19 @@ async fn cast(
     let col = ident(column);
     if let Some(labels) = enum_labels {
         let list: Vec<String> = labels.iter().map(|l| literal(l)).collect();
+        // An array of the enum: each element must be a label (counted per element).
+        let (value, from) = if to_type.ends_with("[]") {
+            (
+                "x".to_string(),
+                format!("{t}, pg_catalog.unnest({col}) AS x"),
+            )
+        } else {
+            (col.clone(), t.clone())
+        };
         let sql = format!(
             "WITH d AS (
-                SELECT {col}::text AS v, count(*) AS n FROM {t}
-                WHERE {col} IS NOT NULL AND {col}::text <> ALL (ARRAY[{list}]::text[])
+                SELECT {value}::text AS v, count(*) AS n FROM {from}
+                WHERE {value} IS NOT NULL AND {value}::text <> ALL (ARRAY[{list}]::text[])
                 GROUP BY 1
              )
              SELECT (SELECT coalesce(sum(n), 0)::bigint FROM d),

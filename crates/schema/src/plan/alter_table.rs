@@ -74,10 +74,7 @@ impl Planner<'_> {
                     .touching(name),
                 );
             }
-            let enum_rebuilt = fc
-                .enum_type
-                .as_ref()
-                .is_some_and(|e| self.replaced_enums.contains(e));
+            let enum_rebuilt = self.enum_columns.contains(&(name.clone(), tc.name.clone()));
             let retyped =
                 fc.data_type != tc.data_type || fc.collation != tc.collation || enum_rebuilt;
             let default_dropped = fc.default.is_some()

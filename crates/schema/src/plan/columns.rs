@@ -138,10 +138,7 @@ impl Planner<'_> {
                     .touching(name),
                 );
             }
-            let enum_rebuilt = fc
-                .enum_type
-                .as_ref()
-                .is_some_and(|e| self.replaced_enums.contains(e));
+            let enum_rebuilt = self.enum_columns.contains(&(name.clone(), tc.name.clone()));
             let retype =
                 (fc.data_type != tc.data_type || fc.collation != tc.collation || enum_rebuilt)
                     && (fc.local || !self.parent_in_from(ft));
@@ -175,7 +172,7 @@ impl Planner<'_> {
                 );
             }
             if retype {
-                let through_text = fc.enum_type.is_some() || tc.enum_type.is_some();
+                let through_text = fc.enum_type.is_some() || tc.enum_type.is_some() || enum_rebuilt;
                 let declared = self
                     .hooks
                     .retype_using
@@ -247,13 +244,21 @@ impl Planner<'_> {
                         from_type: fc.data_type.clone(),
                         to_type: tc.data_type.clone(),
                         using: using_expr,
-                        enum_labels: tc.enum_type.as_ref().and_then(|e| {
-                            let recreated =
-                                self.replaced_enums.contains(e) || !self.from.enums.contains_key(e);
-                            recreated
-                                .then(|| self.to.enums.get(e).map(|en| en.labels.clone()))
-                                .flatten()
-                        }),
+                        // The enum, or the element enum of an array.
+                        enum_labels: tc
+                            .enum_type
+                            .as_ref()
+                            .or_else(|| {
+                                let element = tc.data_type.strip_suffix("[]")?;
+                                self.to.enums.keys().find(|e| e.sql() == element)
+                            })
+                            .and_then(|e| {
+                                let recreated = self.replaced_enums.contains(e)
+                                    || !self.from.enums.contains_key(e);
+                                recreated
+                                    .then(|| self.to.enums.get(e).map(|en| en.labels.clone()))
+                                    .flatten()
+                            }),
                     });
                 }
                 retyped_names.push(tc.name.clone());

@@ -112,6 +112,8 @@ struct Planner<'a> {
     replaced_relations: BTreeSet<QName>,
     /// Enums dropped or recreated (rename + create), so what uses them is rebuilt.
     replaced_enums: BTreeSet<QName>,
+    /// Columns of a recreated enum or of an array of it: retyped onto the new type through text.
+    enum_columns: BTreeSet<(QName, String)>,
     /// Functions dropped (and maybe created again), so what uses them is rebuilt.
     replaced_functions: BTreeSet<FnName>,
     /// FROM's defaults, constraints, indexes, policies and triggers that call a replaced
@@ -146,6 +148,7 @@ pub(crate) fn plan_hooked(from: &Model, to: &Model, opts: CompareOptions, hooks:
         changed_columns: BTreeSet::new(),
         replaced_relations: BTreeSet::new(),
         replaced_enums: BTreeSet::new(),
+        enum_columns: BTreeSet::new(),
         replaced_functions: BTreeSet::new(),
         rebuilt: BTreeSet::new(),
         recreated_tables: BTreeSet::new(),
@@ -339,6 +342,7 @@ impl<'a> Planner<'a> {
                 {
                     self.changed_columns
                         .insert((ft_name.clone(), fc.name.clone()));
+                    self.enum_columns.insert((ft_name.clone(), fc.name.clone()));
                 }
             }
         }
@@ -430,8 +434,9 @@ impl<'a> Planner<'a> {
     /// What uses a replaced enum in FROM (pg_depend) moves to the new type before the old one is
     /// dropped: a function is dropped and made again over it; a column of the enum is retyped
     /// (`changed_columns`); a constraint, index, policy or trigger whose expression holds a label
-    /// is rebuilt. An aggregate, a domain, composite or range over the enum, or a column of another
-    /// type over it (an array), is not rebuilt: a blocker says so rather than a failing apply.
+    /// is rebuilt; a column of an array of it is retyped like a column of it. An aggregate, a
+    /// domain, composite or range over the enum is not rebuilt: a blocker says so rather than a
+    /// failing apply.
     fn users_of_replaced_enums(&mut self) {
         for (object, needs) in &self.from.needs {
             let Some(e) = needs.iter().find_map(|n| match n {
@@ -471,11 +476,19 @@ impl<'a> Planner<'a> {
                         .is_some_and(|fc| fc.enum_type.as_ref() != Some(e))
                         && self.to.tables.get(t).is_some_and(|tt| tt.column(c).is_some()) =>
                 {
-                    self.kind_blockers.push(format!(
-                        "column {t}.{c} uses enum {e} through another type (an array or a domain), \
-                         and the plan recreates {e} with other labels; the engine does not retype \
-                         such a column, so the change is not planned"
-                    ))
+                    let array_of_it = self.from.tables[t]
+                        .column(c)
+                        .is_some_and(|fc| fc.data_type == format!("{}[]", e.sql()));
+                    if array_of_it {
+                        self.changed_columns.insert((t.clone(), c.clone()));
+                        self.enum_columns.insert((t.clone(), c.clone()));
+                    } else {
+                        self.kind_blockers.push(format!(
+                            "column {t}.{c} uses enum {e} through another type, and the plan \
+                             recreates {e} with other labels; the engine does not retype such a \
+                             column, so the change is not planned"
+                        ))
+                    }
                 }
                 _ => {}
             }
