@@ -26,9 +26,33 @@ use super::Step;
 use crate::objects::{Needs, ObjKey};
 
 /// Orders `steps` (given in phase order) by their dependencies; the second value describes the
-/// cycles found, if any.
+/// cycles found, if any. The tests' shorthand for `sort` and `permute`.
+#[cfg(test)]
 pub(crate) fn order(steps: Vec<Step>, from: &Needs, to: &Needs) -> (Vec<Step>, Vec<String>) {
-    let edges = edges(&steps, from, to);
+    let sorted = sort(&steps, from, to);
+    (permute(steps, &sorted.placed), sorted.cycles)
+}
+
+/// `steps` in `placed` order.
+pub(super) fn permute(steps: Vec<Step>, placed: &[usize]) -> Vec<Step> {
+    let mut slots: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
+    placed
+        .iter()
+        .map(|i| slots[*i].take().expect("each step placed once"))
+        .collect()
+}
+
+/// The order of a plan's steps, as indexes.
+pub(super) struct Sorted {
+    /// Every index once: the sorted steps, then those left in a cycle (or after one).
+    pub placed: Vec<usize>,
+    /// Those left, in phase order.
+    pub stuck: Vec<usize>,
+    pub cycles: Vec<String>,
+}
+
+pub(super) fn sort(steps: &[Step], from: &Needs, to: &Needs) -> Sorted {
+    let edges = edges(steps, from, to);
     let n = steps.len();
     let mut indegree = vec![0usize; n];
     for (_, b) in &edges {
@@ -52,8 +76,9 @@ pub(crate) fn order(steps: Vec<Step>, from: &Needs, to: &Needs) -> (Vec<Step>, V
         }
     }
     let mut cycles = Vec::new();
+    let mut stuck = Vec::new();
     if placed.len() < n {
-        let stuck: Vec<usize> = (0..n).filter(|i| indegree[*i] > 0).collect();
+        stuck = (0..n).filter(|i| indegree[*i] > 0).collect();
         let shown: Vec<String> = stuck
             .iter()
             .take(6)
@@ -66,14 +91,13 @@ pub(crate) fn order(steps: Vec<Step>, from: &Needs, to: &Needs) -> (Vec<Step>, V
             shown.join(", "),
             if stuck.len() > shown.len() { ", ..." } else { "" }
         ));
-        placed.extend(stuck);
+        placed.extend(stuck.iter().copied());
     }
-    let mut slots: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
-    let ordered = placed
-        .into_iter()
-        .map(|i| slots[i].take().expect("each step placed once"))
-        .collect();
-    (ordered, cycles)
+    Sorted {
+        placed,
+        stuck,
+        cycles,
+    }
 }
 
 /// Which steps create and drop each key.

@@ -1,10 +1,11 @@
 //! Planning: the ordered statements that turn FROM into TO, each with its typed hazards.
 //!
 //! Each statement says which objects (`ObjKey`) it creates, drops, renames and needs (comments,
-//! grants and owners need their object); `graph::order` sorts them by those and by what each
+//! grants and owners need their object); `graph::sort` orders them by those and by what each
 //! side's objects need (pg_depend): made before what needs them, dependents dropped before what
 //! they used, a replaced object dropped (or renamed away) before it is made again. The target's
 //! data steps name only what they `@resolves` (their SQL is not parsed); `@phase` places the rest.
+//! A cycle through a view is broken by a stand-in for the view (`cycles`); any other is a blocker.
 //! The phases below are only the tie-break among statements with no edge between them, so a plan
 //! reads in a stable order: new schemas, types and functions before the tables that use them;
 //! dependent views dropped before the columns they read change and recreated from TO's definitions
@@ -29,6 +30,7 @@ mod alter_table;
 mod analyse;
 mod columns;
 mod constraints;
+mod cycles;
 mod enums;
 mod extras;
 mod functions;
@@ -161,10 +163,11 @@ pub(crate) fn plan_hooked(from: &Model, to: &Model, opts: CompareOptions, hooks:
     p.run();
     let mut unmodelled = crate::unmodelled::blockers(&from.unmodelled, &to.unmodelled, opts);
     unmodelled.append(&mut p.kind_blockers);
-    let (steps, mut cycles) = graph::order(
+    let (steps, mut cycles) = cycles::order(
         p.steps.into_values().flatten().collect(),
-        &from.needs,
-        &to.needs,
+        from,
+        to,
+        &mut p.notes,
     );
     unmodelled.append(&mut cycles);
     Plan {

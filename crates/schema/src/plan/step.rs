@@ -75,7 +75,7 @@ pub struct Step {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<DataCheck>,
     /// Objects the statement makes, removes, and needs besides what pg_depend says the objects it
-    /// makes need: what `graph::order` orders the plan by.
+    /// makes need: what `graph::sort` orders the plan by.
     #[serde(skip)]
     pub(crate) creates: Vec<ObjKey>,
     #[serde(skip)]
