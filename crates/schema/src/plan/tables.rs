@@ -112,18 +112,6 @@ impl Planner<'_> {
             let phase = Phase::CreateTables;
             match ft {
                 None => {
-                    let apart = self.defaults_needing_own_table(name, tt);
-                    let shown = Table {
-                        columns: tt
-                            .columns
-                            .iter()
-                            .map(|c| Column {
-                                default: c.default.clone().filter(|_| !apart.contains(&c.name)),
-                                ..c.clone()
-                            })
-                            .collect(),
-                        ..tt.clone()
-                    };
                     self.push(
                         phase,
                         step(
@@ -131,7 +119,7 @@ impl Planner<'_> {
                             "create",
                             Self::create_table_sql(
                                 name,
-                                &shown,
+                                tt,
                                 tt.partition_of
                                     .as_ref()
                                     .and_then(|(p, _)| self.to.tables.get(p)),
@@ -139,22 +127,6 @@ impl Planner<'_> {
                         )
                         .creating(ObjKey::Relation(name.clone())),
                     );
-                    for c in tt.columns.iter().filter(|c| apart.contains(&c.name)) {
-                        let d = c.default.as_deref().unwrap_or_default();
-                        self.push(
-                            Phase::AlterColumns,
-                            step(
-                                &object,
-                                format!("default of {} (set apart: it calls a function that needs the table)", c.name),
-                                format!(
-                                    "ALTER TABLE ONLY {} ALTER COLUMN {} SET DEFAULT {d};",
-                                    name.sql(),
-                                    ident(&c.name)
-                                ),
-                            )
-                            .creating(ObjKey::Default(name.clone(), c.name.clone())),
-                        );
-                    }
                     for c in &tt.columns {
                         if c.comment.is_some() {
                             let target = format!("{}.{}", name.sql(), ident(&c.name));
@@ -226,45 +198,6 @@ impl Planner<'_> {
                 .touching(name),
             );
         }
-    }
-
-    /// Columns of the new table `name` whose default calls a function that needs the table
-    /// itself (over its row type, or reading it), directly or through other functions (TO's
-    /// pg_depend). No order of whole statements makes both, so such a default is left out of
-    /// `CREATE TABLE` and set by its own statement after the function.
-    fn defaults_needing_own_table(&self, name: &QName, t: &Table) -> BTreeSet<String> {
-        let of_table = |k: &ObjKey| {
-            let mut cur = Some(k.clone());
-            while let Some(c) = cur {
-                if c == ObjKey::Relation(name.clone()) {
-                    return true;
-                }
-                cur = c.parent();
-            }
-            false
-        };
-        let needs = |k: &ObjKey| self.to.needs.get(k).into_iter().flatten();
-        t.columns
-            .iter()
-            .filter(|c| c.local && c.default.is_some() && t.partition_of.is_none())
-            .filter(|c| {
-                // Through functions only: a default also needs its own column and sequence.
-                let mut stack: Vec<&ObjKey> = needs(&ObjKey::Default(name.clone(), c.name.clone()))
-                    .filter(|k| matches!(k, ObjKey::Function(_)))
-                    .collect();
-                let mut seen: BTreeSet<&ObjKey> = BTreeSet::new();
-                while let Some(k) = stack.pop() {
-                    if of_table(k) {
-                        return true;
-                    }
-                    if seen.insert(k) {
-                        stack.extend(needs(k));
-                    }
-                }
-                false
-            })
-            .map(|c| c.name.clone())
-            .collect()
     }
 
     pub(super) fn column_grants(
