@@ -31,40 +31,44 @@ pub(super) fn order(
         .iter()
         .filter_map(|&i| defaults_candidate(&steps[i], to).map(|t| (i, t)))
         .collect();
-    let mut tries: Vec<(Vec<Step>, Needs, String)> = Vec::new();
+    // Each rewrite is made and sorted in turn: the first that orders every step is kept.
+    let mut attempt = |rewritten: Vec<Step>, needs: Option<Needs>, note: String| {
+        let again = sort(&rewritten, &from.needs, needs.as_ref().unwrap_or(&to.needs));
+        again.cycles.is_empty().then(|| {
+            notes.push(note);
+            permute(rewritten, &again.placed)
+        })
+    };
     for &i in &sorted.stuck {
-        if let Some(&(_, table)) = tables.iter().find(|(j, _)| *j == i) {
-            tries.push((
+        let done = if let Some(&(_, table)) = tables.iter().find(|(j, _)| *j == i) {
+            attempt(
                 with_defaults_apart(&steps, &[(i, table)], to),
-                to.needs.clone(),
+                None,
                 defaults_note(&[table]),
-            ));
+            )
         } else if let Some(view) = stand_in_candidate(&steps[i], to) {
             let (rewritten, needs) = with_stand_in(&steps, i, view, to);
-            tries.push((
+            attempt(
                 rewritten,
-                needs,
+                Some(needs),
                 format!(
                     "view {view} is in a dependency cycle: it is created first as a stand-in with \
                      its columns and no reads, and replaced with its definition once what it \
                      reads exists"
                 ),
-            ));
+            )
+        } else {
+            None
+        };
+        if let Some(ordered) = done {
+            return (ordered, Vec::new());
         }
     }
     if tables.len() > 1 {
         let all: Vec<&QName> = tables.iter().map(|(_, t)| *t).collect();
-        tries.push((
-            with_defaults_apart(&steps, &tables, to),
-            to.needs.clone(),
-            defaults_note(&all),
-        ));
-    }
-    for (rewritten, needs, note) in tries {
-        let again = sort(&rewritten, &from.needs, &needs);
-        if again.cycles.is_empty() {
-            notes.push(note);
-            return (permute(rewritten, &again.placed), again.cycles);
+        let rewritten = with_defaults_apart(&steps, &tables, to);
+        if let Some(ordered) = attempt(rewritten, None, defaults_note(&all)) {
+            return (ordered, Vec::new());
         }
     }
     (permute(steps, &sorted.placed), sorted.cycles)
