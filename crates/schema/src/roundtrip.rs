@@ -65,11 +65,10 @@ struct Pair {
 
 /// For every CHECK (table or domain), index, generated column and policy expression that both
 /// models have under one name with definitions that differ as text but that the server renders
-/// the same, makes `to` carry
-/// `from`'s text (keeping `to`'s own `NOT VALID`). `from` is the live side; `server_url` names a
-/// database on the server the scratch database is made on. Returns how many pairs were settled.
-/// When no pair differs nothing is created. If the scratch database cannot be created (no
-/// CREATEDB), every pair stays a difference.
+/// the same, makes `to` carry `from`'s text (keeping `to`'s own `NOT VALID`). `from` is the live
+/// side; `server_url` names a database on the server the scratch database is made on. Returns
+/// how many pairs were settled. When no pair differs nothing is created. If the scratch database
+/// cannot be created (no CREATEDB), every pair stays a difference.
 pub async fn reconcile_checks(
     server_url: &str,
     from: &Model,
