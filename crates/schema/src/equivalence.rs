@@ -55,13 +55,17 @@ pub async fn reconcile(
 }
 
 /// Same as `reconcile`, connecting to `url` (the FROM database) for it; then the same for CHECKs
-/// and index definitions (`roundtrip::reconcile_checks`, in a scratch database on that server).
-/// Returns how many definitions of `to` took `from`'s text.
+/// and index definitions (`roundtrip::reconcile_checks`, in a scratch database on that server),
+/// and last, for the CHECKs a plan will still write, a text that the server renders back as the
+/// target's own (`roundtrip::preserve::preserve_checks`). Returns how many definitions of `to`
+/// took `from`'s text.
 pub async fn reconcile_url(url: &str, from: &Model, to: &mut Model) -> Result<usize, SchemaError> {
     let mut conn = crate::target::connect(url).await?;
     let views = reconcile(&mut conn, from, to).await;
     let _ = conn.close().await;
-    Ok(views? + crate::roundtrip::reconcile_checks(url, from, to).await?)
+    let settled = views? + crate::roundtrip::reconcile_checks(url, from, to).await?;
+    crate::roundtrip::preserve::preserve_checks(url, from, to).await?;
+    Ok(settled)
 }
 
 /// The server's rendering of `definition` as a fresh view, or None when it does not parse here.

@@ -17,6 +17,8 @@
 //! it lacks, a column that differs between the two sides) stays a difference: the round trip can
 //! only remove a difference PostgreSQL itself does not see, never hide a real one.
 
+pub mod preserve;
+
 use std::collections::BTreeMap;
 
 use sqlx::{Connection, PgConnection};
