@@ -18,14 +18,16 @@
 //! only remove a difference PostgreSQL itself does not see, never hide a real one.
 
 pub mod preserve;
+mod scratch;
 
 use std::collections::BTreeMap;
 
 use sqlx::{Connection, PgConnection};
 
-use crate::model::{ident, literal, Model, QName, Table};
+use crate::model::{Model, QName};
 use crate::target::Scratch;
 use crate::SchemaError;
+use scratch::{make_owner, render};
 
 /// How many times a definition is rendered at most before its last text counts.
 const ROUNDS: usize = 3;
@@ -80,21 +82,39 @@ pub async fn reconcile_checks(
     if pairs.is_empty() {
         return Ok(0);
     }
+    in_scratch(server_url, to, async |conn, to| {
+        settle_all(conn, from, to, &pairs).await
+    })
+    .await
+}
+
+/// Runs `work` in one scratch database next to `server_url` (search_path empty, as the models'
+/// texts are rendered), dropped afterwards whatever happens, then puts each text `work` returns
+/// in place of its pair's definition in `to`. Returns how many were put: none when the scratch
+/// database cannot be created (no CREATEDB).
+async fn in_scratch<'p>(
+    server_url: &str,
+    to: &mut Model,
+    work: impl AsyncFnOnce(&mut PgConnection, &Model) -> Result<Vec<(&'p Pair, String)>, SchemaError>,
+) -> Result<usize, SchemaError> {
     let Ok(scratch) = Scratch::create(server_url).await else {
         return Ok(0);
     };
-    let settled = async {
+    let done = async {
         let mut conn = scratch.connect(server_url).await?;
-        let settled = settle_all(&mut conn, from, to, &pairs).await;
+        sqlx::raw_sql("SET search_path = ''")
+            .execute(&mut conn)
+            .await?;
+        let done = work(&mut conn, to).await;
         let _ = conn.close().await;
-        settled
+        done
     }
     .await;
     let dropped = scratch.drop().await;
-    let settled = settled?;
+    let done = done?;
     dropped?;
-    let n = settled.len();
-    for (pair, text) in settled {
+    let n = done.len();
+    for (pair, text) in done {
         adopt(to, pair, text);
     }
     Ok(n)
@@ -220,10 +240,6 @@ async fn settle_all<'p>(
     to: &Model,
     pairs: &'p [Pair],
 ) -> Result<Vec<(&'p Pair, String)>, SchemaError> {
-    // The model's texts are rendered with an empty search_path; so must these be.
-    sqlx::raw_sql("SET search_path = ''")
-        .execute(&mut *conn)
-        .await?;
     let mut made: BTreeMap<&Owner, bool> = BTreeMap::new();
     let mut out = Vec::new();
     for pair in pairs {
@@ -238,68 +254,6 @@ async fn settle_all<'p>(
         }
     }
     Ok(out)
-}
-
-/// Creates the table (with the columns both sides declare alike) or the domain in the scratch
-/// database. A column the scratch cannot make (a user type it lacks) is left out: a definition
-/// that needs it then fails to render and its pair stays a difference.
-async fn make_owner(conn: &mut PgConnection, owner: &Owner, from: &Model, to: &Model) -> bool {
-    let name = match owner {
-        Owner::Table(n) | Owner::Domain(n) => n,
-    };
-    let schema = format!("CREATE SCHEMA IF NOT EXISTS {}", ident(&name.schema));
-    if sqlx::raw_sql(&schema).execute(&mut *conn).await.is_err() {
-        return false;
-    }
-    match owner {
-        Owner::Table(n) => {
-            let (Some(ft), Some(tt)) = (from.tables.get(n), to.tables.get(n)) else {
-                return false;
-            };
-            let create = format!("CREATE TABLE {} ()", n.sql());
-            if sqlx::raw_sql(&create).execute(&mut *conn).await.is_err() {
-                return false;
-            }
-            for column in alike_columns(ft, tt) {
-                // Autocommit, one column each: a failing one leaves the others.
-                let _ = sqlx::raw_sql(&format!("ALTER TABLE {} ADD COLUMN {column}", n.sql()))
-                    .execute(&mut *conn)
-                    .await;
-            }
-            true
-        }
-        Owner::Domain(n) => {
-            let Some(d) = to.domains.get(n) else {
-                return false;
-            };
-            let collate = d
-                .collation
-                .as_ref()
-                .map(|c| format!(" COLLATE {c}"))
-                .unwrap_or_default();
-            let create = format!("CREATE DOMAIN {} AS {}{collate}", n.sql(), d.base_type);
-            sqlx::raw_sql(&create).execute(&mut *conn).await.is_ok()
-        }
-    }
-}
-
-/// `name type [COLLATE c]` of each column the two tables declare with the same type and collation.
-fn alike_columns(from: &Table, to: &Table) -> Vec<String> {
-    to.columns
-        .iter()
-        .filter(|c| {
-            from.column(&c.name)
-                .is_some_and(|f| f.data_type == c.data_type && f.collation == c.collation)
-        })
-        .map(|c| {
-            let collate = c
-                .collation
-                .as_ref()
-                .map(|x| format!(" COLLATE {x}"))
-                .unwrap_or_default();
-            format!("{} {}{collate}", ident(&c.name), c.data_type)
-        })
-        .collect()
 }
 
 /// The text the target takes when both sides of `pair` end at the same rendering, else None.
@@ -335,83 +289,6 @@ async fn fixed_point(conn: &mut PgConnection, pair: &Pair, definition: &str) -> 
         text = next;
     }
     Some(text)
-}
-
-/// The server's rendering of `definition` made on the pair's owner, in a transaction that is
-/// rolled back; None when it does not run here.
-async fn render(conn: &mut PgConnection, pair: &Pair, definition: &str) -> Option<String> {
-    let (make, read) = match (&pair.owner, &pair.kind) {
-        (Owner::Table(t), Kind::Check) => (
-            format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} {definition}",
-                t.sql(),
-                ident(&pair.name)
-            ),
-            format!(
-                "SELECT pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
-                 WHERE conrelid = {}::regclass AND conname = {}",
-                literal(&t.sql()),
-                literal(&pair.name)
-            ),
-        ),
-        (Owner::Domain(d), Kind::Check) => (
-            format!(
-                "ALTER DOMAIN {} ADD CONSTRAINT {} {definition}",
-                d.sql(),
-                ident(&pair.name)
-            ),
-            format!(
-                "SELECT pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
-                 WHERE contypid = {}::regtype AND conname = {}",
-                literal(&d.sql()),
-                literal(&pair.name)
-            ),
-        ),
-        (Owner::Table(t), Kind::Index) => (
-            definition.to_string(),
-            format!(
-                "SELECT pg_catalog.pg_get_indexdef({}::regclass)",
-                literal(&QName::new(&t.schema, &pair.name).sql())
-            ),
-        ),
-        (Owner::Table(t), Kind::Generated { data_type }) => (
-            format!(
-                "ALTER TABLE {} ADD COLUMN {PROBE} {data_type} GENERATED ALWAYS AS ({definition}) STORED",
-                t.sql()
-            ),
-            format!(
-                "SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d
-                 JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-                 WHERE d.adrelid = {}::regclass AND a.attname = '{PROBE}'",
-                literal(&t.sql())
-            ),
-        ),
-        (Owner::Table(t), Kind::PolicyUsing | Kind::PolicyCheck) => {
-            let (clause, column) = match pair.kind {
-                Kind::PolicyUsing => ("USING", "polqual"),
-                _ => ("WITH CHECK", "polwithcheck"),
-            };
-            (
-                format!("CREATE POLICY {PROBE} ON {} {clause} ({definition})", t.sql()),
-                format!(
-                    "SELECT pg_catalog.pg_get_expr({column}, polrelid) FROM pg_catalog.pg_policy
-                     WHERE polrelid = {}::regclass AND polname = '{PROBE}'",
-                    literal(&t.sql())
-                ),
-            )
-        }
-        (Owner::Domain(_), _) => return None,
-    };
-    let mut tx = Connection::begin(&mut *conn).await.ok()?;
-    let rendered = match sqlx::raw_sql(&make).execute(&mut *tx).await {
-        Ok(_) => sqlx::query_scalar::<_, String>(&read)
-            .fetch_one(&mut *tx)
-            .await
-            .ok(),
-        Err(_) => None,
-    };
-    let _ = tx.rollback().await;
-    rendered
 }
 
 /// Puts `text` in place of the target's definition of `pair`.

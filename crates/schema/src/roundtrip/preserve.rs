@@ -10,11 +10,11 @@
 //! as the target's text. The spelled text is used only when the scratch database renders it to
 //! exactly the target's text; anything else keeps the target's text as it was.
 
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 
-use super::{adopt, render, validity, Kind, Owner, Pair};
-use crate::model::{ident, Model, QName};
-use crate::target::Scratch;
+use super::scratch::{column_sql, make_owner_with, render};
+use super::{in_scratch, validity, Kind, Owner, Pair};
+use crate::model::Model;
 use crate::SchemaError;
 
 /// For every CHECK of a table or domain and every index of `to` that the plan will write (FROM
@@ -30,24 +30,10 @@ pub async fn preserve_checks(
     if candidates.is_empty() {
         return Ok(0);
     }
-    let Ok(scratch) = Scratch::create(server_url).await else {
-        return Ok(0);
-    };
-    let found = async {
-        let mut conn = scratch.connect(server_url).await?;
-        let found = spell_all(&mut conn, to, &candidates).await;
-        let _ = conn.close().await;
-        found
-    }
-    .await;
-    let dropped = scratch.drop().await;
-    let found = found?;
-    dropped?;
-    let n = found.len();
-    for (pair, text) in found {
-        adopt(to, pair, text);
-    }
-    Ok(n)
+    in_scratch(server_url, to, async |conn, to| {
+        spell_all(conn, to, &candidates).await
+    })
+    .await
 }
 
 /// Whether a definition has the shape `(ARRAY[…])::`.
@@ -129,10 +115,6 @@ async fn spell_all<'p>(
     to: &Model,
     candidates: &'p [Pair],
 ) -> Result<Vec<(&'p Pair, String)>, SchemaError> {
-    // The model's texts are rendered with an empty search_path; so must these be.
-    sqlx::raw_sql("SET search_path = ''")
-        .execute(&mut *conn)
-        .await?;
     let mut made: Vec<(&Owner, bool)> = Vec::new();
     let mut out = Vec::new();
     for pair in candidates {
@@ -153,57 +135,16 @@ async fn spell_all<'p>(
     Ok(out)
 }
 
-/// The table (every column of `to`'s, each on its own so one the scratch cannot make leaves the
-/// others) or the domain, in the scratch database.
+/// The table with every column of `to`'s, or the domain, in the scratch database.
 async fn make_owner(conn: &mut PgConnection, owner: &Owner, to: &Model) -> bool {
-    let name: &QName = match owner {
-        Owner::Table(n) | Owner::Domain(n) => n,
+    let columns: Vec<String> = match owner {
+        Owner::Table(n) => match to.tables.get(n) {
+            Some(t) => t.columns.iter().map(column_sql).collect(),
+            None => return false,
+        },
+        Owner::Domain(_) => Vec::new(),
     };
-    let schema = format!("CREATE SCHEMA IF NOT EXISTS {}", ident(&name.schema));
-    if sqlx::raw_sql(&schema).execute(&mut *conn).await.is_err() {
-        return false;
-    }
-    match owner {
-        Owner::Table(n) => {
-            let Some(t) = to.tables.get(n) else {
-                return false;
-            };
-            if sqlx::raw_sql(&format!("CREATE TABLE {} ()", n.sql()))
-                .execute(&mut *conn)
-                .await
-                .is_err()
-            {
-                return false;
-            }
-            for c in &t.columns {
-                let collate = c
-                    .collation
-                    .as_ref()
-                    .map(|x| format!(" COLLATE {x}"))
-                    .unwrap_or_default();
-                let add = format!(
-                    "ALTER TABLE {} ADD COLUMN {} {}{collate}",
-                    n.sql(),
-                    ident(&c.name),
-                    c.data_type
-                );
-                let _ = sqlx::raw_sql(&add).execute(&mut *conn).await;
-            }
-            true
-        }
-        Owner::Domain(n) => {
-            let Some(d) = to.domains.get(n) else {
-                return false;
-            };
-            let collate = d
-                .collation
-                .as_ref()
-                .map(|c| format!(" COLLATE {c}"))
-                .unwrap_or_default();
-            let create = format!("CREATE DOMAIN {} AS {}{collate}", n.sql(), d.base_type);
-            sqlx::raw_sql(&create).execute(&mut *conn).await.is_ok()
-        }
-    }
+    make_owner_with(conn, owner, to, &columns).await
 }
 
 /// The spelled text of `pair`'s target (with its `NOT VALID`), when the target is not a fixed
