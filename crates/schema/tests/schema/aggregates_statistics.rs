@@ -1,7 +1,7 @@
 //! Aggregates and extended statistics are modelled: created, changed and dropped so that apply
 //! converges (checked before COMMIT) and a second plan is empty.
 
-use crate::support::{converges, scalar_text};
+use crate::support::{converges, scalar_text, step_at};
 
 const SUM_SQ: &str = "CREATE FUNCTION add_sq(s bigint, v integer) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT s + v * v $$;
 CREATE FUNCTION add_cube(s bigint, v integer) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT s + v * v * v $$;
@@ -21,12 +21,7 @@ async fn a_new_aggregate_with_comment_and_grant_is_created_after_its_function_an
         ),
     )
     .await;
-    let pos = |needle: &str| {
-        plan.steps
-            .iter()
-            .position(|s| s.sql.contains(needle))
-            .unwrap_or_else(|| panic!("no step {needle}"))
-    };
+    let pos = |needle: &str| step_at(&plan, needle);
     assert!(pos("FUNCTION public.add_sq") < pos("CREATE AGGREGATE public.sum_sq"));
     assert!(pos("CREATE AGGREGATE public.sum_sq") < pos("CREATE VIEW public.squares"));
     let mut conn = db.connect().await;
@@ -65,12 +60,7 @@ async fn an_aggregate_only_in_the_database_is_dropped_before_its_function() {
         "",
     )
     .await;
-    let pos = |needle: &str| {
-        plan.steps
-            .iter()
-            .position(|s| s.sql.contains(needle))
-            .unwrap_or_else(|| panic!("no step {needle}"))
-    };
+    let pos = |needle: &str| step_at(&plan, needle);
     assert!(pos("DROP AGGREGATE public.sum_sq(integer)") < pos("DROP FUNCTION public.add_sq"));
     let mut conn = db.connect().await;
     assert_eq!(
@@ -109,12 +99,7 @@ async fn extended_statistics_are_created_with_a_new_table_and_carry_their_target
         ),
     )
     .await;
-    let pos = |needle: &str| {
-        plan.steps
-            .iter()
-            .position(|s| s.sql.contains(needle))
-            .unwrap_or_else(|| panic!("no step {needle}"))
-    };
+    let pos = |needle: &str| step_at(&plan, needle);
     assert!(pos("CREATE TABLE public.t") < pos("CREATE STATISTICS public.t_ab"));
 }
 

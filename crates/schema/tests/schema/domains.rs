@@ -3,7 +3,7 @@
 
 use schema::CompareOptions;
 
-use crate::support::{converges, db_from, model, scalar_text};
+use crate::support::{converges, db_from, model, scalar_text, step_at};
 
 const IS_EVEN: &str = "CREATE FUNCTION is_even(i integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT i % 2 = 0 $$;";
 
@@ -21,12 +21,7 @@ async fn a_new_domain_checked_by_a_new_function_is_created_before_the_table_that
         ),
     )
     .await;
-    let pos = |needle: &str| {
-        plan.steps
-            .iter()
-            .position(|s| s.sql.contains(needle))
-            .unwrap_or_else(|| panic!("no step {needle}"))
-    };
+    let pos = |needle: &str| step_at(&plan, needle);
     assert!(pos("CREATE DOMAIN public.even") < pos("CREATE TABLE public.pairs"));
     assert!(pos("FUNCTION public.is_even") < pos("ADD CONSTRAINT even_check"));
     let mut conn = db.connect().await;
@@ -90,12 +85,7 @@ async fn a_domain_only_in_the_database_is_dropped_after_the_column_that_used_it(
         "CREATE TABLE t (id integer, n integer);",
     )
     .await;
-    let pos = |needle: &str| {
-        plan.steps
-            .iter()
-            .position(|s| s.sql.contains(needle))
-            .unwrap_or_else(|| panic!("no step {needle}"))
-    };
+    let pos = |needle: &str| step_at(&plan, needle);
     assert!(pos("ALTER COLUMN n TYPE") < pos("DROP DOMAIN public.even"));
     assert!(pos("DROP CONSTRAINT even_check") < pos("DROP FUNCTION public.is_even"));
     let mut conn = db.connect().await;

@@ -1,15 +1,7 @@
 //! Object kinds issue 12 lists, each brought from one state to another by a plan that the apply
 //! checks before COMMIT, with a second comparison that finds nothing (`converges`).
 
-use crate::support::{converges, scalar_text};
-
-fn sqls(plan: &schema::Plan) -> String {
-    plan.steps
-        .iter()
-        .map(|s| s.sql.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use crate::support::{converges, position, scalar_text, sqls};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn procedures_are_created_replaced_and_dropped() {
@@ -51,10 +43,7 @@ async fn a_collation_is_created_before_the_column_that_uses_it_and_an_unused_one
     )
     .await;
     let sql = sqls(&plan);
-    let pos = |needle: &str| {
-        sql.find(needle)
-            .unwrap_or_else(|| panic!("no {needle} in\n{sql}"))
-    };
+    let pos = |needle: &str| position(&sql, needle);
     assert!(pos("CREATE COLLATION public.plain") < pos("CREATE TABLE public.names"));
     assert!(pos("DROP COLLATION public.old_c") > pos("CREATE TABLE public.names"));
 }
@@ -358,10 +347,7 @@ async fn a_unique_key_turned_primary_key_takes_the_foreign_keys_that_use_its_ind
     )
     .await;
     let sql = sqls(&plan);
-    let pos = |needle: &str| {
-        sql.find(needle)
-            .unwrap_or_else(|| panic!("no {needle} in\n{sql}"))
-    };
+    let pos = |needle: &str| position(&sql, needle);
     assert!(pos("DROP CONSTRAINT notes_case_fkey") < pos("DROP CONSTRAINT cases_id_key"));
     assert!(pos("ADD CONSTRAINT cases_pkey") < pos("ADD CONSTRAINT notes_case_fkey"));
     let mut conn = db.connect().await;

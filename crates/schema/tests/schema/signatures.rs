@@ -2,15 +2,7 @@
 //! engine's key has the names, PostgreSQL's identity does not), a removed default, OUT
 //! parameters that make another row type. Each is dropped and created, its dependents with it.
 
-use crate::support::{converges, scalar_text};
-
-fn sqls(plan: &schema::Plan) -> String {
-    plan.steps
-        .iter()
-        .map(|s| s.sql.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use crate::support::{converges, position, scalar_text, sqls};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renamed_input_parameter_drops_the_old_function_first_and_recreates_the_view_over_it() {
@@ -23,10 +15,7 @@ async fn a_renamed_input_parameter_drops_the_old_function_first_and_recreates_th
     )
     .await;
     let sql = sqls(&plan);
-    let pos = |needle: &str| {
-        sql.find(needle)
-            .unwrap_or_else(|| panic!("no {needle} in\n{sql}"))
-    };
+    let pos = |needle: &str| position(&sql, needle);
     assert!(
         pos("DROP FUNCTION public.greet(old_name text)")
             < pos("CREATE OR REPLACE FUNCTION public.greet(new_name text)")
@@ -98,10 +87,7 @@ async fn defaults_checks_indexes_policies_and_trigger_conditions_calling_a_recre
     )
     .await;
     let sql = sqls(&plan);
-    let pos = |needle: &str| {
-        sql.find(needle)
-            .unwrap_or_else(|| panic!("no {needle} in\n{sql}"))
-    };
+    let pos = |needle: &str| position(&sql, needle);
     assert!(
         pos("DROP INDEX public.orders_code_key")
             < pos("DROP FUNCTION public.normalize_code(code text)")
@@ -143,10 +129,7 @@ async fn a_domains_default_and_check_calling_a_recreated_function_follow_it() {
     )
     .await;
     let sql = sqls(&plan);
-    let pos = |needle: &str| {
-        sql.find(needle)
-            .unwrap_or_else(|| panic!("no {needle} in\n{sql}"))
-    };
+    let pos = |needle: &str| position(&sql, needle);
     assert!(
         pos("ALTER DOMAIN public.amount DROP DEFAULT") < pos("DROP FUNCTION public.start_at()")
     );

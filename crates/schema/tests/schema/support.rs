@@ -92,3 +92,48 @@ pub async fn converges(a: &str, b: &str) -> (schema::Plan, testkit::TestDb) {
     );
     (plan, db)
 }
+
+/// Applying `plan` (which has blockers) from `before` to `target` is refused as blocked, and the
+/// database is left as `before`.
+pub async fn assert_refused_unchanged(
+    db: &TestDb,
+    before: &Model,
+    plan: &schema::Plan,
+    target: &Model,
+) {
+    let err = schema::apply(
+        &db.url,
+        before,
+        plan,
+        target,
+        schema::ApplyOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .expect_err("a blocked plan is refused");
+    assert!(matches!(err, schema::SchemaError::Blocked(_)), "{err}");
+    assert_eq!(&model(db).await, before);
+}
+
+/// The plan's statements, one after the other.
+pub fn sqls(plan: &schema::Plan) -> String {
+    plan.steps
+        .iter()
+        .map(|s| s.sql.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Where `needle` starts in `sql` (to compare the order of statements); panics naming it if absent.
+pub fn position(sql: &str, needle: &str) -> usize {
+    sql.find(needle)
+        .unwrap_or_else(|| panic!("no {needle} in\n{sql}"))
+}
+
+/// The index of the plan's first step whose SQL contains `needle`; panics naming it if none.
+pub fn step_at(plan: &schema::Plan, needle: &str) -> usize {
+    plan.steps
+        .iter()
+        .position(|s| s.sql.contains(needle))
+        .unwrap_or_else(|| panic!("no step {needle}"))
+}

@@ -4,7 +4,7 @@
 
 use schema::CompareOptions;
 
-use crate::support::{converges, db_from, model, scalar_text};
+use crate::support::{converges, db_from, model, scalar_text, step_at};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn composite_and_range_types_are_created_before_the_tables_and_functions_that_use_them() {
@@ -20,12 +20,7 @@ async fn composite_and_range_types_are_created_before_the_tables_and_functions_t
          CREATE TABLE orders (id integer, what priced, valid span);",
     )
     .await;
-    let pos = |needle: &str| {
-        plan.steps
-            .iter()
-            .position(|s| s.sql.contains(needle))
-            .unwrap_or_else(|| panic!("no step {needle}"))
-    };
+    let pos = |needle: &str| step_at(&plan, needle);
     assert!(pos("CREATE DOMAIN public.cents") < pos("CREATE TYPE public.money_pair"));
     assert!(pos("CREATE TYPE public.money_pair") < pos("CREATE TYPE public.priced"));
     assert!(pos("CREATE TYPE public.priced") < pos("FUNCTION public.first_price"));
