@@ -4,27 +4,33 @@
 
 use serde_json::Value;
 
-use crate::support::harness::{World, RESUME, VACANCY};
+use crate::support::harness::{RunningBot, World, RESUME, VACANCY};
 use crate::support::sent_to;
 use testkit::doubles::bot_api::{HoldAt, TgUser};
 
 const SECRET: &str = "replica-secret_42";
 
-#[tokio::test]
-async fn two_replicas_given_the_same_updates_process_each_once() {
+/// Two webhook replicas on one database, both listening (each registers its command menu after
+/// getMe).
+async fn two_replicas() -> (World, RunningBot, RunningBot) {
     let w = World::with_pool_size(20).await;
     let a = w.start_webhook(w.config(), SECRET).await;
     let b = w.start_webhook(w.config(), SECRET).await;
-    let (url_a, url_b) = (
-        a.webhook_url.clone().unwrap(),
-        b.webhook_url.clone().unwrap(),
-    );
-    // Wait until both listen (each registers its command menu after getMe).
     w.api
         .wait_until("both replicas up", |c| {
             c.iter().filter(|c| c.method == "setMyCommands").count() >= 6
         })
         .await;
+    (w, a, b)
+}
+
+#[tokio::test]
+async fn two_replicas_given_the_same_updates_process_each_once() {
+    let (w, a, b) = two_replicas().await;
+    let (url_a, url_b) = (
+        a.webhook_url.clone().unwrap(),
+        b.webhook_url.clone().unwrap(),
+    );
 
     let users: Vec<TgUser> = (0..4).map(|i| TgUser::new(800_000_001 + i)).collect();
     let mut updates: Vec<Value> = Vec::new();
@@ -101,18 +107,11 @@ async fn two_replicas_given_the_same_updates_process_each_once() {
 
 #[tokio::test]
 async fn a_users_next_update_given_to_another_replica_waits_until_the_first_is_answered() {
-    let w = World::with_pool_size(20).await;
-    let a = w.start_webhook(w.config(), SECRET).await;
-    let b = w.start_webhook(w.config(), SECRET).await;
+    let (w, a, b) = two_replicas().await;
     let (url_a, url_b) = (
         a.webhook_url.clone().unwrap(),
         b.webhook_url.clone().unwrap(),
     );
-    w.api
-        .wait_until("both replicas up", |c| {
-            c.iter().filter(|c| c.method == "setMyCommands").count() >= 6
-        })
-        .await;
     let u = TgUser::new(800_000_201);
     // Replica A is answering /start (its reply held before Telegram takes it) when the user's
     // vacancy reaches replica B.
